@@ -23,6 +23,37 @@ type Snapshot struct {
 	Certs     *Certs
 }
 
+// Env is what Build needs from outside the config: long-lived pools that
+// outlive snapshots.
+type Env struct {
+	Pool        *upstream.Pool   // balancers, kept across builds
+	DefaultCert *tls.Certificate // served when no SNI matches (ssl_cert or self-signed)
+}
+
+// Build compiles cfg into a new snapshot. prev, when not nil, is the snapshot
+// being served: unchanged parts are reused by pointer. Build does no I/O and
+// never modifies prev; on error nothing is published and prev keeps serving.
+func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot, error) {
+	services := make(map[string]*model.Service, len(cfg.Services))
+	for _, s := range cfg.Services {
+		services[s.ID] = s
+	}
+	var prevRouter *router.Router
+	if prev != nil {
+		prevRouter = prev.Router
+	}
+	rt, err := router.Build(prevRouter, cfg.Routes, services)
+	if err != nil {
+		return nil, err
+	}
+	var version uint64 = 1
+	if prev != nil {
+		version = prev.Version + 1
+	}
+	return &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Services: services,
+		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: &Certs{}}, nil
+}
+
 // Certs selects server certificates by SNI.
 type Certs struct{}
 
