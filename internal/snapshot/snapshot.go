@@ -46,19 +46,21 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	if err != nil {
 		return nil, err
 	}
+	var prevCerts *Certs
 	var version uint64 = 1
 	if prev != nil {
+		prevCerts = prev.Certs
 		version = prev.Version + 1
 	}
+	certs, err := buildCerts(prevCerts, cfg.Certificates, cfg.SNIs, env.DefaultCert)
+	if err != nil {
+		return nil, err
+	}
+	// The pool is updated last: everything that can fail has succeeded, so a
+	// rejected config never touches the live balancers.
 	return &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Services: services,
-		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: &Certs{}}, nil
+		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: certs}, nil
 }
-
-// Certs selects server certificates by SNI.
-type Certs struct{}
-
-// Get returns the certificate for the TLS server name, or the default one.
-func (c *Certs) Get(serverName string) *tls.Certificate { return nil }
 
 // Current holds the snapshot being served.
 type Current struct{ p atomic.Pointer[Snapshot] }

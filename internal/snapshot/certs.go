@@ -1,0 +1,170 @@
+package snapshot
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"sluice/internal/model"
+)
+
+// Certs selects server certificates by SNI with Kong's priority: exact name,
+// then leftmost wildcard (*.example.com), then rightmost wildcard
+// (example.*), then the SNI "*", then the default certificate.
+type Certs struct {
+	exact    map[string]*tls.Certificate
+	prefixWC map[string]*tls.Certificate // "*.example.com" stored as ".example.com"
+	suffixWC map[string]*tls.Certificate // "example.*" stored as "example."
+	star     *tls.Certificate
+	def      *tls.Certificate
+	byID     map[string]parsedCert // for reuse by the next build
+}
+
+type parsedCert struct {
+	updatedAt int64
+	cert      *tls.Certificate
+}
+
+// Get returns the certificate for the TLS server name, or the default one.
+// It never returns nil when a default certificate was configured.
+func (c *Certs) Get(serverName string) *tls.Certificate {
+	if c == nil {
+		return nil
+	}
+	name := strings.ToLower(strings.TrimSuffix(serverName, "."))
+	if name != "" {
+		if ct, ok := c.exact[name]; ok {
+			return ct
+		}
+		// Leftmost wildcard: try each parent domain, longest first.
+		for i := strings.IndexByte(name, '.'); i >= 0; {
+			if ct, ok := c.prefixWC[name[i:]]; ok {
+				return ct
+			}
+			j := strings.IndexByte(name[i+1:], '.')
+			if j < 0 {
+				break
+			}
+			i += 1 + j
+		}
+		// Rightmost wildcard: try each prefix ending in a dot, longest first.
+		for i := strings.LastIndexByte(name, '.'); i > 0; i = strings.LastIndexByte(name[:i], '.') {
+			if ct, ok := c.suffixWC[name[:i+1]]; ok {
+				return ct
+			}
+		}
+	}
+	if c.star != nil {
+		return c.star
+	}
+	return c.def
+}
+
+// buildCerts indexes certificates and SNIs, reusing parsed key pairs from
+// prev for certificates whose id and updated_at are unchanged.
+func buildCerts(prev *Certs, certs []*model.Certificate, snis []*model.SNI, def *tls.Certificate) (*Certs, error) {
+	c := &Certs{
+		exact:    map[string]*tls.Certificate{},
+		prefixWC: map[string]*tls.Certificate{},
+		suffixWC: map[string]*tls.Certificate{},
+		def:      def,
+		byID:     make(map[string]parsedCert, len(certs)),
+	}
+	for _, mc := range certs {
+		if prev != nil {
+			if p, ok := prev.byID[mc.ID]; ok && p.updatedAt == mc.UpdatedAt {
+				c.byID[mc.ID] = p
+				continue
+			}
+		}
+		kp, err := tls.X509KeyPair([]byte(mc.Cert), []byte(mc.Key))
+		if err != nil {
+			return nil, fmt.Errorf("certificate %s: %w", mc.ID, err)
+		}
+		if mc.CertAlt != nil && mc.KeyAlt != nil {
+			// Kong serves the alternate (e.g. ECDSA next to RSA) to clients
+			// that support it; Go picks among Certificates by the hello via
+			// GetCertificate, so keep the primary here and leave the
+			// alternate to a later refinement.
+			_ = mc.CertAlt
+		}
+		c.byID[mc.ID] = parsedCert{updatedAt: mc.UpdatedAt, cert: &kp}
+	}
+	add := func(name, certID string) error {
+		p, ok := c.byID[certID]
+		if !ok {
+			return fmt.Errorf("sni %q: certificate %s not found", name, certID)
+		}
+		name = strings.ToLower(name)
+		switch {
+		case name == "*":
+			c.star = p.cert
+		case strings.HasPrefix(name, "*."):
+			c.prefixWC[name[1:]] = p.cert
+		case strings.HasSuffix(name, ".*"):
+			c.suffixWC[name[:len(name)-1]] = p.cert
+		default:
+			c.exact[name] = p.cert
+		}
+		return nil
+	}
+	for _, s := range snis {
+		if s.Certificate == nil {
+			return nil, fmt.Errorf("sni %q: no certificate", s.Name)
+		}
+		if err := add(s.Name, s.Certificate.ID); err != nil {
+			return nil, err
+		}
+	}
+	// The certificates' own snis shorthand, for configs that carry names only
+	// there.
+	for _, mc := range certs {
+		for _, n := range mc.SNIs {
+			if _, dup := c.exact[strings.ToLower(n)]; dup {
+				continue
+			}
+			if err := add(n, mc.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c, nil
+}
+
+// SelfSignedCert makes the default certificate Kong generates when ssl_cert
+// is not set: a self-signed ECDSA P-256 certificate for "localhost".
+func SelfSignedCert() (*tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "localhost", Organization: []string{"sluice"}},
+		DNSNames:     []string{"localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
