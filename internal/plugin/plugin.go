@@ -1,0 +1,143 @@
+// Package plugin is the plugin SDK: what a plugin declares (name, priority,
+// config schema, constructor), the phases it may implement, the per-request
+// context it sees, and the registry that the Admin API and the declarative
+// loader validate plugin configs against.
+//
+// A plugin lives in its own folder under plugin/<name> and registers itself
+// from init() with Register; cmd/sluice blank-imports the bundled list.
+// Lifecycle of an instance: the config record is validated by Schema (unknown
+// fields rejected, defaults filled) -> New builds the instance once per
+// snapshot build (never per request) -> the phase methods run per request ->
+// Close, if implemented, when the instance is dropped. A New that fails
+// disables only the entity the plugin is attached to.
+//
+// Phases follow Kong's order: rewrite, access, header_filter, body_filter,
+// log. Within a phase, instances run by descending Priority (Kong's bundled
+// priorities: key-auth 1250, rate-limiting 910, ...).
+package plugin
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+
+	"sluice/internal/model"
+)
+
+// Definition describes one plugin.
+type Definition struct {
+	Name     string
+	Priority int
+	Version  string
+	// Schema validates the config record (the plugin entity's "config").
+	Schema *model.Schema
+	// Protocols is the default of the plugin entity's protocols field.
+	Protocols []string
+	// NoConsumer marks plugins that cannot be scoped to a consumer (auth
+	// plugins, cors, ...): their consumer field must be null.
+	NoConsumer bool
+	// New builds an instance from a validated config.
+	New func(cfg map[string]any, deps Deps) (any, error)
+}
+
+// Deps are the services a plugin may use from outside, filled in by
+// cmd/sluice (Redis and store-backed counters, loggers, metrics).
+type Deps struct{}
+
+// Ctx is the per-request state plugins see. The proxy owns and reuses it; a
+// plugin must not keep it after the phase returns.
+type Ctx struct {
+	Request  *http.Request
+	Route    *model.Route
+	Service  *model.Service
+	Consumer *model.Consumer
+	// Credential identifies the credential an auth plugin accepted.
+	Credential string
+	// Status and Header are the response's, from header_filter on.
+	Status int
+	Header http.Header
+
+	exit *Exit
+}
+
+// Exit is a response produced by a plugin instead of the upstream (Kong's
+// kong.response.exit).
+type Exit struct {
+	Status int
+	Body   []byte
+	Header http.Header
+}
+
+// Terminate stops the chain and answers with e; later access-phase plugins
+// and the upstream are skipped.
+func (c *Ctx) Terminate(e *Exit) { c.exit = e }
+
+// Exited returns the termination set by a plugin, or nil.
+func (c *Ctx) Exited() *Exit { return c.exit }
+
+// Phase interfaces: an instance implements the ones it needs.
+type (
+	Rewriter       interface{ Rewrite(c *Ctx) }
+	Accessor       interface{ Access(c *Ctx) }
+	HeaderFilterer interface{ HeaderFilter(c *Ctx) }
+	BodyFilterer   interface {
+		BodyFilter(c *Ctx, chunk []byte, last bool) []byte
+	}
+	Logger interface{ Log(c *Ctx) }
+	Closer interface{ Close() }
+)
+
+var (
+	regMu sync.RWMutex
+	reg   = map[string]*Definition{}
+)
+
+// Register adds a plugin definition. It panics on a duplicate or incomplete
+// definition: both are programming errors found at start-up.
+func Register(d Definition) {
+	if d.Name == "" || d.New == nil || d.Schema == nil {
+		panic(fmt.Sprintf("plugin: incomplete definition %q", d.Name))
+	}
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := reg[d.Name]; dup {
+		panic(fmt.Sprintf("plugin: %q registered twice", d.Name))
+	}
+	reg[d.Name] = &d
+}
+
+// Lookup returns a registered plugin.
+func Lookup(name string) (*Definition, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	d, ok := reg[name]
+	return d, ok
+}
+
+// Names returns the registered plugin names, sorted.
+func Names() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]string, 0, len(reg))
+	for n := range reg {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SchemaLookup adapts the registry for model.ProcessOptions.Plugins,
+// restricted to the enabled names (nil enables every registered plugin).
+func SchemaLookup(enabled map[string]bool) model.PluginSchemaLookup {
+	return func(name string) (*model.Schema, bool) {
+		if enabled != nil && !enabled[name] {
+			return nil, false
+		}
+		d, ok := Lookup(name)
+		if !ok {
+			return nil, false
+		}
+		return d.Schema, true
+	}
+}
