@@ -1,6 +1,20 @@
 // Package upstream owns load balancing over Kong upstreams and targets, and
 // their active and passive health checks. Balancers live in a Pool keyed by
 // upstream identity so config reloads neither reset health nor leak checkers.
+//
+// Kong behaviour reproduced here (kong/runloop/balancer, lua-resty-healthcheck):
+//   - algorithms round-robin (weighted), consistent-hashing (Kong's continuum
+//     of max(slots, 1000) points, 160 points per target at equal weight,
+//     xxHash32, lookup walking counter-clockwise), least-connections
+//     ((in-flight+1)/weight) and latency (EWMA with a 10 s decay, divided by
+//     weight);
+//   - health counters: a success resets the failure counters, a failure
+//     resets the success counter, a counter limit of 0 disables it, and the
+//     intermediate "mostly healthy/unhealthy" states;
+//   - the upstream is healthy while available weight * 100 / total weight is
+//     greater than healthchecks.threshold (Kong's strict comparison);
+//   - passive checks never bring a target back: only active checks (with
+//     healthy.successes > 0) or a manual SetHealthy do.
 package upstream
 
 import (
@@ -11,47 +25,30 @@ import (
 	"sluice/internal/model"
 )
 
-// API CONTRACT (stub: the upstream owner replaces the bodies, keeps the signatures).
-
 // ErrNoPeer means no healthy target is available (Kong's 503 "failure to get
 // a peer from the ring-balancer").
 var ErrNoPeer = errors.New("failure to get a peer from the ring-balancer")
-
-// Pool holds one Balancer per upstream across config reloads.
-type Pool struct{}
-
-// NewPool returns an empty pool.
-func NewPool() *Pool { return &Pool{} }
-
-// Update makes the pool match the given config: creates balancers for new
-// upstreams, updates targets and settings of existing ones (keeping health
-// state of unchanged targets), stops health checkers of removed ones. It
-// returns the balancers by upstream name. Safe to call while other goroutines
-// use balancers from a previous Update.
-func (p *Pool) Update(ups []*model.Upstream, targets []*model.Target) map[string]*Balancer {
-	return map[string]*Balancer{}
-}
-
-// Close stops all health checkers.
-func (p *Pool) Close() {}
-
-// Balancer picks peers for one upstream.
-type Balancer struct{}
 
 // PickContext carries what hashing may need beyond the request.
 type PickContext struct {
 	ConsumerID string
 	ClientIP   string
 	Captures   map[string]string
+	// CredentialID is used by hash_on=consumer when no consumer is known
+	// (Kong falls back to the authenticated credential).
+	CredentialID string
 }
 
-// Peer is one chosen address.
+// Peer is one chosen address. Peers returned by Pick are shared between
+// requests: callers must not modify them.
 type Peer struct {
 	Addr string // host:port to dial
-	Host string // target host name (for the Host header)
+	Host string // target host name (for the Host header); upstream host_header when set; IPv6 in brackets
 	Port int
 	// SetCookie, when not nil, must be added to the response (cookie hashing).
 	SetCookie *http.Cookie
+
+	a *address
 }
 
 // Result reports the outcome of one attempt, for passive health checks and
@@ -63,11 +60,19 @@ type Result struct {
 	Latency    time.Duration // time to first byte
 }
 
-// Pick returns a peer. tried lists peers already attempted for this request
-// (retries go to the next peer where possible).
-func (b *Balancer) Pick(r *http.Request, pc *PickContext, tried []*Peer) (*Peer, error) {
-	return nil, ErrNoPeer
+// Update makes the pool match the given config: creates balancers for new
+// upstreams, updates targets and settings of existing ones (keeping health
+// state of unchanged targets), stops health checkers of removed ones. It
+// returns the balancers by upstream name. Safe to call while other goroutines
+// use balancers from a previous Update.
+//
+// Targets whose host is a name are resolved here when the pool has not
+// resolved that name before (in parallel, bounded by the DNS timeout), then
+// refreshed in the background.
+func (p *Pool) Update(ups []*model.Upstream, targets []*model.Target) map[string]*Balancer {
+	return p.update(ups, targets)
 }
 
-// Done reports the result of using p.
-func (b *Balancer) Done(p *Peer, res Result) {}
+// Close stops all health checkers and the DNS refresher and waits for them.
+// Balancers keep answering Pick with their last state.
+func (p *Pool) Close() { p.close() }
