@@ -1,0 +1,834 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"sluice/internal/model"
+	"sluice/internal/router"
+	"sluice/internal/snapshot"
+	"sluice/internal/upstream"
+)
+
+// KongVersion is the Kong version sluice advertises in Server and Via
+// headers ("kong/3.9.1").
+const KongVersion = "3.9.1"
+
+// Options are the proxy's settings, filled from kong.conf by cmd/sluice.
+// The zero value gives Kong's defaults.
+type Options struct {
+	// KongVersion for Server and Via headers; KongVersion when empty.
+	KongVersion string
+	// Headers is kong.conf `headers`; nil means Kong's default
+	// (server_tokens, latency_tokens, x-kong-request-id); ["off"] disables.
+	Headers []string
+	// HeadersUpstream is `headers_upstream`; nil means x-kong-request-id.
+	HeadersUpstream []string
+	// TrustedIPs is `trusted_ips`: CIDRs or addresses whose X-Forwarded-*
+	// and real-IP headers are believed.
+	TrustedIPs []string
+	// RealIPHeader is `real_ip_header` (default X-Real-IP);
+	// RealIPRecursive is `real_ip_recursive`.
+	RealIPHeader    string
+	RealIPRecursive bool
+	// ErrorDefaultType is `error_default_type` (default text/plain), used
+	// for upstream error bodies when the request has neither Accept nor
+	// Content-Type.
+	ErrorDefaultType string
+	// Upstream keepalive: `upstream_keepalive_pool_size` (default 512),
+	// `upstream_keepalive_max_requests` (default 1000; not enforced, see
+	// the package comment) and `upstream_keepalive_idle_timeout` (60 s).
+	KeepalivePoolSize    int
+	KeepaliveMaxRequests int
+	KeepaliveIdleTimeout time.Duration
+	// AllowDebugHeader is `allow_debug_header`: a Kong-Debug request header
+	// adds Kong-Route-Id/-Name and Kong-Service-Id/-Name to the response.
+	AllowDebugHeader bool
+	// PortMap is `port_maps`: listening port -> port announced in
+	// X-Forwarded-Port and used for host:port route matching.
+	PortMap map[int]int
+	// MaxReplayBody is the largest request body (bytes, known length) read
+	// in full before proxying on routes with request_buffering=true so that
+	// it can be retried; larger bodies stream and are retried only when no
+	// byte was sent. Default 64 KiB; negative disables buffering.
+	MaxReplayBody int64
+	// Logger receives error logs; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Proxy is the data-plane handler. It is safe for concurrent use.
+type Proxy struct {
+	cur  *snapshot.Current
+	opts Options
+	log  *slog.Logger
+
+	enabled      enabledHeaders
+	ridUpstream  bool
+	trusted      trustedSet
+	serverHeader string // "kong/<version>"
+	viaOutbound  string // "1.1 kong/<version>"
+	viaGRPC      string // "2 kong/<version>"
+
+	buffers *bufferPool
+	pool    *transportPool
+	upIdx   atomic.Pointer[upstreamIndex]
+}
+
+// upstreamIndex maps upstream names to entities for one snapshot (for
+// upstream host_header).
+type upstreamIndex struct {
+	snap   *snapshot.Snapshot
+	byName map[string]*model.Upstream
+}
+
+// New returns a proxy serving from cur. Invalid header or trusted_ips
+// settings are reported through Check; New logs them and ignores the bad
+// entries.
+func New(cur *snapshot.Current, opts Options) *Proxy {
+	p, err := build(cur, opts)
+	if err != nil {
+		p.log.Error("proxy settings", "error", err)
+	}
+	return p
+}
+
+// Check validates the settings New would use.
+func Check(opts Options) error {
+	_, err := build(nil, opts)
+	return err
+}
+
+func build(cur *snapshot.Current, opts Options) (*Proxy, error) {
+	if opts.KongVersion == "" {
+		opts.KongVersion = KongVersion
+	}
+	if opts.RealIPHeader == "" {
+		opts.RealIPHeader = "X-Real-IP"
+	}
+	if opts.ErrorDefaultType == "" {
+		opts.ErrorDefaultType = "text/plain"
+	}
+	if opts.KeepalivePoolSize <= 0 {
+		opts.KeepalivePoolSize = 512
+	}
+	if opts.KeepaliveMaxRequests <= 0 {
+		opts.KeepaliveMaxRequests = 1000
+	}
+	if opts.KeepaliveIdleTimeout <= 0 {
+		opts.KeepaliveIdleTimeout = 60 * time.Second
+	}
+	if opts.MaxReplayBody == 0 {
+		opts.MaxReplayBody = 64 << 10
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	p := &Proxy{cur: cur, opts: opts, log: log.With("component", "proxy"), buffers: newBufferPool()}
+	p.serverHeader = "kong/" + opts.KongVersion
+	p.viaOutbound = "1.1 " + p.serverHeader
+	p.viaGRPC = "2 " + p.serverHeader
+	var errs []error
+	var err error
+	if p.enabled, err = parseHeaders(opts.Headers); err != nil {
+		errs = append(errs, err)
+		p.enabled, _ = parseHeaders(nil)
+	}
+	if p.ridUpstream, err = parseHeadersUpstream(opts.HeadersUpstream); err != nil {
+		errs = append(errs, err)
+		p.ridUpstream = true
+	}
+	if p.trusted, err = parseTrusted(opts.TrustedIPs); err != nil {
+		errs = append(errs, err)
+	}
+	p.pool = newTransportPool(p)
+	if cur != nil {
+		every := time.Minute + time.Duration(rand.Int64N(int64(10*time.Second)))
+		go p.pool.run(every, 5*time.Minute+opts.KeepaliveIdleTimeout)
+	}
+	return p, errors.Join(errs...)
+}
+
+// Close stops the transport sweeper and closes idle upstream connections.
+func (p *Proxy) Close() { p.pool.close() }
+
+// Handler returns the handler for one listener: port is the local listening
+// port (mapped through PortMap), tls whether the listener terminates TLS.
+func (p *Proxy) Handler(port int, tls bool) http.Handler {
+	if m, ok := p.opts.PortMap[port]; ok {
+		port = m
+	}
+	return &listenerHandler{p: p, port: port, tls: tls}
+}
+
+type listenerHandler struct {
+	p    *Proxy
+	port int
+	tls  bool
+}
+
+func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.p.serve(w, r, h.port, h.tls || r.TLS != nil)
+}
+
+// ServeHTTP serves a request, taking the local port from the connection.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	port := 0
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		port = a.Port
+	}
+	if m, ok := p.opts.PortMap[port]; ok {
+		port = m
+	}
+	p.serve(w, r, port, r.TLS != nil)
+}
+
+// reqState is everything one request needs across the ReverseProxy hooks.
+// It is the request's context (so the hooks and the transport find it) and
+// lives for one request.
+type reqState struct {
+	context.Context
+	p     *Proxy
+	in    *http.Request
+	snap  *snapshot.Snapshot
+	start time.Time
+
+	route *model.Route
+	svc   *model.Service
+	match router.Match
+
+	rid       string
+	scheme    string // "http" or "https" (client side)
+	port      int
+	peerIP    string // connecting peer (realip_remote_addr)
+	clientIP  string // after real-IP processing (remote_addr)
+	trusted   bool
+	fwdProto  string
+	fwdHost   string
+	fwdPort   string
+	fwdPath   string
+	fwdPrefix string
+
+	upstreamPath string
+	forceQuery   bool
+
+	// target
+	upScheme  string // service protocol mapped to http/https
+	balancer  *upstream.Balancer
+	upEntity  *model.Upstream
+	pc        upstream.PickContext
+	peer      *upstream.Peer
+	triedArr  [4]*upstream.Peer
+	tried     []*upstream.Peer
+	directDst string // host:port for services without an upstream
+	hostHdr   string
+	sni       string
+	replay    *replayBody
+
+	upstreamStart   time.Time
+	upstreamHeaders time.Time
+	status          int
+	done            bool
+}
+
+type stateKey struct{}
+
+// Value returns the state itself for stateKey.
+func (s *reqState) Value(k any) any {
+	if k == (stateKey{}) {
+		return s
+	}
+	return s.Context.Value(k)
+}
+
+func stateFrom(ctx context.Context) *reqState {
+	if s, ok := ctx.(*reqState); ok {
+		return s
+	}
+	s, _ := ctx.Value(stateKey{}).(*reqState)
+	return s
+}
+
+const hexDigits = "0123456789abcdef"
+
+func newRequestID() string {
+	var b [32]byte
+	a, c := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 16; i++ {
+		b[i] = hexDigits[(a>>(4*i))&15]
+		b[16+i] = hexDigits[(c>>(4*i))&15]
+	}
+	return string(b[:])
+}
+
+// rawPath is the request path as the client sent it (nginx $request_uri
+// without the query).
+func rawPath(r *http.Request) string {
+	u := r.RequestURI
+	if len(u) > 0 && u[0] == '/' {
+		if i := strings.IndexByte(u, '?'); i >= 0 {
+			return u[:i]
+		}
+		return u
+	}
+	return r.URL.EscapedPath()
+}
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bool) {
+	st := &reqState{Context: r.Context(), p: p, in: r, start: time.Now(), port: port, rid: newRequestID()}
+	st.tried = st.triedArr[:0]
+	st.scheme = "http"
+	if isTLS {
+		st.scheme = "https"
+	}
+	if p.cur != nil {
+		st.snap = p.cur.Load()
+	}
+	raw := rawPath(r)
+	norm := router.NormalizePath(raw)
+	if st.snap == nil || st.snap.Router == nil {
+		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute, nil)
+		return
+	}
+	rr := router.Request{Method: r.Method, Host: r.Host, Path: norm, Header: r.Header, TLS: isTLS, Port: port}
+	if r.TLS != nil {
+		rr.SNI = r.TLS.ServerName
+	}
+	m, ok := st.snap.Router.Match(&rr)
+	if !ok || m.Route == nil {
+		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute, nil)
+		return
+	}
+	st.match, st.route, st.svc = m, m.Route, m.Service
+	if st.svc == nil && m.Route.Service != nil {
+		st.svc = st.snap.Services[m.Route.Service.ID]
+	}
+	if st.svc != nil && !st.svc.Enabled {
+		// Kong leaves routes of disabled services out of the router.
+		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute, nil)
+		return
+	}
+	if p.opts.AllowDebugHeader && r.Header["Kong-Debug"] != nil {
+		h := w.Header()
+		h.Set("Kong-Route-Id", st.route.ID)
+		if st.route.Name != nil {
+			h.Set("Kong-Route-Name", *st.route.Name)
+		}
+		if st.svc != nil {
+			h.Set("Kong-Service-Id", st.svc.ID)
+			if st.svc.Name != nil {
+				h.Set("Kong-Service-Name", *st.svc.Name)
+			}
+		}
+	}
+
+	p.forwarded(st, r, raw)
+	if p.protocolChecks(w, r, st) {
+		return
+	}
+	if st.svc == nil {
+		p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoService, nil)
+		return
+	}
+	svc := st.svc
+	st.upstreamPath = escapePath(m.UpstreamPath(norm))
+	st.forceQuery = r.URL.RawQuery == "" && (r.URL.ForceQuery || strings.HasSuffix(r.RequestURI, "?"))
+	switch svc.Protocol {
+	case "https", "grpcs":
+		st.upScheme = "https"
+	default:
+		st.upScheme = "http"
+	}
+
+	// Target: an upstream entity named like service.host, else host:port.
+	if b := st.snap.Balancers[svc.Host]; b != nil {
+		st.balancer = b
+		st.upEntity = p.upstreamByName(st.snap, svc.Host)
+		st.pc = upstream.PickContext{ClientIP: st.clientIP, Captures: m.Captures}
+		peer, err := b.Pick(r, &st.pc, nil)
+		if err != nil || peer == nil {
+			if err == nil || errors.Is(err, upstream.ErrNoPeer) {
+				p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoPeer, nil)
+			} else {
+				p.log.Error("balancer failure", "request_id", st.rid, "upstream", svc.Host, "error", err)
+				p.exitError(w, r, st, http.StatusInternalServerError, msgUnexpected, nil)
+			}
+			return
+		}
+		st.peer = peer
+	} else {
+		port := svc.Port
+		if port == 0 {
+			port = 80
+			if st.upScheme == "https" {
+				port = 443
+			}
+		}
+		st.directDst = net.JoinHostPort(svc.Host, strconv.Itoa(port))
+		if !st.route.PreserveHost {
+			st.hostHdr = hostWithPort(svc.Host, port, svc.Protocol)
+		}
+	}
+	if st.route.PreserveHost {
+		st.hostHdr = r.Host
+	}
+
+	// Request body: buffer small bodies for retries when the route asks
+	// for request buffering.
+	if st.route.RequestBuffering && svc.Retries > 0 && p.opts.MaxReplayBody > 0 &&
+		r.ContentLength > 0 && r.ContentLength <= p.opts.MaxReplayBody {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			if r.Context().Err() != nil {
+				p.log.Debug("client closed the connection while sending the body", "request_id", st.rid)
+				return
+			}
+			p.nginxError(w, r, st, http.StatusBadRequest, msgBadRequest, false)
+			return
+		}
+		st.replay = &replayBody{b: buf}
+	}
+
+	sp := p.pool.get(st.snap, svc, st.start.UnixNano())
+	rp := sp.buffered
+	if !st.route.ResponseBuffering {
+		rp = sp.streaming
+	}
+	rp.ServeHTTP(w, r.WithContext(st))
+	p.finish(st)
+}
+
+// finish reports the outcome of the last attempt to the balancer.
+func (p *Proxy) finish(st *reqState) {
+	if st.balancer == nil || st.peer == nil || st.done {
+		return
+	}
+	st.done = true
+	res := upstream.Result{Status: st.status}
+	if !st.upstreamHeaders.IsZero() {
+		res.Latency = st.upstreamHeaders.Sub(st.upstreamStart)
+	}
+	st.balancer.Done(st.peer, res)
+}
+
+// forwarded computes the client address and X-Forwarded-* values (Kong's
+// access phase, with trusted_ips and the realip module).
+func (p *Proxy) forwarded(st *reqState, r *http.Request, raw string) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	var peer netip.Addr
+	if err == nil {
+		peer = ap.Addr().Unmap()
+		st.peerIP = peer.String()
+	} else {
+		st.peerIP = r.RemoteAddr
+	}
+	st.clientIP = st.peerIP
+	if v := r.Header.Get(p.opts.RealIPHeader); v != "" {
+		if ip := p.trusted.realIP(peer, v, p.opts.RealIPRecursive); ip != "" {
+			st.clientIP = ip
+		}
+	}
+	st.trusted = p.trusted.contains(peer)
+	host := hostOnly(r.Host)
+	st.fwdProto, st.fwdHost, st.fwdPath = st.scheme, host, raw
+	st.fwdPort = strconv.Itoa(st.port)
+	if st.trusted {
+		h := r.Header
+		if v := h.Get("X-Forwarded-Proto"); v != "" {
+			st.fwdProto = v
+		}
+		if v := h.Get("X-Forwarded-Host"); v != "" {
+			st.fwdHost = v
+		}
+		if v := h.Get("X-Forwarded-Port"); v != "" {
+			st.fwdPort = v
+		}
+		if v := h.Get("X-Forwarded-Path"); v != "" {
+			st.fwdPath = v
+		}
+		st.fwdPrefix = h.Get("X-Forwarded-Prefix")
+	}
+	if st.fwdPrefix == "" && st.route.StripPath && st.match.Matched != "" && st.match.Matched != "/" {
+		st.fwdPrefix = st.match.Matched
+	}
+}
+
+// protocolChecks applies the route's protocol rules (https-only, gRPC).
+// It reports whether a response was written.
+func (p *Proxy) protocolChecks(w http.ResponseWriter, r *http.Request, st *reqState) bool {
+	var hasHTTP, hasHTTPS, hasGRPC, hasGRPCS bool
+	for _, proto := range st.route.Protocols {
+		switch proto {
+		case "http":
+			hasHTTP = true
+		case "https":
+			hasHTTPS = true
+		case "grpc":
+			hasGRPC = true
+		case "grpcs":
+			hasGRPCS = true
+		}
+	}
+	if hasHTTPS && !hasHTTP && st.fwdProto != "https" {
+		code := st.route.HTTPSRedirectStatusCode
+		switch code {
+		case 301, 302, 307, 308:
+			w.Header().Set("Location", "https://"+st.fwdHost+r.RequestURI)
+			p.exit(w, st, code, nil, "")
+			return true
+		default:
+			h := w.Header()
+			h.Set("Connection", "Upgrade")
+			h.Set("Upgrade", "TLS/1.2, HTTP/1.1")
+			p.exitError(w, r, st, http.StatusUpgradeRequired, msgUseHTTPS, nil)
+			return true
+		}
+	}
+	if hasGRPC || hasGRPCS {
+		if strings.HasPrefix(r.Header.Get("Content-Type"), mimeGRPC) {
+			if r.ProtoMajor != 2 {
+				h := w.Header()
+				h.Set("Connection", "Upgrade")
+				h.Set("Upgrade", "HTTP/2")
+				p.exitError(w, r, st, http.StatusUpgradeRequired, msgUseHTTP2, nil)
+				return true
+			}
+		} else {
+			p.exitError(w, r, st, http.StatusUnsupportedMediaType, msgNonGRPC, nil)
+			return true
+		}
+		if !hasGRPC && st.fwdProto != "https" {
+			h := w.Header()
+			h.Set("Content-Type", mimeGRPC)
+			h.Set("Grpc-Status", "1")
+			h.Set("Grpc-Message", msgGRPCMatchedS)
+			p.exit(w, st, http.StatusOK, nil, mimeGRPC)
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Proxy) upstreamByName(snap *snapshot.Snapshot, name string) *model.Upstream {
+	idx := p.upIdx.Load()
+	if idx == nil || idx.snap != snap {
+		idx = &upstreamIndex{snap: snap, byName: map[string]*model.Upstream{}}
+		if snap.Config != nil {
+			for _, u := range snap.Config.Upstreams {
+				idx.byName[u.Name] = u
+			}
+		}
+		p.upIdx.Store(idx)
+	}
+	return idx.byName[name]
+}
+
+// target points req at the current peer: URL host (the address dialled and
+// the connection-pool key), Host header and TLS server name.
+func (st *reqState) target(req *http.Request) {
+	if st.peer != nil {
+		req.URL.Host = st.peer.Addr
+		if !st.route.PreserveHost {
+			host := st.peer.Host
+			if st.upEntity != nil && st.upEntity.HostHeader != nil && *st.upEntity.HostHeader != "" {
+				host = *st.upEntity.HostHeader
+			}
+			if host == "" {
+				host, _, _ = net.SplitHostPort(st.peer.Addr)
+			}
+			st.hostHdr = hostWithPort(host, st.peer.Port, st.svc.Protocol)
+		}
+	} else {
+		req.URL.Host = st.directDst
+	}
+	req.Host = st.hostHdr
+	st.sni = hostOnly(st.hostHdr)
+}
+
+// attemptFailed reports a failed attempt to the balancer.
+func (st *reqState) attemptFailed(err error, d time.Duration) {
+	if st.balancer == nil || st.peer == nil {
+		return
+	}
+	to := isTimeout(err)
+	st.balancer.Done(st.peer, upstream.Result{TCPFailure: !to, Timeout: to, Latency: d})
+	st.tried = append(st.tried, st.peer)
+	st.done = true
+}
+
+// nextPeer picks the peer for a retry. Services without an upstream retry
+// the same host (DNS may answer another address).
+func (st *reqState) nextPeer() bool {
+	if st.balancer == nil {
+		return true
+	}
+	peer, err := st.balancer.Pick(st.in, &st.pc, st.tried)
+	if err != nil || peer == nil {
+		return false
+	}
+	st.peer, st.done = peer, false
+	return true
+}
+
+// rewrite builds the outbound request (ReverseProxy.Rewrite).
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	st := stateFrom(pr.In.Context())
+	in, out := pr.In, pr.Out
+	u := out.URL
+	u.Scheme = st.upScheme
+	u.Host = st.directDst
+	if len(st.upstreamPath) > 1 && st.upstreamPath[1] == '/' {
+		u.Opaque = ""
+		u.Path = st.upstreamPath
+		u.RawPath = ""
+	} else {
+		u.Opaque = st.upstreamPath
+		u.Path, u.RawPath = "", ""
+	}
+	u.RawQuery = in.URL.RawQuery
+	u.ForceQuery = st.forceQuery
+	u.Fragment, u.RawFragment = "", ""
+	out.Host = st.hostHdr
+
+	h := out.Header
+	// Headers Kong passes that ReverseProxy treats as hop-by-hop or
+	// forwarding headers.
+	if v := in.Header["Proxy-Authorization"]; v != nil && !connectionListed(in.Header, "Proxy-Authorization") {
+		h["Proxy-Authorization"] = v
+	}
+	if v := in.Header["Forwarded"]; v != nil {
+		h["Forwarded"] = v
+	}
+	delete(h, "Proxy")
+
+	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
+		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + st.peerIP}
+	} else {
+		h["X-Forwarded-For"] = []string{st.clientIP}
+	}
+	h["X-Forwarded-Proto"] = []string{st.fwdProto}
+	h["X-Forwarded-Host"] = []string{st.fwdHost}
+	h["X-Forwarded-Port"] = []string{st.fwdPort}
+	h["X-Forwarded-Path"] = []string{st.fwdPath}
+	if st.fwdPrefix != "" {
+		h["X-Forwarded-Prefix"] = []string{st.fwdPrefix}
+	} else {
+		delete(h, "X-Forwarded-Prefix")
+	}
+	h["X-Real-Ip"] = []string{st.clientIP}
+	if p.ridUpstream {
+		h[hdrRequestID] = []string{st.rid}
+	}
+	via := protoVersion(in.ProtoMajor, in.ProtoMinor) + " " + p.serverHeader
+	if prior := in.Header["Via"]; len(prior) > 0 {
+		via = strings.Join(prior, ", ") + ", " + via
+	}
+	h["Via"] = []string{via}
+}
+
+func connectionListed(h http.Header, name string) bool {
+	for _, v := range h["Connection"] {
+		for _, f := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// modifyResponse adds Kong's downstream headers to a proxied response.
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	st := stateFrom(res.Request.Context())
+	if st == nil {
+		return nil
+	}
+	st.status = res.StatusCode
+	h := res.Header
+	if p.enabled.upstreamStatus {
+		h[hdrUpstreamStatus] = []string{strconv.Itoa(res.StatusCode)}
+	}
+	if st.peer != nil && st.peer.SetCookie != nil {
+		h.Add("Set-Cookie", st.peer.SetCookie.String())
+	}
+	p.proxiedHeaders(st, h)
+	return nil
+}
+
+// proxiedHeaders sets the headers of a response that went through the
+// upstream (or failed there): latencies, Via, Server when absent, request id.
+func (p *Proxy) proxiedHeaders(st *reqState, h http.Header) {
+	now := time.Now()
+	if p.enabled.upstreamLatency {
+		var d time.Duration
+		if !st.upstreamStart.IsZero() {
+			end := st.upstreamHeaders
+			if end.IsZero() {
+				end = now
+			}
+			d = end.Sub(st.upstreamStart)
+		}
+		h[hdrUpstreamLatency] = []string{strconv.FormatInt(d.Milliseconds(), 10)}
+	}
+	if p.enabled.proxyLatency {
+		var d time.Duration
+		if !st.upstreamStart.IsZero() {
+			d = st.upstreamStart.Sub(st.start)
+		}
+		h[hdrProxyLatency] = []string{strconv.FormatInt(d.Milliseconds(), 10)}
+	}
+	if p.enabled.via {
+		via := p.viaOutbound
+		if st.svc != nil && (st.svc.Protocol == "grpc" || st.svc.Protocol == "grpcs") {
+			via = p.viaGRPC
+		}
+		if prior := h["Via"]; len(prior) > 0 {
+			via = strings.Join(prior, ", ") + ", " + via
+		}
+		h["Via"] = []string{via}
+	}
+	if p.enabled.server && len(h[hdrServer]) == 0 {
+		h[hdrServer] = []string{p.serverHeader}
+	}
+	if p.enabled.requestID {
+		h[hdrRequestID] = []string{st.rid}
+	}
+}
+
+// generatedHeaders sets the headers of a response Kong produced itself.
+func (p *Proxy) generatedHeaders(st *reqState, h http.Header) {
+	if p.enabled.responseLatency {
+		h[hdrResponseLatency] = []string{strconv.FormatInt(time.Since(st.start).Milliseconds(), 10)}
+	}
+	if !(p.enabled.via && h.Get("Via") == p.serverHeader) {
+		if p.enabled.server {
+			h[hdrServer] = []string{p.serverHeader}
+		} else {
+			delete(h, hdrServer)
+		}
+	}
+	if p.enabled.requestID {
+		h[hdrRequestID] = []string{st.rid}
+	}
+}
+
+// errorHandler answers a failed upstream exchange (ReverseProxy.ErrorHandler).
+func (p *Proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error) {
+	st := stateFrom(req.Context())
+	if st == nil {
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	status, msg := errorStatus(st.in.Context(), err)
+	if st.status == 0 {
+		st.status = status
+	}
+	if status == statusClientClosed {
+		p.log.Debug("client closed the connection", "request_id", st.rid, "error", err)
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		// Balancer-stage failures (DNS): Kong answers before proxying.
+		p.log.Error("upstream unavailable", "request_id", st.rid, "service", st.svc.ID, "error", err)
+		p.exitError(w, st.in, st, status, msg, nil)
+		return
+	}
+	p.log.Error("upstream error", "request_id", st.rid, "service", st.svc.ID, "status", status, "error", err)
+	p.nginxError(w, st.in, st, status, msg, true)
+}
+
+// exitError is kong.response.error: the body format follows Accept
+// (default JSON); gRPC requests get grpc-status / grpc-message instead.
+func (p *Proxy) exitError(w http.ResponseWriter, r *http.Request, st *reqState, status int, msg string, _ http.Header) {
+	h := w.Header()
+	if isGRPCRequest(r) {
+		h.Set("Content-Type", mimeGRPC)
+		gs := httpToGRPC(status)
+		h.Set("Grpc-Status", strconv.Itoa(gs))
+		if gs < len(grpcMessages) {
+			h.Set("Grpc-Message", grpcMessages[gs])
+		}
+		p.exit(w, st, status, nil, mimeGRPC)
+		return
+	}
+	mime := negotiate(strings.Join(r.Header["Accept"], ","))
+	if mime == mimeGRPC {
+		mime = mimeJSON
+	}
+	p.exit(w, st, status, errorBody(mime, msg, st.rid), mime)
+}
+
+// nginxError is kong/error_handlers.lua: the format follows Accept, then
+// Content-Type, then error_default_type. proxied tells whether the request
+// reached the proxying stage (Kong then sends the proxied-response headers).
+func (p *Proxy) nginxError(w http.ResponseWriter, r *http.Request, st *reqState, status int, msg string, proxied bool) {
+	accept := strings.Join(r.Header["Accept"], ",")
+	if accept == "" {
+		accept = r.Header.Get("Content-Type")
+		if accept == "" {
+			accept = p.opts.ErrorDefaultType
+		}
+	}
+	h := w.Header()
+	var body []byte
+	var ctype string
+	if strings.HasPrefix(accept, mimeGRPC) {
+		if isGRPCRequest(r) {
+			gs := httpToGRPC(status)
+			h.Set("Grpc-Status", strconv.Itoa(gs))
+			h.Set("Grpc-Message", msg)
+		} else {
+			body = []byte(`{"message":"` + msg + `"}`)
+			ctype = mimeJSON
+		}
+	} else {
+		ctype = negotiate(accept)
+		if ctype == mimeGRPC {
+			ctype = mimeJSON
+		}
+		body = errorBody(ctype, msg, st.rid)
+	}
+	if proxied {
+		p.proxiedHeaders(st, h)
+		p.write(w, status, body, ctype)
+		return
+	}
+	p.exit(w, st, status, body, ctype)
+}
+
+// exit writes a response Kong produced itself, with Kong's headers.
+func (p *Proxy) exit(w http.ResponseWriter, st *reqState, status int, body []byte, ctype string) {
+	p.generatedHeaders(st, w.Header())
+	p.write(w, status, body, ctype)
+}
+
+func (p *Proxy) write(w http.ResponseWriter, status int, body []byte, ctype string) {
+	h := w.Header()
+	if ctype != "" {
+		h.Set("Content-Type", ctype)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if len(body) > 0 {
+		if _, err := w.Write(body); err != nil {
+			p.log.Debug("writing response", "error", err)
+		}
+	}
+}
+
+// String describes the proxy for logs.
+func (p *Proxy) String() string {
+	return fmt.Sprintf("proxy(kong/%s)", p.opts.KongVersion)
+}
