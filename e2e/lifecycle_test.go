@@ -1,0 +1,87 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestGracefulShutdown sends SIGTERM while a request is in flight: the
+// request completes, new connections are refused, and the process exits 0.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	slow := newBackend(t, "slow")
+	slow.delay.Store(int64(700 * time.Millisecond))
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: slow
+  url: ${UP}
+  routes:
+  - name: slow
+    paths: [/slow]
+`, map[string]string{"UP": slow.url()}))
+
+	type result struct {
+		resp response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := g.do(request{path: "/slow/x"})
+		done <- result{resp, err}
+	}()
+	if _, ok := eventually(2*time.Second, func() bool { return slow.hits.Load() == 1 }); !ok {
+		t.Fatal("the slow request did not reach the upstream")
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("in-flight request failed during graceful shutdown: %v", r.err)
+	}
+	if r.resp.status != http.StatusOK {
+		t.Errorf("in-flight request: status = %d, body %q; want 200", r.resp.status, r.resp.body)
+	}
+	select {
+	case <-g.exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("sluice did not exit within 5s of SIGTERM")
+	}
+	if g.waitErr != nil {
+		t.Errorf("exit after SIGTERM: %v; want status 0", g.waitErr)
+	}
+	if _, err := g.do(request{path: "/slow/x"}); err == nil {
+		t.Errorf("a request after shutdown succeeded; want connection refused")
+	}
+}
+
+// TestStatusEndpoints checks the status listener's liveness and readiness
+// endpoints.
+func TestStatusEndpoints(t *testing.T) {
+	t.Parallel()
+	up := newBackend(t, "up")
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: s
+  url: ${UP}
+  routes:
+  - name: r
+    paths: [/r]
+`, map[string]string{"UP": up.url()}))
+	for _, path := range []string{"/status", "/status/ready"} {
+		resp, err := g.client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", g.statusPort, path))
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s = %d; want 200", path, resp.StatusCode)
+		}
+	}
+	if resp := g.mustDo(t, request{path: "/"}); resp.status != 404 {
+		t.Errorf("GET / = %d; want 404", resp.status)
+	}
+}
