@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"sluice/internal/model"
@@ -83,14 +82,6 @@ type Proxy struct {
 
 	buffers *bufferPool
 	pool    *transportPool
-	upIdx   atomic.Pointer[upstreamIndex]
-}
-
-// upstreamIndex maps upstream names to entities for one snapshot (for
-// upstream host_header).
-type upstreamIndex struct {
-	snap   *snapshot.Snapshot
-	byName map[string]*model.Upstream
 }
 
 // New returns a proxy serving from cur. Invalid header or trusted_ips
@@ -227,7 +218,6 @@ type reqState struct {
 	// target
 	upScheme  string // service protocol mapped to http/https
 	balancer  *upstream.Balancer
-	upEntity  *model.Upstream
 	pc        upstream.PickContext
 	peer      *upstream.Peer
 	triedArr  [4]*upstream.Peer
@@ -355,7 +345,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	// Target: an upstream entity named like service.host, else host:port.
 	if b := st.snap.Balancers[svc.Host]; b != nil {
 		st.balancer = b
-		st.upEntity = p.upstreamByName(st.snap, svc.Host)
 		st.pc = upstream.PickContext{ClientIP: st.clientIP, Captures: m.Captures}
 		peer, err := b.Pick(r, &st.pc, nil)
 		if err != nil || peer == nil {
@@ -521,30 +510,13 @@ func (p *Proxy) protocolChecks(w http.ResponseWriter, r *http.Request, st *reqSt
 	return false
 }
 
-func (p *Proxy) upstreamByName(snap *snapshot.Snapshot, name string) *model.Upstream {
-	idx := p.upIdx.Load()
-	if idx == nil || idx.snap != snap {
-		idx = &upstreamIndex{snap: snap, byName: map[string]*model.Upstream{}}
-		if snap.Config != nil {
-			for _, u := range snap.Config.Upstreams {
-				idx.byName[u.Name] = u
-			}
-		}
-		p.upIdx.Store(idx)
-	}
-	return idx.byName[name]
-}
-
 // target points req at the current peer: URL host (the address dialled and
 // the connection-pool key), Host header and TLS server name.
 func (st *reqState) target(req *http.Request) {
 	if st.peer != nil {
 		req.URL.Host = st.peer.Addr
 		if !st.route.PreserveHost {
-			host := st.peer.Host
-			if st.upEntity != nil && st.upEntity.HostHeader != nil && *st.upEntity.HostHeader != "" {
-				host = *st.upEntity.HostHeader
-			}
+			host := st.peer.Host // the upstream's host_header when set
 			if host == "" {
 				host, _, _ = net.SplitHostPort(st.peer.Addr)
 			}
