@@ -1,0 +1,241 @@
+package declarative
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// lineIndex remembers the line of every mapping read from YAML, keyed by the
+// map's identity, so errors can point into the file.
+type lineIndex map[uintptr]int
+
+func (li lineIndex) line(m map[string]any) int {
+	if li == nil || m == nil {
+		return 0
+	}
+	return li[reflect.ValueOf(m).Pointer()]
+}
+
+// decodeInput reads YAML or JSON into generic values: map[string]any,
+// []any, string, bool, int, float64 and nil. JSON (a document starting with
+// '{') takes the faster encoding/json path.
+func decodeInput(data []byte) (map[string]any, lineIndex, error) {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		if v, err := decodeJSON(trimmed); err == nil {
+			return v, nil, nil
+		}
+		// Not valid JSON: YAML flow mappings also start with '{'.
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, errors.New("failed parsing declarative configuration: empty file")
+		}
+		return nil, nil, fmt.Errorf("failed parsing declarative configuration: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, nil, fmt.Errorf("failed parsing declarative configuration: line %d: more than one YAML document", extra.Line)
+	}
+	li := lineIndex{}
+	c := &converter{lines: li, budget: 8*len(data) + 1024}
+	v, err := c.convert(&doc, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed parsing declarative configuration: %w", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, nil, errors.New("failed parsing declarative configuration: expected an object")
+	}
+	return m, li, nil
+}
+
+func decodeJSON(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("trailing data after JSON document")
+	}
+	m, ok := normalizeJSON(v).(map[string]any)
+	if !ok {
+		return nil, errors.New("expected an object")
+	}
+	return m, nil
+}
+
+// normalizeJSON turns json.Number into int (when integral) or float64.
+func normalizeJSON(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normalizeJSON(e)
+		}
+		return t
+	case []any:
+		for i, e := range t {
+			t[i] = normalizeJSON(e)
+		}
+		return t
+	case json.Number:
+		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+			return int(i)
+		}
+		f, _ := strconv.ParseFloat(string(t), 64)
+		return f
+	}
+	return v
+}
+
+type converter struct {
+	lines  lineIndex
+	budget int // nodes left to convert; bounds alias expansion
+}
+
+const maxDepth = 200
+
+func (c *converter) convert(n *yaml.Node, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("line %d: document nested too deeply", n.Line)
+	}
+	c.budget--
+	if c.budget < 0 {
+		return nil, fmt.Errorf("line %d: document too large after alias expansion", n.Line)
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return c.convert(n.Content[0], depth+1)
+	case yaml.AliasNode:
+		return c.convert(n.Alias, depth+1)
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for _, e := range n.Content {
+			v, err := c.convert(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		c.lines[reflect.ValueOf(out).Pointer()] = n.Line
+		var merges []*yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, vn := n.Content[i], n.Content[i+1]
+			if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+				merges = append(merges, vn)
+				continue
+			}
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: mapping keys must be strings", k.Line)
+			}
+			if _, dup := out[k.Value]; dup {
+				return nil, fmt.Errorf("line %d: mapping key %q already defined", k.Line, k.Value)
+			}
+			v, err := c.convert(vn, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		for _, mn := range merges {
+			if err := c.merge(out, mn, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalar(n)
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+// merge applies a YAML merge key (<<): keys already set win.
+func (c *converter) merge(dst map[string]any, n *yaml.Node, depth int) error {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	var srcs []*yaml.Node
+	switch n.Kind {
+	case yaml.MappingNode:
+		srcs = []*yaml.Node{n}
+	case yaml.SequenceNode:
+		srcs = n.Content
+	default:
+		return fmt.Errorf("line %d: merge value must be a mapping", n.Line)
+	}
+	for _, s := range srcs {
+		v, err := c.convert(s, depth+1)
+		if err != nil {
+			return err
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return fmt.Errorf("line %d: merge value must be a mapping", s.Line)
+		}
+		for k, e := range m {
+			if _, set := dst[k]; !set {
+				dst[k] = e
+			}
+		}
+	}
+	return nil
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!str":
+		return n.Value, nil
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		if err := n.Decode(&b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+			return int(i), nil
+		}
+		var i int64
+		if err := n.Decode(&i); err == nil {
+			return int(i), nil
+		}
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, fmt.Errorf("line %d: invalid integer %q", n.Line, n.Value)
+		}
+		return f, nil
+	case "!!float":
+		var f float64
+		if err := n.Decode(&f); err != nil {
+			return nil, fmt.Errorf("line %d: invalid number %q", n.Line, n.Value)
+		}
+		if math.IsInf(f, 0) || math.IsNaN(f) {
+			return f, nil
+		}
+		return f, nil
+	default:
+		// timestamps, binary and custom tags are kept as their text
+		return n.Value, nil
+	}
+}

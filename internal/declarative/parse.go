@@ -1,0 +1,777 @@
+package declarative
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sluice/internal/model"
+)
+
+// Options tunes Parse.
+type Options struct {
+	// Plugins validates plugin entities (name and config) through the
+	// plugins' schemas; it is passed to model's Schema.Process.
+	Plugins model.PluginSchemaLookup
+	// Now gives the load time, used once per Parse for every created_at and
+	// updated_at the file does not set. Default time.Now.
+	Now func() time.Time
+}
+
+// Meta is the file-level information of a declarative config.
+type Meta struct {
+	FormatVersion string // as written: "3.0", "2.1" or "1.1"
+	Transform     bool   // _transform (default true)
+}
+
+// Parse reads a declarative configuration (YAML or JSON) and returns the
+// validated entities. A file with any error is rejected whole: the error is
+// a *SyntaxError when the input is not a YAML/JSON object, and an *Error
+// (Kong's code 14) for everything else.
+func Parse(data []byte, opts *Options) (*model.Config, error) {
+	cfg, _, err := ParseMeta(data, opts)
+	return cfg, err
+}
+
+// ParseMeta is Parse that also returns the file's meta fields.
+func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
+	input, lines, err := decodeInput(data)
+	if err != nil {
+		return nil, nil, &SyntaxError{Msg: err.Error()}
+	}
+	l := &loader{input: input, lines: lines, tree: newNode()}
+	if opts != nil {
+		l.opts = *opts
+	}
+	now := time.Now
+	if l.opts.Now != nil {
+		now = l.opts.Now
+	}
+	l.now = now()
+	cfg, err := l.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, &Meta{FormatVersion: l.version, Transform: l.transform}, nil
+}
+
+// item is one entity found in the file, nested or not.
+type item struct {
+	k           *kind
+	raw         map[string]any // as written
+	rec         map[string]any // input to Process: no nested children, references resolved
+	out         map[string]any // Process result
+	path        []any          // position in the error tree: "services", 1, "routes", 2
+	label       string         // services[1].routes[2]
+	line        int
+	parent      *item
+	parentField string
+	id          string
+	generated   bool // id derived here, not written in the file
+	entity      any  // decoded typed entity
+}
+
+type refError struct {
+	it  *item
+	at  string
+	msg string
+}
+
+type loader struct {
+	opts      Options
+	input     map[string]any
+	lines     lineIndex
+	tree      *node
+	problems  []string
+	version   string
+	transform bool
+	now       time.Time
+	items     []*item
+	fallback  map[string]int
+}
+
+const nilUUID = "00000000-0000-0000-0000-000000000000"
+
+func (l *loader) load() (*model.Config, error) {
+	l.checkTop()
+	for _, k := range kinds {
+		v, ok := l.input[k.name]
+		if !ok || v == nil {
+			continue
+		}
+		list, ok := v.([]any)
+		if !ok {
+			continue // reported by checkTop
+		}
+		for i, e := range list {
+			l.visit(k, e, []any{k.name, i + 1}, fmt.Sprintf("%s[%d]", k.name, i+1), nil, "")
+		}
+	}
+	if !l.tree.empty() {
+		return nil, l.err()
+	}
+
+	// Phase 1 (Kong: schema validation): references are resolved where
+	// possible so that each entity can be validated as the store will see it.
+	byID, byKey, dupErrs := l.index()
+	refErrs := l.resolve(byID, byKey)
+	for _, it := range l.items {
+		l.process(it)
+	}
+	if !l.tree.empty() {
+		return nil, l.err()
+	}
+
+	// Phase 2 (Kong: validate_references): duplicates and dangling references.
+	for _, d := range dupErrs {
+		l.entityErr(d.it, d.msg, d.at)
+	}
+	for _, r := range refErrs {
+		sec := l.tree.child(r.it.k.name)
+		var list []string
+		if cur, ok := sec.strs[r.at].([]string); ok {
+			list = cur
+		}
+		sec.setStr(r.at, append(list, r.msg))
+		l.problem(r.it, "", r.msg)
+	}
+	if !l.tree.empty() {
+		return nil, l.err()
+	}
+
+	// Phase 3: transformations, then unique fields across the file.
+	for _, it := range l.items {
+		l.transformItem(it)
+	}
+	l.checkUniques()
+	if !l.tree.empty() {
+		return nil, l.err()
+	}
+	return l.build()
+}
+
+func (l *loader) err() *Error {
+	return &Error{tree: l.tree, input: l.input, problems: l.problems}
+}
+
+var topLevelMeta = map[string]bool{"_format_version": true, "_transform": true, "_comment": true, "_ignore": true}
+
+func (l *loader) checkTop() {
+	l.transform = true
+	switch v := l.input["_format_version"].(type) {
+	case nil:
+		l.rootErr("_format_version", "required field missing")
+	case string:
+		if v != "1.1" && v != "2.1" && v != "3.0" {
+			l.rootErr("_format_version", "expected one of: 1.1, 2.1, 3.0")
+		}
+		l.version = v
+	default:
+		l.rootErr("_format_version", "expected a string")
+	}
+	if v, ok := l.input["_transform"]; ok && v != nil {
+		if b, ok := v.(bool); ok {
+			l.transform = b
+		} else {
+			l.rootErr("_transform", "expected a boolean")
+		}
+	}
+	if v, ok := l.input["_comment"]; ok && v != nil {
+		if _, ok := v.(string); !ok {
+			l.rootErr("_comment", "expected a string")
+		}
+	}
+	if v, ok := l.input["_ignore"]; ok && v != nil {
+		if _, ok := v.([]any); !ok {
+			l.rootErr("_ignore", "expected an array")
+		}
+	}
+	keys := make([]string, 0, len(l.input))
+	for k := range l.input {
+		keys = append(keys, k)
+	}
+	sortStrings(keys)
+	for _, key := range keys {
+		if topLevelMeta[key] {
+			continue
+		}
+		if _, ok := kindByName[key]; ok {
+			if v := l.input[key]; v != nil {
+				if _, ok := v.([]any); !ok {
+					l.rootErr(key, "expected an array")
+				}
+			}
+			continue
+		}
+		l.tree.setStr(key, "unknown field")
+		hint := ""
+		switch key {
+		case "_info", "_konnect", "_workspace", "_plugin_configs":
+			hint = " (a decK-only key: remove it, or render the file with decK first)"
+		}
+		l.problems = append(l.problems, key+": unknown field"+hint)
+	}
+}
+
+func (l *loader) rootErr(field, msg string) {
+	l.tree.setStr(field, msg)
+	l.problems = append(l.problems, field+": "+msg)
+}
+
+// visit records one entity (and, recursively, its nested children).
+func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, parentField string) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		l.setAt(path, "expected a record")
+		l.problems = append(l.problems, label+": expected a record")
+		return
+	}
+	it := &item{k: k, raw: m, path: path, label: label, parent: parent, parentField: parentField, line: l.lines.line(m)}
+	l.items = append(l.items, it)
+
+	rec := make(map[string]any, len(m)+4)
+	type nested struct {
+		rel  childRel
+		list []any
+	}
+	var children []nested
+	for key, val := range m {
+		switch key {
+		case "_comment":
+			if _, ok := val.(string); !ok && val != nil {
+				l.fieldErr(it, key, "expected a string")
+			}
+			continue
+		case "_ignore":
+			if _, ok := val.([]any); !ok && val != nil {
+				l.fieldErr(it, key, "expected an array")
+			}
+			continue
+		}
+		if rel, ok := childRel4(k, key); ok {
+			if val == nil {
+				continue
+			}
+			list, ok := val.([]any)
+			if !ok {
+				l.fieldErr(it, key, "expected an array")
+				continue
+			}
+			children = append(children, nested{rel, list})
+			continue
+		}
+		rec[key] = val
+	}
+	if parent != nil {
+		if v, set := rec[parentField]; set && v != nil {
+			l.fieldErr(it, parentField, "value must be null")
+		}
+		rec[parentField] = map[string]any{"id": parent.id}
+	}
+	if k.name == "routes" && (l.version == "1.1" || l.version == "2.1") {
+		if paths, ok := rec["paths"].([]any); ok {
+			migrated := make([]any, len(paths))
+			for i, p := range paths {
+				if s, ok := p.(string); ok {
+					migrated[i] = migrateRegexPath(s)
+				} else {
+					migrated[i] = p
+				}
+			}
+			rec["paths"] = migrated
+		}
+	}
+	it.rec = rec
+
+	parentID := ""
+	if parent != nil {
+		parentID = parent.id
+	}
+	if idv, set := rec["id"]; set && idv != nil {
+		if s, ok := idv.(string); ok {
+			it.id = s
+		}
+	} else {
+		key := idKey(k, m, parentID, parentField)
+		if key == "" {
+			key = fallbackKey(k, rec, parentID)
+			if l.fallback == nil {
+				l.fallback = map[string]int{}
+			}
+			n := l.fallback[key]
+			l.fallback[key] = n + 1
+			if n > 0 {
+				key += "#" + strconv.Itoa(n)
+			}
+		}
+		it.id = DeterministicID(k.name, key)
+		it.generated = true
+		rec["id"] = it.id
+	}
+
+	for _, c := range children {
+		for j, e := range c.list {
+			l.visit(c.rel.kind, e,
+				append(append([]any(nil), path...), c.rel.kind.name, j+1),
+				fmt.Sprintf("%s.%s[%d]", label, c.rel.kind.name, j+1), it, c.rel.field)
+		}
+	}
+}
+
+// childRel4 reports whether key, in an entity of kind k, is an array of
+// nested children.
+func childRel4(k *kind, key string) (childRel, bool) {
+	for _, rel := range childKinds[k.name] {
+		if rel.kind.name == key {
+			return rel, true
+		}
+	}
+	return childRel{}, false
+}
+
+type dupError struct {
+	it  *item
+	at  *item // the earlier entity it duplicates
+	msg string
+}
+
+func uniquenessMsg(entity, field, value string) string {
+	return "uniqueness violation: '" + entity + "' entity with " + field + " set to '" + value + "' already declared"
+}
+
+// index builds the id and endpoint-key indexes and finds duplicates.
+func (l *loader) index() (byID, byKey map[string]map[string]*item, dups []dupError) {
+	byID = make(map[string]map[string]*item, len(kinds))
+	byKey = make(map[string]map[string]*item, len(kinds))
+	for _, k := range kinds {
+		byID[k.name] = map[string]*item{}
+		byKey[k.name] = map[string]*item{}
+	}
+	for _, it := range l.items {
+		k := it.k
+		if k.uniqueKey {
+			if s, ok := it.rec[k.endpointKey].(string); ok {
+				if prev := byKey[k.name][s]; prev != nil {
+					dups = append(dups, dupError{it, prev, uniquenessMsg(k.name, k.endpointKey, s)})
+					continue
+				}
+				byKey[k.name][s] = it
+			}
+		}
+		if it.id == "" {
+			continue
+		}
+		if prev := byID[k.name][it.id]; prev != nil {
+			dups = append(dups, dupError{it, prev, uniquenessMsg(k.name, "primary key", it.id)})
+			continue
+		}
+		byID[k.name][it.id] = it
+	}
+	return byID, byKey, dups
+}
+
+// resolve turns references (endpoint key or id, plain or {id: ...}) into
+// {id: ...} and returns the ones that point nowhere.
+func (l *loader) resolve(byID, byKey map[string]map[string]*item) []refError {
+	var errs []refError
+	for _, it := range l.items {
+		for _, fk := range it.k.fks {
+			if it.parent != nil && fk.name == it.parentField {
+				continue
+			}
+			v := it.rec[fk.name]
+			var key string
+			switch t := v.(type) {
+			case nil:
+				continue
+			case string:
+				key = t
+			case map[string]any:
+				s, ok := t["id"].(string)
+				if !ok {
+					continue // shape errors are Process's
+				}
+				key = s
+			default:
+				continue
+			}
+			found := byKey[fk.ref][key]
+			if found == nil {
+				found = byID[fk.ref][key]
+			}
+			if found != nil {
+				it.rec[fk.name] = map[string]any{"id": found.id}
+				continue
+			}
+			shown := key
+			if _, isStr := v.(string); !isStr {
+				b, _ := json.Marshal(v)
+				shown = string(b)
+			} else {
+				it.rec[fk.name] = map[string]any{"id": nilUUID}
+			}
+			at := it.id
+			if it.k.uniqueKey {
+				if s, ok := it.rec[it.k.endpointKey].(string); ok && s != "" {
+					at = s
+				}
+			}
+			if at == "" {
+				at = strconv.Itoa(it.path[len(it.path)-1].(int))
+			}
+			errs = append(errs, refError{it: it, at: at,
+				msg: "invalid reference '" + fk.name + ": " + shown + "' (no such entry in '" + fk.ref + "')"})
+		}
+	}
+	return errs
+}
+
+func (l *loader) process(it *item) {
+	schema, ok := model.Lookup(it.k.name)
+	if !ok {
+		l.entityErr(it, "unknown entity '"+it.k.name+"'", nil)
+		return
+	}
+	out, serr := schema.Process(it.rec, &model.ProcessOptions{Plugins: l.opts.Plugins})
+	if serr != nil {
+		l.schemaErr(it, serr.Fields)
+		return
+	}
+	if out == nil {
+		out = map[string]any{}
+	}
+	it.out = out
+}
+
+// hasUpdatedAt lists the entities that carry updated_at.
+var hasUpdatedAt = map[string]bool{
+	"services": true, "routes": true, "consumers": true, "plugins": true, "upstreams": true,
+	"targets": true, "certificates": true, "snis": true, "ca_certificates": true,
+}
+
+func (l *loader) transformItem(it *item) {
+	out := it.out
+	if out == nil {
+		return
+	}
+	if it.generated || out["id"] == nil {
+		out["id"] = it.id
+	}
+	if it.k.name == "targets" {
+		ts := float64(l.now.UnixMilli()) / 1000
+		setIfNil(out, "created_at", ts)
+		setIfNil(out, "updated_at", ts)
+	} else {
+		setIfNil(out, "created_at", l.now.Unix())
+		if hasUpdatedAt[it.k.name] {
+			setIfNil(out, "updated_at", l.now.Unix())
+		}
+	}
+	switch it.k.name {
+	case "basicauth_credentials":
+		if l.transform {
+			pw, _ := out["password"].(string)
+			cid := ""
+			if c, ok := out["consumer"].(map[string]any); ok {
+				cid, _ = c["id"].(string)
+			}
+			out["password"] = hashBasicAuthPassword(pw, cid)
+		}
+	case "ca_certificates":
+		if out["cert_digest"] == nil {
+			if s, ok := out["cert"].(string); ok {
+				if d := certDigest(s); d != "" {
+					out["cert_digest"] = d
+				}
+			}
+		}
+	}
+}
+
+func setIfNil(m map[string]any, k string, v any) {
+	if m[k] == nil {
+		m[k] = v
+	}
+}
+
+// hashBasicAuthPassword is Kong's basic-auth hash: hex SHA-1 of the password
+// followed by the consumer id. (model.HashBasicAuthPassword, when the model
+// package provides it, computes the same.)
+func hashBasicAuthPassword(password, consumerID string) string {
+	sum := sha1.Sum([]byte(password + consumerID))
+	return hex.EncodeToString(sum[:])
+}
+
+// certDigest is Kong's ca_certificates.cert_digest: hex SHA-256 of the DER.
+func certDigest(pemText string) string {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return ""
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(block.Bytes)
+	return hex.EncodeToString(sum[:])
+}
+
+// checkUniques enforces unique fields that are not the endpoint key
+// (consumers.custom_id, ca_certificates.cert_digest, ...).
+func (l *loader) checkUniques() {
+	seen := map[string]*item{}
+	for _, it := range l.items {
+		if it.out == nil {
+			continue
+		}
+		for _, f := range it.k.uniques {
+			if f == it.k.endpointKey && it.k.uniqueKey {
+				continue
+			}
+			v := it.out[f]
+			if v == nil {
+				continue
+			}
+			s := fmt.Sprint(v)
+			key := it.k.name + "\x00" + f + "\x00" + s
+			if prev := seen[key]; prev != nil {
+				l.entityErr(it, uniquenessMsg(it.k.name, f, s), prev)
+				continue
+			}
+			seen[key] = it
+		}
+	}
+}
+
+// build decodes every entity into its typed form.
+func (l *loader) build() (*model.Config, error) {
+	cfg := &model.Config{}
+	certs := map[string]*model.Certificate{}
+	var snis []*model.SNI
+	for _, it := range l.items {
+		var err error
+		switch it.k.name {
+		case "services":
+			e := &model.Service{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.Services = append(cfg.Services, e)
+			}
+		case "routes":
+			e := &model.Route{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.Routes = append(cfg.Routes, e)
+			}
+		case "consumers":
+			e := &model.Consumer{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.Consumers = append(cfg.Consumers, e)
+			}
+		case "plugins":
+			e := &model.Plugin{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.Plugins = append(cfg.Plugins, e)
+			}
+		case "upstreams":
+			e := &model.Upstream{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.Upstreams = append(cfg.Upstreams, e)
+			}
+		case "targets":
+			e := &model.Target{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.Targets = append(cfg.Targets, e)
+			}
+		case "certificates":
+			e := &model.Certificate{}
+			if err = model.Decode(it.out, e); err == nil {
+				e.SNIs = nil
+				cfg.Certificates = append(cfg.Certificates, e)
+				certs[e.ID] = e
+			}
+		case "snis":
+			e := &model.SNI{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.SNIs = append(cfg.SNIs, e)
+				snis = append(snis, e)
+			}
+		case "ca_certificates":
+			e := &model.CACertificate{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.CACertificates = append(cfg.CACertificates, e)
+			}
+		case "keyauth_credentials":
+			e := &model.KeyAuthCredential{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.KeyAuthCredentials = append(cfg.KeyAuthCredentials, e)
+			}
+		case "basicauth_credentials":
+			e := &model.BasicAuthCredential{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.BasicAuthCredentials = append(cfg.BasicAuthCredentials, e)
+			}
+		case "jwt_secrets":
+			e := &model.JWTSecret{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.JWTSecrets = append(cfg.JWTSecrets, e)
+			}
+		case "acls":
+			e := &model.ACL{}
+			if err = model.Decode(it.out, e); err == nil {
+				cfg.ACLs = append(cfg.ACLs, e)
+			}
+		}
+		if err != nil {
+			l.entityErr(it, "invalid value: "+err.Error(), nil)
+		}
+	}
+	if !l.tree.empty() {
+		return nil, l.err()
+	}
+	// certificates list the names of the SNIs that point at them
+	for _, s := range snis {
+		if s.Certificate != nil {
+			if c := certs[s.Certificate.ID]; c != nil {
+				c.SNIs = append(c.SNIs, s.Name)
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// ---- error recording ----
+
+// nodeAt returns the error table of the entity at path, creating it.
+func (l *loader) nodeAt(path []any) *node {
+	n := l.tree
+	for _, p := range path {
+		n = n.child(p)
+	}
+	return n
+}
+
+// setAt puts a message in place of the entity at path (Kong does this for
+// "expected a record" and uniqueness violations).
+func (l *loader) setAt(path []any, msg string) {
+	parent := l.nodeAt(path[:len(path)-1])
+	switch k := path[len(path)-1].(type) {
+	case int:
+		parent.setInt(k, msg)
+	case string:
+		parent.setStr(k, msg)
+	}
+}
+
+func (l *loader) exists(path []any) bool {
+	n := l.tree
+	for _, p := range path {
+		var v any
+		switch k := p.(type) {
+		case int:
+			v = n.getInt(k)
+		case string:
+			v = n.strs[k]
+		}
+		if v == nil {
+			return false
+		}
+		c, ok := v.(*node)
+		if !ok {
+			return true
+		}
+		n = c
+	}
+	return true
+}
+
+func (l *loader) fieldErr(it *item, field, msg string) {
+	l.nodeAt(it.path).setStr(field, msg)
+	l.problem(it, field, msg)
+}
+
+// entityErr records an entity-level error: in place of the entity when it
+// has no other error (as Kong does), under "@entity" otherwise. dup, when
+// set, is the earlier entity this one collides with.
+func (l *loader) entityErr(it *item, msg string, dup *item) {
+	if !l.exists(it.path) {
+		l.setAt(it.path, msg)
+	} else {
+		n := l.nodeAt(it.path)
+		var list []string
+		if cur, ok := n.strs["@entity"].([]string); ok {
+			list = cur
+		}
+		n.setStr("@entity", append(list, msg))
+	}
+	if dup != nil {
+		msg += " (same as " + dup.label + l.describe(dup) + ")"
+	}
+	l.problem(it, "", msg)
+}
+
+func (l *loader) schemaErr(it *item, fields map[string]any) {
+	n := l.nodeAt(it.path)
+	conv, ok := fromSchemaFields(fields).(*node)
+	if !ok || conv.empty() {
+		l.entityErr(it, "schema violation", nil)
+		return
+	}
+	for k, v := range conv.ints {
+		n.setInt(k, v)
+	}
+	for k, v := range conv.strs {
+		n.setStr(k, v)
+	}
+	var errs []FlatEntryError
+	categorize(conv, "", &errs)
+	for _, e := range errs {
+		l.problem(it, e.Field, e.Message)
+	}
+}
+
+func (l *loader) problem(it *item, field, msg string) {
+	var b strings.Builder
+	b.WriteString(it.label)
+	b.WriteString(l.describe(it))
+	b.WriteString(": ")
+	if field != "" {
+		b.WriteString(field)
+		b.WriteString(": ")
+	}
+	b.WriteString(msg)
+	l.problems = append(l.problems, b.String())
+}
+
+// describe names an entity for people: ` (name "r1", line 12)`.
+func (l *loader) describe(it *item) string {
+	var parts []string
+	k := it.k
+	secretKey := k.name == "keyauth_credentials" || k.name == "jwt_secrets"
+	if k.endpointKey != "" && !secretKey {
+		if s, ok := it.raw[k.endpointKey].(string); ok && s != "" {
+			parts = append(parts, k.endpointKey+" "+strconv.Quote(s))
+		}
+	}
+	if k.name == "plugins" {
+		if s, ok := it.raw["name"].(string); ok && s != "" {
+			parts = append(parts, "name "+strconv.Quote(s))
+		}
+	}
+	if len(parts) == 0 {
+		if s, ok := it.raw["id"].(string); ok && s != "" {
+			parts = append(parts, "id "+strconv.Quote(s))
+		}
+	}
+	if it.line > 0 {
+		parts = append(parts, "line "+strconv.Itoa(it.line))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}

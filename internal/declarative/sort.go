@@ -1,0 +1,5 @@
+package declarative
+
+import "sort"
+
+func sortStrings(s []string) { sort.Strings(s) }
