@@ -2,22 +2,120 @@ package model
 
 import (
 	"encoding/json"
-	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 )
-
-// API CONTRACT (stub: the model owner replaces the bodies, keeps the signatures).
 
 // SchemaError is Kong's "schema violation": a tree of field errors. Values of
 // Fields are a string (one field's error), a map[string]any (errors inside a
-// record, e.g. config.minute), or, under the key "@entity", a []string of
-// entity-level errors.
+// record or a map, e.g. config.minute), a []any (errors of array or set
+// elements: position i holds the error of element i+1, nil where the element
+// is valid, which renders as Kong's JSON array with nulls), or, under the key
+// "@entity", a []string of entity-level errors.
 type SchemaError struct {
 	Fields map[string]any
 }
 
 // Error renders Kong's message: "schema violation (name: unknown field)" or
-// "2 schema violations (a: x; b: y)".
-func (e *SchemaError) Error() string { return fmt.Sprintf("schema violation (%v)", e.Fields) }
+// "2 schema violations (a: x; b: y)". Entity-level messages come first, then
+// fields in sorted order; one level of nesting is rendered as "a.b: msg",
+// deeper levels as a Lua-style table, as Kong does.
+func (e *SchemaError) Error() string {
+	var buf []string
+	if ent, ok := e.Fields["@entity"].([]string); ok {
+		buf = append(buf, ent...)
+	}
+	for _, k := range sortedKeys(e.Fields) {
+		if k == "@entity" {
+			continue
+		}
+		switch v := e.Fields[k].(type) {
+		case string:
+			buf = append(buf, k+": "+v)
+		default:
+			sub := subErrors(v)
+			for _, sk := range sortedKeys(sub) {
+				buf = append(buf, k+"."+sk+": "+luaValue(sub[sk]))
+			}
+		}
+	}
+	if len(buf) == 1 {
+		return "schema violation (" + buf[0] + ")"
+	}
+	return strconv.Itoa(len(buf)) + " schema violations (" + strings.Join(buf, "; ") + ")"
+}
+
+// subErrors flattens one level of an error tree into a map keyed as Kong
+// renders it (array positions are 1-based).
+func subErrors(v any) map[string]any {
+	out := map[string]any{}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			out[k] = e
+		}
+	case []any:
+		for i, e := range t {
+			if e != nil {
+				out[strconv.Itoa(i+1)] = e
+			}
+		}
+	case []string:
+		for i, e := range t {
+			out[strconv.Itoa(i+1)] = e
+		}
+	}
+	return out
+}
+
+// luaValue renders a nested error like Penlight's pretty.write.
+func luaValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	var b strings.Builder
+	writeLuaTable(&b, v, "")
+	return b.String()
+}
+
+func writeLuaTable(b *strings.Builder, v any, indent string) {
+	switch t := v.(type) {
+	case string:
+		b.WriteString(strconv.Quote(t))
+		return
+	case nil:
+		b.WriteString("nil")
+		return
+	}
+	sub := subErrors(v)
+	b.WriteString("{\n")
+	keys := sortedKeys(sub)
+	for i, k := range keys {
+		b.WriteString(indent + "  ")
+		if _, err := strconv.Atoi(k); err == nil {
+			b.WriteString("[" + k + "]")
+		} else {
+			b.WriteString(k)
+		}
+		b.WriteString(" = ")
+		writeLuaTable(b, sub[k], indent+"  ")
+		if i < len(keys)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString(indent + "}")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
 
 // PluginSchemaLookup finds the config schema of a loaded plugin by name.
 type PluginSchemaLookup func(name string) (*Schema, bool)
@@ -27,25 +125,139 @@ type ProcessOptions struct {
 	// Plugins validates plugin entities' name and config. When nil, plugin
 	// names are not checked and config is kept as given.
 	Plugins PluginSchemaLookup
+	// Partial validates only the fields present in the input (Kong's
+	// validate_update for PATCH): absent fields get no default and are not
+	// reported as missing, and entity checks whose fields are absent are
+	// skipped. The output holds only the fields of the input.
+	Partial bool
 }
 
-// Schema describes one entity (or a plugin's config record).
+// Schema describes one entity (or a plugin's config record). Core entity
+// schemas come from Lookup; plugins declare theirs as a literal, e.g.
+//
+//	&model.Schema{Name: "my-plugin", Fields: []*model.Field{
+//		{Name: "minute", Type: model.TypeNumber, Gt: model.Float(0)},
+//		{Name: "policy", Type: model.TypeString, Default: "local",
+//			OneOf: []any{"local", "redis"}},
+//	}, Checks: []*model.Check{{AtLeastOneOf: []string{"minute"}}}}
+//
+// A plugin config schema lists the fields of the plugin's "config" record.
+// Schemas are immutable once built and safe for concurrent use.
 type Schema struct {
 	Name        string // DAO name, e.g. "services"
 	EndpointKey string // e.g. "name"; "" when lookup is by id only
+
+	// PrimaryKey is the primary key field list (default ["id"]).
+	PrimaryKey []string
+	// CacheKey lists the fields that identify an entity uniquely besides the
+	// primary key (Kong's cache_key, e.g. targets: upstream, target).
+	CacheKey []string
+	// AdminName and AdminNestedName are the Admin API collection names of
+	// plugin-owned DAOs ("key-auths", "key-auth"); empty for core entities.
+	AdminName       string
+	AdminNestedName string
+
+	Fields []*Field
+	Checks []*Check
+
+	// Shorthands rewrite input before validation (e.g. service url). Each
+	// returns the fields to set, or an error message placed on the
+	// shorthand's own name.
+	Shorthands []Shorthand
+
+	// SubschemaKey names a field whose value selects one of Subschemas (for
+	// a set, its first element with a subschema). A subschema's fields
+	// replace the parent's fields of the same name; its checks are added.
+	SubschemaKey string
+	Subschemas   map[string]*Schema
+
+	// Protocols and NoConsumer are for plugin config schemas: the default
+	// (and allowed set) of the plugin entity's protocols, and whether the
+	// plugin refuses consumer scoping. Zero values mean Kong's generic
+	// defaults.
+	Protocols  []string
+	NoConsumer bool
+
+	// Generate fills auto-generated fields of a new record (e.g. the key of
+	// a key-auth credential) after validation. Process never calls it;
+	// callers creating entities call Schema.Generated.
+	Generate func(rec map[string]any)
+
+	byName map[string]*Field
+}
+
+// Shorthand is a write-only input field that expands into other fields.
+type Shorthand struct {
+	Name   string
+	Expand func(v any) (map[string]any, string)
+}
+
+// Field returns the schema's field of that name.
+func (s *Schema) Field(name string) (*Field, bool) {
+	if s.byName == nil {
+		for _, f := range s.Fields {
+			if f.Name == name {
+				return f, true
+			}
+		}
+		return nil, false
+	}
+	f, ok := s.byName[name]
+	return f, ok
+}
+
+// Generated returns a copy of rec with the schema's auto-generated values
+// (credential keys, secrets) filled where they are absent or null.
+func (s *Schema) Generated(rec map[string]any) map[string]any {
+	out := make(map[string]any, len(rec))
+	for k, v := range rec {
+		out[k] = v
+	}
+	if s.Generate != nil {
+		s.Generate(out)
+	}
+	return out
+}
+
+func (s *Schema) index() {
+	s.byName = make(map[string]*Field, len(s.Fields))
+	for _, f := range s.Fields {
+		s.byName[f.Name] = f
+	}
+	for _, sub := range s.Subschemas {
+		if sub.byName == nil {
+			sub.index()
+		}
+	}
 }
 
 // Lookup returns the schema of a core entity by its DAO name ("services",
 // "routes", ..., "keyauth_credentials", "acls").
-func Lookup(entity string) (*Schema, bool) { return &Schema{Name: entity}, true }
+func Lookup(entity string) (*Schema, bool) {
+	s, ok := entitySchemas[entity]
+	return s, ok
+}
+
+// Entities lists the DAO names Lookup knows, in Kong's dependency order.
+func Entities() []string {
+	return append([]string(nil), entityOrder...)
+}
 
 // Process validates a generic input (decoded JSON/YAML/form: values are
 // string, bool, float64/int, []any, map[string]any, nil), expands shorthands
 // (service url), rejects unknown fields, fills defaults, and returns the
-// normalised record. It generates nothing: id and timestamps are the
-// caller's.
+// normalised record with every schema field present (null where unset). It
+// generates nothing: id and timestamps are the caller's.
 func (s *Schema) Process(in map[string]any, opts *ProcessOptions) (map[string]any, *SchemaError) {
-	return in, nil
+	if opts == nil {
+		opts = &ProcessOptions{}
+	}
+	p := &processor{opts: opts}
+	out, errs := p.record(s, in, true)
+	if len(errs) > 0 {
+		return nil, &SchemaError{Fields: errs}
+	}
+	return out, nil
 }
 
 // Decode converts a record returned by Process into its typed entity
