@@ -13,6 +13,7 @@
 package router
 
 import (
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -129,36 +130,30 @@ type entry struct {
 
 // Router is immutable once built and safe for concurrent use.
 type Router struct {
-	entries   []entry                   // by priority, best first
-	compiled  map[string]*compiledRoute // by route id, for reuse by the next Build
-	maxUpdate int64                     // largest route updated_at seen
-	exact     map[string]*bucket        // by lower-cased plain host
-	other     bucket                    // sub-routes without hosts or with wildcard hosts
+	entries  []entry                   // by priority, best first
+	compiled map[string]*compiledRoute // by route id, for reuse by the next Build
+	exact    map[string]*bucket        // by lower-cased plain host
+	other    bucket                    // sub-routes without hosts or with wildcard hosts
 }
 
 // Len returns the number of compiled sub-routes.
 func (r *Router) Len() int { return len(r.entries) }
 
 // Build compiles routes. services maps service id to service. prev, when not
-// nil, is the previous router: compiled routes whose id and updated_at are
+// nil, is the previous router: compiled routes whose matching fields are
 // unchanged are reused instead of recompiled (services do not take part in
-// matching; the current service objects are always used). Routes of stream
+// matching; the current route and service objects are always the ones a
+// Match returns). Routes of stream
 // protocols (tcp, tls, tls_passthrough, udp) are left out. An invalid route
 // (a regex that does not compile) fails the whole build.
 func Build(prev *Router, routes []*model.Route, services map[string]*model.Service) (*Router, error) {
 	r := &Router{compiled: make(map[string]*compiledRoute, len(routes))}
 	n := 0
-	var maxUpdate int64
-	for _, rt := range routes {
-		if rt.UpdatedAt > maxUpdate {
-			maxUpdate = rt.UpdatedAt
-		}
-	}
 	compiled := make([]*compiledRoute, 0, len(routes))
 	for _, rt := range routes {
 		var cr *compiledRoute
 		if prev != nil {
-			if old, ok := prev.compiled[rt.ID]; ok && reusable(old.route, rt, prev.maxUpdate) {
+			if old, ok := prev.compiled[rt.ID]; ok && reusable(old.route, rt) {
 				cr = old
 			}
 		}
@@ -172,7 +167,6 @@ func Build(prev *Router, routes []*model.Route, services map[string]*model.Servi
 		compiled = append(compiled, cr)
 		n += len(cr.subs)
 	}
-	r.maxUpdate = maxUpdate
 	r.entries = make([]entry, 0, n)
 	for i, cr := range compiled {
 		rt := routes[i]
@@ -189,14 +183,25 @@ func Build(prev *Router, routes []*model.Route, services map[string]*model.Servi
 	return r, nil
 }
 
-// reusable reports whether the compiled form of old can serve cur. Like
-// Kong, a route whose updated_at is not older than the previous build's
-// newest route is recompiled: updated_at has a resolution of one second.
-func reusable(old, cur *model.Route, prevMax int64) bool {
+// reusable reports whether the compiled form of old can serve cur: the
+// compiled form depends only on the fields compared here, so a route read
+// again from the store, or changed only in other fields, is not recompiled.
+// (Kong keys its reuse on updated_at, which has a resolution of one second;
+// comparing the fields also catches edits within the same second.)
+func reusable(old, cur *model.Route) bool {
 	if old == cur {
 		return true
 	}
-	return old.UpdatedAt == cur.UpdatedAt && cur.UpdatedAt < prevMax
+	return old.ID == cur.ID &&
+		old.RegexPriority == cur.RegexPriority &&
+		slices.Equal(old.Protocols, cur.Protocols) &&
+		slices.Equal(old.Methods, cur.Methods) &&
+		(old.Hosts == nil) == (cur.Hosts == nil) && slices.Equal(old.Hosts, cur.Hosts) &&
+		slices.Equal(old.Paths, cur.Paths) &&
+		slices.Equal(old.SNIs, cur.SNIs) &&
+		(len(old.Sources) > 0) == (len(cur.Sources) > 0) &&
+		(len(old.Destinations) > 0) == (len(cur.Destinations) > 0) &&
+		maps.EqualFunc(old.Headers, cur.Headers, slices.Equal)
 }
 
 // compareMatchers orders by priority, higher first, then by tie key, larger

@@ -1,0 +1,102 @@
+package router
+
+import (
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+
+	"sluice/internal/model"
+)
+
+func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
+
+func randomRoutes(rng *rand.Rand, n int) []*model.Route {
+	hosts := []string{"a.com", "b.com", "A.com", "*.com", "*.a.com", "a.*", "a.com:8000", "b.com:9000", "x.a.com"}
+	paths := []string{"/", "/a", "/a/b", "/ab", "/a/b/c", "/b", "/b/c", "/abc",
+		`~/a/\d+`, `~/a`, `~(?i)/B`, `~/(?<x>[ab])/`, `~/b/c$`, `~/a|/c`, `~/ab?c`}
+	methods := []string{"GET", "POST", "PUT"}
+	routes := make([]*model.Route, n)
+	for i := range routes {
+		r := &model.Route{ID: uid(rng.IntN(1 << 20)), UpdatedAt: 1, Protocols: []string{"http", "https"},
+			RegexPriority: rng.IntN(5) - 2, StripPath: rng.IntN(2) == 0}
+		for range rng.IntN(3) {
+			r.Hosts = append(r.Hosts, pick(rng, hosts))
+		}
+		for range rng.IntN(4) {
+			r.Paths = append(r.Paths, pick(rng, paths))
+		}
+		for range rng.IntN(2) {
+			r.Methods = append(r.Methods, pick(rng, methods))
+		}
+		if rng.IntN(4) == 0 {
+			r.Headers = map[string][]string{"x-a": {pick(rng, []string{"1", "2", `~*^[12]$`})}}
+			if rng.IntN(2) == 0 {
+				r.Headers["x-b"] = []string{"y"}
+			}
+		}
+		if rng.IntN(6) == 0 {
+			r.SNIs = []string{pick(rng, []string{"a.com", "b.com"})}
+			r.Protocols = []string{"https"}
+		}
+		if rng.IntN(20) == 0 {
+			r.Protocols = []string{"tcp"}
+			r.Hosts, r.Paths, r.Methods, r.Headers = nil, nil, nil, nil
+			r.SNIs = []string{"a.com"}
+		}
+		routes[i] = r
+	}
+	return routes
+}
+
+func randomRequest(rng *rand.Rand) *Request {
+	req := &Request{
+		Method: pick(rng, []string{"GET", "POST", "PUT", "DELETE"}),
+		Host:   pick(rng, []string{"a.com", "b.com", "A.COM", "x.a.com", "a.org", "c.com", "a.com:8000", "b.com:9000", ""}),
+		Path:   pick(rng, []string{"/", "/a", "/a/", "/a/b", "/a/b/c", "/a/1", "/ab", "/abc", "/b", "/b/c", "/B/x", "/c", "/x/c", "/a/12/b"}),
+		Port:   pick(rng, []int{8000, 8443, 9000}),
+		Header: http.Header{},
+	}
+	if rng.IntN(2) == 0 {
+		req.Header.Set("X-A", pick(rng, []string{"1", "2", "3"}))
+	}
+	if rng.IntN(3) == 0 {
+		req.Header.Set("X-B", "Y")
+	}
+	if rng.IntN(2) == 0 {
+		req.TLS = true
+		req.SNI = pick(rng, []string{"a.com", "b.com", ""})
+	}
+	return req
+}
+
+// TestRandomizedAgainstLinearScan checks the indexed Match against a plain
+// scan over the priority-sorted sub-routes for random routes and requests.
+func TestRandomizedAgainstLinearScan(t *testing.T) {
+	t.Parallel()
+	rounds := 300
+	if testing.Short() {
+		rounds = 50
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range rounds {
+		routes := randomRoutes(rng, 1+rng.IntN(40))
+		r, err := Build(nil, routes, nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		for i := 1; i < len(r.entries); i++ {
+			if compareMatchers(r.entries[i-1].m, r.entries[i].m) > 0 {
+				t.Fatalf("round %d: entries not sorted at %d", round, i)
+			}
+		}
+		for range 50 {
+			req := randomRequest(rng)
+			got, gok := r.Match(req)
+			want, wok := r.MatchLinear(req)
+			if gok != wok || got.Route != want.Route || got.Matched != want.Matched || !maps.Equal(got.Captures, want.Captures) {
+				t.Fatalf("round %d, request %+v:\n got %v %+v\nwant %v %+v", round, req, gok, got, wok, want)
+			}
+		}
+	}
+}
