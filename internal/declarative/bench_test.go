@@ -1,0 +1,87 @@
+package declarative
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func mustJSONString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// generateConfig writes a config with n routes spread over n/10 services,
+// half nested and half flat, with a plugin on every tenth route.
+func generateConfig(n int) []byte {
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n")
+	nsvc := n/10 + 1
+	for s := 0; s < nsvc; s++ {
+		fmt.Fprintf(&b, "- name: svc-%d\n  url: http://backend-%d.internal:8080/api\n  routes:\n", s, s)
+		for r := s * 5; r < s*5+5 && r < n/2; r++ {
+			fmt.Fprintf(&b, "  - name: route-%d\n    paths: [\"/svc%d/r%d\"]\n    methods: [GET, POST]\n", r, s, r)
+			if r%10 == 0 {
+				fmt.Fprintf(&b, "    plugins:\n    - name: rate-limiting\n      config: {minute: 100}\n")
+			}
+		}
+	}
+	b.WriteString("routes:\n")
+	for r := n / 2; r < n; r++ {
+		fmt.Fprintf(&b, "- name: route-%d\n  service: svc-%d\n  hosts: [h%d.example.com]\n  paths: [\"~/items/%d/\\\\d+$\"]\n", r, r%nsvc, r, r)
+	}
+	b.WriteString("consumers:\n")
+	for c := 0; c < n/100+1; c++ {
+		fmt.Fprintf(&b, "- username: user-%d\n  keyauth_credentials: [{key: key-%d}]\n", c, c)
+	}
+	return []byte(b.String())
+}
+
+func TestGeneratedConfigParses(t *testing.T) {
+	cfg, err := Parse(generateConfig(1000), testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Routes) != 1000 {
+		t.Errorf("routes: got %d; want 1000", len(cfg.Routes))
+	}
+}
+
+func BenchmarkParse10kRoutes(b *testing.B) {
+	data := generateConfig(10000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cfg, err := Parse(data, testOpts())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cfg.Routes) != 10000 {
+			b.Fatalf("routes: got %d", len(cfg.Routes))
+		}
+	}
+}
+
+func BenchmarkParse10kRoutesJSON(b *testing.B) {
+	cfg, err := Parse(generateConfig(10000), testOpts())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := json.Marshal(map[string]any{"_format_version": "3.0", "routes": cfg.Routes, "services": cfg.Services})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(data, testOpts()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
