@@ -3,6 +3,7 @@ package upstream
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -69,7 +70,11 @@ type Balancer struct {
 }
 
 func newBalancer(p *Pool, id string) *Balancer {
-	return &Balancer{p: p, id: id, states: map[string]*address{}}
+	b := &Balancer{p: p, id: id, states: map[string]*address{}}
+	// Start the rotation at a random point so replicas restarted together
+	// do not all send their first requests to the same target.
+	b.seq.Store(rand.Uint64())
+	return b
 }
 
 // Name returns the upstream name.

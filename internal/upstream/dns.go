@@ -95,9 +95,18 @@ func (d *dnsCache) resolve(ctx context.Context, host string) *dnsEntry {
 	if err != nil {
 		return &dnsEntry{err: err, next: now.Add(d.p.opts.DNSErrorRetry)}
 	}
+	// Kong's default dns_order (LAST,SRV,A,CNAME) asks for A records only:
+	// use the IPv4 addresses when there are any, else the IPv6 ones.
 	ips := make([]string, 0, len(addrs))
 	for _, a := range addrs {
-		ips = append(ips, a.IP.String())
+		if a.IP.To4() != nil {
+			ips = append(ips, a.IP.String())
+		}
+	}
+	if len(ips) == 0 {
+		for _, a := range addrs {
+			ips = append(ips, a.IP.String())
+		}
 	}
 	slices.Sort(ips)
 	ips = slices.Compact(ips)

@@ -101,6 +101,22 @@ func TestDNSResolutionAndRefresh(t *testing.T) {
 	waitFor(t, 2*time.Second, "recovered DNS", func() bool { return healthOf(b, "api.test:9000") == HealthHealthy })
 }
 
+func TestDNSPrefersIPv4(t *testing.T) {
+	res := &fakeResolver{}
+	res.set("dual.test", "::1", "127.0.0.1")
+	res.set("v6.test", "::1")
+	p := NewPoolWithOptions(Options{Resolver: res})
+	defer p.Close()
+	b := p.Update([]*model.Upstream{newUpstream("u1", "svc")}, targets("u1", 100, "dual.test:80", "v6.test:80"))["svc"]
+	got := addrsOf(b)
+	if len(got) != 2 || !got["127.0.0.1:80"] || !got["[::1]:80"] {
+		t.Errorf("picked %v; want 127.0.0.1:80 for the dual-stack name and [::1]:80 for the IPv6-only one", got)
+	}
+	if th, _ := b.TargetHealth("v6.test:80"); th.DNS != "AAAA" || th.Host != "v6.test" {
+		t.Errorf("IPv6-only target: got DNS %q host %q; want AAAA v6.test", th.DNS, th.Host)
+	}
+}
+
 func TestDNSResolvedOncePerName(t *testing.T) {
 	res := &fakeResolver{}
 	res.set("shared.test", "10.8.0.1")
