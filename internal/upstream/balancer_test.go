@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -321,6 +322,9 @@ func TestCookieHashing(t *testing.T) {
 	if c == nil {
 		t.Fatal("no SetCookie when the cookie is absent")
 	}
+	if !uuidRe.MatchString(c.Value) {
+		t.Errorf("generated cookie value %q is not a v4 UUID", c.Value)
+	}
 	if c.Name != "route" || c.Path != "/app" || c.Value == "" || !c.HttpOnly {
 		t.Fatalf("SetCookie: got %+v; want route=<uuid>; Path=/app; HttpOnly", c)
 	}
@@ -350,6 +354,8 @@ func TestCookieHashing(t *testing.T) {
 		t.Error("shared peer carries a SetCookie")
 	}
 }
+
+var uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 func pickDoneWithCookie(t *testing.T, b *Balancer, v string) *Peer {
 	r := getReq("/")

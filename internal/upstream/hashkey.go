@@ -1,14 +1,14 @@
 package upstream
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/google/uuid"
 )
 
 // hashValue returns the string to hash for r, following Kong's
@@ -30,7 +30,7 @@ func hashValue(c *config, r *http.Request, pc *PickContext, tried []*Peer) (key,
 				return t.SetCookie.Value, t.SetCookie.Value
 			}
 		}
-		id := uuid.NewString()
+		id := newUUID()
 		return id, id
 	}
 	if c.hashFall.kind != "none" {
@@ -182,4 +182,25 @@ func queryArg(raw, name string) (string, bool) {
 		return strings.Join(more, ","), true
 	}
 	return first, found
+}
+
+// newUUID returns a random (version 4) UUID, the value Kong generates for a
+// missing hash cookie. (github.com/google/uuid would pull database/sql/driver
+// into the snapshot's dependencies.)
+func newUUID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // never fails (Go 1.24+)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
 }
