@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -238,8 +239,9 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 
 	rec := make(map[string]any, len(m)+4)
 	type nested struct {
-		rel  childRel
-		list []any
+		rel   childRel
+		list  []any
+		order int
 	}
 	var children []nested
 	for key, val := range m {
@@ -255,7 +257,7 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 			}
 			continue
 		}
-		if rel, ok := childRel4(k, key); ok {
+		if rel, order, ok := childRel4(k, key); ok {
 			if val == nil {
 				continue
 			}
@@ -264,7 +266,7 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 				l.fieldErr(it, key, "expected an array")
 				continue
 			}
-			children = append(children, nested{rel, list})
+			children = append(children, nested{rel, list, order})
 			continue
 		}
 		rec[key] = val
@@ -316,6 +318,9 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 		rec["id"] = it.id
 	}
 
+	// children in a fixed order (not the map's), so the order of the
+	// entities, and of any error, is the same on every load
+	sort.Slice(children, func(i, j int) bool { return children[i].order < children[j].order })
 	for _, c := range children {
 		for j, e := range c.list {
 			l.visit(c.rel.kind, e,
@@ -327,13 +332,13 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 
 // childRel4 reports whether key, in an entity of kind k, is an array of
 // nested children.
-func childRel4(k *kind, key string) (childRel, bool) {
-	for _, rel := range childKinds[k.name] {
+func childRel4(k *kind, key string) (childRel, int, bool) {
+	for i, rel := range childKinds[k.name] {
 		if rel.kind.name == key {
-			return rel, true
+			return rel, i, true
 		}
 	}
-	return childRel{}, false
+	return childRel{}, 0, false
 }
 
 type dupError struct {
