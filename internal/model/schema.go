@@ -80,6 +80,8 @@ func luaValue(v any) string {
 }
 
 func writeLuaTable(b *strings.Builder, v any, indent string) {
+	var items []any // list part, rendered without keys
+	var keyed map[string]any
 	switch t := v.(type) {
 	case string:
 		b.WriteString(strconv.Quote(t))
@@ -87,25 +89,74 @@ func writeLuaTable(b *strings.Builder, v any, indent string) {
 	case nil:
 		b.WriteString("nil")
 		return
-	}
-	sub := subErrors(v)
-	b.WriteString("{\n")
-	keys := sortedKeys(sub)
-	for i, k := range keys {
-		b.WriteString(indent + "  ")
-		if _, err := strconv.Atoi(k); err == nil {
-			b.WriteString("[" + k + "]")
+	case []string:
+		for _, s := range t {
+			items = append(items, s)
+		}
+	case []any:
+		holes := false
+		for _, e := range t {
+			if e == nil {
+				holes = true
+			}
+		}
+		if holes {
+			keyed = subErrors(t)
 		} else {
+			items = t
+		}
+	default:
+		keyed = subErrors(v)
+	}
+	b.WriteString("{\n")
+	n := 0
+	total := len(items) + len(keyed)
+	for _, e := range items {
+		b.WriteString(indent + "  ")
+		writeLuaTable(b, e, indent+"  ")
+		n++
+		if n < total {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	for _, k := range sortedKeys(keyed) {
+		b.WriteString(indent + "  ")
+		switch {
+		case isNumber(k):
+			b.WriteString("[" + k + "]")
+		case isIdent(k):
 			b.WriteString(k)
+		default:
+			b.WriteString("[" + strconv.Quote(k) + "]")
 		}
 		b.WriteString(" = ")
-		writeLuaTable(b, sub[k], indent+"  ")
-		if i < len(keys)-1 {
+		writeLuaTable(b, keyed[k], indent+"  ")
+		n++
+		if n < total {
 			b.WriteString(",")
 		}
 		b.WriteString("\n")
 	}
 	b.WriteString(indent + "}")
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -655,29 +655,29 @@ func checkExclusiveSubsets(groups [][]string, v any) string {
 	if !ok {
 		return ""
 	}
-	used := -1
+	used := make([]bool, len(groups))
+	n := 0
 	for _, e := range list {
 		s, _ := e.(string)
 		for gi, g := range groups {
 			for _, m := range g {
-				if m == s {
-					if used >= 0 && used != gi {
-						parts := make([]string, len(groups))
-						for i, g := range groups {
-							q := make([]string, len(g))
-							for j, x := range g {
-								q[j] = "'" + x + "'"
-							}
-							parts[i] = "(" + strings.Join(q, ", ") + ")"
-						}
-						return "these sets are mutually exclusive: " + strings.Join(parts, ", ")
-					}
-					used = gi
+				if m == s && !used[gi] {
+					used[gi] = true
+					n++
 				}
 			}
 		}
 	}
-	return ""
+	if n < 2 {
+		return ""
+	}
+	var parts []string
+	for gi, g := range groups {
+		if used[gi] {
+			parts = append(parts, "("+quoteList(g)+")")
+		}
+	}
+	return "these sets are mutually exclusive: " + strings.Join(parts, ", ")
 }
 
 // matchSpec reports whether v satisfies the spec of a conditional check,
