@@ -1,0 +1,199 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// emptyHash is Kong's configuration_hash when no configuration is loaded.
+const emptyHash = "00000000000000000000000000000000"
+
+// Ready reports whether the node can serve, with Kong's reason when not:
+// the database must answer; in DB-less mode a configuration with a
+// non-empty hash must be loaded, otherwise any built configuration will do.
+// While draining the node is not ready ("shutting down").
+func (s *Server) Ready(ctx context.Context) (bool, string) {
+	if s.draining.Load() {
+		return false, "shutting down"
+	}
+	if s.opts.DBReachable != nil {
+		if err := s.opts.DBReachable(ctx); err != nil {
+			return false, "failed to connect to database"
+		}
+	}
+	snap := s.opts.Current.Load()
+	if s.opts.DBless {
+		if snap == nil {
+			return false, "no configuration available"
+		}
+		if snap.Hash == "" || snap.Hash == emptyHash {
+			return false, "empty configuration hash"
+		}
+		return true, ""
+	}
+	if snap == nil {
+		return false, "router builds not yet complete"
+	}
+	return true, ""
+}
+
+// StatusHandler serves GET /status and GET /status/ready (Kong's shapes);
+// the admin API mounts it too.
+func (s *Server) StatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch strings.TrimSuffix(r.URL.Path, "/") {
+		case "/status":
+			if !getOnly(w, r) {
+				return
+			}
+			s.serveStatus(w, r)
+		case "/status/ready":
+			if !getOnly(w, r) {
+				return
+			}
+			ok, msg := s.Ready(r.Context())
+			if !ok {
+				s.log.Warn("not ready: " + msg)
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": msg})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"message": "ready"})
+		default:
+			if s.opts.StatusExtra != nil {
+				s.opts.StatusExtra.ServeHTTP(w, r)
+				return
+			}
+			writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found"})
+		}
+	})
+}
+
+func getOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Method not allowed"})
+	return false
+}
+
+// StatusBody is Kong's GET /status response.
+type StatusBody struct {
+	Database          StatusDatabase `json:"database"`
+	Memory            StatusMemory   `json:"memory"`
+	Server            Stats          `json:"server"`
+	ConfigurationHash string         `json:"configuration_hash"`
+}
+
+// StatusDatabase is the database block of GET /status.
+type StatusDatabase struct {
+	Reachable bool `json:"reachable"`
+}
+
+// StatusMemory is the memory block of GET /status. sluice is one Go
+// process: workers_lua_vms has one entry whose http_allocated_gc is the Go
+// heap in use, and there are no Lua shared dictionaries.
+type StatusMemory struct {
+	WorkersLuaVMs  []StatusVM     `json:"workers_lua_vms"`
+	LuaSharedDicts map[string]any `json:"lua_shared_dicts"`
+}
+
+// StatusVM is one worker's memory (a string such as "1.25 MiB", or a
+// number of bytes with ?unit=b).
+type StatusVM struct {
+	HTTPAllocatedGC any `json:"http_allocated_gc"`
+	PID             int `json:"pid"`
+}
+
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	unit, scale := "m", 2
+	if v := q.Get("unit"); q.Has("unit") {
+		unit = v
+	}
+	if v := q.Get("scale"); q.Has("scale") {
+		// Kong ignores a scale that is not a number.
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			if f < 0 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"message": "scale must be equal or greater than 0"})
+				return
+			}
+			if f != math.Trunc(f) || f > 20 {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"message": "scale must be an integer from 0 to 20"})
+				return
+			}
+			scale = int(f)
+		}
+	}
+	heap, err := bytesToStr(heapInUse(), unit, scale)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	body := StatusBody{
+		Database: StatusDatabase{Reachable: true},
+		Memory: StatusMemory{
+			WorkersLuaVMs:  []StatusVM{{HTTPAllocatedGC: heap, PID: os.Getpid()}},
+			LuaSharedDicts: map[string]any{},
+		},
+		Server:            s.Stats(),
+		ConfigurationHash: emptyHash,
+	}
+	if s.opts.DBReachable != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		body.Database.Reachable = s.opts.DBReachable(ctx) == nil
+		cancel()
+	}
+	if snap := s.opts.Current.Load(); snap != nil && snap.Hash != "" {
+		body.ConfigurationHash = snap.Hash
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// bytesToStr renders a byte count as Kong does for ?unit= and ?scale=.
+func bytesToStr(n uint64, unit string, scale int) (any, error) {
+	var div float64
+	var suffix string
+	switch unit {
+	case "b", "B":
+		return n, nil
+	case "k", "K":
+		div, suffix = 1<<10, "KiB"
+	case "m", "M":
+		div, suffix = 1<<20, "MiB"
+	case "g", "G":
+		div, suffix = 1<<30, "GiB"
+	default:
+		return nil, fmt.Errorf("invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", unit)
+	}
+	return strconv.FormatFloat(float64(n)/div, 'f', scale, 64) + " " + suffix, nil
+}
+
+// heapInUse reads the bytes of live and not yet swept heap objects without
+// stopping the world.
+func heapInUse() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"message":"An unexpected error occurred"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
