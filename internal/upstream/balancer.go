@@ -230,7 +230,7 @@ func (b *Balancer) recomputeHealth() {
 		return
 	}
 	total, avail := v.weights()
-	below := total == 0 || !(float64(avail)/float64(total)*100 > v.cfg.threshold)
+	below := avail == 0 || float64(avail)*100/float64(total) < v.cfg.threshold
 	if b.below.Swap(below) != below {
 		state := "healthy"
 		if below {

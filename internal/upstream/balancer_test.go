@@ -465,17 +465,22 @@ func TestThreshold(t *testing.T) {
 	if got := b.BalancerHealth().Health; got != HealthHealthy {
 		t.Errorf("balancer health at 75%%: got %s; want HEALTHY", got)
 	}
+	// 50% available meets the 50% threshold.
 	if err := b.SetHealthy(all[1], "", false); err != nil {
 		t.Fatal(err)
 	}
-	// 50% is not above the 50% threshold (Kong compares strictly).
+	pickDone(t, b, getReq("/"), nil)
+	// 25% is below it: the whole upstream is unhealthy.
+	if err := b.SetHealthy(all[2], "", false); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := b.Pick(getReq("/"), nil, nil); !errors.Is(err, ErrNoPeer) {
-		t.Fatalf("at 50%% healthy with threshold 50: got %v; want ErrNoPeer", err)
+		t.Fatalf("at 25%% healthy with threshold 50: got %v; want ErrNoPeer", err)
 	}
-	if got := b.BalancerHealth(); got.Health != HealthUnhealthy || got.WeightAvailable != 200 || got.WeightTotal != 400 {
-		t.Errorf("balancer health: got %+v; want UNHEALTHY 200/400", got)
+	if got := b.BalancerHealth(); got.Health != HealthUnhealthy || got.WeightAvailable != 100 || got.WeightTotal != 400 {
+		t.Errorf("balancer health: got %+v; want UNHEALTHY 100/400", got)
 	}
-	if err := b.SetHealthy(all[1], "", true); err != nil {
+	if err := b.SetHealthy(all[2], "", true); err != nil {
 		t.Fatal(err)
 	}
 	pickDone(t, b, getReq("/"), nil)

@@ -98,9 +98,23 @@ func (a *address) report(healthyReport bool, kind, limit int) {
 	a.state.Store(next)
 	now := a.healthy()
 	a.mu.Unlock()
-	if was != now && a.b != nil {
-		a.b.recomputeHealth()
+	if was != now {
+		a.changed(now, "counter")
 	}
+}
+
+// changed logs a health flip and updates the upstream-level health.
+func (a *address) changed(healthy bool, why string) {
+	if a.b == nil {
+		return
+	}
+	state := "unhealthy"
+	if healthy {
+		state = "healthy"
+	}
+	a.b.p.opts.Logger.Warn("upstream: target health changed", "upstream", a.b.Name(),
+		"target", a.target, "address", a.ip, "port", a.port, "health", state, "by", why)
+	a.b.recomputeHealth()
 }
 
 // set forces the state and clears the counters (Kong's set_target_status).
@@ -115,8 +129,8 @@ func (a *address) set(healthy bool) {
 	}
 	now := a.healthy()
 	a.mu.Unlock()
-	if was != now && a.b != nil {
-		a.b.recomputeHealth()
+	if was != now {
+		a.changed(now, "manual")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -330,5 +331,49 @@ func TestSetHealthyAddress(t *testing.T) {
 	}
 	if err := p.SetHealthy("nope", "multi.test:81", "", false); err == nil {
 		t.Error("unknown upstream: got nil error")
+	}
+}
+
+func TestActiveCheckTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // accept, never answer
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	p := NewPool()
+	defer p.Close()
+	u := newUpstream("u1", "svc", activeHTTP, func(u *model.Upstream) {
+		u.Healthchecks.Active.Timeout = 0.1
+		u.Healthchecks.Active.Unhealthy.TCPFailures = 0
+	})
+	addr := ln.Addr().String()
+	b := p.Update([]*model.Upstream{u}, targets("u1", 100, addr))["svc"]
+	waitFor(t, 3*time.Second, "silent target unhealthy", func() bool { return healthOf(b, addr) == HealthUnhealthy })
+	th, _ := b.TargetHealth(addr)
+	if th.Addresses[0].Timeouts < 1 || th.Addresses[0].TCPFailures != 0 {
+		t.Errorf("counters: got timeouts %d tcp %d; want timeouts >= 1 and no tcp failures", th.Addresses[0].Timeouts, th.Addresses[0].TCPFailures)
+	}
+	if _, err := b.Pick(getReq("/"), nil, nil); err == nil {
+		t.Error("Pick with the only target timed out: got a peer; want ErrNoPeer")
 	}
 }

@@ -11,8 +11,10 @@
 //   - health counters: a success resets the failure counters, a failure
 //     resets the success counter, a counter limit of 0 disables it, and the
 //     intermediate "mostly healthy/unhealthy" states;
-//   - the upstream is healthy while available weight * 100 / total weight is
-//     greater than healthchecks.threshold (Kong's strict comparison);
+//   - the upstream is healthy while some weight is available and available
+//     weight * 100 / total weight is at least healthchecks.threshold (the
+//     documented rule; Kong's code compares strictly, which only differs at
+//     equality, and its 3.x round-robin and hashing balancers skip the check);
 //   - passive checks never bring a target back: only active checks (with
 //     healthy.successes > 0) or a manual SetHealthy do.
 package upstream
