@@ -174,3 +174,49 @@ func (fs FS) TreeUsage(pid int) (Usage, error) {
 	}
 	return u, nil
 }
+
+// ParseCPUBusy reads /proc/stat and returns, for each "cpuN" line, the
+// busy ticks: every column except idle and iowait (guest time is already
+// counted in user).
+func ParseCPUBusy(data []byte) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		var busy uint64
+		// user nice system idle iowait irq softirq steal [guest guest_nice]
+		for i, s := range f[1:min(len(f), 9)] {
+			v, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("proc stat %s column %d %q: %w", f[0], i+1, s, err)
+			}
+			if i != 3 && i != 4 {
+				busy += v
+			}
+		}
+		out[f[0]] = busy
+	}
+	if len(out) == 0 {
+		return nil, errors.New("proc stat: no cpuN lines")
+	}
+	return out, nil
+}
+
+// CPUBusySeconds returns the busy seconds of one CPU ("cpu1") so far.
+func (fs FS) CPUBusySeconds(cpu string) (float64, error) {
+	data, err := os.ReadFile(filepath.Join(fs.Root, "stat"))
+	if err != nil {
+		return 0, err
+	}
+	m, err := ParseCPUBusy(data)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := m[cpu]
+	if !ok {
+		return 0, fmt.Errorf("proc stat: no %s line", cpu)
+	}
+	return float64(v) / TicksPerSecond, nil
+}
