@@ -1,12 +1,7 @@
 package declarative
 
 import (
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"sort"
 	"strconv"
@@ -24,6 +19,11 @@ type Options struct {
 	// Now gives the load time, used once per Parse for every created_at and
 	// updated_at the file does not set. Default time.Now.
 	Now func() time.Time
+	// Previous is the configuration being replaced, if any. Entities that
+	// are unchanged (same id, same content) are taken from it as they are:
+	// same pointer and timestamps, so reloading a file only touches what
+	// changed. A changed entity keeps its previous created_at.
+	Previous *model.Config
 }
 
 // Meta is the file-level information of a declarative config.
@@ -479,24 +479,17 @@ func (l *loader) transformItem(it *item) {
 			setIfNil(out, "updated_at", l.now.Unix())
 		}
 	}
-	switch it.k.name {
-	case "basicauth_credentials":
-		if l.transform {
-			pw, _ := out["password"].(string)
-			cid := ""
-			if c, ok := out["consumer"].(map[string]any); ok {
-				cid, _ = c["id"].(string)
-			}
-			out["password"] = hashBasicAuthPassword(pw, cid)
+	if it.k.name == "basicauth_credentials" && l.transform {
+		pw, _ := out["password"].(string)
+		cid := ""
+		if c, ok := out["consumer"].(map[string]any); ok {
+			cid, _ = c["id"].(string)
 		}
-	case "ca_certificates":
-		if out["cert_digest"] == nil {
-			if s, ok := out["cert"].(string); ok {
-				if d := certDigest(s); d != "" {
-					out["cert_digest"] = d
-				}
-			}
-		}
+		out["password"] = model.HashBasicAuthPassword(pw, cid)
+	}
+	// auto fields Kong generates on insert (a key-auth credential's key...)
+	if schema, ok := model.Lookup(it.k.name); ok {
+		it.out = schema.Generated(out)
 	}
 }
 
@@ -504,27 +497,6 @@ func setIfNil(m map[string]any, k string, v any) {
 	if m[k] == nil {
 		m[k] = v
 	}
-}
-
-// hashBasicAuthPassword is Kong's basic-auth hash: hex SHA-1 of the password
-// followed by the consumer id. (model.HashBasicAuthPassword, when the model
-// package provides it, computes the same.)
-func hashBasicAuthPassword(password, consumerID string) string {
-	sum := sha1.Sum([]byte(password + consumerID))
-	return hex.EncodeToString(sum[:])
-}
-
-// certDigest is Kong's ca_certificates.cert_digest: hex SHA-256 of the DER.
-func certDigest(pemText string) string {
-	block, _ := pem.Decode([]byte(pemText))
-	if block == nil {
-		return ""
-	}
-	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(block.Bytes)
-	return hex.EncodeToString(sum[:])
 }
 
 // checkUniques enforces unique fields that are not the endpoint key
@@ -645,6 +617,13 @@ func (l *loader) build() (*model.Config, error) {
 				c.SNIs = append(c.SNIs, s.Name)
 			}
 		}
+	}
+	if l.opts.Previous != nil {
+		byID := make(map[string]*item, len(l.items))
+		for _, it := range l.items {
+			byID[it.k.name+"\x00"+it.id] = it
+		}
+		reusePrevious(cfg, l.opts.Previous, byID)
 	}
 	return cfg, nil
 }

@@ -1,0 +1,66 @@
+package declarative
+
+import (
+	"reflect"
+
+	"sluice/internal/model"
+)
+
+// reusePrevious replaces every entity of cfg that is unchanged from the
+// previous configuration by the previous value itself (same pointer, same
+// timestamps), so a reload of the same file changes nothing and the
+// snapshot builder can reuse what it compiled. A changed entity keeps its
+// created_at and gets updated_at = now. Timestamps written in the file are
+// kept as written.
+func reusePrevious(cfg, prev *model.Config, items map[string]*item) {
+	if prev == nil {
+		return
+	}
+	cv, pv := reflect.ValueOf(cfg).Elem(), reflect.ValueOf(prev).Elem()
+	for f := 0; f < cv.NumField(); f++ {
+		cur, old := cv.Field(f), pv.Field(f)
+		if cur.Kind() != reflect.Slice || cur.Len() == 0 || old.Len() == 0 {
+			continue
+		}
+		byID := make(map[string]reflect.Value, old.Len())
+		for i := 0; i < old.Len(); i++ {
+			e := old.Index(i)
+			if !e.IsNil() {
+				byID[e.Elem().FieldByName("ID").String()] = e
+			}
+		}
+		kindName := cv.Type().Field(f).Tag.Get("json")
+		for i := 0; i < cur.Len(); i++ {
+			e := cur.Index(i)
+			id := e.Elem().FieldByName("ID").String()
+			p, ok := byID[id]
+			if !ok {
+				continue
+			}
+			if reflect.DeepEqual(e.Interface(), p.Interface()) {
+				cur.Index(i).Set(p)
+				continue
+			}
+			it := items[kindName+"\x00"+id]
+			if it != nil && (it.raw["created_at"] != nil || it.raw["updated_at"] != nil) {
+				continue
+			}
+			ev, pe := e.Elem(), p.Elem()
+			updated := ev.FieldByName("UpdatedAt")
+			var newUpdated reflect.Value
+			if updated.IsValid() {
+				newUpdated = reflect.ValueOf(updated.Interface())
+				updated.Set(pe.FieldByName("UpdatedAt"))
+			}
+			ev.FieldByName("CreatedAt").Set(pe.FieldByName("CreatedAt"))
+			if reflect.DeepEqual(e.Interface(), p.Interface()) {
+				cur.Index(i).Set(p)
+				continue
+			}
+			// changed: created_at stays the previous one, updated_at is now
+			if updated.IsValid() {
+				updated.Set(newUpdated)
+			}
+		}
+	}
+}
