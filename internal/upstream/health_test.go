@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -375,5 +376,47 @@ func TestActiveCheckTimeout(t *testing.T) {
 	}
 	if _, err := b.Pick(getReq("/"), nil, nil); err == nil {
 		t.Error("Pick with the only target timed out: got a peer; want ErrNoPeer")
+	}
+}
+
+func TestActiveCheckConcurrencyAndDisable(t *testing.T) {
+	var cur, peak, hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		n := cur.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(30 * time.Millisecond)
+		cur.Add(-1)
+	}))
+	defer srv.Close()
+	// Five targets that all reach the same server (distinct host names).
+	res := &fakeResolver{}
+	host, port, _ := net.SplitHostPort(hostOf(srv))
+	var ts []*model.Target
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("t%d.test", i)
+		res.set(name, host)
+		ts = append(ts, newTarget("u1", name+":"+port, 100))
+	}
+	p := NewPoolWithOptions(Options{Resolver: res})
+	defer p.Close()
+	u := newUpstream("u1", "svc", activeHTTP, func(u *model.Upstream) { u.Healthchecks.Active.Concurrency = 2 })
+	p.Update([]*model.Upstream{u}, ts)
+	waitFor(t, 3*time.Second, "two probe rounds", func() bool { return hits.Load() >= 10 })
+	if got := peak.Load(); got > 2 {
+		t.Errorf("concurrent probes: got %d; want at most concurrency 2", got)
+	}
+	// Turning active checks off stops probing.
+	p.Update([]*model.Upstream{newUpstream("u1", "svc")}, ts)
+	time.Sleep(40 * time.Millisecond) // let a probe in flight finish
+	before := hits.Load()
+	time.Sleep(200 * time.Millisecond)
+	if got := hits.Load(); got != before {
+		t.Errorf("probes after disabling active checks: got %d more; want 0", got-before)
 	}
 }
