@@ -129,8 +129,8 @@ func TestIncrementalBuild(t *testing.T) {
 
 	// Same routes: every compiled route is reused.
 	same := mustBuild(t, prev, routes, svcs)
-	for id, cr := range same.compiled {
-		if prev.compiled[id] != cr {
+	for id, st := range same.routes {
+		if prev.routes[id].cr != st.cr {
 			t.Fatalf("route %s recompiled; want reused", id)
 		}
 	}
@@ -143,7 +143,7 @@ func TestIncrementalBuild(t *testing.T) {
 		copies[i] = &c
 	}
 	next := mustBuild(t, prev, copies, svcs)
-	if next.compiled[copies[5].ID] != prev.compiled[routes[5].ID] {
+	if next.routes[copies[5].ID].cr != prev.routes[routes[5].ID].cr {
 		t.Error("unchanged route copy recompiled; want reused")
 	}
 	req := genRequests("mixed", 200)[0]
@@ -158,7 +158,7 @@ func TestIncrementalBuild(t *testing.T) {
 	c.Paths = []string{"/brand-new"}
 	changed[7] = &c
 	next2 := mustBuild(t, next, changed, svcs)
-	if next2.compiled[c.ID] == next.compiled[c.ID] {
+	if next2.routes[c.ID].cr == next.routes[c.ID].cr {
 		t.Error("changed route reused; want recompiled")
 	}
 	if m, ok := next2.Match(get("/brand-new/x")); !ok || m.Route != &c {

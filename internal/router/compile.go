@@ -62,7 +62,7 @@ type regexPath struct {
 // whose paths are of several kinds or lengths. It is immutable and shared by
 // every Router built from the same route version.
 type matcher struct {
-	route    *model.Route // the route version compiled
+	routeID  string // id of the route this sub-route belongs to
 	priority uint64
 	tie      string // Kong orders equal priorities by UUID, larger first
 
@@ -106,7 +106,7 @@ func compileRoute(r *model.Route) (*compiledRoute, error) {
 	if !isHTTPRoute(r) {
 		return cr, nil
 	}
-	base := matcher{route: r}
+	base := matcher{routeID: r.ID}
 	for _, m := range r.Methods {
 		base.methods = append(base.methods, m)
 	}

@@ -1,25 +1,224 @@
 package router
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
-// bucket indexes the sub-routes of one host class. Sub-routes with plain
-// paths sit in the radix tree at each of their prefixes; regex sub-routes
-// sit at the literal prefix of each regex (often just "/"); sub-routes
-// without paths are in rest. Every list holds ranks (indexes into
-// Router.entries) in ascending order, so the first match in a list is that
-// list's best candidate.
-type bucket struct {
-	root node
-	rest []int32
+// The index finds the candidate sub-routes of a request without scanning
+// all of them. Sub-routes are filed under each of their hosts: plain hosts
+// in exact, "*.x" hosts in suffix (key ".x"), "x.*" hosts in prefix (key
+// "x."); sub-routes without hosts (or with a wildcard that has no dot
+// boundary) in any. Inside a bucket, sub-routes with plain paths sit in a
+// radix tree at each of their prefixes, regex sub-routes at the literal
+// prefix of each regex (often just "/"), and sub-routes without paths in
+// rest. Every list is ordered best first (priority, then tie key), so the
+// first match in a list is that list's best candidate and a list is left as
+// soon as its next candidate cannot beat the best match found so far.
+//
+// The structure is persistent: a Build that starts from a previous router
+// copies only the buckets and tree nodes on the way to what changed (nodes
+// carry the token of the build that owns them and may be changed in place
+// only by that build), so one changed route costs a few node copies and
+// nothing already published is ever modified.
+
+// token identifies the build that owns (may modify) an index part.
+type token struct{ _ byte }
+
+type index struct {
+	tk     *token
+	exact  map[string]*bucket
+	suffix map[string]*bucket
+	prefix map[string]*bucket
+	any    *bucket
+	// owned* record whether this build already cloned the map.
+	ownedExact, ownedSuffix, ownedPrefix bool
 }
 
-// node is a radix-tree node. Its key is the concatenation of the prefixes
-// from the root down to it.
+type bucket struct {
+	tk   *token
+	root *node
+	rest []*matcher
+}
+
 type node struct {
+	tk       *token
 	prefix   string
 	labels   []byte // first byte of each child's prefix
 	children []*node
-	ranks    []int32
+	list     []*matcher
+}
+
+// better reports whether a wins over b in Kong's order.
+func better(a, b *matcher) bool {
+	if a.priority != b.priority {
+		return a.priority > b.priority
+	}
+	return a.tie > b.tie
+}
+
+func newIndex(tk *token) *index {
+	return &index{tk: tk, exact: map[string]*bucket{}, suffix: map[string]*bucket{}, prefix: map[string]*bucket{},
+		any: &bucket{tk: tk, root: &node{tk: tk}}, ownedExact: true, ownedSuffix: true, ownedPrefix: true}
+}
+
+// derive starts a new build's index from a published one.
+func (ix *index) derive(tk *token) *index {
+	return &index{tk: tk, exact: ix.exact, suffix: ix.suffix, prefix: ix.prefix, any: ix.any}
+}
+
+// bucketFor returns the bucket for a host class, owned by this build,
+// creating it when create is set; nil when it does not exist and create is
+// not set.
+func (ix *index) bucketFor(kind hostKind, key string, anyHost bool, create bool) *bucket {
+	if anyHost {
+		ix.any = ix.any.mut(ix.tk)
+		return ix.any
+	}
+	var m *map[string]*bucket
+	var owned *bool
+	switch kind {
+	case hostSuffix:
+		m, owned = &ix.suffix, &ix.ownedSuffix
+	case hostPrefix:
+		m, owned = &ix.prefix, &ix.ownedPrefix
+	default:
+		m, owned = &ix.exact, &ix.ownedExact
+	}
+	b := (*m)[key]
+	if b == nil && !create {
+		return nil
+	}
+	if !*owned {
+		*m = maps.Clone(*m)
+		*owned = true
+	}
+	if b == nil {
+		b = &bucket{tk: ix.tk, root: &node{tk: ix.tk}}
+	} else {
+		b = b.mut(ix.tk)
+	}
+	(*m)[key] = b
+	return b
+}
+
+// hostKeys calls f for each bucket a matcher is filed under.
+func hostKeys(m *matcher, f func(kind hostKind, key string, anyHost bool)) {
+	if len(m.hosts) == 0 {
+		f(0, "", true)
+		return
+	}
+	for _, h := range m.hosts {
+		switch {
+		case h.kind == hostSuffix && !strings.HasPrefix(h.value, "."),
+			h.kind == hostPrefix && !strings.HasSuffix(h.value, "."):
+			f(0, "", true) // no dot boundary to look it up by
+		default:
+			f(h.kind, h.value, false)
+		}
+	}
+}
+
+// pathKeys calls f for each tree key of a matcher; inRest when it has no
+// paths.
+func pathKeys(m *matcher, f func(key string, inRest bool)) {
+	switch {
+	case m.plainLen > 0:
+		for _, p := range m.plain {
+			f(p, false)
+		}
+	case len(m.regexes) > 0:
+		for i := range m.regexes {
+			f(m.regexes[i].prefix, false)
+		}
+	default:
+		f("", true)
+	}
+}
+
+func (ix *index) insert(m *matcher) {
+	hostKeys(m, func(kind hostKind, key string, anyHost bool) {
+		b := ix.bucketFor(kind, key, anyHost, true)
+		pathKeys(m, func(p string, inRest bool) {
+			if inRest {
+				b.rest = insertSorted(b.rest, m)
+				return
+			}
+			b.root = b.root.insert(ix.tk, p, m)
+		})
+	})
+}
+
+func (ix *index) remove(m *matcher) {
+	hostKeys(m, func(kind hostKind, key string, anyHost bool) {
+		b := ix.bucketFor(kind, key, anyHost, false)
+		if b == nil {
+			return
+		}
+		pathKeys(m, func(p string, inRest bool) {
+			if inRest {
+				b.rest = removeFrom(b.rest, m)
+				return
+			}
+			b.root = b.root.remove(ix.tk, p, m)
+		})
+	})
+}
+
+// mut returns b itself when tk owns it, else a copy owned by tk.
+func (b *bucket) mut(tk *token) *bucket {
+	if b.tk == tk {
+		return b
+	}
+	return &bucket{tk: tk, root: b.root, rest: slices.Clone(b.rest)}
+}
+
+func (n *node) mut(tk *token) *node {
+	if n.tk == tk {
+		return n
+	}
+	return &node{tk: tk, prefix: n.prefix, labels: slices.Clone(n.labels),
+		children: slices.Clone(n.children), list: slices.Clone(n.list)}
+}
+
+// insertSorted inserts m into a best-first list (the list is owned).
+func insertSorted(list []*matcher, m *matcher) []*matcher {
+	if k := len(list); k == 0 || better(list[k-1], m) {
+		if k > 0 && list[k-1] == m {
+			return list
+		}
+		return append(list, m)
+	}
+	i, _ := slices.BinarySearchFunc(list, m, func(e, t *matcher) int {
+		if e == t {
+			return 0
+		}
+		if better(e, t) {
+			return -1
+		}
+		return 1
+	})
+	if i < len(list) && list[i] == m {
+		return list
+	}
+	return slices.Insert(list, i, m)
+}
+
+func removeFrom(list []*matcher, m *matcher) []*matcher {
+	if i := slices.Index(list, m); i >= 0 {
+		return slices.Delete(list, i, i+1)
+	}
+	return list
+}
+
+func (n *node) childIndex(c byte) int {
+	for i, l := range n.labels {
+		if l == c {
+			return i
+		}
+	}
+	return -1
 }
 
 func (n *node) child(c byte) *node {
@@ -31,39 +230,56 @@ func (n *node) child(c byte) *node {
 	return nil
 }
 
-// insert adds rank under key. Ranks arrive in ascending order, so the lists
-// stay sorted; a rank already last in the list is not added twice.
-func (n *node) insert(key string, rank int32) {
-	for {
-		if key == "" {
-			if k := len(n.ranks); k == 0 || n.ranks[k-1] != rank {
-				n.ranks = append(n.ranks, rank)
-			}
-			return
-		}
-		i := -1
-		for j, l := range n.labels {
-			if l == key[0] {
-				i = j
-				break
-			}
-		}
-		if i < 0 {
-			n.labels = append(n.labels, key[0])
-			n.children = append(n.children, &node{prefix: key, ranks: []int32{rank}})
-			return
-		}
-		c := n.children[i]
-		l := commonPrefixLen(c.prefix, key)
-		if l < len(c.prefix) {
-			mid := &node{prefix: c.prefix[:l], labels: []byte{c.prefix[l]}, children: []*node{c}}
-			c.prefix = c.prefix[l:]
-			n.children[i] = mid
-			c = mid
-		}
-		n = c
-		key = key[l:]
+// insert files m under key below n and returns the node that replaces n.
+func (n *node) insert(tk *token, key string, m *matcher) *node {
+	n = n.mut(tk)
+	if key == "" {
+		n.list = insertSorted(n.list, m)
+		return n
 	}
+	i := n.childIndex(key[0])
+	if i < 0 {
+		n.labels = append(n.labels, key[0])
+		n.children = append(n.children, &node{tk: tk, prefix: key, list: []*matcher{m}})
+		return n
+	}
+	c := n.children[i]
+	l := commonPrefixLen(c.prefix, key)
+	if full := c.prefix; l < len(full) {
+		tail := c.mut(tk)
+		tail.prefix = full[l:]
+		c = &node{tk: tk, prefix: full[:l], labels: []byte{full[l]}, children: []*node{tail}}
+	}
+	n.children[i] = c.insert(tk, key[l:], m)
+	return n
+}
+
+// remove takes m out of the list at key below n and returns the node that
+// replaces n (n itself when key is not in the tree).
+func (n *node) remove(tk *token, key string, m *matcher) *node {
+	if key == "" {
+		if !slices.Contains(n.list, m) {
+			return n
+		}
+		n = n.mut(tk)
+		n.list = removeFrom(n.list, m)
+		return n
+	}
+	i := n.childIndex(key[0])
+	if i < 0 {
+		return n
+	}
+	c := n.children[i]
+	if !strings.HasPrefix(key, c.prefix) {
+		return n
+	}
+	nc := c.remove(tk, key[len(c.prefix):], m)
+	if nc == c {
+		return n
+	}
+	n = n.mut(tk)
+	n.children[i] = nc
+	return n
 }
 
 func commonPrefixLen(a, b string) int {
@@ -76,64 +292,15 @@ func commonPrefixLen(a, b string) int {
 	return n
 }
 
-// buildIndex fills the host buckets from the sorted entries.
-func (r *Router) buildIndex() {
-	r.exact = make(map[string]*bucket)
-	for i := range r.entries {
-		rank := int32(i)
-		m := r.entries[i].m
-		if exactHostsOnly(m) {
-			for _, h := range m.hosts {
-				b := r.exact[h.value]
-				if b == nil {
-					b = &bucket{}
-					r.exact[h.value] = b
-				}
-				b.add(m, rank)
-			}
-			continue
-		}
-		r.other.add(m, rank)
-	}
-}
-
-func exactHostsOnly(m *matcher) bool {
-	if len(m.hosts) == 0 {
-		return false
-	}
-	for _, h := range m.hosts {
-		if h.kind != hostExact {
-			return false
-		}
-	}
-	return true
-}
-
-func (b *bucket) add(m *matcher, rank int32) {
-	switch {
-	case m.plainLen > 0:
-		for _, p := range m.plain {
-			b.root.insert(p, rank)
-		}
-	case len(m.regexes) > 0:
-		for i := range m.regexes {
-			b.root.insert(m.regexes[i].prefix, rank)
-		}
-	default:
-		if k := len(b.rest); k == 0 || b.rest[k-1] != rank {
-			b.rest = append(b.rest, rank)
-		}
-	}
-}
-
-// search returns the best rank below best that matches q in b, or best.
-func (r *Router) search(b *bucket, q *query, best int) int {
-	best = r.scan(b.rest, q, best, false)
+// search returns the best matcher in b that matches q and beats best (nil:
+// nothing yet), or best.
+func (b *bucket) search(q *query, best *matcher) *matcher {
+	best = scanList(b.rest, q, best, false)
 	path := q.req.Path
-	n := &b.root
+	n := b.root
 	for {
-		if len(n.ranks) > 0 && int(n.ranks[0]) < best {
-			best = r.scan(n.ranks, q, best, true)
+		if len(n.list) > 0 && (best == nil || better(n.list[0], best)) {
+			best = scanList(n.list, q, best, true)
 		}
 		if path == "" {
 			return best
@@ -147,14 +314,13 @@ func (r *Router) search(b *bucket, q *query, best int) int {
 	}
 }
 
-// scan tries the ranks of one list in order; inTree says the path prefix is
+// scanList tries a best-first list in order; inTree says the path prefix is
 // already known to match, so only regex sub-routes check their path.
-func (r *Router) scan(ranks []int32, q *query, best int, inTree bool) int {
-	for _, rk := range ranks {
-		if int(rk) >= best {
+func scanList(list []*matcher, q *query, best *matcher, inTree bool) *matcher {
+	for _, m := range list {
+		if best != nil && !better(m, best) {
 			return best
 		}
-		m := r.entries[rk].m
 		if !m.matchesExceptPath(q) {
 			continue
 		}
@@ -165,7 +331,7 @@ func (r *Router) scan(ranks []int32, q *query, best int, inTree bool) int {
 		} else if !inTree && m.plainLen > 0 && !m.matchesPath(q.req.Path) {
 			continue
 		}
-		return int(rk)
+		return m
 	}
 	return best
 }

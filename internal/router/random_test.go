@@ -18,7 +18,7 @@ func randomRoutes(rng *rand.Rand, n int) []*model.Route {
 	methods := []string{"GET", "POST", "PUT"}
 	routes := make([]*model.Route, n)
 	for i := range routes {
-		r := &model.Route{ID: uid(rng.IntN(1 << 20)), UpdatedAt: 1, Protocols: []string{"http", "https"},
+		r := &model.Route{ID: uid(rng.IntN(1<<20)<<8 | i), UpdatedAt: 1, Protocols: []string{"http", "https"},
 			RegexPriority: rng.IntN(5) - 2, StripPath: rng.IntN(2) == 0}
 		for range rng.IntN(3) {
 			r.Hosts = append(r.Hosts, pick(rng, hosts))
@@ -85,17 +85,89 @@ func TestRandomizedAgainstLinearScan(t *testing.T) {
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		for i := 1; i < len(r.entries); i++ {
-			if compareMatchers(r.entries[i-1].m, r.entries[i].m) > 0 {
-				t.Fatalf("round %d: entries not sorted at %d", round, i)
-			}
-		}
 		for range 50 {
 			req := randomRequest(rng)
 			got, gok := r.Match(req)
 			want, wok := r.MatchLinear(req)
 			if gok != wok || got.Route != want.Route || got.Matched != want.Matched || !maps.Equal(got.Captures, want.Captures) {
 				t.Fatalf("round %d, request %+v:\n got %v %+v\nwant %v %+v", round, req, gok, got, wok, want)
+			}
+		}
+	}
+}
+
+// TestRandomizedIncremental changes, adds and deletes random routes between
+// builds and checks that a build from the previous router answers like a
+// build from scratch, and that the previous router is left untouched.
+func TestRandomizedIncremental(t *testing.T) {
+	t.Parallel()
+	rounds := 200
+	if testing.Short() {
+		rounds = 40
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range rounds {
+		routes := randomRoutes(rng, 1+rng.IntN(60))
+		prev, err := Build(nil, routes, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs := make([]*Request, 60)
+		before := make([]*model.Route, len(reqs))
+		for i := range reqs {
+			reqs[i] = randomRequest(rng)
+			m, _ := prev.Match(reqs[i])
+			before[i] = m.Route
+		}
+		cur := prev
+		for range 3 {
+			next := append([]*model.Route(nil), routes...)
+			fresh := randomRoutes(rng, 1+rng.IntN(10))
+			for _, f := range fresh {
+				switch k := rng.IntN(3); {
+				case k == 0 && len(next) > 0: // change a route, keeping its id
+					i := rng.IntN(len(next))
+					f.ID = next[i].ID
+					next[i] = f
+				case k == 1 && len(next) > 0: // delete one
+					i := rng.IntN(len(next))
+					next = append(next[:i], next[i+1:]...)
+				default: // add
+					f.ID = uid(1<<40 | rng.IntN(1<<30))
+					next = append(next, f)
+				}
+			}
+			seenID := map[string]bool{}
+			dedup := next[:0]
+			for _, r := range next {
+				if !seenID[r.ID] {
+					seenID[r.ID] = true
+					dedup = append(dedup, r)
+				}
+			}
+			next = dedup
+			inc, err := Build(cur, next, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := Build(nil, next, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, req := range reqs {
+				a, aok := inc.Match(req)
+				b, bok := full.Match(req)
+				c, cok := inc.MatchLinear(req)
+				if aok != bok || a.Route != b.Route || aok != cok || a.Route != c.Route {
+					t.Fatalf("round %d, request %+v: incremental %v %v, from scratch %v %v, linear %v %v",
+						round, req, aok, a.Route, bok, b.Route, cok, c.Route)
+				}
+			}
+			cur, routes = inc, next
+		}
+		for i, req := range reqs {
+			if m, _ := prev.Match(req); m.Route != before[i] {
+				t.Fatalf("round %d: the first router changed its answer for %+v", round, req)
 			}
 		}
 	}

@@ -13,6 +13,7 @@
 package router
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -120,41 +121,51 @@ func upstreamURIv0(strip bool, postfix, req, base string) string {
 	return base + "/" + postfix
 }
 
-// entry is a sub-route as placed in one Router: the shared compiled matcher
-// plus the route and service versions of this build.
-type entry struct {
-	m       *matcher
+// routeState is a route as placed in one Router: its compiled form (shared
+// between builds while unchanged) and the route and service objects of this
+// build, which are what Match returns.
+type routeState struct {
+	cr      *compiledRoute
 	route   *model.Route
 	service *model.Service
 }
 
 // Router is immutable once built and safe for concurrent use.
 type Router struct {
-	entries  []entry                   // by priority, best first
-	compiled map[string]*compiledRoute // by route id, for reuse by the next Build
-	exact    map[string]*bucket        // by lower-cased plain host
-	other    bucket                    // sub-routes without hosts or with wildcard hosts
+	routes map[string]routeState // by route id
+	ix     *index
+	subs   int
 }
 
 // Len returns the number of compiled sub-routes.
-func (r *Router) Len() int { return len(r.entries) }
+func (r *Router) Len() int { return r.subs }
 
 // Build compiles routes. services maps service id to service. prev, when not
 // nil, is the previous router: compiled routes whose matching fields are
-// unchanged are reused instead of recompiled (services do not take part in
+// unchanged are reused instead of recompiled, and only the parts of the
+// index that hold changed routes are copied (services do not take part in
 // matching; the current route and service objects are always the ones a
-// Match returns). Routes of stream
-// protocols (tcp, tls, tls_passthrough, udp) are left out. An invalid route
-// (a regex that does not compile) fails the whole build.
+// Match returns). prev is never modified. Routes of stream protocols (tcp,
+// tls, tls_passthrough, udp) are left out. An invalid route (a regex that
+// does not compile) or a duplicate route id fails the whole build.
 func Build(prev *Router, routes []*model.Route, services map[string]*model.Service) (*Router, error) {
-	r := &Router{compiled: make(map[string]*compiledRoute, len(routes))}
-	n := 0
-	compiled := make([]*compiledRoute, 0, len(routes))
+	r := &Router{routes: make(map[string]routeState, len(routes))}
+	tk := &token{}
+	var removed, added []*matcher
+	seen := 0
 	for _, rt := range routes {
+		if _, dup := r.routes[rt.ID]; dup {
+			return nil, fmt.Errorf("duplicate route id %s", rt.ID)
+		}
 		var cr *compiledRoute
 		if prev != nil {
-			if old, ok := prev.compiled[rt.ID]; ok && reusable(old.route, rt) {
-				cr = old
+			if old, ok := prev.routes[rt.ID]; ok {
+				seen++
+				if reusable(old.cr.route, rt) {
+					cr = old.cr
+				} else {
+					removed = append(removed, old.cr.subs...)
+				}
 			}
 		}
 		if cr == nil {
@@ -162,24 +173,38 @@ func Build(prev *Router, routes []*model.Route, services map[string]*model.Servi
 			if cr, err = compileRoute(rt); err != nil {
 				return nil, err
 			}
+			added = append(added, cr.subs...)
 		}
-		r.compiled[rt.ID] = cr
-		compiled = append(compiled, cr)
-		n += len(cr.subs)
-	}
-	r.entries = make([]entry, 0, n)
-	for i, cr := range compiled {
-		rt := routes[i]
 		var svc *model.Service
 		if rt.Service != nil {
 			svc = services[rt.Service.ID]
 		}
-		for _, m := range cr.subs {
-			r.entries = append(r.entries, entry{m: m, route: rt, service: svc})
+		r.routes[rt.ID] = routeState{cr: cr, route: rt, service: svc}
+		r.subs += len(cr.subs)
+	}
+	if prev == nil {
+		r.ix = newIndex(tk)
+		// Inserting best first keeps every list append-only.
+		slices.SortFunc(added, func(a, b *matcher) int { return compareMatchers(a, b) })
+		for _, m := range added {
+			r.ix.insert(m)
+		}
+		return r, nil
+	}
+	if seen != len(prev.routes) {
+		for id, old := range prev.routes {
+			if _, ok := r.routes[id]; !ok {
+				removed = append(removed, old.cr.subs...)
+			}
 		}
 	}
-	slices.SortFunc(r.entries, func(a, b entry) int { return compareMatchers(a.m, b.m) })
-	r.buildIndex()
+	r.ix = prev.ix.derive(tk)
+	for _, m := range removed {
+		r.ix.remove(m)
+	}
+	for _, m := range added {
+		r.ix.insert(m)
+	}
 	return r, nil
 }
 
@@ -224,39 +249,64 @@ func (r *Router) Match(req *Request) (Match, bool) {
 		port = req.Port
 	}
 	q := query{req: req, host: host, port: port}
-	best := len(r.entries)
-	if len(r.exact) > 0 {
-		var b *bucket
-		if hasUpper(host) && len(host) <= 255 {
-			var buf [255]byte
+	ix := r.ix
+	var best *matcher
+	if len(ix.exact) > 0 || len(ix.suffix) > 0 || len(ix.prefix) > 0 {
+		// The host is lower-cased into a stack buffer; map lookups keyed by
+		// string(bytes) do not allocate.
+		var buf [255]byte
+		var h []byte
+		if len(host) <= len(buf) {
+			h = buf[:len(host)]
 			for i := 0; i < len(host); i++ {
-				buf[i] = lowerByte(host[i])
+				h[i] = lowerByte(host[i])
 			}
-			b = r.exact[string(buf[:len(host)])]
 		} else {
-			b = r.exact[host]
+			h = []byte(asciiLower(host))
 		}
-		if b != nil {
-			best = r.search(b, &q, best)
+		if b := ix.exact[string(h)]; b != nil {
+			best = b.search(&q, best)
+		}
+		if len(ix.suffix) > 0 {
+			for i := 0; i < len(h); i++ {
+				if h[i] == '.' {
+					if b := ix.suffix[string(h[i:])]; b != nil {
+						best = b.search(&q, best)
+					}
+				}
+			}
+		}
+		if len(ix.prefix) > 0 {
+			for i := 0; i < len(h); i++ {
+				if h[i] == '.' {
+					if b := ix.prefix[string(h[:i+1])]; b != nil {
+						best = b.search(&q, best)
+					}
+				}
+			}
 		}
 	}
-	best = r.search(&r.other, &q, best)
-	if best == len(r.entries) {
+	best = ix.any.search(&q, best)
+	if best == nil {
 		return Match{}, false
 	}
-	e := &r.entries[best]
-	m := Match{Route: e.route, Service: e.service}
-	switch {
-	case e.m.plainLen > 0:
-		m.Matched = req.Path[:e.m.plainLen]
-	case len(e.m.regexes) > 0:
-		m.Matched, m.Captures = e.m.regexMatch(req.Path)
-	}
-	return m, true
+	return r.result(best, req.Path), true
 }
 
-// MatchLinear is Match without the index: it tries every sub-route in
-// priority order. It exists to check the index against.
+func (r *Router) result(best *matcher, path string) Match {
+	st := r.routes[best.routeID]
+	m := Match{Route: st.route, Service: st.service}
+	switch {
+	case best.plainLen > 0:
+		m.Matched = path[:best.plainLen]
+	case len(best.regexes) > 0:
+		m.Matched, m.Captures = best.regexMatch(path)
+	}
+	return m
+}
+
+// MatchLinear is Match without the index: it checks every sub-route and
+// keeps the best that matches. It exists to check the index against.
 func (r *Router) MatchLinear(req *Request) (Match, bool) {
 	host, hostPort := splitHostPort(req.Host)
 	port := hostPort
@@ -264,21 +314,21 @@ func (r *Router) MatchLinear(req *Request) (Match, bool) {
 		port = req.Port
 	}
 	q := query{req: req, host: host, port: port}
-	for i := range r.entries {
-		e := &r.entries[i]
-		if !e.m.matchesExceptPath(&q) || !e.m.matchesPath(req.Path) {
-			continue
+	var best *matcher
+	for _, st := range r.routes {
+		for _, m := range st.cr.subs {
+			if best != nil && !better(m, best) {
+				continue
+			}
+			if m.matchesExceptPath(&q) && m.matchesPath(req.Path) {
+				best = m
+			}
 		}
-		m := Match{Route: e.route, Service: e.service}
-		switch {
-		case e.m.plainLen > 0:
-			m.Matched = req.Path[:e.m.plainLen]
-		case len(e.m.regexes) > 0:
-			m.Matched, m.Captures = e.m.regexMatch(req.Path)
-		}
-		return m, true
 	}
-	return Match{}, false
+	if best == nil {
+		return Match{}, false
+	}
+	return r.result(best, req.Path), true
 }
 
 func hasUpper(s string) bool {
