@@ -712,9 +712,30 @@ func healthchecksField() *Field {
 			counter("http_failures"),
 		}},
 	}}
-	return &Field{Name: "healthchecks", Type: TypeRecord, Fields: []*Field{
+	hc := &Field{Name: "healthchecks", Type: TypeRecord, Fields: []*Field{
 		active,
 		passive,
 		{Name: "threshold", Type: TypeNumber, Default: 0, Between: []float64{0, 100}},
 	}}
+	setRecordDefaults(hc)
+	return hc
+}
+
+// setRecordDefaults gives a record field (and its nested records) a
+// default made of its fields' defaults, as Kong's upstreams schema does for
+// healthchecks.
+func setRecordDefaults(f *Field) map[string]any {
+	d := make(map[string]any, len(f.Fields))
+	for _, sub := range f.Fields {
+		switch {
+		case sub.Type == TypeRecord:
+			d[sub.Name] = setRecordDefaults(sub)
+		case sub.Default != nil:
+			d[sub.Name] = cloneValue(sub.Default)
+		default:
+			d[sub.Name] = nil
+		}
+	}
+	f.Default = d
+	return d
 }

@@ -91,11 +91,6 @@ func fieldJSON(f *Field) *orderedObject {
 	}
 	if f.Default != nil {
 		o.set("default", f.Default)
-	} else if f.Type == TypeRecord && !f.NoAutoRecord && hasDefaults(f.Fields) {
-		p := &processor{opts: &ProcessOptions{}}
-		if d, err := p.value(f, map[string]any{}); err == nil {
-			o.set("default", d)
-		}
 	}
 	if f.Unique {
 		o.set("unique", true)

@@ -286,34 +286,34 @@ func (p *processor) pluginConfig(f *Field, v any, present bool, ps *Schema) (any
 	return out, nil
 }
 
-// absent returns the value of a field missing from the input.
+// absent returns the value of a field missing from the input, as Kong's
+// handle_missing_field: the default, else null for optional fields, else
+// (required) an expanded record or a "required field missing" error.
 func (p *processor) absent(f *Field) (any, any) {
 	if f.Default != nil {
+		if f.Type == TypeRecord {
+			// Nested defaults are filled in by processing the copy.
+			return p.value(f, cloneValue(f.Default))
+		}
 		return cloneValue(f.Default), nil
 	}
-	if f.Type == TypeRecord && !f.NoAutoRecord && (f.Required || hasDefaults(f.Fields)) {
+	if !f.Required {
+		return nil, nil
+	}
+	if f.Type == TypeRecord && !f.NoAutoRecord {
 		return p.value(f, map[string]any{})
 	}
-	if f.Required {
-		return nil, errRequired
-	}
-	return nil, nil
-}
-
-func hasDefaults(fields []*Field) bool {
-	for _, f := range fields {
-		if f.Default != nil {
-			return true
-		}
-		if f.Type == TypeRecord && !f.NoAutoRecord && hasDefaults(f.Fields) {
-			return true
-		}
-	}
-	return false
+	return nil, errRequired
 }
 
 // value type-checks, coerces and validates a non-null value.
 func (p *processor) value(f *Field, v any) (any, any) {
+	if f.EqNull {
+		if f.Err != "" {
+			return v, f.Err
+		}
+		return v, "value must be null"
+	}
 	switch f.Type {
 	case TypeString:
 		s, ok := v.(string)
@@ -432,33 +432,29 @@ func setKey(v any) string {
 	return "j" + string(b)
 }
 
+// mapValue validates a map; like Kong it reports only the first error (in
+// key order) as the field's error.
 func (p *processor) mapValue(f *Field, m map[string]any) (any, any) {
 	out := make(map[string]any, len(m))
-	errs := map[string]any{}
-	for k, v := range m {
+	for _, k := range sortedKeys(m) {
+		v := m[k]
 		if f.Keys != nil {
 			if _, kerr := p.value(f.Keys, k); kerr != nil {
-				errs[k] = kerr
-				continue
+				return m, kerr
 			}
 		}
 		if v == nil {
-			errs[k] = errRequired
-			continue
+			return m, errRequired
 		}
 		if f.Values != nil {
 			nv, verr := p.value(f.Values, v)
 			if verr != nil {
-				errs[k] = verr
-				continue
+				return m, verr
 			}
 			out[k] = nv
 		} else {
 			out[k] = v
 		}
-	}
-	if len(errs) > 0 {
-		return out, errs
 	}
 	if msg := validateCommon(f, out); msg != "" {
 		return out, msg
@@ -518,66 +514,92 @@ func validateScalar(f *Field, v any) any {
 	return nil
 }
 
-// validateCommon runs Kong's generic validators in Kong's order; it returns
-// the first failure's message, or "".
+// validateCommon runs Kong's generic validators in Kong's order
+// (Schema.validators_order) and returns the first failure's message (the
+// field's Err when set), or "".
 func validateCommon(f *Field, v any) string {
-	fail := func(msg string) string {
-		if f.Err != "" {
-			return f.Err
-		}
-		return msg
+	msg := validateOrdered(f, v)
+	if msg != "" && f.Err != "" {
+		return f.Err
 	}
-	if f.EqNull && v != nil {
-		return fail("value must be null")
-	}
-	if f.Between != nil {
-		if n, ok := toFloat(v); ok && (n < f.Between[0] || n > f.Between[1]) {
-			return fail("value should be between " + formatNum(f.Between[0]) + " and " + formatNum(f.Between[1]))
-		}
-	}
+	return msg
+}
+
+func validateOrdered(f *Field, v any) string {
 	if f.Eq != nil && !equalValue(v, f.Eq) {
-		return fail("value must be " + formatAny(f.Eq))
+		return "value must be " + formatAny(f.Eq)
 	}
 	if f.Ne != nil && equalValue(v, f.Ne) {
-		return fail("value must not be " + formatAny(f.Ne))
+		return "value must not be " + formatAny(v)
+	}
+	if len(f.NotOneOf) > 0 && v != nil {
+		for _, o := range f.NotOneOf {
+			if equalValue(v, o) {
+				return "must not be one of: " + joinAny(f.NotOneOf)
+			}
+		}
+	}
+	if len(f.OneOf) > 0 && v != nil {
+		found := false
+		for _, o := range f.OneOf {
+			if equalValue(v, o) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return "expected one of: " + joinAny(f.OneOf)
+		}
 	}
 	if f.Gt != nil {
 		if n, ok := toFloat(v); ok && !(n > *f.Gt) {
-			return fail("value must be greater than " + formatNum(*f.Gt))
+			return "value must be greater than " + formatNum(*f.Gt)
+		}
+	}
+	if f.UUID {
+		if s, ok := v.(string); ok && !isUUID(s) {
+			return errUUID
+		}
+	}
+	if f.Between != nil {
+		if n, ok := toFloat(v); ok && (n < f.Between[0] || n > f.Between[1]) {
+			return "value should be between " + formatNum(f.Between[0]) + " and " + formatNum(f.Between[1])
 		}
 	}
 	if f.LenEq != nil || f.LenMin > 0 || f.LenMax > 0 {
-		n := valueLen(v)
-		if n >= 0 {
+		if n := valueLen(v); n >= 0 {
 			if f.LenEq != nil && n != *f.LenEq {
-				return fail("length must be " + strconv.Itoa(*f.LenEq))
+				return "length must be " + strconv.Itoa(*f.LenEq)
 			}
 			if f.LenMin > 0 && n < f.LenMin {
-				return fail("length must be at least " + strconv.Itoa(f.LenMin))
+				return "length must be at least " + strconv.Itoa(f.LenMin)
 			}
 			if f.LenMax > 0 && n > f.LenMax {
-				return fail("length must be at most " + strconv.Itoa(f.LenMax))
+				return "length must be at most " + strconv.Itoa(f.LenMax)
 			}
 		}
 	}
 	if s, ok := v.(string); ok {
-		if f.Match != "" && !compiled(f.Match).MatchString(s) {
-			return fail("invalid value: " + s)
-		}
-		for _, r := range f.MatchAll {
-			if !compiled(r.Pattern).MatchString(s) {
-				if r.Err != "" {
-					return r.Err
-				}
-				return fail("invalid value: " + s)
-			}
+		if f.StartsWith != "" && !strings.HasPrefix(s, f.StartsWith) {
+			return "should start with: " + f.StartsWith
 		}
 		for _, r := range f.MatchNone {
 			if compiled(r.Pattern).MatchString(s) {
 				if r.Err != "" {
 					return r.Err
 				}
-				return fail("invalid value: " + s)
+				return "invalid value: " + s
+			}
+		}
+		if f.Match != "" && !compiled(f.Match).MatchString(s) {
+			return "invalid value: " + s
+		}
+		for _, r := range f.MatchAll {
+			if !compiled(r.Pattern).MatchString(s) {
+				if r.Err != "" {
+					return r.Err
+				}
+				return "invalid value: " + s
 			}
 		}
 		if f.MatchAny != nil {
@@ -592,29 +614,7 @@ func validateCommon(f *Field, v any) string {
 				if f.MatchAny.Err != "" {
 					return f.MatchAny.Err
 				}
-				return fail("invalid value: " + s)
-			}
-		}
-		if f.StartsWith != "" && !strings.HasPrefix(s, f.StartsWith) {
-			return fail("should start with: " + f.StartsWith)
-		}
-	}
-	if len(f.OneOf) > 0 && v != nil {
-		found := false
-		for _, o := range f.OneOf {
-			if equalValue(v, o) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return fail("expected one of: " + joinAny(f.OneOf))
-		}
-	}
-	if len(f.NotOneOf) > 0 && v != nil {
-		for _, o := range f.NotOneOf {
-			if equalValue(v, o) {
-				return fail("must not be one of: " + joinAny(f.NotOneOf))
+				return "invalid value: " + s
 			}
 		}
 	}
@@ -628,13 +628,8 @@ func validateCommon(f *Field, v any) string {
 				}
 			}
 			if !found {
-				return fail("expected to contain: " + formatAny(f.Contains))
+				return "expected to contain: " + formatAny(f.Contains)
 			}
-		}
-	}
-	if f.UUID {
-		if s, ok := v.(string); ok && !isUUID(s) {
-			return fail(errUUID)
 		}
 	}
 	if f.Custom != nil && v != nil {
@@ -656,26 +651,20 @@ func checkExclusiveSubsets(groups [][]string, v any) string {
 		return ""
 	}
 	used := make([]bool, len(groups))
-	n := 0
+	var parts []string
 	for _, e := range list {
 		s, _ := e.(string)
 		for gi, g := range groups {
 			for _, m := range g {
 				if m == s && !used[gi] {
 					used[gi] = true
-					n++
+					parts = append(parts, "("+quoteList(g)+")")
 				}
 			}
 		}
 	}
-	if n < 2 {
+	if len(parts) < 2 {
 		return ""
-	}
-	var parts []string
-	for gi, g := range groups {
-		if used[gi] {
-			parts = append(parts, "("+quoteList(g)+")")
-		}
 	}
 	return "these sets are mutually exclusive: " + strings.Join(parts, ", ")
 }
@@ -688,6 +677,9 @@ func (p *processor) matchSpec(spec *Field, v any) string {
 			return errRequired
 		}
 		return ""
+	}
+	if spec.EqNull {
+		return "value must be null"
 	}
 	if spec.Type != "" {
 		_, err := p.value(spec, v)
@@ -716,63 +708,64 @@ func errString1(err any) string {
 	}
 }
 
-// checks runs entity checks on a processed record; checks touching a field
-// that already has an error are skipped.
+// checks runs entity checks on a processed record, like Kong's
+// run_entity_check: at_least_one_of, conditional_at_least_one_of,
+// only_one_of, distinct and conditional run even when their fields have
+// errors; the others (and custom checks) are skipped then. In Partial mode
+// a check is skipped when none of its fields is in the input.
 func (p *processor) checks(checks []*Check, fields []*Field, out, in map[string]any, errs errTree) {
-	skip := func(names ...string) bool {
+	invalid := func(names ...string) bool {
 		for _, n := range names {
-			root := n
-			if i := strings.IndexByte(n, '.'); i >= 0 {
-				root = n[:i]
-			}
-			if _, bad := errs[root]; bad {
+			if _, bad := errs[rootName(n)]; bad {
 				return true
-			}
-			if p.opts.Partial {
-				if _, ok := in[root]; !ok {
-					return true
-				}
 			}
 		}
 		return false
 	}
+	absent := func(names ...string) bool {
+		if !p.opts.Partial {
+			return false
+		}
+		for _, n := range names {
+			if _, ok := in[rootName(n)]; ok {
+				return false
+			}
+		}
+		return true
+	}
+	countNonEmpty := func(names []string) (n int, set []string) {
+		for _, f := range names {
+			if nonEmpty(getPath(out, f)) {
+				n++
+				set = append(set, f)
+			}
+		}
+		return n, set
+	}
 	for _, c := range checks {
 		switch {
 		case c.AtLeastOneOf != nil:
-			if skip(c.AtLeastOneOf...) && p.opts.Partial {
+			if absent(c.AtLeastOneOf...) {
 				continue
 			}
-			ok := false
-			for _, n := range c.AtLeastOneOf {
-				if nonEmpty(getPath(out, n)) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
+			if n, _ := countNonEmpty(c.AtLeastOneOf); n == 0 {
 				errs.entity("at least one of these fields must be non-empty: " + quoteList(c.AtLeastOneOf))
 			}
 		case c.OnlyOneOf != nil:
-			if skip(c.OnlyOneOf...) {
+			if absent(c.OnlyOneOf...) {
 				continue
 			}
-			n := 0
-			for _, f := range c.OnlyOneOf {
-				if nonEmpty(getPath(out, f)) {
-					n++
-				}
-			}
-			if n != 1 {
-				errs.entity("only one of these fields must be non-empty: " + quoteList(c.OnlyOneOf))
+			if n, _ := countNonEmpty(c.OnlyOneOf); n != 1 {
+				errs.entity("exactly one of these fields must be non-empty: " + quoteList(c.OnlyOneOf))
 			}
 		case c.Distinct != nil:
-			if skip(c.Distinct...) {
+			if absent(c.Distinct...) {
 				continue
 			}
 			seen := map[string]bool{}
 			for _, f := range c.Distinct {
 				v := getPath(out, f)
-				if v == nil {
+				if !nonEmpty(v) {
 					continue
 				}
 				k := setKey(v)
@@ -783,49 +776,33 @@ func (p *processor) checks(checks []*Check, fields []*Field, out, in map[string]
 				seen[k] = true
 			}
 		case c.MutuallyRequired != nil:
-			if skip(c.MutuallyRequired...) {
+			if absent(c.MutuallyRequired...) || invalid(c.MutuallyRequired...) {
 				continue
 			}
-			n := 0
-			for _, f := range c.MutuallyRequired {
-				if nonEmpty(getPath(out, f)) {
-					n++
-				}
-			}
-			if n != 0 && n != len(c.MutuallyRequired) {
+			if n, _ := countNonEmpty(c.MutuallyRequired); n != 0 && n != len(c.MutuallyRequired) {
 				errs.entity("all or none of these fields must be set: " + quoteList(c.MutuallyRequired))
 			}
 		case c.MutuallyExclusive != nil:
-			if skip(c.MutuallyExclusive...) {
+			if absent(c.MutuallyExclusive...) || invalid(c.MutuallyExclusive...) {
 				continue
 			}
-			n := 0
-			for _, f := range c.MutuallyExclusive {
-				if nonEmpty(getPath(out, f)) {
-					n++
-				}
-			}
-			if n > 1 {
+			if n, _ := countNonEmpty(c.MutuallyExclusive); n > 1 {
 				errs.entity("only one or none of these fields must be set: " + quoteList(c.MutuallyExclusive))
 			}
 		case c.MutuallyExclusiveSets != nil:
 			s1, s2 := c.MutuallyExclusiveSets[0], c.MutuallyExclusiveSets[1]
-			if skip(append(append([]string{}, s1...), s2...)...) {
+			all := append(append([]string{}, s1...), s2...)
+			if absent(all...) || invalid(all...) {
 				continue
 			}
-			any1, any2 := false, false
-			for _, f := range s1 {
-				any1 = any1 || nonEmpty(getPath(out, f))
-			}
-			for _, f := range s2 {
-				any2 = any2 || nonEmpty(getPath(out, f))
-			}
-			if any1 && any2 {
-				errs.entity("these sets are mutually exclusive: (" + quoteList(s1) + "), (" + quoteList(s2) + ")")
+			n1, set1 := countNonEmpty(s1)
+			n2, set2 := countNonEmpty(s2)
+			if n1 > 0 && n2 > 0 {
+				errs.entity("these sets are mutually exclusive: (" + quoteList(set1) + "), (" + quoteList(set2) + ")")
 			}
 		case c.Conditional != nil:
 			cd := c.Conditional
-			if skip(cd.IfField, cd.ThenField) {
+			if absent(cd.IfField, cd.ThenField) {
 				continue
 			}
 			iv := getPath(out, cd.IfField)
@@ -834,19 +811,16 @@ func (p *processor) checks(checks []*Check, fields []*Field, out, in map[string]
 			}
 			if msg := p.matchSpec(cd.ThenMatch, getPath(out, cd.ThenField)); msg != "" {
 				if cd.ThenErr != "" {
-					errs.entity(cd.ThenErr)
+					errs.entity(strings.Replace(cd.ThenErr, "%s", cd.IfField, 1))
 				} else {
 					errs.entity("failed conditional validation given value of field '" + cd.IfField + "'")
 				}
-				errs.field(cd.ThenField, msg)
+				errs[rootName(cd.ThenField)] = msg
 			}
 		case c.ConditionalAtLeastOneOf != nil:
 			cd := c.ConditionalAtLeastOneOf
-			if skip(cd.IfField) {
-				continue
-			}
 			iv := getPath(out, cd.IfField)
-			if iv == nil {
+			if iv == nil || absent(append(append([]string{cd.IfField}, cd.ThenAtLeastOneOf...), cd.ElseThenAtLeastOneOf...)...) {
 				continue
 			}
 			var list []string
@@ -858,24 +832,14 @@ func (p *processor) checks(checks []*Check, fields []*Field, out, in map[string]
 			} else {
 				continue
 			}
-			if skip(list...) && p.opts.Partial {
-				continue
-			}
-			ok := false
-			for _, n := range list {
-				if nonEmpty(getPath(out, n)) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
+			if n, _ := countNonEmpty(list); n == 0 {
 				if msg == "" {
 					msg = "at least one of these fields must be non-empty: %s"
 				}
 				errs.entity(strings.Replace(msg, "%s", quoteList(list), 1))
 			}
 		case c.Custom != nil:
-			if skip(c.Custom.Fields...) {
+			if absent(c.Custom.Fields...) || invalid(c.Custom.Fields...) {
 				continue
 			}
 			ent, fe := c.Custom.Fn(out)
@@ -887,6 +851,13 @@ func (p *processor) checks(checks []*Check, fields []*Field, out, in map[string]
 			}
 		}
 	}
+}
+
+func rootName(path string) string {
+	if i := strings.IndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 func getPath(rec map[string]any, path string) any {
