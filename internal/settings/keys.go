@@ -34,6 +34,7 @@ var defs = []keyDef{
 	{name: "plugins", def: "bundled", set: list(func(s *Settings) *[]string { return &s.Plugins })},
 	{name: "anonymous_reports", def: "on", set: boolean(func(s *Settings) *bool { return &s.AnonymousReports })},
 	{name: "node_id", set: nodeID},
+	{name: "port_maps", set: portMaps},
 
 	{name: "proxy_listen", def: "0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384",
 		set: listen("proxy_listen", func(s *Settings) *[]Listen { return &s.ProxyListen })},
@@ -149,6 +150,7 @@ var defs = []keyDef{
 	// sluice keys.
 	{name: "mem_limit_ratio", def: "0.9", set: number(func(s *Settings) *float64 { return &s.MemLimitRatio }, 0, 1, false)},
 	{name: "shutdown_timeout", def: "10", set: seconds(func(s *Settings) *time.Duration { return &s.ShutdownTimeout })},
+	{name: "log_format", def: "text", set: enum(func(s *Settings) *string { return &s.LogFormat }, "text", "json")},
 }
 
 var keyIndex = func() map[string]*keyDef {
@@ -171,7 +173,7 @@ var kongOnlyPrefixes = []string{"nginx_", "lua_", "vault_", "pluginserver_", "cl
 
 func init() {
 	for _, k := range strings.Fields(`
-proxy_stream_access_log proxy_stream_error_log vaults dedicated_config_processing port_maps host_ports
+proxy_stream_access_log proxy_stream_error_log vaults dedicated_config_processing host_ports
 proxy_server proxy_server_ssl_verify error_template_html error_template_json error_template_xml
 error_template_plain lmdb_environment_path lmdb_map_size client_ssl client_ssl_cert client_ssl_cert_key
 ssl_prefer_server_ciphers ssl_dhparam ssl_session_cache_size declarative_config_encryption_mode
@@ -413,6 +415,25 @@ func isUUID(v string) bool {
 		}
 	}
 	return true
+}
+
+// portMaps reads Kong's port_maps: "host_port:kong_port" pairs, stored as
+// kong (listening) port -> host (announced) port.
+func portMaps(s *Settings, v string) error {
+	s.PortMaps = nil
+	for _, e := range splitList(v) {
+		h, k, ok := strings.Cut(e, ":")
+		hp, err1 := strconv.Atoi(h)
+		kp, err2 := strconv.Atoi(k)
+		if !ok || err1 != nil || err2 != nil || hp < 1 || hp > 65535 || kp < 1 || kp > 65535 {
+			return fmt.Errorf("invalid port mapping %q (want host_port:kong_port)", e)
+		}
+		if s.PortMaps == nil {
+			s.PortMaps = map[int]int{}
+		}
+		s.PortMaps[kp] = hp
+	}
+	return nil
 }
 
 func sslProtocols(s *Settings, v string) error {

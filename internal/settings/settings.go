@@ -17,7 +17,9 @@
 // "postgres" and "off"); status_listen defaults to 0.0.0.0:8100 (Kong:
 // off); sluice adds mem_limit_ratio (GOMEMLIMIT as a share of the container
 // memory limit, 0.9) and shutdown_timeout (seconds to finish in-flight
-// requests on a graceful stop, 10). An unknown key in the file, in
+// requests on a graceful stop, 10; nginx_main_worker_shutdown_timeout is
+// used when it is set and shutdown_timeout is not) and log_format (text or
+// json, logs go to stderr). An unknown key in the file, in
 // SLUICE_* or on the command line stops start-up with a message naming it;
 // Kong keys that mean nothing to sluice (nginx_*, lua_*, hybrid mode, ...)
 // are accepted and logged, and unknown KONG_* variables are logged and
@@ -57,6 +59,9 @@ type Settings struct {
 	Plugins          []string // as written; "bundled" and "off" are not expanded
 	AnonymousReports bool     // accepted; sluice never reports
 	NodeID           string
+	// PortMaps is port_maps: listening port -> port announced to clients
+	// (X-Forwarded-Port), e.g. 8000 -> 80 behind a container port mapping.
+	PortMaps map[int]int
 
 	MemCacheSize                    int64
 	SSLCipherSuite                  string
@@ -119,6 +124,7 @@ type Settings struct {
 
 	MemLimitRatio   float64
 	ShutdownTimeout time.Duration
+	LogFormat       string // text or json (sluice key log_format)
 
 	// ConfPath is the file that was read, "" when none.
 	ConfPath string

@@ -139,6 +139,8 @@ func TestInvalidValuesNameKeyAndValue(t *testing.T) {
 		{"dns_order", "LAST,MX", "MX"},
 		{"shutdown_timeout", "forever", "seconds"},
 		{"upstream_keepalive_pool_size", "-1", "integer"},
+		{"port_maps", "80-8000", "host_port:kong_port"},
+		{"log_format", "xml", "text, json"},
 	}
 	for _, tt := range tests {
 		for _, src := range []string{"file", "env", "flag"} {
@@ -269,6 +271,7 @@ ssl_protocols = TLSv1.1 TLSv1.2
 trusted_ips = 10.0.0.0/8, 192.168.1.1, ::1
 nginx_main_worker_shutdown_timeout = 30s
 database = off
+port_maps = 80:8000, 443:8443
 `, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -294,6 +297,9 @@ database = off
 	}
 	if s.ShutdownTimeout != 30*time.Second {
 		t.Errorf("shutdown_timeout: got %v; want nginx_main_worker_shutdown_timeout's 30s", s.ShutdownTimeout)
+	}
+	if s.PortMaps[8000] != 80 || s.PortMaps[8443] != 443 || len(s.PortMaps) != 2 {
+		t.Errorf("port_maps: got %v; want 8000->80, 8443->443", s.PortMaps)
 	}
 	if !s.DBless() {
 		t.Error("DBless: got false; want true")
