@@ -165,7 +165,9 @@ func main() {
 	}
 	h.procs.stopAll()
 	if h.tmp != "" && !o.keep {
-		os.RemoveAll(h.tmp)
+		if err := os.RemoveAll(h.tmp); err != nil {
+			h.logf("removing %s: %v", h.tmp, err)
+		}
 	} else if h.tmp != "" {
 		h.logf("kept %s", h.tmp)
 	}
@@ -386,7 +388,7 @@ func (h *harness) wrk(ctx context.Context, t *target, conns int, body string, d 
 // measure is one recorded wrk run with the proxy's CPU and memory.
 func (h *harness) measure(ctx context.Context, t *target, conns int, body string, d time.Duration) (report.Run, error) {
 	if t.proc.exited() {
-		return report.Run{}, fmt.Errorf("process exited: %v\n%s", t.proc.err, t.proc.logTail())
+		return report.Run{}, fmt.Errorf("process exited: %w\n%s", t.proc.exitErr(), t.proc.logTail())
 	}
 	before, err := procstat.Proc.TreeUsage(t.proc.pid())
 	if err != nil {
@@ -512,15 +514,17 @@ func (h *harness) write(o options, root string, rep report.Report) error {
 	if err := os.WriteFile(jsPath, append(js, '\n'), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintln(os.Stdout, "\nThroughput: value (ratio to nginx / ratio to the Go floor), medians over rounds")
-	fmt.Fprint(os.Stdout, report.Table(rep.Rows, false))
+	var b strings.Builder
+	fmt.Fprintln(&b, "\nThroughput: value (ratio to nginx / ratio to the Go floor), medians over rounds")
+	b.WriteString(report.Table(rep.Rows, false))
 	if len(rep.LatRows) > 0 {
-		fmt.Fprintln(os.Stdout, "\nAdded latency at a fixed rate (open loop; added = figure minus direct-to-upstream)")
-		fmt.Fprint(os.Stdout, report.LatencyTable(rep.LatRows, false))
+		fmt.Fprintln(&b, "\nAdded latency at a fixed rate (open loop; added = figure minus direct-to-upstream)")
+		b.WriteString(report.LatencyTable(rep.LatRows, false))
 	}
 	for _, w := range rep.Warnings {
-		fmt.Fprintln(os.Stdout, "warning:", w)
+		fmt.Fprintln(&b, "warning:", w)
 	}
-	fmt.Fprintf(os.Stdout, "\nwrote %s and %s\n", mdPath, jsPath)
-	return nil
+	fmt.Fprintf(&b, "\nwrote %s and %s\n", mdPath, jsPath)
+	_, err = os.Stdout.WriteString(b.String())
+	return err
 }

@@ -63,6 +63,14 @@ func (ps *procs) start(t tools, dir, name string, cpu int, env []string, argv ..
 	return p, nil
 }
 
+// exitErr is why the process ended; never nil once done is closed.
+func (p *proc) exitErr() error {
+	if p.err == nil {
+		return errors.New("exit status 0")
+	}
+	return p.err
+}
+
 // pid is the process's id; taskset execs the program, so it is the
 // program's own.
 func (p *proc) pid() int { return p.cmd.Process.Pid }
@@ -144,7 +152,7 @@ func waitFor(ctx context.Context, p *proc, url string, want int, timeout time.Du
 	var last string
 	for time.Now().Before(deadline) {
 		if p != nil && p.exited() {
-			return fmt.Errorf("%s exited (%v) before %s answered %d:\n%s", p.name, p.err, url, want, p.logTail())
+			return fmt.Errorf("%s exited (%w) before %s answered %d:\n%s", p.name, p.exitErr(), url, want, p.logTail())
 		}
 		code, _, _, err := get(ctx, url, headers...)
 		if err == nil && code == want {

@@ -31,7 +31,6 @@ type target struct {
 	note string // shown next to its rows, e.g. "plugins inactive"
 	addr string // host:port
 	proc *proc  // the process whose CPU and memory are measured
-	mix  wrk.Mix
 }
 
 // mixFor is the request mix of a target: n routes and n keys; every target
@@ -119,7 +118,7 @@ func (h *harness) startSluice(ctx context.Context, name string, k confgen.Kong) 
 		errs = append(errs, err)
 		h.logf("%s: %v", name, err)
 	}
-	return nil, fmt.Errorf("%s: sluice did not start with any variant of its config: %v", name, errs[0])
+	return nil, fmt.Errorf("%s: sluice did not start with any variant of its config: %w", name, errs[0])
 }
 
 func (h *harness) trySluice(ctx context.Context, name string, k confgen.Kong) (*target, error) {
