@@ -40,7 +40,7 @@ func decodeInput(data []byte) (map[string]any, lineIndex, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil, errors.New("failed parsing declarative configuration: empty file")
+			return nil, nil, errors.New("failed parsing declarative configuration: expected an object")
 		}
 		return nil, nil, fmt.Errorf("failed parsing declarative configuration: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}

@@ -437,6 +437,12 @@ func TestParseErrors(t *testing.T) {
 			want:   []string{"failed parsing declarative configuration", "line"},
 		},
 		{
+			name:   "empty input",
+			src:    "",
+			syntax: true,
+			want:   []string{"failed parsing declarative configuration: expected an object"},
+		},
+		{
 			name:   "not an object",
 			src:    "- a\n- b\n",
 			syntax: true,
@@ -745,5 +751,26 @@ consumers:
 			t.Errorf("two credentials share id %s", c.ID)
 		}
 		seen[c.ID] = true
+	}
+}
+
+func TestParseMeta(t *testing.T) {
+	tests := []struct {
+		src       string
+		version   string
+		transform bool
+	}{
+		{"_format_version: \"3.0\"\n", "3.0", true},
+		{"_format_version: \"2.1\"\n_transform: false\n", "2.1", false},
+		{"{\"_format_version\": \"1.1\", \"_transform\": true}", "1.1", true},
+	}
+	for _, tc := range tests {
+		_, meta, err := ParseMeta([]byte(tc.src), nil)
+		if err != nil {
+			t.Fatalf("ParseMeta(%q): %v", tc.src, err)
+		}
+		if meta.FormatVersion != tc.version || meta.Transform != tc.transform {
+			t.Errorf("ParseMeta(%q): got %+v; want version %s transform %v", tc.src, meta, tc.version, tc.transform)
+		}
 	}
 }
