@@ -270,7 +270,7 @@ func (h *harness) run(ctx context.Context, o options) error {
 	if o.latency {
 		total += time.Duration(len(targets)*o.rounds) * (o.latencyDur + time.Second)
 	}
-	h.logf("%d targets, about %v to go", len(targets), total.Round(time.Minute))
+	h.logf("%d targets, about %v to go", len(targets), total.Round(time.Second))
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		h.logf("load average before: %s", strings.TrimSpace(string(la)))
 		var l1 float64
