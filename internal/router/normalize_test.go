@@ -31,6 +31,7 @@ func TestNormalizePath(t *testing.T) {
 		{"/%zz%2", "/%zz%2"},
 		{"/%", "/%"},
 		{"/%C3%A9", "/\xc3\xa9"},
+		{"/%0%61", "/%0a"}, // one decoding pass, as in Kong
 		// dot segments
 		{"/a/./b", "/a/b"},
 		{"/a/../b", "/b"},
@@ -57,7 +58,7 @@ func TestNormalizePath(t *testing.T) {
 		if got := NormalizePath(tc.in); got != tc.want {
 			t.Errorf("NormalizePath(%q): got %q; want %q", tc.in, got, tc.want)
 		}
-		if got := NormalizePath(tc.want); got != tc.want {
+		if got := NormalizePath(tc.want); got != tc.want && !hasDecodableTriplet(tc.want) {
 			t.Errorf("NormalizePath(%q) not idempotent: got %q", tc.want, got)
 		}
 	}
