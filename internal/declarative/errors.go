@@ -146,6 +146,13 @@ func (n *node) child(key any) *node {
 		return c
 	}
 	c := newNode()
+	// a message standing for the whole entity becomes an entity error
+	switch m := cur.(type) {
+	case string:
+		c.setStr("@entity", []string{m})
+	case []string:
+		c.setStr("@entity", append([]string(nil), m...))
+	}
 	switch k := key.(type) {
 	case int:
 		n.setInt(k, c)

@@ -128,3 +128,40 @@ func TestLuaPretty(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+func TestRepeatedUniqueValue(t *testing.T) {
+	de := parseErr(t, `_format_version: "3.0"
+consumers:
+- username: a
+  custom_id: x
+- username: b
+  custom_id: x
+- username: c
+  custom_id: x
+`)
+	got := mustJSON(t, de.Body(false).Fields)
+	want := `{"consumers":[null,"uniqueness violation: 'consumers' entity with custom_id set to 'x' already declared","uniqueness violation: 'consumers' entity with custom_id set to 'x' already declared"]}`
+	if got != want {
+		t.Errorf("fields:\n got %s\nwant %s", got, want)
+	}
+	if n := len(de.Problems()); n != 2 {
+		t.Errorf("problems: got %d; want 2: %v", n, de.Problems())
+	}
+}
+
+func TestEntityErrorsAccumulate(t *testing.T) {
+	l := &loader{tree: newNode()}
+	it := &item{k: kindByName["services"], raw: map[string]any{"name": "s"}, path: []any{"services", 2}, label: "services[2]"}
+	l.entityErr(it, "first", nil)
+	l.fieldErr(it, "host", "bad")
+	l.entityErr(it, "second", nil)
+	l.entityErr(it, "third", nil)
+	got := mustJSON(t, l.tree)
+	want := `{"services":[null,{"@entity":["first","second","third"],"host":"bad"}]}`
+	if got != want {
+		t.Errorf("tree:\n got %s\nwant %s", got, want)
+	}
+	if len(l.problems) != 4 || l.problems[1] != `services[2] (name "s"): host: bad` {
+		t.Errorf("problems: got %q", l.problems)
+	}
+}

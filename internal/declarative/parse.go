@@ -651,28 +651,6 @@ func (l *loader) setAt(path []any, msg string) {
 	}
 }
 
-func (l *loader) exists(path []any) bool {
-	n := l.tree
-	for _, p := range path {
-		var v any
-		switch k := p.(type) {
-		case int:
-			v = n.getInt(k)
-		case string:
-			v = n.strs[k]
-		}
-		if v == nil {
-			return false
-		}
-		c, ok := v.(*node)
-		if !ok {
-			return true
-		}
-		n = c
-	}
-	return true
-}
-
 func (l *loader) fieldErr(it *item, field, msg string) {
 	l.nodeAt(it.path).setStr(field, msg)
 	l.problem(it, field, msg)
@@ -682,15 +660,33 @@ func (l *loader) fieldErr(it *item, field, msg string) {
 // has no other error (as Kong does), under "@entity" otherwise. dup, when
 // set, is the earlier entity this one collides with.
 func (l *loader) entityErr(it *item, msg string, dup *item) {
-	if !l.exists(it.path) {
-		l.setAt(it.path, msg)
-	} else {
-		n := l.nodeAt(it.path)
-		var list []string
-		if cur, ok := n.strs["@entity"].([]string); ok {
-			list = cur
-		}
-		n.setStr("@entity", append(list, msg))
+	parent := l.nodeAt(it.path[:len(it.path)-1])
+	key := it.path[len(it.path)-1]
+	var cur any
+	switch k := key.(type) {
+	case int:
+		cur = parent.getInt(k)
+	case string:
+		cur = parent.strs[k]
+	}
+	var val any
+	switch c := cur.(type) {
+	case nil:
+		val = msg
+	case string:
+		n := newNode()
+		n.setStr("@entity", []string{c, msg})
+		val = n
+	case *node:
+		list, _ := c.strs["@entity"].([]string)
+		c.setStr("@entity", append(list, msg))
+		val = c
+	}
+	switch k := key.(type) {
+	case int:
+		parent.setInt(k, val)
+	case string:
+		parent.setStr(k, val)
 	}
 	if dup != nil {
 		msg += " (same as " + dup.label + l.describe(dup) + ")"
