@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"regexp/syntax"
 	"strconv"
@@ -44,6 +45,54 @@ type hostMatcher struct {
 	port  int    // 0: any port
 }
 
+// netMatcher is one element of sources or destinations: an IP or CIDR
+// and/or a port; both must match when both are set.
+type netMatcher struct {
+	prefix netip.Prefix // invalid: any address
+	port   int          // 0: any port
+}
+
+func compileNets(list []model.CIDRPort) ([]netMatcher, error) {
+	var out []netMatcher
+	for _, e := range list {
+		var nm netMatcher
+		if e.IP != nil {
+			ip := *e.IP
+			var err error
+			if strings.Contains(ip, "/") {
+				nm.prefix, err = netip.ParsePrefix(ip)
+				nm.prefix = nm.prefix.Masked()
+			} else {
+				var a netip.Addr
+				if a, err = netip.ParseAddr(ip); err == nil {
+					nm.prefix = netip.PrefixFrom(a, a.BitLen())
+				}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("invalid ip %q: %w", ip, err)
+			}
+		}
+		if e.Port != nil {
+			nm.port = *e.Port
+		}
+		out = append(out, nm)
+	}
+	return out, nil
+}
+
+func matchNets(list []netMatcher, addr netip.Addr, port int) bool {
+	for _, nm := range list {
+		if nm.prefix.IsValid() && !nm.prefix.Contains(addr.Unmap()) {
+			continue
+		}
+		if nm.port != 0 && nm.port != port {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
 type headerMatcher struct {
 	key     string           // canonical request header key
 	values  []string         // lower-cased plain values
@@ -70,6 +119,8 @@ type matcher struct {
 	hosts    []hostMatcher
 	headers  []headerMatcher
 	snis     []hostMatcher
+	sources  []netMatcher
+	dests    []netMatcher
 	plain    []string // plain prefixes, all of the same length
 	plainLen int
 	regexes  []regexPath
@@ -112,6 +163,13 @@ func compileRoute(r *model.Route) (*compiledRoute, error) {
 	}
 	for _, h := range r.Hosts {
 		base.hosts = append(base.hosts, compileHost(h))
+	}
+	var err error
+	if base.sources, err = compileNets(r.Sources); err != nil {
+		return nil, fmt.Errorf("route %s: sources: %w", r.ID, err)
+	}
+	if base.dests, err = compileNets(r.Destinations); err != nil {
+		return nil, fmt.Errorf("route %s: destinations: %w", r.ID, err)
 	}
 	for _, s := range r.SNIs {
 		base.snis = append(base.snis, compileSNI(s))

@@ -3,6 +3,7 @@ package router
 import (
 	"maps"
 	"net/http"
+	"net/netip"
 	"testing"
 
 	"sluice/internal/model"
@@ -231,5 +232,57 @@ func TestInvalidRoutes(t *testing.T) {
 		if ValidateRoute(r) == nil {
 			t.Errorf("ValidateRoute(%+v): got nil; want an error", spec)
 		}
+	}
+}
+
+func TestSourcesDestinations(t *testing.T) {
+	t.Parallel()
+	ip := func(s string) *string { return &s }
+	port := func(n int) *int { return &n }
+	tests := []struct {
+		name    string
+		sources []model.CIDRPort
+		dests   []model.CIDRPort
+		client  string
+		cport   int
+		local   string
+		want    bool
+	}{
+		{"source cidr", []model.CIDRPort{{IP: ip("10.0.0.0/8")}}, nil, "10.1.2.3", 5000, "127.0.0.1", true},
+		{"source cidr other", []model.CIDRPort{{IP: ip("10.0.0.0/8")}}, nil, "192.168.1.1", 5000, "127.0.0.1", false},
+		{"source ip", []model.CIDRPort{{IP: ip("192.168.1.1")}}, nil, "192.168.1.1", 5000, "127.0.0.1", true},
+		{"source ip and port", []model.CIDRPort{{IP: ip("192.168.1.1"), Port: port(5000)}}, nil, "192.168.1.1", 5001, "127.0.0.1", false},
+		{"source port only", []model.CIDRPort{{Port: port(5000)}}, nil, "1.1.1.1", 5000, "127.0.0.1", true},
+		{"one of several", []model.CIDRPort{{IP: ip("1.0.0.0/8")}, {IP: ip("10.0.0.0/8")}}, nil, "10.0.0.1", 1, "127.0.0.1", true},
+		{"destination port", nil, []model.CIDRPort{{Port: port(8000)}}, "1.1.1.1", 1, "127.0.0.1", true},
+		{"destination ip", nil, []model.CIDRPort{{IP: ip("10.0.0.1")}}, "1.1.1.1", 1, "10.0.0.2", false},
+		{"no client address", []model.CIDRPort{{IP: ip("10.0.0.0/8")}}, nil, "", 0, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := rt{id: 1, methods: []string{"GET"}}.route()
+			r.Sources, r.Destinations = tc.sources, tc.dests
+			router := mustBuild(t, nil, []*model.Route{r}, nil)
+			req := &Request{Method: "GET", Host: "h", Path: "/", Port: 8000, ClientPort: tc.cport}
+			req.ClientIP, _ = netip.ParseAddr(tc.client)
+			req.LocalIP, _ = netip.ParseAddr(tc.local)
+			if got := matchID(t, router, req) == 1; got != tc.want {
+				t.Errorf("got match %v; want %v", got, tc.want)
+			}
+		})
+	}
+	// sources weigh like any other attribute.
+	src := rt{id: 1, methods: []string{"POST"}, hosts: []string{"example.com"}}.route()
+	src.Sources = []model.CIDRPort{{IP: ip("10.0.0.0/8")}}
+	plain := rt{id: 2, methods: []string{"POST"}, hosts: []string{"example.com"}}.route()
+	router := mustBuild(t, nil, []*model.Route{plain, src}, nil)
+	req := &Request{Method: "POST", Host: "example.com", Path: "/", ClientIP: netip.MustParseAddr("10.2.3.4")}
+	if got := matchID(t, router, req); got != 1 {
+		t.Errorf("request from 10/8: got route %d; want 1", got)
+	}
+	req.ClientIP = netip.MustParseAddr("11.2.3.4")
+	if got := matchID(t, router, req); got != 2 {
+		t.Errorf("request from elsewhere: got route %d; want 2", got)
 	}
 }

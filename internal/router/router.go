@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -31,6 +32,11 @@ type Request struct {
 	SNI    string      // TLS server name; "" when the request is not TLS
 	TLS    bool        // request arrived over TLS
 	Port   int         // local listening port the request arrived on
+	// ClientIP, ClientPort and LocalIP are only looked at by routes with
+	// sources or destinations (zero values match no IP condition).
+	ClientIP   netip.Addr
+	ClientPort int
+	LocalIP    netip.Addr
 }
 
 // Match is a successful match.
@@ -224,9 +230,20 @@ func reusable(old, cur *model.Route) bool {
 		(old.Hosts == nil) == (cur.Hosts == nil) && slices.Equal(old.Hosts, cur.Hosts) &&
 		slices.Equal(old.Paths, cur.Paths) &&
 		slices.Equal(old.SNIs, cur.SNIs) &&
-		(len(old.Sources) > 0) == (len(cur.Sources) > 0) &&
-		(len(old.Destinations) > 0) == (len(cur.Destinations) > 0) &&
+		slices.EqualFunc(old.Sources, cur.Sources, sameCIDRPort) &&
+		slices.EqualFunc(old.Destinations, cur.Destinations, sameCIDRPort) &&
 		maps.EqualFunc(old.Headers, cur.Headers, slices.Equal)
+}
+
+func sameCIDRPort(a, b model.CIDRPort) bool {
+	return samePtr(a.IP, b.IP) && samePtr(a.Port, b.Port)
+}
+
+func samePtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // compareMatchers orders by priority, higher first, then by tie key, larger
@@ -371,6 +388,12 @@ func (m *matcher) matchesExceptPath(q *query) bool {
 		if !ok {
 			return false
 		}
+	}
+	if len(m.sources) > 0 && !matchNets(m.sources, q.req.ClientIP, q.req.ClientPort) {
+		return false
+	}
+	if len(m.dests) > 0 && !matchNets(m.dests, q.req.LocalIP, q.port) {
+		return false
 	}
 	if len(m.snis) > 0 && q.req.TLS {
 		sni := q.req.SNI
