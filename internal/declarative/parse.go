@@ -162,6 +162,14 @@ func (l *loader) err() *Error {
 	return &Error{tree: l.tree, input: l.input, problems: l.problems}
 }
 
+// kongOnlyEntities are entity types Kong knows that sluice does not.
+var kongOnlyEntities = map[string]bool{
+	"vaults": true, "keys": true, "key_sets": true, "workspaces": true, "parameters": true,
+	"consumer_groups": true, "consumer_group_consumers": true, "consumer_group_plugins": true,
+	"hmacauth_credentials": true, "oauth2_credentials": true, "oauth2_authorization_codes": true,
+	"oauth2_tokens": true, "mtls_auth_credentials": true, "filter_chains": true, "licenses": true,
+}
+
 var topLevelMeta = map[string]bool{"_format_version": true, "_transform": true, "_comment": true, "_ignore": true}
 
 func (l *loader) checkTop() {
@@ -213,9 +221,11 @@ func (l *loader) checkTop() {
 		}
 		l.tree.setStr(key, "unknown field")
 		hint := ""
-		switch key {
-		case "_info", "_konnect", "_workspace", "_plugin_configs":
+		switch {
+		case key == "_info" || key == "_konnect" || key == "_workspace" || key == "_plugin_configs":
 			hint = " (a decK-only key: remove it, or render the file with decK first)"
+		case kongOnlyEntities[key]:
+			hint = " (a Kong entity type sluice does not support)"
 		}
 		l.problems = append(l.problems, key+": unknown field"+hint)
 	}

@@ -467,6 +467,12 @@ func TestParseErrors(t *testing.T) {
 			fields: `"_info":"unknown field"`,
 		},
 		{
+			name:   "entity type sluice does not support",
+			src:    "_format_version: \"3.0\"\nvaults: []\n",
+			want:   []string{"vaults: unknown field (a Kong entity type sluice does not support)"},
+			fields: `"vaults":"unknown field"`,
+		},
+		{
 			name: "duplicate route name",
 			src: `_format_version: "3.0"
 services:
