@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"sluice/internal/declarative"
+	"sluice/internal/memwatch"
+	"sluice/internal/model"
+	"sluice/internal/proxy"
+	"sluice/internal/reload"
+	"sluice/internal/server"
+	"sluice/internal/settings"
+	"sluice/internal/snapshot"
+	"sluice/internal/upstream"
+)
+
+func cmdStart(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("start", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		conf, prefix, shutdownTimeout     string
+		verbose, debug                    bool
+		nginxConf, dbTimeout, lockTimeout string
+		runMigrations                     bool
+	)
+	fs.StringVar(&conf, "c", "", "configuration file (kong.conf)")
+	fs.StringVar(&conf, "conf", "", "configuration file (kong.conf)")
+	fs.StringVar(&prefix, "p", "", "prefix directory (pid file, logs)")
+	fs.StringVar(&prefix, "prefix", "", "prefix directory (pid file, logs)")
+	fs.StringVar(&shutdownTimeout, "shutdown-timeout", "", "seconds to finish in-flight requests on SIGTERM/SIGQUIT (shutdown_timeout)")
+	fs.BoolVar(&verbose, "v", false, "verbose: log_level = info")
+	fs.BoolVar(&debug, "vv", false, "debug: log_level = debug")
+	// Kong's other start flags, accepted for drop-in use.
+	fs.StringVar(&nginxConf, "nginx-conf", "", "ignored (Kong: custom nginx template)")
+	fs.StringVar(&dbTimeout, "db-timeout", "", "ignored (Kong)")
+	fs.StringVar(&lockTimeout, "lock-timeout", "", "ignored (Kong)")
+	fs.BoolVar(&runMigrations, "run-migrations", false, "ignored (Kong)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "Error: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	flags := map[string]string{}
+	if prefix != "" {
+		flags["prefix"] = prefix
+	}
+	if shutdownTimeout != "" {
+		flags["shutdown_timeout"] = shutdownTimeout
+	}
+	switch {
+	case debug:
+		flags["log_level"] = "debug"
+	case verbose:
+		flags["log_level"] = "info"
+	}
+
+	// Settings warnings are kept until the log level is known.
+	early := &recorder{}
+	s, err := settings.Load(settings.Options{ConfPath: conf, Flags: flags, Log: slog.New(early)})
+	if err != nil {
+		fmt.Fprintf(stderr, "Error: invalid settings:\n%v\n", err)
+		return 1
+	}
+	log := newLogger(s, stderr)
+	slog.SetDefault(log)
+	early.replay(log)
+	if nginxConf != "" || dbTimeout != "" || lockTimeout != "" || runMigrations {
+		log.Warn("--nginx-conf, --db-timeout, --lock-timeout and --run-migrations have no effect in sluice")
+	}
+	return runGateway(s, log)
+}
+
+func newLogger(s *settings.Settings, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: s.SlogLevel()}
+	if s.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// configSource reads the declarative config named by the settings.
+type configSource struct {
+	s *settings.Settings
+}
+
+// load returns the config and its hash (Kong's: MD5 of the text; 32 zeros
+// for a config without entities).
+func (c configSource) load() (*model.Config, string, error) {
+	var data []byte
+	switch {
+	case c.s.DeclarativeConfigString != "":
+		data = []byte(c.s.DeclarativeConfigString)
+	case c.s.DeclarativeConfig != "":
+		b, err := os.ReadFile(c.s.DeclarativeConfig)
+		if err != nil {
+			return nil, "", fmt.Errorf("declarative_config: %w", err)
+		}
+		data = b
+	default:
+		return &model.Config{}, declarative.EmptyHash, nil
+	}
+	cfg, err := declarative.Parse(data, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if configIsEmpty(cfg) {
+		return cfg, declarative.EmptyHash, nil
+	}
+	return cfg, declarative.Hash(data), nil
+}
+
+func (c configSource) name() string {
+	if c.s.DeclarativeConfigString != "" {
+		return "declarative_config_string"
+	}
+	return c.s.DeclarativeConfig
+}
+
+func configIsEmpty(c *model.Config) bool {
+	return len(c.Services)+len(c.Routes)+len(c.Consumers)+len(c.Plugins)+len(c.Upstreams)+len(c.Targets)+
+		len(c.Certificates)+len(c.SNIs)+len(c.CACertificates)+len(c.KeyAuthCredentials)+
+		len(c.BasicAuthCredentials)+len(c.JWTSecrets)+len(c.ACLs) == 0
+}
+
+// runGateway starts everything, waits for signals, and stops in order.
+func runGateway(s *settings.Settings, log *slog.Logger) int {
+	switch s.Database {
+	case "postgres":
+		log.Error("database = postgres is not available in this version of sluice; use database = off (or embedded) with declarative_config")
+		return 1
+	case "embedded":
+		log.Info("database = embedded: the embedded store is not available yet, so declarative_config is served as with database = off")
+	}
+
+	// Prefix and pid file.
+	for _, d := range []string{"pids", "logs"} {
+		if err := os.MkdirAll(filepath.Join(s.Prefix, d), 0o755); err != nil {
+			log.Error("creating the prefix directory", "error", err)
+			return 1
+		}
+	}
+	pidFile := s.PIDFile()
+	if pid, err := readPID(pidFile); err == nil && pid != os.Getpid() && processAlive(pid) {
+		log.Error("sluice is already running in "+s.Prefix, "pid", pid)
+		return 1
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		log.Error("writing the pid file", "error", err)
+		return 1
+	}
+	defer os.Remove(pidFile)
+
+	if d, err := memwatch.ApplyLimit("/", s.MemLimitRatio); err != nil {
+		log.Warn("memory limit", "error", err)
+	} else {
+		log.Info("memory limit", "gomemlimit", d.GoMemLimit, "cgroup_limit", d.CgroupLimit, "gomaxprocs", d.GoMaxProcs, "source", d.Source)
+	}
+
+	certs, err := loadCerts(s)
+	if err != nil {
+		log.Error("TLS certificates", "error", err)
+		return 1
+	}
+
+	cur := &snapshot.Current{}
+	pool := upstream.NewPoolWithOptions(upstream.Options{
+		DNSRefresh:    s.DNSValidTTL,
+		MaxDNSEntries: s.DNSCacheSize,
+		Logger:        log.With("component", "upstream"),
+	})
+	defer pool.Close()
+	rl := reload.New(cur, &snapshot.Env{Pool: pool, DefaultCert: certs.proxy}, log.With("component", "reload"))
+
+	src := configSource{s}
+	cfg, hash, err := src.load()
+	if err != nil {
+		log.Error("declarative config is invalid, not starting", "source", src.name(), "error", describe(err))
+		return 1
+	}
+	if err := rl.Apply(cfg, hash); err != nil {
+		log.Error("declarative config is invalid, not starting", "source", src.name(), "error", err)
+		return 1
+	}
+
+	popts := proxyOptions(s, log)
+	if err := proxy.Check(popts); err != nil {
+		log.Error("proxy settings", "error", err)
+		return 1
+	}
+	px := proxy.New(cur, popts)
+	defer px.Close()
+
+	if len(s.AdminListen) > 0 {
+		log.Info("the Admin API is not available in this version of sluice; admin_listen is not opened")
+	}
+	minTLS, maxTLS := s.TLSVersions()
+	srv := server.New(server.Options{
+		Proxy:         s.ProxyListen,
+		Admin:         s.AdminListen,
+		Status:        s.StatusListen,
+		ProxyHandler:  px,
+		Current:       cur,
+		DefaultCert:   certs.proxy,
+		AdminCert:     certs.admin,
+		StatusCert:    certs.status,
+		TLSMinVersion: minTLS,
+		TLSMaxVersion: maxTLS,
+		DBless:        s.DBless(),
+		Log:           log.With("component", "server"),
+	})
+	if err := srv.Start(); err != nil {
+		log.Error("opening listeners", "error", err)
+		return 1
+	}
+
+	// Reloads: one goroutine applies them in order; SIGHUP and the file
+	// watcher only ask.
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	reloadReq := make(chan string, 1)
+	ask := func(why string) {
+		select {
+		case reloadReq <- why:
+		default: // one is pending already
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case why := <-reloadReq:
+				cfg, hash, err := src.load()
+				if err != nil {
+					log.Error("config reload rejected, previous config keeps serving", "trigger", why, "source", src.name(), "error", describe(err))
+					continue
+				}
+				_ = rl.Apply(cfg, hash) // logs its outcome
+			}
+		}
+	}()
+	if s.DeclarativeConfigString == "" && s.DeclarativeConfig != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reload.WatchFile(ctx, s.DeclarativeConfig, time.Second, func() { ask("file changed") })
+		}()
+		ask("watch started") // covers a change between the first load and the watcher's start
+	}
+
+	sigc := make(chan os.Signal, 4)
+	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT)
+	defer signal.Stop(sigc)
+	log.Info("sluice started", "version", version, "kong_compatible", kongCompat, "database", s.Database,
+		"prefix", s.Prefix, "pid", os.Getpid())
+
+	code := 0
+loop:
+	for {
+		select {
+		case sig := <-sigc:
+			switch sig {
+			case syscall.SIGHUP:
+				log.Info("SIGHUP: reloading the declarative config")
+				ask("SIGHUP")
+			case syscall.SIGTERM, syscall.SIGQUIT:
+				log.Info("graceful shutdown", "signal", sig.String(), "timeout_seconds", s.ShutdownTimeout.Seconds())
+				cancel()
+				gctx, gcancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+				// A second TERM/INT during the drain stops at once.
+				stopNow := make(chan struct{})
+				go func() {
+					for {
+						select {
+						case sig := <-sigc:
+							if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+								log.Info("second signal: stopping now", "signal", sig.String())
+								gcancel()
+								return
+							}
+						case <-stopNow:
+							return
+						}
+					}
+				}()
+				if err := srv.Shutdown(gctx); err != nil {
+					log.Warn("shutdown", "error", err)
+				}
+				close(stopNow)
+				gcancel()
+				break loop
+			case syscall.SIGINT:
+				log.Info("fast shutdown", "signal", sig.String())
+				srv.Close()
+				break loop
+			}
+		case err := <-srv.Err():
+			log.Error("a listener failed, stopping", "error", err)
+			srv.Close()
+			code = 1
+			break loop
+		}
+	}
+	cancel()
+	wg.Wait()
+	log.Info("sluice stopped")
+	return code
+}
+
+func proxyOptions(s *settings.Settings, log *slog.Logger) proxy.Options {
+	trusted := make([]string, 0, len(s.TrustedIPs))
+	for _, p := range s.TrustedIPs {
+		trusted = append(trusted, p.String())
+	}
+	headers := s.Headers
+	if len(headers) == 0 {
+		headers = []string{"off"} // set but empty: no headers, as Kong
+	}
+	hup := s.HeadersUpstream
+	if len(hup) == 0 {
+		hup = []string{"off"}
+	}
+	return proxy.Options{
+		KongVersion:          kongCompat,
+		Headers:              headers,
+		HeadersUpstream:      hup,
+		TrustedIPs:           trusted,
+		RealIPHeader:         s.RealIPHeader,
+		RealIPRecursive:      s.RealIPRecursive,
+		ErrorDefaultType:     s.ErrorDefaultType,
+		KeepalivePoolSize:    s.UpstreamKeepalivePoolSize,
+		KeepaliveMaxRequests: s.UpstreamKeepaliveMaxRequests,
+		KeepaliveIdleTimeout: s.UpstreamKeepaliveIdleTimeout,
+		AllowDebugHeader:     s.AllowDebugHeader,
+		PortMap:              s.PortMaps,
+		Logger:               log,
+	}
+}
+
+// recorder keeps log records until the real logger exists.
+type recorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
+func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.records = append(r.records, rec.Clone())
+	r.mu.Unlock()
+	return nil
+}
+func (r *recorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *recorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *recorder) replay(log *slog.Logger) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range r.records {
+		if log.Enabled(context.Background(), rec.Level) {
+			_ = log.Handler().Handle(context.Background(), rec)
+		}
+	}
+	r.records = nil
+}
+
+type certSet struct {
+	proxy, admin, status *tls.Certificate
+}
+
+// loadCerts reads ssl_cert, admin_ssl_cert and status_ssl_cert (file paths,
+// PEM text or base64 PEM, as Kong accepts); the first pair of each is used.
+// Without ssl_cert, a self-signed certificate is made, as Kong does.
+func loadCerts(s *settings.Settings) (certSet, error) {
+	var cs certSet
+	var err error
+	if cs.proxy, err = loadPair("ssl_cert", s.SSLCert, s.SSLCertKey); err != nil {
+		return cs, err
+	}
+	if cs.proxy == nil {
+		if cs.proxy, err = snapshot.SelfSignedCert(); err != nil {
+			return cs, fmt.Errorf("making the default certificate: %w", err)
+		}
+	}
+	if cs.admin, err = loadPair("admin_ssl_cert", s.AdminSSLCert, s.AdminSSLCertKey); err != nil {
+		return cs, err
+	}
+	if cs.status, err = loadPair("status_ssl_cert", s.StatusSSLCert, s.StatusSSLCertKey); err != nil {
+		return cs, err
+	}
+	return cs, nil
+}
+
+func loadPair(key string, certs, keys []string) (*tls.Certificate, error) {
+	if len(certs) == 0 || len(keys) == 0 {
+		return nil, nil
+	}
+	c, err := readPEM(certs[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	k, err := readPEM(keys[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s_key: %w", key, err)
+	}
+	pair, err := tls.X509KeyPair(c, k)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return &pair, nil
+}
+
+// readPEM takes a file path, PEM text or base64-encoded PEM.
+func readPEM(v string) ([]byte, error) {
+	if containsPEM([]byte(v)) {
+		return []byte(v), nil
+	}
+	if b, err := os.ReadFile(v); err == nil {
+		return b, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if b, err := decodeBase64(v); err == nil && containsPEM(b) {
+		return b, nil
+	}
+	return nil, fmt.Errorf("%q is neither a readable file, PEM text nor base64-encoded PEM", truncate(v, 60))
+}
