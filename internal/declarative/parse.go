@@ -206,7 +206,7 @@ func (l *loader) checkTop() {
 	for k := range l.input {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	sort.Strings(keys)
 	for _, key := range keys {
 		if topLevelMeta[key] {
 			continue

@@ -1,5 +1,0 @@
-package declarative
-
-import "sort"
-
-func sortStrings(s []string) { sort.Strings(s) }
