@@ -18,6 +18,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"maps"
 	"fmt"
 	"os"
 	"os/exec"
@@ -287,6 +288,16 @@ func (h *harness) run(ctx context.Context, o options) error {
 			}
 		}
 	}
+	// From here on VmHWM is the peak under load, not while loading config.
+	rep.StartupPeakRSSMiB = map[string]float64{}
+	for _, t := range targets {
+		if u, err := procstat.Proc.TreeUsage(t.proc.pid()); err == nil {
+			rep.StartupPeakRSSMiB[t.name] = float64(u.HWMKiB) / 1024
+		}
+		if err := procstat.Proc.ResetPeak(t.proc.pid()); err != nil {
+			h.warnf("%s: peak RSS includes start-up: %v", t.name, err)
+		}
+	}
 	// Closed-loop rounds: A B C ..., A B C ...
 	for round := 1; round <= o.rounds; round++ {
 		for _, body := range o.bodies {
@@ -517,6 +528,9 @@ func (h *harness) write(o options, root string, rep report.Report) error {
 	var b strings.Builder
 	fmt.Fprintln(&b, "\nThroughput: value (ratio to nginx / ratio to the Go floor), medians over rounds")
 	b.WriteString(report.Table(rep.Rows, false))
+	for _, t := range slices.Sorted(maps.Keys(rep.StartupPeakRSSMiB)) {
+		fmt.Fprintf(&b, "start-up peak RSS %s: %.1fMiB\n", t, rep.StartupPeakRSSMiB[t])
+	}
 	if len(rep.LatRows) > 0 {
 		fmt.Fprintln(&b, "\nAdded latency at a fixed rate (open loop; added = figure minus direct-to-upstream)")
 		b.WriteString(report.LatencyTable(rep.LatRows, false))

@@ -220,3 +220,21 @@ func (fs FS) CPUBusySeconds(cpu string) (float64, error) {
 	}
 	return float64(v) / TicksPerSecond, nil
 }
+
+// ResetPeak sets the peak RSS (VmHWM) of pid and its descendants back to
+// their current RSS by writing "5" to /proc/<pid>/clear_refs (Linux 4.0 and
+// later; needs the right to write the process's files, e.g. root or the
+// same user). After it, VmHWM is the peak since the reset, such as under
+// load rather than while loading a config.
+func (fs FS) ResetPeak(pid int) error {
+	pids, err := fs.Tree(pid)
+	if err != nil {
+		return err
+	}
+	for _, p := range pids {
+		if err := os.WriteFile(filepath.Join(fs.Root, strconv.Itoa(p), "clear_refs"), []byte("5"), 0); err != nil {
+			return fmt.Errorf("reset peak RSS of %d: %w", p, err)
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -164,4 +165,59 @@ func TestParseCPUBusy(t *testing.T) {
 func FuzzParseCPUBusy(f *testing.F) {
 	f.Add("cpu0 1 2 3 4 5 6 7 8\n")
 	f.Fuzz(func(t *testing.T, s string) { ParseCPUBusy([]byte(s)) })
+}
+
+// TestResetPeak grows a child's RSS, lets it free the memory, and checks
+// that after a reset its VmHWM is back near its current RSS.
+func TestResetPeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a child")
+	}
+	if os.Getenv("PROCSTAT_CHILD") == "1" {
+		// Outside the Go heap, so that unmapping returns it at once.
+		b, err := syscall.Mmap(-1, 0, 64<<20, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+		if err != nil {
+			os.Exit(3)
+		}
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		syscall.Munmap(b)
+		os.Stdout.Write([]byte("grown\n"))
+		time.Sleep(30 * time.Second)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestResetPeak$")
+	cmd.Env = append(os.Environ(), "PROCSTAT_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	buf := make([]byte, 6)
+	if _, err := out.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	before, err := Proc.Memory(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.HWMKiB < 60<<10 {
+		t.Fatalf("child peak %d KiB; want at least 60 MiB after touching 64 MiB", before.HWMKiB)
+	}
+	if err := Proc.ResetPeak(pid); err != nil {
+		t.Skip("cannot reset peak RSS here:", err)
+	}
+	after, err := Proc.Memory(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.HWMKiB > after.RSSKiB+1024 || after.HWMKiB > before.HWMKiB-50<<10 {
+		t.Errorf("VmHWM %d KiB before the reset, %d KiB after (VmRSS %d KiB); want it back at the current RSS, 64 MiB lower",
+			before.HWMKiB, after.HWMKiB, after.RSSKiB)
+	}
 }

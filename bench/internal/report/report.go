@@ -224,15 +224,18 @@ func AggregateLatency(runs []LatencyRun, notes map[string]string) []LatencyRow {
 
 // Report is everything one harness run produced.
 type Report struct {
-	Started    time.Time         `json:"started"`
-	Host       map[string]string `json:"host"` // kernel, CPU, versions
-	Settings   map[string]string `json:"settings"`
-	Runs       []Run             `json:"runs"`
-	Rows       []Row             `json:"rows"`
-	Latency    []LatencyRun      `json:"latency_runs,omitempty"`
-	LatRows    []LatencyRow      `json:"latency_rows,omitempty"`
-	Warnings   []string          `json:"warnings,omitempty"`
-	AllocsNote string            `json:"allocs_note,omitempty"`
+	Started  time.Time         `json:"started"`
+	Host     map[string]string `json:"host"` // kernel, CPU, versions
+	Settings map[string]string `json:"settings"`
+	Runs     []Run             `json:"runs"`
+	Rows     []Row             `json:"rows"`
+	Latency  []LatencyRun      `json:"latency_runs,omitempty"`
+	LatRows  []LatencyRow      `json:"latency_rows,omitempty"`
+	Warnings []string          `json:"warnings,omitempty"`
+	// StartupPeakRSSMiB is each target's peak RSS from start through
+	// config loading and warm-up, before the peak was reset for the runs.
+	StartupPeakRSSMiB map[string]float64 `json:"startup_peak_rss_mib,omitempty"`
+	AllocsNote        string             `json:"allocs_note,omitempty"`
 }
 
 func us(v float64) string {
@@ -335,6 +338,16 @@ func Markdown(r Report) string {
 	}
 	b.WriteString("\n## Throughput (closed loop, wrk)\n\n")
 	b.WriteString(Table(r.Rows, true))
+	if len(r.StartupPeakRSSMiB) > 0 {
+		b.WriteString("\nPeak RSS from start through config loading and warm-up (before the runs): ")
+		var parts []string
+		for _, row := range r.Rows {
+			if v, ok := r.StartupPeakRSSMiB[row.Target]; ok && !slices.Contains(parts, fmt.Sprintf("%s %.1fMiB", row.Target, v)) {
+				parts = append(parts, fmt.Sprintf("%s %.1fMiB", row.Target, v))
+			}
+		}
+		b.WriteString(strings.Join(parts, ", ") + ".\n")
+	}
 	if len(r.LatRows) > 0 {
 		b.WriteString("\n## Added latency at a fixed rate (open loop)\n\n")
 		b.WriteString(LatencyTable(r.LatRows, true))

@@ -85,15 +85,16 @@ func TestAggregateLatency(t *testing.T) {
 
 func TestMarkdownAndJSON(t *testing.T) {
 	r := Report{
-		Started:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		Host:     map[string]string{"cpu": "test"},
-		Runs:     []Run{{Target: Nginx, Conns: 64, Body: "small", Requests: 10, RPS: 10, CPUSeconds: 1}},
-		LatRows:  []LatencyRow{{Target: Nginx, Rate: 5, AddedP99US: 2500}},
-		Warnings: []string{"noisy"},
+		Started:           time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		Host:              map[string]string{"cpu": "test"},
+		Runs:              []Run{{Target: Nginx, Conns: 64, Body: "small", Requests: 10, RPS: 10, CPUSeconds: 1}},
+		LatRows:           []LatencyRow{{Target: Nginx, Rate: 5, AddedP99US: 2500}},
+		Warnings:          []string{"noisy"},
+		StartupPeakRSSMiB: map[string]float64{Nginx: 3.5},
 	}
 	r.Rows = Aggregate(r.Runs, nil)
 	md := Markdown(r)
-	for _, want := range []string{"2026-01-02T03:04:05Z", "| target |", "- cpu: test", "2.50ms", "- noisy"} {
+	for _, want := range []string{"2026-01-02T03:04:05Z", "| target |", "- cpu: test", "2.50ms", "- noisy", "nginx 3.5MiB"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
