@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,21 +57,10 @@ func lineDiff(want, got string) string {
 			g = gl[i]
 		}
 		if w != g {
-			b.WriteString("line " + itoa(i+1) + ":\n  want " + w + "\n  got  " + g + "\n")
+			b.WriteString("line " + strconv.Itoa(i+1) + ":\n  want " + w + "\n  got  " + g + "\n")
 		}
 	}
 	return b.String()
-}
-
-func itoa(i int) string {
-	return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i%10)))[:0] + fmtInt(i)
-}
-
-func fmtInt(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return fmtInt(i/10) + string(rune('0'+i%10))
 }
 
 func TestMarshalRoundTrip(t *testing.T) {
@@ -121,12 +111,12 @@ func configDiff(a, b *model.Config) []string {
 		fa, fb := va.Field(i), vb.Field(i)
 		name := va.Type().Field(i).Name
 		if fa.Len() != fb.Len() {
-			out = append(out, name+": got "+fmtInt(fb.Len())+" entities; want "+fmtInt(fa.Len()))
+			out = append(out, name+": got "+strconv.Itoa(fb.Len())+" entities; want "+strconv.Itoa(fa.Len()))
 			continue
 		}
 		for j := 0; j < fa.Len(); j++ {
 			if !reflect.DeepEqual(fa.Index(j).Interface(), fb.Index(j).Interface()) {
-				out = append(out, name+"["+fmtInt(j)+"]: got "+mustJSONString(fb.Index(j).Interface())+"; want "+mustJSONString(fa.Index(j).Interface()))
+				out = append(out, name+"["+strconv.Itoa(j)+"]: got "+mustJSONString(fb.Index(j).Interface())+"; want "+mustJSONString(fa.Index(j).Interface()))
 			}
 		}
 	}
