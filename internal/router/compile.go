@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -158,9 +159,7 @@ func compileRoute(r *model.Route) (*compiledRoute, error) {
 		return cr, nil
 	}
 	base := matcher{routeID: r.ID}
-	for _, m := range r.Methods {
-		base.methods = append(base.methods, m)
-	}
+	base.methods = slices.Clone(r.Methods)
 	for _, h := range r.Hosts {
 		base.hosts = append(base.hosts, compileHost(h))
 	}
@@ -178,7 +177,7 @@ func compileRoute(r *model.Route) (*compiledRoute, error) {
 	for name := range r.Headers {
 		names = append(names, name)
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	for _, name := range names {
 		hm := headerMatcher{key: http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))}
 		for _, v := range r.Headers[name] {
@@ -507,12 +506,4 @@ func hasPrefixFold(s, lowerPrefix string) bool {
 
 func hasSuffixFold(s, lowerSuffix string) bool {
 	return len(s) >= len(lowerSuffix) && equalFoldLower(s[len(s)-len(lowerSuffix):], lowerSuffix)
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }

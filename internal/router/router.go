@@ -348,15 +348,6 @@ func (r *Router) MatchLinear(req *Request) (Match, bool) {
 	return r.result(best, req.Path), true
 }
 
-func hasUpper(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return true
-		}
-	}
-	return false
-}
-
 // query is the request as the predicates see it.
 type query struct {
 	req  *Request
