@@ -92,7 +92,7 @@ func checkCertKey(certField, keyField, msg string) func(map[string]any) ([]strin
 	return func(rec map[string]any) ([]string, map[string]any) {
 		c, ok1 := rec[certField].(string)
 		k, ok2 := rec[keyField].(string)
-		if !ok1 || !ok2 {
+		if !ok1 || !ok2 || IsVaultReference(c) || IsVaultReference(k) {
 			return nil, nil
 		}
 		certs, err := parseCertPEM(c)
@@ -126,7 +126,7 @@ func keyType(c *x509.Certificate) string {
 func checkAltType(rec map[string]any) ([]string, map[string]any) {
 	c, ok1 := rec["cert"].(string)
 	a, ok2 := rec["cert_alt"].(string)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || IsVaultReference(c) || IsVaultReference(a) {
 		return nil, nil
 	}
 	cc, e1 := parseCertPEM(c)

@@ -298,7 +298,11 @@ func Entities() []string {
 // string, bool, float64/int, []any, map[string]any, nil), expands shorthands
 // (service url), rejects unknown fields, fills defaults, and returns the
 // normalised record with every schema field present (null where unset). It
-// generates nothing: id and timestamps are the caller's.
+// generates nothing: id, timestamps and credential keys are the caller's
+// (see Generated). The input is never modified; the record shares no
+// mutable value with the schema. The error is a *SchemaError: compare it
+// with nil before storing it in an error variable (a nil *SchemaError in an
+// error interface is not nil).
 func (s *Schema) Process(in map[string]any, opts *ProcessOptions) (map[string]any, *SchemaError) {
 	if opts == nil {
 		opts = &ProcessOptions{}

@@ -528,3 +528,14 @@ func TestLookupAll(t *testing.T) {
 		t.Errorf("Entities() has %d names; want 13", got)
 	}
 }
+
+func TestVaultReferenceAndTimestamp(t *testing.T) {
+	s := mustLookup(t, "certificates")
+	if _, err := s.Process(map[string]any{"cert": "{vault://env/cert}", "key": "{vault://env/key}"}, nil); err != nil {
+		t.Errorf("vault references rejected: %v", err)
+	}
+	_, err := mustLookup(t, "consumers").Process(map[string]any{"username": "u", "created_at": -1.0}, nil)
+	if err == nil || err.Fields["created_at"] != "expected a valid timestamp" {
+		t.Errorf("negative created_at: %v; want expected a valid timestamp", err)
+	}
+}

@@ -321,7 +321,15 @@ func (p *processor) value(f *Field, v any) (any, any) {
 			return v, errString
 		}
 		if len(s) == 0 && f.LenMin == 0 && f.LenEq == nil {
+			if f.Err != "" {
+				return v, f.Err
+			}
 			return v, "length must be at least 1"
+		}
+		if f.Referenceable && IsVaultReference(s) {
+			// Kong validates the dereferenced value later, not the
+			// reference.
+			return s, nil
 		}
 		return s, validateScalar(f, s)
 	case TypeInteger:
@@ -554,6 +562,11 @@ func validateOrdered(f *Field, v any) string {
 	if f.Gt != nil {
 		if n, ok := toFloat(v); ok && !(n > *f.Gt) {
 			return "value must be greater than " + formatNum(*f.Gt)
+		}
+	}
+	if f.Timestamp {
+		if n, ok := toFloat(v); ok && n <= 0 {
+			return "expected a valid timestamp"
 		}
 	}
 	if f.UUID {
@@ -1094,6 +1107,12 @@ func compiled(pattern string) *regexp.Regexp {
 	r := regexp.MustCompile(pattern)
 	reCache.Store(pattern, r)
 	return r
+}
+
+// IsVaultReference reports whether s is a Kong vault reference such as
+// "{vault://env/my-secret}".
+func IsVaultReference(s string) bool {
+	return strings.HasPrefix(s, "{vault://") && strings.HasSuffix(s, "}")
 }
 
 func isUUID(s string) bool {
