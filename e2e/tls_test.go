@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,10 +92,10 @@ services:
 certificates:
 - cert: ${CERT_A}
   key: ${KEY_A}
-  snis: [a.test]
+  snis: [{name: a.test}]
 - cert: ${CERT_B}
   key: ${KEY_B}
-  snis: ['*.b.test']
+  snis: [{name: '*.b.test'}]
 `
 
 // TestTLSBySNI checks that the HTTPS listener picks the certificate by SNI:
@@ -111,7 +112,7 @@ func TestTLSBySNI(t *testing.T) {
 		"CERT_A": yamlString(certA), "KEY_A": yamlString(keyA),
 		"CERT_B": yamlString(certB), "KEY_B": yamlString(keyB),
 	}
-	withStar := tlsConfig + fmt.Sprintf("- cert: %s\n  key: %s\n  snis: ['*']\n", yamlString(certD), yamlString(keyD))
+	withStar := tlsConfig + fmt.Sprintf("- cert: %s\n  key: %s\n  snis: [{name: '*'}]\n", yamlString(certD), yamlString(keyD))
 
 	tests := []struct {
 		name string
@@ -164,8 +165,18 @@ func TestTLSBySNI(t *testing.T) {
 		if resp.status != 426 {
 			t.Fatalf("status = %d, body %q; want 426", resp.status, resp.body)
 		}
-		if got, want := string(resp.body), `{"message":"Please use HTTPS protocol"}`; got != want {
+		// Kong 3.x answers with kong.response.error (the JSON template with
+		// request_id) and asks for an upgrade to TLS.
+		id := resp.header.Get("X-Kong-Request-Id")
+		want := "{\n  \"message\":\"Please use HTTPS protocol\",\n  \"request_id\":\"" + id + "\"\n}"
+		if got := string(resp.body); got != want {
 			t.Errorf("body = %q; want %q", got, want)
+		}
+		if got := resp.header.Get("Upgrade"); got != "TLS/1.2, HTTP/1.1" {
+			t.Errorf("Upgrade = %q; want %q", got, "TLS/1.2, HTTP/1.1")
+		}
+		if got := resp.header.Get("Connection"); !strings.Contains(strings.ToLower(got), "upgrade") {
+			t.Errorf("Connection = %q; want Upgrade", got)
 		}
 	})
 }
