@@ -227,10 +227,25 @@ type reqState struct {
 	sni       string
 	replay    *replayBody
 
+	hv  [16]string // backing store for single-value header slices
+	nhv int
+
 	upstreamStart   time.Time
 	upstreamHeaders time.Time
 	status          int
 	done            bool
+}
+
+// one returns v as a one-element header value slice without allocating
+// (backed by the state; capacity 1 so appends copy).
+func (s *reqState) one(v string) []string {
+	if s.nhv == len(s.hv) {
+		return []string{v}
+	}
+	i := s.nhv
+	s.nhv++
+	s.hv[i] = v
+	return s.hv[i : i+1 : i+1]
 }
 
 type stateKey struct{}
@@ -357,17 +372,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 			return
 		}
 		st.peer = peer
-	} else {
-		port := svc.Port
-		if port == 0 {
-			port = 80
-			if st.upScheme == "https" {
-				port = 443
-			}
-		}
-		st.directDst = net.JoinHostPort(svc.Host, strconv.Itoa(port))
+	}
+	se := p.pool.get(st.snap, svc, st.start.UnixNano())
+	if st.balancer == nil {
+		st.directDst = se.dst
 		if !st.route.PreserveHost {
-			st.hostHdr = hostWithPort(svc.Host, port, svc.Protocol)
+			st.hostHdr = se.hostHdr
 		}
 	}
 	if st.route.PreserveHost {
@@ -390,10 +400,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		st.replay = &replayBody{b: buf}
 	}
 
-	sp := p.pool.get(st.snap, svc, st.start.UnixNano())
-	rp := sp.buffered
+	rp := se.sp.buffered
 	if !st.route.ResponseBuffering {
-		rp = sp.streaming
+		rp = se.sp.streaming
 	}
 	rp.ServeHTTP(w, r.WithContext(st))
 	p.finish(st)
@@ -417,11 +426,16 @@ func (p *Proxy) finish(st *reqState) {
 func (p *Proxy) forwarded(st *reqState, r *http.Request, raw string) {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	var peer netip.Addr
+	st.peerIP = r.RemoteAddr
 	if err == nil {
 		peer = ap.Addr().Unmap()
-		st.peerIP = peer.String()
-	} else {
-		st.peerIP = r.RemoteAddr
+		// The address part of RemoteAddr, without allocating.
+		if i := strings.LastIndexByte(r.RemoteAddr, ':'); i > 0 {
+			st.peerIP = strings.TrimSuffix(strings.TrimPrefix(r.RemoteAddr[:i], "["), "]")
+		}
+		if ap.Addr().Is4In6() {
+			st.peerIP = peer.String()
+		}
 	}
 	st.clientIP = st.peerIP
 	if v := r.Header.Get(p.opts.RealIPHeader); v != "" {
@@ -432,7 +446,7 @@ func (p *Proxy) forwarded(st *reqState, r *http.Request, raw string) {
 	st.trusted = p.trusted.contains(peer)
 	host := hostOnly(r.Host)
 	st.fwdProto, st.fwdHost, st.fwdPath = st.scheme, host, raw
-	st.fwdPort = strconv.Itoa(st.port)
+	st.fwdPort = portString(st.port)
 	if st.trusted {
 		h := r.Header
 		if v := h.Get("X-Forwarded-Proto"); v != "" {
@@ -586,28 +600,36 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	delete(h, "Proxy")
 
 	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + st.peerIP}
+		h["X-Forwarded-For"] = st.one(strings.Join(prior, ", ") + ", " + st.peerIP)
 	} else {
-		h["X-Forwarded-For"] = []string{st.clientIP}
+		h["X-Forwarded-For"] = st.one(st.clientIP)
 	}
-	h["X-Forwarded-Proto"] = []string{st.fwdProto}
-	h["X-Forwarded-Host"] = []string{st.fwdHost}
-	h["X-Forwarded-Port"] = []string{st.fwdPort}
-	h["X-Forwarded-Path"] = []string{st.fwdPath}
+	h["X-Forwarded-Proto"] = st.one(st.fwdProto)
+	h["X-Forwarded-Host"] = st.one(st.fwdHost)
+	h["X-Forwarded-Port"] = st.one(st.fwdPort)
+	h["X-Forwarded-Path"] = st.one(st.fwdPath)
 	if st.fwdPrefix != "" {
-		h["X-Forwarded-Prefix"] = []string{st.fwdPrefix}
+		h["X-Forwarded-Prefix"] = st.one(st.fwdPrefix)
 	} else {
 		delete(h, "X-Forwarded-Prefix")
 	}
-	h["X-Real-Ip"] = []string{st.clientIP}
+	h["X-Real-Ip"] = st.one(st.clientIP)
 	if p.ridUpstream {
-		h[hdrRequestID] = []string{st.rid}
+		h[hdrRequestID] = st.one(st.rid)
 	}
-	via := protoVersion(in.ProtoMajor, in.ProtoMinor) + " " + p.serverHeader
+	var via string
+	switch {
+	case in.ProtoMajor == 1 && in.ProtoMinor == 1:
+		via = p.viaOutbound
+	case in.ProtoMajor == 2:
+		via = p.viaGRPC
+	default:
+		via = protoVersion(in.ProtoMajor, in.ProtoMinor) + " " + p.serverHeader
+	}
 	if prior := in.Header["Via"]; len(prior) > 0 {
 		via = strings.Join(prior, ", ") + ", " + via
 	}
-	h["Via"] = []string{via}
+	h["Via"] = st.one(via)
 }
 
 func connectionListed(h http.Header, name string) bool {
@@ -630,7 +652,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	st.status = res.StatusCode
 	h := res.Header
 	if p.enabled.upstreamStatus {
-		h[hdrUpstreamStatus] = []string{strconv.Itoa(res.StatusCode)}
+		h[hdrUpstreamStatus] = st.one(strconv.Itoa(res.StatusCode))
 	}
 	if st.peer != nil && st.peer.SetCookie != nil {
 		h.Add("Set-Cookie", st.peer.SetCookie.String())
@@ -652,14 +674,14 @@ func (p *Proxy) proxiedHeaders(st *reqState, h http.Header) {
 			}
 			d = end.Sub(st.upstreamStart)
 		}
-		h[hdrUpstreamLatency] = []string{strconv.FormatInt(d.Milliseconds(), 10)}
+		h[hdrUpstreamLatency] = st.one(msString(d))
 	}
 	if p.enabled.proxyLatency {
 		var d time.Duration
 		if !st.upstreamStart.IsZero() {
 			d = st.upstreamStart.Sub(st.start)
 		}
-		h[hdrProxyLatency] = []string{strconv.FormatInt(d.Milliseconds(), 10)}
+		h[hdrProxyLatency] = st.one(msString(d))
 	}
 	if p.enabled.via {
 		via := p.viaOutbound
@@ -669,30 +691,30 @@ func (p *Proxy) proxiedHeaders(st *reqState, h http.Header) {
 		if prior := h["Via"]; len(prior) > 0 {
 			via = strings.Join(prior, ", ") + ", " + via
 		}
-		h["Via"] = []string{via}
+		h["Via"] = st.one(via)
 	}
 	if p.enabled.server && len(h[hdrServer]) == 0 {
-		h[hdrServer] = []string{p.serverHeader}
+		h[hdrServer] = st.one(p.serverHeader)
 	}
 	if p.enabled.requestID {
-		h[hdrRequestID] = []string{st.rid}
+		h[hdrRequestID] = st.one(st.rid)
 	}
 }
 
 // generatedHeaders sets the headers of a response Kong produced itself.
 func (p *Proxy) generatedHeaders(st *reqState, h http.Header) {
 	if p.enabled.responseLatency {
-		h[hdrResponseLatency] = []string{strconv.FormatInt(time.Since(st.start).Milliseconds(), 10)}
+		h[hdrResponseLatency] = st.one(msString(time.Since(st.start)))
 	}
 	if !(p.enabled.via && h.Get("Via") == p.serverHeader) {
 		if p.enabled.server {
-			h[hdrServer] = []string{p.serverHeader}
+			h[hdrServer] = st.one(p.serverHeader)
 		} else {
 			delete(h, hdrServer)
 		}
 	}
 	if p.enabled.requestID {
-		h[hdrRequestID] = []string{st.rid}
+		h[hdrRequestID] = st.one(st.rid)
 	}
 }
 
@@ -803,4 +825,36 @@ func (p *Proxy) write(w http.ResponseWriter, status int, body []byte, ctype stri
 // String describes the proxy for logs.
 func (p *Proxy) String() string {
 	return fmt.Sprintf("proxy(kong/%s)", p.opts.KongVersion)
+}
+
+// msStrings caches the renderings of small millisecond counts.
+var msStrings = func() (t [1000]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(i)
+	}
+	return t
+}()
+
+// msString renders d in whole milliseconds.
+func msString(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms >= 0 && ms < int64(len(msStrings)) {
+		return msStrings[ms]
+	}
+	return strconv.FormatInt(ms, 10)
+}
+
+// portString renders a port; common proxy ports are cached.
+func portString(p int) string {
+	switch p {
+	case 80:
+		return "80"
+	case 443:
+		return "443"
+	case 8000:
+		return "8000"
+	case 8443:
+		return "8443"
+	}
+	return strconv.Itoa(p)
 }

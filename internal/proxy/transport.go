@@ -20,15 +20,23 @@ import (
 	"sluice/internal/snapshot"
 )
 
+const copyBufferSize = 32 << 10
+
 // bufferPool is the 32 KiB copy-buffer pool shared by every ReverseProxy.
+// It stores array pointers so that Put does not allocate.
 type bufferPool struct{ p sync.Pool }
 
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 }
 
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
+func (b *bufferPool) Get() []byte { return b.p.Get().(*[copyBufferSize]byte)[:] }
+
+func (b *bufferPool) Put(v []byte) {
+	if cap(v) >= copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(v[:copyBufferSize]))
+	}
+}
 
 // transportKey identifies a transport: the service plus every field that
 // changes how connections are made. Two services (or two versions of one
@@ -73,11 +81,19 @@ type svcProxy struct {
 	lastUsed  atomic.Int64 // unix nanoseconds
 }
 
+// svcEntry is what one service version needs per request: its svcProxy and
+// the precomputed address and Host header for services without an upstream.
+type svcEntry struct {
+	sp      *svcProxy
+	dst     string // host:port
+	hostHdr string // Host header when preserve_host is off
+}
+
 // transportPool keeps svcProxies across snapshots, keyed by identity, and
 // evicts the ones nobody used for a while.
 type transportPool struct {
 	p      *Proxy
-	byPtr  sync.Map // *model.Service -> *svcProxy (fast path)
+	byPtr  sync.Map // *model.Service -> *svcEntry (fast path)
 	mu     sync.Mutex
 	byKey  map[transportKey]*svcProxy
 	stop   chan struct{}
@@ -88,14 +104,14 @@ func newTransportPool(p *Proxy) *transportPool {
 	return &transportPool{p: p, byKey: map[transportKey]*svcProxy{}, stop: make(chan struct{})}
 }
 
-// get returns the svcProxy for s, creating it on first use.
-func (tp *transportPool) get(snap *snapshot.Snapshot, s *model.Service, now int64) *svcProxy {
+// get returns the svcEntry for s, creating its svcProxy on first use.
+func (tp *transportPool) get(snap *snapshot.Snapshot, s *model.Service, now int64) *svcEntry {
 	if v, ok := tp.byPtr.Load(s); ok {
-		sp := v.(*svcProxy)
-		if sp.lastUsed.Load() < now-int64(time.Second) { // avoid a store per request
-			sp.lastUsed.Store(now)
+		se := v.(*svcEntry)
+		if se.sp.lastUsed.Load() < now-int64(time.Second) { // avoid a store per request
+			se.sp.lastUsed.Store(now)
 		}
-		return sp
+		return se
 	}
 	k := keyFor(s)
 	tp.mu.Lock()
@@ -106,8 +122,16 @@ func (tp *transportPool) get(snap *snapshot.Snapshot, s *model.Service, now int6
 	}
 	tp.mu.Unlock()
 	sp.lastUsed.Store(now)
-	tp.byPtr.Store(s, sp)
-	return sp
+	port := s.Port
+	if port == 0 {
+		port = 80
+		if s.Protocol == "https" || s.Protocol == "grpcs" {
+			port = 443
+		}
+	}
+	se := &svcEntry{sp: sp, dst: net.JoinHostPort(s.Host, strconv.Itoa(port)), hostHdr: hostWithPort(s.Host, port, s.Protocol)}
+	tp.byPtr.Store(s, se)
+	return se
 }
 
 // sweep evicts entries unused since before cutoff (unix nanoseconds).
@@ -123,7 +147,7 @@ func (tp *transportPool) sweep(cutoff int64) int {
 	}
 	tp.mu.Unlock()
 	tp.byPtr.Range(func(key, v any) bool {
-		if v.(*svcProxy).lastUsed.Load() < cutoff {
+		if v.(*svcEntry).sp.lastUsed.Load() < cutoff {
 			tp.byPtr.Delete(key)
 		}
 		return true
