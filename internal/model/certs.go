@@ -153,39 +153,38 @@ func checkCACert(rec map[string]any) ([]string, map[string]any) {
 		return nil, nil
 	}
 	if len(certs) > 1 {
-		return nil, map[string]any{"cert": "please submit only one certificate at a time"}
+		return []string{"please submit only one certificate at a time"}, nil
 	}
 	cert := certs[0]
-	if !cert.BasicConstraintsValid || !cert.IsCA {
-		return nil, map[string]any{"cert": `certificate does not appear to be a CA because it is missing the "CA" basic constraint`}
-	}
 	if now().After(cert.NotAfter) {
-		return nil, map[string]any{"cert": `certificate expired, "Not After" time is in the past`}
+		return []string{`certificate expired, "Not After" time is in the past`}, nil
+	}
+	if !cert.BasicConstraintsValid || !cert.IsCA {
+		return []string{`certificate does not appear to be a CA because it is missing the "CA" basic constraint`}, nil
 	}
 	sum := sha256.Sum256(cert.Raw)
 	rec["cert_digest"] = hex.EncodeToString(sum[:])
 	return nil, nil
 }
 
-func checkJWTPublicKey(rec map[string]any) ([]string, map[string]any) {
-	k, ok := rec["rsa_public_key"].(string)
-	if !ok {
-		return nil, nil
-	}
+// validateJWTPublicKey accepts a PEM public key (PKIX or PKCS#1) or a
+// certificate, as Kong's jwt_secrets check on rsa_public_key.
+func validateJWTPublicKey(v any) string {
+	k, _ := v.(string)
 	b, _ := pem.Decode([]byte(k))
 	if b == nil {
-		return nil, map[string]any{"rsa_public_key": "invalid key"}
+		return "invalid key"
 	}
 	if _, err := x509.ParsePKIXPublicKey(b.Bytes); err == nil {
-		return nil, nil
+		return ""
 	}
 	if _, err := x509.ParsePKCS1PublicKey(b.Bytes); err == nil {
-		return nil, nil
+		return ""
 	}
-	if c, err := x509.ParseCertificate(b.Bytes); err == nil && c.PublicKey != nil {
-		return nil, nil
+	if _, err := x509.ParseCertificate(b.Bytes); err == nil {
+		return ""
 	}
-	return nil, map[string]any{"rsa_public_key": "invalid key"}
+	return "invalid key"
 }
 
 // RandomKey returns 32 random hex characters, Kong's generated credential

@@ -140,8 +140,8 @@ func TestCACertificates(t *testing.T) {
 		"two":      {ca.certPEM + ca.certPEM, "please submit only one certificate at a time"},
 	} {
 		_, perr := s.Process(map[string]any{"cert": tc.cert}, nil)
-		if perr == nil || perr.Fields["cert"] != tc.want {
-			t.Errorf("%s: got %v; want cert: %s", name, perr, tc.want)
+		if perr == nil || perr.Error() != "schema violation ("+tc.want+")" {
+			t.Errorf("%s: got %v; want entity error %s", name, perr, tc.want)
 		}
 	}
 }
@@ -166,5 +166,25 @@ func TestSNIs(t *testing.T) {
 	}, nil)
 	if strings.Contains(validateSNI("a.com"), "IP") {
 		t.Error("hostname rejected as IP")
+	}
+}
+
+func TestJWTPublicKey(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	out, perr := mustLookup(t, "jwt_secrets").Process(map[string]any{
+		"consumer": map[string]any{"id": uuid1}, "algorithm": "RS256", "rsa_public_key": pub}, nil)
+	if perr != nil {
+		t.Fatalf("valid RS256 secret rejected: %v", perr)
+	}
+	if out["rsa_public_key"] != pub || out["algorithm"] != "RS256" {
+		t.Errorf("record = %v", out)
 	}
 }

@@ -560,8 +560,7 @@ func jwtSchema() *Schema {
 		Checks: []*Check{
 			{Conditional: &Conditional{IfField: "algorithm",
 				IfMatch:   &Field{Match: `^(RS|ES|PS|Ed)`},
-				ThenField: "rsa_public_key", ThenMatch: &Field{Required: true}}},
-			{Custom: &CustomCheck{Fields: []string{"rsa_public_key"}, Fn: checkJWTPublicKey}},
+				ThenField: "rsa_public_key", ThenMatch: &Field{Required: true, Custom: validateJWTPublicKey}}},
 		},
 		Generate: func(rec map[string]any) {
 			if rec["key"] == nil {

@@ -351,7 +351,7 @@ func TestCredentials(t *testing.T) {
 		{name: "jwt bad algorithm", entity: "jwt_secrets", in: `{` + c + `,"algorithm":"none"}`,
 			fields: `{"algorithm":"expected one of: HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA"}`},
 		{name: "jwt bad key", entity: "jwt_secrets", in: `{` + c + `,"algorithm":"RS256","rsa_public_key":"nope"}`,
-			fields: `{"rsa_public_key":"invalid key"}`},
+			fields: `{"@entity":["failed conditional validation given value of field 'algorithm'"],"rsa_public_key":"invalid key"}`},
 		{name: "acl", entity: "acls", in: `{` + c + `,"group":"admins"}`},
 		{name: "acl group", entity: "acls", in: `{` + c + `}`,
 			fields: `{"group":"required field missing"}`},
