@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 
@@ -15,7 +14,7 @@ import (
 
 func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "validate" && args[0] != "parse") {
-		fmt.Fprintf(stderr, "Usage: sluice config validate FILE\n")
+		say(stderr, "Usage: sluice config validate FILE\n")
 		return 2
 	}
 	fs := flag.NewFlagSet("config "+args[0], flag.ContinueOnError)
@@ -24,21 +23,21 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "Usage: sluice config validate FILE\n")
+		say(stderr, "Usage: sluice config validate FILE\n")
 		return 2
 	}
 	path := fs.Arg(0)
 	data, err := os.ReadFile(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
+		say(stderr, "Error: %v\n", err)
 		return 1
 	}
 	cfg, err := validateConfig(data)
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: %s: %s\n", path, describe(err))
+		say(stderr, "Error: %s: %s\n", path, describe(err))
 		return 1
 	}
-	fmt.Fprintf(stdout, "OK: %s is valid (%d services, %d routes, %d consumers, %d plugins, %d upstreams, %d certificates)\n",
+	say(stdout, "OK: %s is valid (%d services, %d routes, %d consumers, %d plugins, %d upstreams, %d certificates)\n",
 		path, len(cfg.Services), len(cfg.Routes), len(cfg.Consumers), len(cfg.Plugins), len(cfg.Upstreams), len(cfg.Certificates))
 	return 0
 }

@@ -9,7 +9,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 )
@@ -42,7 +41,7 @@ environment variables, the -c file (else /etc/kong/kong.conf, /etc/kong.conf), d
 // run executes one command and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		say(stderr, "%s", usage)
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
@@ -56,12 +55,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "config":
 		return cmdConfig(rest, stdout, stderr)
 	case "version", "--version", "-V":
-		fmt.Fprintf(stdout, "sluice %s (Kong %s compatible)\n", version, kongCompat)
+		say(stdout, "sluice %s (Kong %s compatible)\n", version, kongCompat)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		say(stdout, "%s", usage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "Error: unknown command %q\n\n%s", cmd, usage)
+	say(stderr, "Error: unknown command %q\n\n%s", cmd, usage)
 	return 2
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -44,7 +43,7 @@ func cmdQuit(args []string, stdout, stderr io.Writer, graceful bool) int {
 	pidFile := settings.PIDFile(prefix)
 	pid, err := readPID(pidFile)
 	if err != nil || !processAlive(pid) {
-		fmt.Fprintf(stderr, "Error: sluice is not running at %s\n", prefix)
+		say(stderr, "Error: sluice is not running at %s\n", prefix)
 		return 1
 	}
 	if wait > 0 {
@@ -55,7 +54,7 @@ func cmdQuit(args []string, stdout, stderr io.Writer, graceful bool) int {
 		sig = syscall.SIGQUIT
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
-		fmt.Fprintf(stderr, "Error: signalling pid %d: %v\n", pid, err)
+		say(stderr, "Error: signalling pid %d: %v\n", pid, err)
 		return 1
 	}
 	limit := 10 * time.Second
@@ -64,21 +63,21 @@ func cmdQuit(args []string, stdout, stderr io.Writer, graceful bool) int {
 	}
 	if waitExit(pid, limit) {
 		if graceful {
-			fmt.Fprintln(stdout, "sluice stopped (gracefully)")
+			say(stdout, "sluice stopped (gracefully)\n")
 		} else {
-			fmt.Fprintln(stdout, "sluice stopped")
+			say(stdout, "sluice stopped\n")
 		}
 		return 0
 	}
 	if graceful {
-		fmt.Fprintf(stderr, "sluice is still running after %v, forcing shutdown\n", limit)
+		say(stderr, "sluice is still running after %v, forcing shutdown\n", limit)
 		_ = syscall.Kill(pid, syscall.SIGINT)
 		if waitExit(pid, 5*time.Second) {
-			fmt.Fprintln(stdout, "sluice stopped (forced)")
+			say(stdout, "sluice stopped (forced)\n")
 			return 0
 		}
 	}
-	fmt.Fprintf(stderr, "Error: sluice (pid %d) did not stop\n", pid)
+	say(stderr, "Error: sluice (pid %d) did not stop\n", pid)
 	return 1
 }
 

@@ -52,7 +52,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "Error: unexpected argument %q\n", fs.Arg(0))
+		say(stderr, "Error: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
 	flags := map[string]string{}
@@ -73,7 +73,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	early := &recorder{}
 	s, err := settings.Load(settings.Options{ConfPath: conf, Flags: flags, Log: slog.New(early)})
 	if err != nil {
-		fmt.Fprintf(stderr, "Error: invalid settings:\n%v\n", err)
+		say(stderr, "Error: invalid settings:\n%v\n", err)
 		return 1
 	}
 	log := newLogger(s, stderr)
@@ -163,7 +163,7 @@ func runGateway(s *settings.Settings, log *slog.Logger) int {
 		log.Error("writing the pid file", "error", err)
 		return 1
 	}
-	defer os.Remove(pidFile)
+	defer func() { _ = os.Remove(pidFile) }()
 
 	if d, err := memwatch.ApplyLimit("/", s.MemLimitRatio); err != nil {
 		log.Warn("memory limit", "error", err)
@@ -308,12 +308,12 @@ loop:
 				break loop
 			case syscall.SIGINT:
 				log.Info("fast shutdown", "signal", sig.String())
-				srv.Close()
+				_ = srv.Close()
 				break loop
 			}
 		case err := <-srv.Err():
 			log.Error("a listener failed, stopping", "error", err)
-			srv.Close()
+			_ = srv.Close()
 			code = 1
 			break loop
 		}

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 )
+
+// say prints to the terminal; a failed write to it has no remedy.
+func say(w io.Writer, format string, a ...any) { _, _ = fmt.Fprintf(w, format, a...) }
 
 func containsPEM(b []byte) bool { return bytes.Contains(b, []byte("-----BEGIN ")) }
 

@@ -135,9 +135,9 @@ const proxyHeaderTimeout = 10 * time.Second
 func (c *trackedConn) readProxyHeader() {
 	c.ppOnce.Do(func() {
 		c.ppReader = bufio.NewReaderSize(c.Conn, 512)
-		_ = c.Conn.SetReadDeadline(time.Now().Add(proxyHeaderTimeout))
+		_ = c.SetReadDeadline(time.Now().Add(proxyHeaderTimeout))
 		c.ppRemote, c.ppErr = readProxyHeader(c.ppReader)
-		_ = c.Conn.SetReadDeadline(time.Time{})
+		_ = c.SetReadDeadline(time.Time{})
 		if c.ppErr != nil {
 			c.l.srv.log.Debug("PROXY protocol header rejected", "remote", c.Conn.RemoteAddr().String(), "error", c.ppErr)
 			// Nothing may be answered on a connection whose sender is

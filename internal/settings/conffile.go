@@ -80,7 +80,7 @@ func parseConfLine(line string, n int) (Entry, error) {
 	}
 	key := []byte(k)
 	for i, c := range key {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 			key[i] = '_'
 		}
 	}

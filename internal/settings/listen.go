@@ -90,7 +90,7 @@ func ParseListen(key, value string) ([]Listen, error) {
 	for _, e := range entries {
 		l, err := parseListenEntry(strings.TrimSpace(e))
 		if err != nil {
-			return nil, fmt.Errorf("%s: invalid entry %q: %v; %s", key, strings.TrimSpace(e), err, listenUsage)
+			return nil, fmt.Errorf("%s: invalid entry %q: %w; %s", key, strings.TrimSpace(e), err, listenUsage)
 		}
 		out = append(out, l)
 	}
@@ -194,7 +194,7 @@ func validHostname(h string) bool {
 		}
 		for i := 0; i < len(label); i++ {
 			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
 				return false
 			}
 		}
@@ -215,10 +215,10 @@ func parseKeepalive(l *Listen, v string) error {
 	}
 	var err error
 	if l.KeepIdle, err = parseNginxTime(parts[0]); err != nil {
-		return fmt.Errorf("so_keepalive %q: keepidle: %v", v, err)
+		return fmt.Errorf("so_keepalive %q: keepidle: %w", v, err)
 	}
 	if l.KeepIntvl, err = parseNginxTime(parts[1]); err != nil {
-		return fmt.Errorf("so_keepalive %q: keepintvl: %v", v, err)
+		return fmt.Errorf("so_keepalive %q: keepintvl: %w", v, err)
 	}
 	if parts[2] != "" {
 		n, err := strconv.Atoi(parts[2])

@@ -168,7 +168,7 @@ func FuzzParseConf(f *testing.F) {
 			}
 			for i := 0; i < len(e.Key); i++ {
 				c := e.Key[i]
-				if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+				if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
 					t.Fatalf("key %q from %q has %q", e.Key, in, c)
 				}
 			}

@@ -291,7 +291,7 @@ func Load(opts Options) (*Settings, error) {
 			if d.sensitive {
 				shown = "******"
 			}
-			errs = append(errs, fmt.Errorf("%s: invalid %s %q: %v", v.source, d.name, shown, err))
+			errs = append(errs, fmt.Errorf("%s: invalid %s %q: %w", v.source, d.name, shown, err))
 		}
 	}
 	if err := s.finish(vals, log); err != nil {
