@@ -539,3 +539,32 @@ func TestVaultReferenceAndTimestamp(t *testing.T) {
 		t.Errorf("negative created_at: %v; want expected a valid timestamp", err)
 	}
 }
+
+func TestForeignKeys(t *testing.T) {
+	s := mustLookup(t, "routes")
+	tests := []struct {
+		service any
+		want    string // JSON of the record's service or of the error
+		bad     bool
+	}{
+		{map[string]any{"id": uuid1}, `{"id":"` + uuid1 + `"}`, false},
+		{map[string]any{"id": uuid1, "name": "x", "extra": 1}, `{"id":"` + uuid1 + `"}`, false},
+		{map[string]any{"name": "svc"}, `{"name":"svc"}`, false},
+		{map[string]any{"id": "x"}, `{"id":"expected a valid UUID"}`, true},
+		{map[string]any{"foo": "x"}, `{"id":"missing primary key"}`, true},
+		{"svc", `{"id":"missing primary key"}`, true},
+	}
+	for _, tt := range tests {
+		out, err := s.Process(map[string]any{"paths": []any{"/"}, "service": tt.service}, nil)
+		switch {
+		case tt.bad && err == nil:
+			t.Errorf("service %v accepted", tt.service)
+		case tt.bad:
+			jsonEqual(t, toJSON(tt.service), err.Fields["service"], tt.want)
+		case err != nil:
+			t.Errorf("service %v: %v", tt.service, err)
+		default:
+			jsonEqual(t, toJSON(tt.service), out["service"], tt.want)
+		}
+	}
+}

@@ -470,47 +470,39 @@ func (p *processor) mapValue(f *Field, m map[string]any) (any, any) {
 	return out, nil
 }
 
+// foreign validates a foreign key like Kong's validate_primary_key: the
+// value must carry a valid "id"; other keys are ignored (dropped from the
+// record), except the referenced entity's endpoint key (e.g. a service
+// "name"), which is kept for the caller to resolve when "id" is absent.
 func (p *processor) foreign(f *Field, v any) (any, any) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return v, errRecord
+		return v, map[string]any{"id": "missing primary key"}
 	}
-	out := make(map[string]any, len(m))
-	errs := map[string]any{}
 	endpointKey := ""
 	if ref, ok := entitySchemas[f.Reference]; ok {
 		endpointKey = ref.EndpointKey
 	}
-	for k, x := range m {
-		switch {
-		case k == "id":
-			s, ok := x.(string)
-			if !ok {
-				errs[k] = errString
-			} else if !isUUID(s) {
-				errs[k] = errUUID
+	id, hasID := m["id"]
+	if !hasID {
+		if endpointKey != "" {
+			if ek, ok := m[endpointKey].(string); ok && ek != "" {
+				return map[string]any{endpointKey: ek}, nil
 			}
-			out[k] = x
-		case k == endpointKey && endpointKey != "":
-			// The caller resolves endpoint keys to ids.
-			if _, ok := x.(string); !ok {
-				errs[k] = errString
-			}
-			out[k] = x
-		default:
-			errs[k] = errUnknown
 		}
+		return v, map[string]any{"id": "missing primary key"}
 	}
-	if _, ok := m["id"]; !ok && (endpointKey == "" || m[endpointKey] == nil) && len(errs) == 0 {
-		errs["id"] = errRequired
+	if id == nil {
+		return v, map[string]any{"id": errRequired}
 	}
-	if len(errs) > 0 {
-		return out, errs
+	s, ok := id.(string)
+	if !ok {
+		return v, map[string]any{"id": errString}
 	}
-	if msg := validateCommon(f, out); msg != "" {
-		return out, msg
+	if !isUUID(s) {
+		return v, map[string]any{"id": errUUID}
 	}
-	return out, nil
+	return map[string]any{"id": s}, nil
 }
 
 // validateScalar runs the generic validators on a typed value and returns
