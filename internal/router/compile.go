@@ -14,20 +14,6 @@ import (
 	"sluice/internal/model"
 )
 
-// Priority bit layout of Kong's traditional_compatible router
-// (kong/router/transform.lua get_priority).
-const (
-	weightShift       = 61
-	plainHostOnlyBit  = uint64(1) << 60
-	headerCountShift  = 52
-	regexURLBit       = uint64(1) << 51
-	regexPrioShift    = 19
-	maxLengthMask     = 0x7FFFF
-	maxHeaderCount    = 255
-	regexPrioBias     = int64(1) << 31
-	regexPrioFieldMax = uint64(1)<<32 - 1
-)
-
 // splitNamespace is the UUID v5 namespace Kong uses to name the sub-routes
 // of a route whose paths are split by kind and length.
 var splitNamespace = [16]byte{0x7f, 0x14, 0x5b, 0xf9, 0x0d, 0xce, 0x4f, 0x91, 0x98, 0xeb, 0xde, 0xbb, 0xce, 0x4b, 0x9f, 0x6b}
@@ -149,11 +135,11 @@ func isHTTPRoute(r *model.Route) bool {
 // ValidateRoute compiles r the way Build does and reports the first error:
 // an invalid regex path or header regex. Stream routes are not checked.
 func ValidateRoute(r *model.Route) error {
-	_, err := compileRoute(r)
+	_, err := compileRoute(r, Options{})
 	return err
 }
 
-func compileRoute(r *model.Route) (*compiledRoute, error) {
+func compileRoute(r *model.Route, opts Options) (*compiledRoute, error) {
 	cr := &compiledRoute{route: r}
 	if !isHTTPRoute(r) {
 		return cr, nil
@@ -200,7 +186,7 @@ func compileRoute(r *model.Route) (*compiledRoute, error) {
 	}
 	if len(groups) == 0 {
 		m := base
-		m.priority = priority(r, &m)
+		m.priority = priority(r, &m, opts)
 		m.tie = tieKey(r.ID)
 		cr.subs = []*matcher{&m}
 		return cr, nil
@@ -212,7 +198,7 @@ func compileRoute(r *model.Route) (*compiledRoute, error) {
 		if len(g.plain) > 0 {
 			m.plainLen = len(g.plain[0])
 		}
-		m.priority = priority(r, &m)
+		m.priority = priority(r, &m, opts)
 		if len(groups) == 1 {
 			m.tie = tieKey(r.ID)
 		} else {
@@ -350,63 +336,6 @@ func compileSNI(s string) hostMatcher {
 		return hostMatcher{kind: hostSuffix, value: s[1:]}
 	}
 	return hostMatcher{kind: hostExact, value: s}
-}
-
-// priority computes Kong's 64-bit route priority for one sub-route.
-func priority(r *model.Route, m *matcher) uint64 {
-	var weight uint64
-	if len(r.Sources) > 0 {
-		weight++
-	}
-	if len(r.Destinations) > 0 {
-		weight++
-	}
-	if len(r.Methods) > 0 {
-		weight++
-	}
-	if len(r.Hosts) > 0 {
-		weight++
-	}
-	headers := uint64(len(r.Headers))
-	if headers > 0 {
-		weight++
-		if headers > maxHeaderCount {
-			headers = maxHeaderCount
-		}
-	}
-	if len(r.SNIs) > 0 {
-		weight++
-	}
-	isRegex := len(m.regexes) > 0
-	if len(m.plain) > 0 || isRegex {
-		weight++
-	}
-	if weight > 7 {
-		weight = 7
-	}
-	p := weight<<weightShift | headers<<headerCountShift
-	if r.Hosts != nil {
-		plainOnly := true
-		for _, h := range r.Hosts {
-			if strings.Contains(h, "*") {
-				plainOnly = false
-				break
-			}
-		}
-		if plainOnly {
-			p |= plainHostOnlyBit
-		}
-	}
-	if isRegex {
-		p |= regexURLBit
-		// regex_priority is a signed integer; biasing keeps its order in the
-		// 32 bits Kong gives it.
-		rp := uint64(int64(r.RegexPriority)+regexPrioBias) & regexPrioFieldMax
-		p |= rp << regexPrioShift
-	} else {
-		p |= uint64(m.plainLen) & maxLengthMask
-	}
-	return p
 }
 
 // tieKey is the key Kong's ATC router breaks priority ties with: the route's

@@ -81,7 +81,7 @@ func TestRandomizedAgainstLinearScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range rounds {
 		routes := randomRoutes(rng, 1+rng.IntN(40))
-		r, err := Build(nil, routes, nil)
+		r, err := BuildWithOptions(nil, routes, nil, Options{DocumentedPriority: round%2 == 1})
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

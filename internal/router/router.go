@@ -141,6 +141,7 @@ type Router struct {
 	routes map[string]routeState // by route id
 	ix     *index
 	subs   int
+	opts   Options
 }
 
 // Len returns the number of compiled sub-routes.
@@ -155,7 +156,16 @@ func (r *Router) Len() int { return r.subs }
 // tls, tls_passthrough, udp) are left out. An invalid route (a regex that
 // does not compile) or a duplicate route id fails the whole build.
 func Build(prev *Router, routes []*model.Route, services map[string]*model.Service) (*Router, error) {
-	r := &Router{routes: make(map[string]routeState, len(routes))}
+	return BuildWithOptions(prev, routes, services, Options{})
+}
+
+// BuildWithOptions is Build with options. A prev built with other options
+// is not reused.
+func BuildWithOptions(prev *Router, routes []*model.Route, services map[string]*model.Service, opts Options) (*Router, error) {
+	if prev != nil && prev.opts != opts {
+		prev = nil
+	}
+	r := &Router{routes: make(map[string]routeState, len(routes)), opts: opts}
 	tk := &token{}
 	var removed, added []*matcher
 	seen := 0
@@ -176,7 +186,7 @@ func Build(prev *Router, routes []*model.Route, services map[string]*model.Servi
 		}
 		if cr == nil {
 			var err error
-			if cr, err = compileRoute(rt); err != nil {
+			if cr, err = compileRoute(rt, opts); err != nil {
 				return nil, err
 			}
 			added = append(added, cr.subs...)

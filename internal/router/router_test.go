@@ -85,7 +85,10 @@ func TestPriorityRules(t *testing.T) {
 		name   string
 		routes []rt
 		req    *Request
-		want   int
+		want   int // with Kong's real (LuaJIT) priorities, the default
+		// wantDocumented is the winner under Options.DocumentedPriority
+		// when it differs from want.
+		wantDocumented int
 	}{
 		{
 			name:   "more attributes first: host+path beats path alone",
@@ -137,7 +140,30 @@ func TestPriorityRules(t *testing.T) {
 		{
 			name:   "regex_priority: negative below zero",
 			routes: []rt{{id: 2, paths: []string{`~/a`}, regexPrio: -3}, {id: 1, paths: []string{`~/a/b`}}},
-			req:    get("/a/b"), want: 1,
+			// Kong: a negative regex_priority turns into bit 63 (luaPriority).
+			req: get("/a/b"), want: 2, wantDocumented: 1,
+		},
+		{
+			name:   "kong: a plain-host route outranks a heavier route without hosts",
+			routes: []rt{{id: 1, hosts: []string{"example.com"}}, {id: 2, methods: []string{"GET"}, paths: []string{"/api"}}},
+			req:    get("/api"), want: 1, wantDocumented: 2,
+		},
+		{
+			name: "kong: a regex route outranks a heavier route without hosts",
+			routes: []rt{{id: 1, paths: []string{`~/api`}},
+				{id: 2, methods: []string{"GET"}, paths: []string{"/api"}, headers: map[string][]string{"x": {"1"}}}},
+			req:  &Request{Method: "GET", Host: "h", Path: "/api", Header: http.Header{"X": {"1"}}},
+			want: 1, wantDocumented: 2,
+		},
+		{
+			name: "kong: match weights of 4 and more tie (larger UUID wins)",
+			routes: []rt{
+				{id: 2, methods: []string{"GET"}, paths: []string{"/a"}, headers: map[string][]string{"x": {"1"}}, snis: []string{"s"}},
+				{id: 1, methods: []string{"GET"}, paths: []string{"/a/b/c"}, headers: map[string][]string{"x": {"1"}, "y": {"2"}},
+					snis: []string{"s"}, protocols: []string{"https"}},
+			},
+			req:  &Request{Method: "GET", Host: "h", Path: "/a/b/c", Header: http.Header{"X": {"1"}, "Y": {"2"}}},
+			want: 2, wantDocumented: 1,
 		},
 		{
 			name:   "regex_priority ignored for plain paths",
@@ -182,7 +208,52 @@ func TestPriorityRules(t *testing.T) {
 			if got := matchID(t, r, tc.req); got != tc.want {
 				t.Errorf("got route %d; want %d", got, tc.want)
 			}
+			routes := make([]*model.Route, len(tc.routes))
+			for i, s := range tc.routes {
+				routes[i] = s.route()
+			}
+			doc, err := BuildWithOptions(nil, routes, nil, Options{DocumentedPriority: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.want
+			if tc.wantDocumented != 0 {
+				want = tc.wantDocumented
+			}
+			if got := matchID(t, doc, tc.req); got != want {
+				t.Errorf("documented priority: got route %d; want %d", got, want)
+			}
 		})
+	}
+}
+
+// TestLuaPriorityGolden pins luaPriority to the values Kong's get_priority
+// arithmetic (transform.lua, with its lshift_uint64 helper and the
+// uintptr_t conversion of the ATC router's add_matcher) gives when run by
+// LuaJIT 2.1 on x86-64.
+func TestLuaPriorityGolden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   priorityInputs
+		want uint64
+	}{
+		{"paths only, prefix of 4", priorityInputs{weight: 1, length: 4}, 536870916},
+		{"plain host only", priorityInputs{weight: 1, plainHost: true}, 1152921505143717888},
+		{"plain host and prefix of 4", priorityInputs{weight: 2, plainHost: true, length: 4}, 1152921505680588804},
+		{"methods, 1 header, prefix of 4", priorityInputs{weight: 3, headers: 1, length: 4}, 1611661316},
+		{"methods, 3 headers, prefix of 4", priorityInputs{weight: 3, headers: 3, length: 4}, 1613758468},
+		{"weight 4, no host", priorityInputs{weight: 4, headers: 1, length: 4}, 9223372036854775808},
+		{"weight 5, no host", priorityInputs{weight: 5, length: 4}, 9223372036854775808},
+		{"weight 4, plain host", priorityInputs{weight: 4, plainHost: true, length: 4}, 10376293541461622788},
+		{"regex", priorityInputs{weight: 1, regex: true}, 2251800350556160},
+		{"regex, regex_priority 2", priorityInputs{weight: 1, regex: true, regexPrio: 2}, 2251800351604736},
+		{"regex, regex_priority -1", priorityInputs{weight: 1, regex: true, regexPrio: -1}, 9225623837205331968},
+	}
+	for _, tc := range tests {
+		if got := luaPriority(tc.in); got != tc.want {
+			t.Errorf("%s: got %d (%#x); want %d (%#x)", tc.name, got, got, tc.want, tc.want)
+		}
 	}
 }
 
@@ -190,7 +261,7 @@ func TestPriorityBits(t *testing.T) {
 	t.Parallel()
 	r := rt{id: 1, methods: []string{"GET"}, hosts: []string{"a.com"}, paths: []string{"/abc"},
 		headers: map[string][]string{"x": {"1"}, "y": {"2"}}}.route()
-	cr, err := compileRoute(r)
+	cr, err := compileRoute(r, Options{DocumentedPriority: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +270,7 @@ func TestPriorityBits(t *testing.T) {
 		t.Errorf("got priority %#x; want %#x", got, want)
 	}
 	r = rt{id: 1, paths: []string{"~/a"}, regexPrio: 3, hosts: []string{"*.a.com"}}.route()
-	cr, _ = compileRoute(r)
+	cr, _ = compileRoute(r, Options{DocumentedPriority: true})
 	want = uint64(2)<<61 | 1<<51 | uint64(3+(1<<31))<<19
 	if got := cr.subs[0].priority; got != want {
 		t.Errorf("got priority %#x; want %#x", got, want)
@@ -217,7 +288,7 @@ func TestSplitRouteIDs(t *testing.T) {
 	if len(groups) != 3 || strings.Join(groups[0].plain, ",") != "/a,/c" || len(groups[1].regexes) != 2 || groups[2].plain[0] != "/bb" {
 		t.Fatalf("got groups %+v; want [/a /c] [~/re ~/x] [/bb]", groups)
 	}
-	cr, err := compileRoute(r)
+	cr, err := compileRoute(r, Options{DocumentedPriority: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +300,7 @@ func TestSplitRouteIDs(t *testing.T) {
 		t.Errorf("got tie key %x; want uuid5(%s#2) %x", cr.subs[1].tie, r.ID, want)
 	}
 	// A route whose paths form one group keeps its own id.
-	one, _ := compileRoute(rt{id: 7, paths: []string{"/a", "/b"}}.route())
+	one, _ := compileRoute(rt{id: 7, paths: []string{"/a", "/b"}}.route(), Options{})
 	if u, _ := parseUUID(uid(7)); len(one.subs) != 1 || one.subs[0].tie != string(u[:]) {
 		t.Errorf("single-group route: got %d subs, tie %x; want 1 sub with the route id", len(one.subs), one.subs[0].tie)
 	}
