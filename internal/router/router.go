@@ -3,13 +3,18 @@
 //
 // Every route is compiled once into one or more sub-routes (Kong splits a
 // route whose paths differ in kind or length), each with Kong's 64-bit
-// priority. The sub-routes are sorted by priority (ties: larger UUID first,
-// as in Kong's ATC router) and the first one that matches a request wins.
-// To avoid scanning every route, sub-routes whose hosts are all plain are
-// indexed by host, and inside each host bucket by a radix tree of their
-// plain path prefixes (or the literal prefix of their regex paths); the
-// search visits only the candidates that can match and stops as soon as no
-// better-ranked candidate remains.
+// priority; the best-priority sub-route that matches a request wins, ties
+// going to the larger UUID as in Kong's ATC router. By default priorities
+// are the ones Kong 3.x really computes (see luaPriority), which differ from
+// its documented layout in a few orderings; Options.DocumentedPriority
+// selects the documented layout.
+//
+// To avoid scanning every route, sub-routes are filed by host (exact, "*.x"
+// suffix, "x.*" prefix, or no host) and inside each host bucket in a radix
+// tree of their plain path prefixes (or the literal prefix of their regex
+// paths). A search visits only the candidates that can match and leaves a
+// list as soon as it cannot beat the best match found. The index is
+// persistent, so a Build from a previous router copies only what changed.
 package router
 
 import (
