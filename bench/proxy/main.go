@@ -18,8 +18,8 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"maps"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -49,6 +49,9 @@ type harness struct {
 	upstreamAddr string
 	keepalive    int
 	warnings     []string
+	perf         string // perf binary, when -perf
+	perfDir      string // where profiles go
+	perfStamp    string
 	scripts      map[string]string // target/body -> Lua script path
 }
 
@@ -76,6 +79,7 @@ type options struct {
 	sluiceBin  string
 	noInstall  bool
 	keep       bool
+	perf       bool
 	warmup     time.Duration
 	latencyDur time.Duration
 }
@@ -97,6 +101,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.sluiceBin, "sluice", "", "use this sluice binary instead of building ./cmd/sluice")
 	fs.BoolVar(&o.noInstall, "no-install", false, "do not apt-get install missing tools")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs)")
+	fs.BoolVar(&o.perf, "perf", false, "record a CPU profile (perf record -g) of each proxy during its round-1 run at the first conns and body; writes perf report text next to the results")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -258,8 +263,18 @@ func (h *harness) run(ctx context.Context, o options) error {
 		return fmt.Errorf("no target started")
 	}
 
+	started := time.Now().UTC()
+	if o.perf {
+		if h.perf = find("perf"); h.perf == "" {
+			return fmt.Errorf("-perf: perf not found (apt-get install linux-perf)")
+		}
+		h.perfDir, h.perfStamp = resultsDir(o, root), started.Format(stampLayout)
+		if err := os.MkdirAll(h.perfDir, 0o755); err != nil {
+			return err
+		}
+	}
 	rep := report.Report{
-		Started:  time.Now().UTC(),
+		Started:  started,
 		Host:     hostInfo(ctx, h.tools, root),
 		Settings: settings(o),
 	}
@@ -306,7 +321,8 @@ func (h *harness) run(ctx context.Context, o options) error {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
-					r, err := h.measure(ctx, t, c, body, o.dur)
+					profile := o.perf && round == 1 && body == o.bodies[0] && c == o.conns[0] && t.name != tDirect
+					r, err := h.measure(ctx, t, c, body, o.dur, profile)
 					if err != nil {
 						h.warnf("%s round %d %s c=%d: %v", t.name, round, body, c, err)
 						continue
@@ -397,7 +413,7 @@ func (h *harness) wrk(ctx context.Context, t *target, conns int, body string, d 
 }
 
 // measure is one recorded wrk run with the proxy's CPU and memory.
-func (h *harness) measure(ctx context.Context, t *target, conns int, body string, d time.Duration) (report.Run, error) {
+func (h *harness) measure(ctx context.Context, t *target, conns int, body string, d time.Duration, profile bool) (report.Run, error) {
 	if t.proc.exited() {
 		return report.Run{}, fmt.Errorf("process exited: %w\n%s", t.proc.exitErr(), t.proc.logTail())
 	}
@@ -407,9 +423,24 @@ func (h *harness) measure(ctx context.Context, t *target, conns int, body string
 	}
 	upBefore, _ := procstat.Proc.TreeUsage(h.upstream.pid())
 	busyBefore, _ := procstat.Proc.CPUBusySeconds("cpu1")
+	var perfDone func() error
+	if profile {
+		data, txt := perfPaths(h.perfDir, h.perfStamp, t.name)
+		if perfDone, err = h.perfRecord(ctx, t, d, data, txt); err != nil {
+			h.warnf("%s: perf: %v", t.name, err)
+		}
+	}
 	t0 := time.Now()
 	res, err := h.wrk(ctx, t, conns, body, d)
 	wall := time.Since(t0).Seconds()
+	if perfDone != nil {
+		if perr := perfDone(); perr != nil {
+			h.warnf("%s: %v", t.name, perr)
+		} else {
+			_, txt := perfPaths(h.perfDir, h.perfStamp, t.name)
+			h.logf("%s: CPU profile in %s (the run's figures include perf's overhead)", t.name, txt)
+		}
+	}
 	if err != nil {
 		return report.Run{}, err
 	}
@@ -502,16 +533,23 @@ func settings(o options) map[string]string {
 	}
 }
 
+// stampLayout names result files by the run's start time in UTC.
+const stampLayout = "20060102T150405Z"
+
+func resultsDir(o options, root string) string {
+	if o.out != "" {
+		return o.out
+	}
+	return filepath.Join(root, "bench", "results")
+}
+
 // write prints the tables and saves JSON and markdown.
 func (h *harness) write(o options, root string, rep report.Report) error {
-	out := o.out
-	if out == "" {
-		out = filepath.Join(root, "bench", "results")
-	}
+	out := resultsDir(o, root)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	stamp := rep.Started.Format("20060102T150405Z")
+	stamp := rep.Started.Format(stampLayout)
 	md := report.Markdown(rep)
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
