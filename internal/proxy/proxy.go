@@ -304,7 +304,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	raw := rawPath(r)
 	norm := router.NormalizePath(raw)
 	if st.snap == nil || st.snap.Router == nil {
-		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute, nil)
+		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute)
 		return
 	}
 	rr := router.Request{Method: r.Method, Host: r.Host, Path: norm, Header: r.Header, TLS: isTLS, Port: port}
@@ -313,7 +313,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	}
 	m, ok := st.snap.Router.Match(&rr)
 	if !ok || m.Route == nil {
-		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute, nil)
+		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute)
 		return
 	}
 	st.match, st.route, st.svc = m, m.Route, m.Service
@@ -322,7 +322,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	}
 	if st.svc != nil && !st.svc.Enabled {
 		// Kong leaves routes of disabled services out of the router.
-		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute, nil)
+		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute)
 		return
 	}
 	if p.opts.AllowDebugHeader && r.Header["Kong-Debug"] != nil {
@@ -344,7 +344,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		return
 	}
 	if st.svc == nil {
-		p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoService, nil)
+		p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoService)
 		return
 	}
 	svc := st.svc
@@ -364,10 +364,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		peer, err := b.Pick(r, &st.pc, nil)
 		if err != nil || peer == nil {
 			if err == nil || errors.Is(err, upstream.ErrNoPeer) {
-				p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoPeer, nil)
+				p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoPeer)
 			} else {
 				p.log.Error("balancer failure", "request_id", st.rid, "upstream", svc.Host, "error", err)
-				p.exitError(w, r, st, http.StatusInternalServerError, msgUnexpected, nil)
+				p.exitError(w, r, st, http.StatusInternalServerError, msgUnexpected)
 			}
 			return
 		}
@@ -495,7 +495,7 @@ func (p *Proxy) protocolChecks(w http.ResponseWriter, r *http.Request, st *reqSt
 			h := w.Header()
 			h.Set("Connection", "Upgrade")
 			h.Set("Upgrade", "TLS/1.2, HTTP/1.1")
-			p.exitError(w, r, st, http.StatusUpgradeRequired, msgUseHTTPS, nil)
+			p.exitError(w, r, st, http.StatusUpgradeRequired, msgUseHTTPS)
 			return true
 		}
 	}
@@ -505,11 +505,11 @@ func (p *Proxy) protocolChecks(w http.ResponseWriter, r *http.Request, st *reqSt
 				h := w.Header()
 				h.Set("Connection", "Upgrade")
 				h.Set("Upgrade", "HTTP/2")
-				p.exitError(w, r, st, http.StatusUpgradeRequired, msgUseHTTP2, nil)
+				p.exitError(w, r, st, http.StatusUpgradeRequired, msgUseHTTP2)
 				return true
 			}
 		} else {
-			p.exitError(w, r, st, http.StatusUnsupportedMediaType, msgNonGRPC, nil)
+			p.exitError(w, r, st, http.StatusUnsupportedMediaType, msgNonGRPC)
 			return true
 		}
 		if !hasGRPC && st.fwdProto != "https" {
@@ -736,7 +736,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 	if status == http.StatusServiceUnavailable {
 		// Balancer-stage failures (DNS): Kong answers before proxying.
 		p.log.Error("upstream unavailable", "request_id", st.rid, "service", st.svc.ID, "error", err)
-		p.exitError(w, st.in, st, status, msg, nil)
+		p.exitError(w, st.in, st, status, msg)
 		return
 	}
 	p.log.Error("upstream error", "request_id", st.rid, "service", st.svc.ID, "status", status, "error", err)
@@ -745,7 +745,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 
 // exitError is kong.response.error: the body format follows Accept
 // (default JSON); gRPC requests get grpc-status / grpc-message instead.
-func (p *Proxy) exitError(w http.ResponseWriter, r *http.Request, st *reqState, status int, msg string, _ http.Header) {
+func (p *Proxy) exitError(w http.ResponseWriter, r *http.Request, st *reqState, status int, msg string) {
 	h := w.Header()
 	if isGRPCRequest(r) {
 		h.Set("Content-Type", mimeGRPC)
