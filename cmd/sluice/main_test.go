@@ -400,3 +400,19 @@ func TestStartRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestFileWatchReload(t *testing.T) {
+	g := startGateway(t, goodConfig, "KONG_DATABASE=off")
+	cfgPath := envOf(g.cmd.Env, "KONG_DECLARATIVE_CONFIG")
+	if err := os.WriteFile(cfgPath, []byte(goodConfig+"  - name: r3\n    paths: [/r3]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "/r3 to be routed without a signal", func() bool {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(g.proxyPort) + "/r3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 502 // routed to the (closed) upstream
+	})
+}

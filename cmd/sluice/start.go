@@ -98,20 +98,25 @@ type configSource struct {
 	s *settings.Settings
 }
 
-// load returns the config and its hash (Kong's: MD5 of the text; 32 zeros
-// for a config without entities).
-func (c configSource) load() (*model.Config, string, error) {
-	var data []byte
+// read returns the declarative text, nil when none is configured.
+func (c configSource) read() ([]byte, error) {
 	switch {
 	case c.s.DeclarativeConfigString != "":
-		data = []byte(c.s.DeclarativeConfigString)
+		return []byte(c.s.DeclarativeConfigString), nil
 	case c.s.DeclarativeConfig != "":
 		b, err := os.ReadFile(c.s.DeclarativeConfig)
 		if err != nil {
-			return nil, "", fmt.Errorf("declarative_config: %w", err)
+			return nil, fmt.Errorf("declarative_config: %w", err)
 		}
-		data = b
-	default:
+		return b, nil
+	}
+	return nil, nil
+}
+
+// parse returns the config and its hash (Kong's: MD5 of the text; 32 zeros
+// for no text or a config without entities).
+func (c configSource) parse(data []byte) (*model.Config, string, error) {
+	if data == nil {
 		return &model.Config{}, declarative.EmptyHash, nil
 	}
 	cfg, err := declarative.Parse(data, nil)
@@ -122,6 +127,15 @@ func (c configSource) load() (*model.Config, string, error) {
 		return cfg, declarative.EmptyHash, nil
 	}
 	return cfg, declarative.Hash(data), nil
+}
+
+// load reads and parses.
+func (c configSource) load() (*model.Config, string, error) {
+	data, err := c.read()
+	if err != nil {
+		return nil, "", err
+	}
+	return c.parse(data)
 }
 
 func (c configSource) name() string {
@@ -247,7 +261,18 @@ func runGateway(s *settings.Settings, log *slog.Logger) int {
 			case <-ctx.Done():
 				return
 			case why := <-reloadReq:
-				cfg, hash, err := src.load()
+				data, err := src.read()
+				if err == nil && data != nil {
+					if snap := cur.Load(); snap != nil && snap.Hash == declarative.Hash(data) {
+						log.Debug("declarative config unchanged", "trigger", why)
+						continue
+					}
+				}
+				var cfg *model.Config
+				var hash string
+				if err == nil {
+					cfg, hash, err = src.parse(data)
+				}
 				if err != nil {
 					log.Error("config reload rejected, previous config keeps serving", "trigger", why, "source", src.name(), "error", describe(err))
 					continue
