@@ -442,8 +442,9 @@ func TestPlugins(t *testing.T) {
 			fields: `{"config":{"@entity":["failed conditional validation given value of field 'policy'"],"redis":"required field missing"}}`},
 		{name: "no consumer", entity: "plugins", in: `{"name":"key-auth","consumer":{"id":"` + uuid1 + `"}}`,
 			fields: `{"consumer":"value must be null"}`},
-		{name: "protocols subset", entity: "plugins", in: `{"name":"key-auth","protocols":["grpc"]}`,
-			fields: `{"protocols":"expected one of: http, https"}`},
+		{name: "protocols subset", entity: "plugins", in: `{"name":"key-auth","protocols":["http","grpc"]}`,
+			fields: `{"protocols":[null,"expected one of: http, https"]}`,
+			msg:    "schema violation (protocols.2: expected one of: http, https)"},
 		{name: "name required", entity: "plugins", in: `{}`,
 			fields: `{"name":"required field missing"}`},
 	}, opts)

@@ -226,20 +226,24 @@ func (p *processor) fields(fields []*Field, checks []*Check, in map[string]any, 
 		}
 	}
 	if isPlugin && pluginSchema != nil && len(pluginSchema.Protocols) > 0 {
-		if msg := checkPluginProtocols(out["protocols"], pluginSchema.Protocols); msg != "" {
-			errs.field("protocols", msg)
+		if perr := checkPluginProtocols(out["protocols"], pluginSchema.Protocols); perr != nil {
+			errs.field("protocols", perr)
 		}
 	}
 	p.checks(checks, fields, out, in, errs)
 	return out, errs
 }
 
-func checkPluginProtocols(v any, allowed []string) string {
+// checkPluginProtocols checks each element of a plugin's protocols against
+// the plugin's own list, as Kong's per-plugin protocols typedef does; the
+// error is per element.
+func checkPluginProtocols(v any, allowed []string) any {
 	list, ok := v.([]any)
 	if !ok {
-		return ""
+		return nil
 	}
-	for _, e := range list {
+	var errs []any
+	for i, e := range list {
 		s, _ := e.(string)
 		found := false
 		for _, a := range allowed {
@@ -249,10 +253,20 @@ func checkPluginProtocols(v any, allowed []string) string {
 			}
 		}
 		if !found {
-			return "expected one of: " + strings.Join(allowed, ", ")
+			if errs == nil {
+				errs = make([]any, len(list))
+			}
+			errs[i] = "expected one of: " + strings.Join(allowed, ", ")
 		}
 	}
-	return ""
+	if errs == nil {
+		return nil
+	}
+	n := len(errs)
+	for n > 0 && errs[n-1] == nil {
+		n--
+	}
+	return errs[:n]
 }
 
 // pluginConfig validates a plugin's config with the plugin's schema.
