@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"sluice/internal/model"
@@ -224,7 +225,7 @@ type reqState struct {
 	tried     []*upstream.Peer
 	directDst string // host:port for services without an upstream
 	hostHdr   string
-	sni       string
+	sni       atomic.Pointer[string] // TLS server name; read by dialling goroutines
 	replay    *replayBody
 
 	hv  [16]string // backing store for single-value header slices
@@ -540,7 +541,10 @@ func (st *reqState) target(req *http.Request) {
 		req.URL.Host = st.directDst
 	}
 	req.Host = st.hostHdr
-	st.sni = hostOnly(st.hostHdr)
+	if st.upScheme == "https" {
+		sni := hostOnly(st.hostHdr)
+		st.sni.Store(&sni)
+	}
 }
 
 // attemptFailed reports a failed attempt to the balancer.

@@ -215,8 +215,8 @@ func (p *Proxy) newSvcProxy(snap *snapshot.Snapshot, s *model.Service, k transpo
 				return nil, err
 			}
 			c := cfg.Clone()
-			if st := stateFrom(ctx); st != nil && st.sni != "" {
-				c.ServerName = st.sni
+			if st := stateFrom(ctx); st != nil && st.sni.Load() != nil && *st.sni.Load() != "" {
+				c.ServerName = *st.sni.Load()
 			} else if h, _, err := net.SplitHostPort(addr); err == nil {
 				c.ServerName = h
 			}
