@@ -174,4 +174,20 @@ services:
 			}
 		}
 	})
+
+	t.Run("request body reaches the upstream", func(t *testing.T) {
+		body := strings.Repeat("0123456789abcdef", 64*1024) // 1 MiB
+		resp := g.mustDo(t, request{method: "POST", path: "/hdrs/upload", body: body,
+			headers: map[string]string{"Content-Type": "application/octet-stream"}})
+		e, ok := decodeEcho(resp.body)
+		if resp.status != 200 || !ok {
+			t.Fatalf("status = %d; want 200 from upstream", resp.status)
+		}
+		if e.Method != "POST" {
+			t.Errorf("upstream method = %q; want POST", e.Method)
+		}
+		if len(e.Body) != len(body) || e.Body != body {
+			t.Errorf("upstream received %d body bytes; want the %d sent, unchanged", len(e.Body), len(body))
+		}
+	})
 }

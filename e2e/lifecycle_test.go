@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"fmt"
+	"encoding/json"
 	"net/http"
 	"syscall"
 	"testing"
@@ -72,16 +72,48 @@ services:
     paths: [/r]
 `, map[string]string{"UP": up.url()}))
 	for _, path := range []string{"/status", "/status/ready"} {
-		resp, err := g.client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", g.statusPort, path))
+		resp, err := g.status(path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("GET %s = %d; want 200", path, resp.StatusCode)
+		if resp.status != 200 {
+			t.Errorf("GET %s = %d; want 200", path, resp.status)
 		}
 	}
 	if resp := g.mustDo(t, request{path: "/"}); resp.status != 404 {
 		t.Errorf("GET / = %d; want 404", resp.status)
+	}
+}
+
+// TestReadyWithEmptyConfig checks Kong's DB-less readiness rule: with an
+// empty configuration /status/ready answers 503 until a configuration with
+// entities is loaded.
+func TestReadyWithEmptyConfig(t *testing.T) {
+	t.Parallel()
+	up := newBackend(t, "up")
+	g := startGateway(t, "_format_version: \"3.0\"\n", withReadyPath("/status"))
+	resp, err := g.status("/status/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.status != 503 {
+		t.Fatalf("empty config: GET /status/ready = %d, body %q; want 503", resp.status, resp.body)
+	}
+	var body struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(resp.body, &body); err != nil || body.Message != "no configuration available (empty configuration present)" {
+		t.Errorf("empty config: /status/ready body %q; want message %q", resp.body, "no configuration available (empty configuration present)")
+	}
+	g.reload(fill(`_format_version: "3.0"
+services:
+- name: s
+  url: ${UP}
+  routes:
+  - name: r
+    paths: [/r]
+`, map[string]string{"UP": up.url()}))
+	if err := g.waitReady("/status/ready", 3*time.Second); err != nil {
+		t.Errorf("after loading a config: %v", err)
 	}
 }

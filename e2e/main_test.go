@@ -87,6 +87,13 @@ type gwOption func(*gwConfig)
 type gwConfig struct {
 	proxyListen string // format with %[1]d = http port, %[2]d = https port
 	env         []string
+	readyPath   string // status path that must answer 200 before the test goes on
+}
+
+// withReadyPath makes startGateway wait for path on the status listener
+// instead of /status/ready.
+func withReadyPath(path string) gwOption {
+	return func(c *gwConfig) { c.readyPath = path }
 }
 
 // withProxyListen overrides KONG_PROXY_LISTEN; the format gets the HTTP port
@@ -124,11 +131,30 @@ func baseEnv() []string {
 // test ends; its output is logged if the test failed.
 func startGateway(t *testing.T, cfg string, opts ...gwOption) *gateway {
 	t.Helper()
-	c := gwConfig{proxyListen: "127.0.0.1:%[1]d, 127.0.0.1:%[2]d ssl"}
+	c := gwConfig{proxyListen: "127.0.0.1:%[1]d, 127.0.0.1:%[2]d ssl", readyPath: "/status/ready"}
 	for _, o := range opts {
 		o(&c)
 	}
 	dir := t.TempDir()
+	// A port picked by freePort can be taken by someone else before sluice
+	// binds it; then start again on other ports.
+	for attempt := 1; ; attempt++ {
+		g, err := launch(t, dir, cfg, c)
+		if err == nil {
+			return g
+		}
+		if attempt < 3 && strings.Contains(g.out.String(), "address already in use") {
+			t.Logf("attempt %d: %v; retrying on other ports", attempt, err)
+			continue
+		}
+		t.Fatalf("%v\n%s", err, g.out.String())
+	}
+}
+
+// launch starts one sluice process and waits for it to be ready. The
+// process is stopped at the end of the test in any case.
+func launch(t *testing.T, dir, cfg string, c gwConfig) (*gateway, error) {
+	t.Helper()
 	g := &gateway{
 		t:          t,
 		cfgPath:    filepath.Join(dir, "kong.yml"),
@@ -165,20 +191,18 @@ func startGateway(t *testing.T, cfg string, opts ...gwOption) *gateway {
 			t.Logf("sluice output (ports http=%d https=%d status=%d):\n%s", g.httpPort, g.httpsPort, g.statusPort, g.out.String())
 		}
 	})
-	g.waitReady(15 * time.Second)
-	return g
+	return g, g.waitReady(c.readyPath, 15*time.Second)
 }
 
-// waitReady polls /status/ready until it answers 200.
-func (g *gateway) waitReady(limit time.Duration) {
-	g.t.Helper()
+// waitReady polls path on the status listener until it answers 200.
+func (g *gateway) waitReady(path string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
-	url := fmt.Sprintf("http://127.0.0.1:%d/status/ready", g.statusPort)
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", g.statusPort, path)
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		select {
 		case <-g.exited:
-			g.t.Fatalf("sluice exited before it was ready: %v\n%s", g.waitErr, g.out.String())
+			return fmt.Errorf("sluice exited before it was ready: %v", g.waitErr)
 		default:
 		}
 		resp, err := g.client.Get(url)
@@ -186,7 +210,7 @@ func (g *gateway) waitReady(limit time.Duration) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 			last = fmt.Sprintf("status %d: %s", resp.StatusCode, body)
 		} else {
@@ -194,7 +218,7 @@ func (g *gateway) waitReady(limit time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	g.t.Fatalf("sluice not ready after %v (GET %s: %s)", limit, url, last)
+	return fmt.Errorf("sluice not ready after %v (GET %s: %s)", limit, url, last)
 }
 
 // stop sends SIGTERM and waits up to grace for the process to exit, then
@@ -245,6 +269,17 @@ func (g *gateway) reload(cfg string) {
 	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		g.t.Fatalf("SIGHUP: %v", err)
 	}
+}
+
+// status sends GET path to the status listener.
+func (g *gateway) status(path string) (response, error) {
+	resp, err := g.client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", g.statusPort, path))
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, err
 }
 
 // url is the plain-HTTP proxy URL of path.

@@ -111,6 +111,49 @@ services:
 	}
 }
 
+// TestGRPCMismatch checks Kong's answers when a gRPC route gets a request
+// that is not HTTP/2 gRPC.
+func TestGRPCMismatch(t *testing.T) {
+	t.Parallel()
+	var seenProto, seenPath atomic.Value
+	up := newH2CUpstream(t, &seenProto, &seenPath)
+	_, upPort, _ := net.SplitHostPort(up.Listener.Addr().String())
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: grpc
+  protocol: grpc
+  host: 127.0.0.1
+  port: ${PORT}
+  routes:
+  - name: grpc
+    protocols: [grpc]
+    paths: [/pkg.Echo/]
+    strip_path: false
+`, map[string]string{"PORT": upPort}), withProxyListen("127.0.0.1:%[1]d http2, 127.0.0.1:%[2]d ssl http2"))
+
+	t.Run("not grpc", func(t *testing.T) {
+		resp := g.mustDo(t, request{path: "/pkg.Echo/Say", headers: map[string]string{"Accept": "application/json"}})
+		if resp.status != 415 {
+			t.Fatalf("status = %d, body %q; want 415", resp.status, resp.body)
+		}
+		id := resp.header.Get("X-Kong-Request-Id")
+		want := "{\n  \"message\":\"Non-gRPC request matched gRPC route\",\n  \"request_id\":\"" + id + "\"\n}"
+		if got := string(resp.body); got != want {
+			t.Errorf("body = %q; want %q", got, want)
+		}
+	})
+	t.Run("grpc over HTTP/1.1", func(t *testing.T) {
+		resp := g.mustDo(t, request{method: "POST", path: "/pkg.Echo/Say", body: string(grpcFrame([]byte("x"))),
+			headers: map[string]string{"Content-Type": "application/grpc"}})
+		if resp.status != 426 {
+			t.Fatalf("status = %d, body %q; want 426", resp.status, resp.body)
+		}
+	})
+	if got, _ := seenPath.Load().(string); got != "" {
+		t.Errorf("upstream received %q; want no request", got)
+	}
+}
+
 // wsAccept computes Sec-WebSocket-Accept for a key (RFC 6455).
 func wsAccept(key string) string {
 	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))

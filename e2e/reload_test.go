@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -282,4 +284,25 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("exit 0, output %q; want non-zero", out)
 		}
 	})
+}
+
+// TestReloadMissingFile removes kong.yml and sends SIGHUP: the old config
+// keeps serving and the process stays up.
+func TestReloadMissingFile(t *testing.T) {
+	t.Parallel()
+	up := newBackend(t, "up")
+	g := startGateway(t, fill(badBase, map[string]string{"UP": up.url()}))
+	if err := os.Remove(g.cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if !g.alive() {
+		t.Fatalf("sluice exited after a reload with no file: %v", g.waitErr)
+	}
+	if resp := g.mustDo(t, request{path: "/old"}); resp.status != 200 {
+		t.Errorf("GET /old = %d; want 200 (old config serving)", resp.status)
+	}
 }

@@ -76,6 +76,12 @@ services:
   routes:
   - name: service-path
     paths: [/sp]
+- name: svc-disabled
+  url: ${B}
+  enabled: false
+  routes:
+  - name: disabled
+    paths: [/disabled]
 `
 
 var requestIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -120,6 +126,8 @@ func TestRouting(t *testing.T) {
 		{name: "header regex", req: request{path: "/hdr", headers: map[string]string{"X-Tier": "GOLDEN"}}, wantServer: "C"},
 		{name: "no header", req: request{path: "/hdr"}, wantServer: "A"},
 		{name: "strip_path true", req: request{path: "/strip/rest?a=1&b=2"}, wantServer: "A", wantURI: "/rest?a=1&b=2"},
+		{name: "empty query string kept", req: request{path: "/strip/rest?"}, wantServer: "A", wantURI: "/rest?"},
+		{name: "route of a disabled service", req: request{path: "/disabled/x"}},
 		{name: "strip_path false", req: request{path: "/nostrip/rest?a=1"}, wantServer: "A", wantURI: "/nostrip/rest?a=1"},
 		{name: "service path", req: request{path: "/sp/x"}, wantServer: "A", wantURI: "/base/x"},
 		{name: "service path exact", req: request{path: "/sp"}, wantServer: "A", wantURI: "/base"},
@@ -210,6 +218,10 @@ services:
 		},
 		{
 			name: "no accept header", accept: "", wantType: "application/json; charset=utf-8",
+			wantBody: func(id string) string { return "{\n  \"message\":\"" + msg + "\",\n  \"request_id\":\"" + id + "\"\n}" },
+		},
+		{
+			name: "accept any", accept: "*/*", wantType: "application/json; charset=utf-8",
 			wantBody: func(id string) string { return "{\n  \"message\":\"" + msg + "\",\n  \"request_id\":\"" + id + "\"\n}" },
 		},
 		{

@@ -89,6 +89,10 @@ services:
   - name: r
     paths: [/tls]
     protocols: [https]
+  - name: redirect
+    paths: [/redir]
+    protocols: [https]
+    https_redirect_status_code: 301
 certificates:
 - cert: ${CERT_A}
   key: ${KEY_A}
@@ -177,6 +181,18 @@ func TestTLSBySNI(t *testing.T) {
 		}
 		if got := resp.header.Get("Connection"); !strings.Contains(strings.ToLower(got), "upgrade") {
 			t.Errorf("Connection = %q; want Upgrade", got)
+		}
+	})
+	t.Run("https-only route with redirect", func(t *testing.T) {
+		g := gws[tlsConfig]
+		resp := g.mustDo(t, request{path: "/redir/x?y=1", host: "api.example.com:8000"})
+		if resp.status != 301 {
+			t.Fatalf("status = %d, body %q; want 301", resp.status, resp.body)
+		}
+		// Kong builds the Location from the forwarded host (without the
+		// port) and the original request URI.
+		if got, want := resp.header.Get("Location"), "https://api.example.com/redir/x?y=1"; got != want {
+			t.Errorf("Location = %q; want %q", got, want)
 		}
 	})
 }
