@@ -224,18 +224,19 @@ func runGateway(s *settings.Settings, log *slog.Logger) int {
 	}
 	minTLS, maxTLS := s.TLSVersions()
 	srv := server.New(server.Options{
-		Proxy:         s.ProxyListen,
-		Admin:         s.AdminListen,
-		Status:        s.StatusListen,
-		ProxyHandler:  px,
-		Current:       cur,
-		DefaultCert:   certs.proxy,
-		AdminCert:     certs.admin,
-		StatusCert:    certs.status,
-		TLSMinVersion: minTLS,
-		TLSMaxVersion: maxTLS,
-		DBless:        s.DBless(),
-		Log:           log.With("component", "server"),
+		Proxy:                  s.ProxyListen,
+		Admin:                  s.AdminListen,
+		Status:                 s.StatusListen,
+		ProxyHandler:           px,
+		Current:                cur,
+		DefaultCert:            certs.proxy,
+		AdminCert:              certs.admin,
+		StatusCert:             certs.status,
+		TLSMinVersion:          minTLS,
+		TLSMaxVersion:          maxTLS,
+		SessionTicketsDisabled: !s.SSLSessionTickets,
+		DBless:                 s.DBless(),
+		Log:                    log.With("component", "server"),
 	})
 	if err := srv.Start(); err != nil {
 		log.Error("opening listeners", "error", err)

@@ -61,6 +61,9 @@ type Options struct {
 	// TLSMinVersion and TLSMaxVersion bound every TLS listener (0: Go's
 	// defaults).
 	TLSMinVersion, TLSMaxVersion uint16
+	// SessionTicketsDisabled turns TLS session tickets off
+	// (ssl_session_tickets = off).
+	SessionTicketsDisabled bool
 
 	// DBless selects Kong's DB-less readiness rules: ready only with a
 	// non-empty configuration hash.
@@ -212,7 +215,8 @@ func (s *Server) open(kind Kind, cfg settings.Listen, h http.Handler) (*listener
 }
 
 func (s *Server) tlsConfig(kind Kind) *tls.Config {
-	c := &tls.Config{MinVersion: s.opts.TLSMinVersion, MaxVersion: s.opts.TLSMaxVersion}
+	c := &tls.Config{MinVersion: s.opts.TLSMinVersion, MaxVersion: s.opts.TLSMaxVersion,
+		SessionTicketsDisabled: s.opts.SessionTicketsDisabled}
 	switch kind {
 	case KindProxy:
 		cur, def := s.opts.Current, s.opts.DefaultCert
