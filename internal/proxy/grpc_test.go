@@ -56,8 +56,7 @@ func TestGRPCTrailers(t *testing.T) {
 	r := routeTo(s, "/pkg.Svc/")
 	r.Protocols = []string{"grpc", "grpcs"}
 	r.StripPath = false
-	e := &env{}
-	e = newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
 	e.front.Close()
 	front := newH2CServer(t, e.proxy)
 

@@ -25,9 +25,11 @@ type pathRow struct {
 // proxy spec runs the v1 rows only for the "traditional" flavor), so a v1 row
 // must give the same result as its v0 twin.
 func TestPathHandlingConformance(t *testing.T) {
-	raw, err := os.ReadFile("/work/shared/conformance/kong-path-handling.json")
+	// testdata/kong-path-handling.json is a copy of
+	// /work/shared/conformance/kong-path-handling.json.
+	raw, err := os.ReadFile("testdata/kong-path-handling.json")
 	if err != nil {
-		t.Skipf("conformance file: %v", err)
+		t.Fatal(err)
 	}
 	var file struct {
 		Rows []pathRow `json:"rows"`
