@@ -163,7 +163,37 @@ func (ix *index) remove(m *matcher) {
 			}
 			b.root = b.root.remove(ix.tk, p, m)
 		})
+		if !anyHost && b.empty() {
+			switch kind { // bucketFor made the map this build's own
+			case hostSuffix:
+				delete(ix.suffix, key)
+			case hostPrefix:
+				delete(ix.prefix, key)
+			default:
+				delete(ix.exact, key)
+			}
+		}
 	})
+}
+
+// size counts the index's buckets and tree nodes.
+func (ix *index) size() (buckets, nodes int) {
+	var count func(n *node)
+	count = func(n *node) {
+		nodes++
+		for _, c := range n.children {
+			count(c)
+		}
+	}
+	for _, m := range []map[string]*bucket{ix.exact, ix.suffix, ix.prefix} {
+		for _, b := range m {
+			buckets++
+			count(b.root)
+		}
+	}
+	buckets++
+	count(ix.any.root)
+	return buckets, nodes
 }
 
 // mut returns b itself when tk owns it, else a copy owned by tk.
@@ -255,31 +285,46 @@ func (n *node) insert(tk *token, key string, m *matcher) *node {
 }
 
 // remove takes m out of the list at key below n and returns the node that
-// replaces n (n itself when key is not in the tree).
+// replaces n (n itself when m is not filed at key).
 func (n *node) remove(tk *token, key string, m *matcher) *node {
+	out, _ := n.removeKey(tk, key, m)
+	return out
+}
+
+func (n *node) removeKey(tk *token, key string, m *matcher) (*node, bool) {
 	if key == "" {
 		if !slices.Contains(n.list, m) {
-			return n
+			return n, false
 		}
 		n = n.mut(tk)
 		n.list = removeFrom(n.list, m)
-		return n
+		return n, true
 	}
 	i := n.childIndex(key[0])
 	if i < 0 {
-		return n
+		return n, false
 	}
 	c := n.children[i]
 	if !strings.HasPrefix(key, c.prefix) {
-		return n
+		return n, false
 	}
-	nc := c.remove(tk, key[len(c.prefix):], m)
-	if nc == c {
-		return n
+	nc, changed := c.removeKey(tk, key[len(c.prefix):], m)
+	if !changed {
+		return n, false
 	}
 	n = n.mut(tk)
+	if len(nc.list) == 0 && len(nc.children) == 0 {
+		// Drop emptied nodes so the tree stays the size of the live routes.
+		n.labels = slices.Delete(n.labels, i, i+1)
+		n.children = slices.Delete(n.children, i, i+1)
+		return n, true
+	}
 	n.children[i] = nc
-	return n
+	return n, true
+}
+
+func (b *bucket) empty() bool {
+	return len(b.rest) == 0 && len(b.root.list) == 0 && len(b.root.children) == 0
 }
 
 func commonPrefixLen(a, b string) int {

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -170,5 +171,29 @@ func TestRandomizedIncremental(t *testing.T) {
 				t.Fatalf("round %d: the first router changed its answer for %+v", round, req)
 			}
 		}
+	}
+}
+
+// TestIncrementalIndexStaysCompact adds and deletes routes many times and
+// checks that the index does not keep what was deleted.
+func TestIncrementalIndexStaysCompact(t *testing.T) {
+	t.Parallel()
+	base, _ := genRoutes("mixed", 100)
+	r := mustBuild(t, nil, base, nil)
+	wantBuckets, wantNodes := r.ix.size()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 200 {
+		extra := randomRoutes(rng, 20)
+		for j, e := range extra {
+			e.ID = uid(1<<40 | i<<8 | j)
+			e.Hosts = append(e.Hosts, fmt.Sprintf("h%d-%d.example.com", i, j))
+			e.Paths = append(e.Paths, fmt.Sprintf("/churn/%d/%d", i, j))
+		}
+		r = mustBuild(t, r, append(append([]*model.Route(nil), base...), extra...), nil)
+		r = mustBuild(t, r, base, nil)
+	}
+	buckets, nodes := r.ix.size()
+	if buckets != wantBuckets || nodes > wantNodes+wantNodes/10 {
+		t.Errorf("after churn: %d buckets, %d nodes; want %d buckets, about %d nodes", buckets, nodes, wantBuckets, wantNodes)
 	}
 }
