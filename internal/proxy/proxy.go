@@ -358,6 +358,22 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		st.upScheme = "http"
 	}
 
+	// Request body: like nginx with request buffering, read small bodies
+	// before connecting so that retries can send them again.
+	if st.route.RequestBuffering && svc.Retries > 0 && p.opts.MaxReplayBody > 0 &&
+		r.ContentLength > 0 && r.ContentLength <= p.opts.MaxReplayBody {
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			if r.Context().Err() != nil {
+				p.log.Debug("client closed the connection while sending the body", "request_id", st.rid)
+				return
+			}
+			p.nginxError(w, r, st, http.StatusBadRequest, msgBadRequest, false)
+			return
+		}
+		st.replay = &replayBody{b: buf}
+	}
+
 	// Target: an upstream entity named like service.host, else host:port.
 	if b := st.snap.Balancers[svc.Host]; b != nil {
 		st.balancer = b
@@ -373,6 +389,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 			return
 		}
 		st.peer = peer
+		defer p.finish(st)
 	}
 	se := p.pool.get(st.snap, svc, st.start.UnixNano())
 	if st.balancer == nil {
@@ -385,28 +402,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		st.hostHdr = r.Host
 	}
 
-	// Request body: buffer small bodies for retries when the route asks
-	// for request buffering.
-	if st.route.RequestBuffering && svc.Retries > 0 && p.opts.MaxReplayBody > 0 &&
-		r.ContentLength > 0 && r.ContentLength <= p.opts.MaxReplayBody {
-		buf := make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			if r.Context().Err() != nil {
-				p.log.Debug("client closed the connection while sending the body", "request_id", st.rid)
-				return
-			}
-			p.nginxError(w, r, st, http.StatusBadRequest, msgBadRequest, false)
-			return
-		}
-		st.replay = &replayBody{b: buf}
-	}
-
 	rp := se.sp.buffered
 	if !st.route.ResponseBuffering {
 		rp = se.sp.streaming
 	}
 	rp.ServeHTTP(w, r.WithContext(st))
-	p.finish(st)
 }
 
 // finish reports the outcome of the last attempt to the balancer.

@@ -285,3 +285,40 @@ func FuzzEscapePath(f *testing.F) {
 		}
 	})
 }
+
+// TestPassiveHealth checks that proxied statuses and connection failures
+// reach the balancer: a target answering 500 is taken out after one failure
+// (passive unhealthy http_failures=1), as is a target refusing connections
+// (tcp_failures=1).
+func TestPassiveHealth(t *testing.T) {
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+	}))
+	t.Cleanup(bad.Close)
+	good := newEcho(t, "good")
+	bh, bp := hostPort(t, bad.URL)
+	gh, gp := hostPort(t, good.URL)
+	ups := &model.Upstream{ID: newID(), Name: "passive.upstream", Algorithm: "round-robin", Slots: 10000,
+		HashOn: "none", HashFallback: "none", HashOnCookiePath: "/"}
+	ups.Healthchecks.Passive = model.PassiveHealthcheck{Type: "http",
+		Healthy:   model.PassiveHealthy{HTTPStatuses: []int{200}},
+		Unhealthy: model.PassiveUnhealthy{HTTPStatuses: []int{500}, HTTPFailures: 1, TCPFailures: 1}}
+	targets := []*model.Target{
+		{ID: newID(), Upstream: &model.ForeignKey{ID: ups.ID}, Target: bh + ":" + strconv.Itoa(bp), Weight: 100},
+		{ID: newID(), Upstream: &model.ForeignKey{ID: ups.ID}, Target: gh + ":" + strconv.Itoa(gp), Weight: 100},
+	}
+	s := svcTo(t, good.URL)
+	s.Host, s.Retries = "passive.upstream", 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Upstreams: []*model.Upstream{ups}, Targets: targets,
+		Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	fails := 0
+	for i := 0; i < 10; i++ {
+		res, _ := e.do(t, "GET", "/x", nil, nil)
+		if res.StatusCode == 500 {
+			fails++
+		}
+	}
+	if fails != 1 {
+		t.Errorf("%d of 10 requests answered 500; want 1 (the failing target is taken out after its first 500)", fails)
+	}
+}
