@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -16,6 +17,11 @@ services:
   routes:
   - name: rr
     paths: [/rr]
+- name: hashed
+  host: hashed.upstream
+  routes:
+  - name: hashed
+    paths: [/hashed]
 - name: weighted
   host: weighted.upstream
   path: /w
@@ -24,6 +30,15 @@ services:
     paths: [/weighted]
 upstreams:
 - name: rr.upstream
+  targets:
+  - target: ${R1}
+  - target: ${R2}
+  - target: ${R3}
+- name: hashed.upstream
+  algorithm: consistent-hashing
+  hash_on: header
+  hash_on_header: x-user
+  host_header: backend.internal
   targets:
   - target: ${R1}
   - target: ${R2}
@@ -85,6 +100,37 @@ upstreams:
 		want := map[string]string{"r1": r1.addr(), "r2": r2.addr(), "r3": r3.addr()}[e.Server]
 		if e.Host != want {
 			t.Errorf("upstream Host = %q; want the target %q", e.Host, want)
+		}
+	})
+
+	t.Run("consistent hashing on a header", func(t *testing.T) {
+		owner := map[string]string{}
+		used := map[string]bool{}
+		ports := map[string]string{"r1": r1.port(), "r2": r2.port(), "r3": r3.port()}
+		for round := range 3 {
+			for u := range 20 {
+				user := fmt.Sprintf("user-%d", u)
+				resp := g.mustDo(t, request{path: "/hashed/x", headers: map[string]string{"X-User": user}})
+				e, ok := decodeEcho(resp.body)
+				if resp.status != 200 || !ok {
+					t.Fatalf("status = %d, body %q; want 200 from a target", resp.status, resp.body)
+				}
+				if round == 0 {
+					owner[user] = e.Server
+				} else if e.Server != owner[user] {
+					t.Errorf("round %d: %s went to %s; want %s as before", round, user, e.Server, owner[user])
+				}
+				used[e.Server] = true
+				// Kong uses host_header in place of the target's host and
+				// still appends the target's non-default port.
+				wantHost := "backend.internal:" + ports[e.Server]
+				if e.Host != wantHost {
+					t.Errorf("upstream Host = %q; want %q (host_header and target port)", e.Host, wantHost)
+				}
+			}
+		}
+		if len(used) < 2 {
+			t.Errorf("20 users hashed onto %v; want them spread over more than one target", used)
 		}
 	})
 }

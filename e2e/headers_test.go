@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -190,4 +196,43 @@ services:
 			t.Errorf("upstream received %d body bytes; want the %d sent, unchanged", len(e.Body), len(body))
 		}
 	})
+}
+
+// TestHTTPSUpstream proxies to an HTTPS service with a self-signed
+// certificate: Kong does not verify upstream certificates unless tls_verify
+// is set, and sends the service host as SNI.
+func TestHTTPSUpstream(t *testing.T) {
+	t.Parallel()
+	var sni atomic.Value
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream-Proto", r.Proto)
+		fmt.Fprintf(w, "tls=%t path=%s", r.TLS != nil, r.URL.Path)
+	}))
+	up.TLS = &tls.Config{GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		sni.Store(h.ServerName)
+		return nil, nil
+	}}
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	_, port, _ := net.SplitHostPort(up.Listener.Addr().String())
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: secure
+  protocol: https
+  host: localhost
+  port: ${PORT}
+  routes:
+  - name: secure
+    paths: [/secure]
+`, map[string]string{"PORT": port}))
+	resp := g.mustDo(t, request{path: "/secure/x"})
+	if resp.status != 200 {
+		t.Fatalf("status = %d, body %q; want 200", resp.status, resp.body)
+	}
+	if got, want := string(resp.body), "tls=true path=/x"; got != want {
+		t.Errorf("upstream answered %q; want %q", got, want)
+	}
+	if got, _ := sni.Load().(string); got != "localhost" {
+		t.Errorf("upstream TLS SNI = %q; want the service host %q", got, "localhost")
+	}
 }
