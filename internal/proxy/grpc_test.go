@@ -195,3 +195,61 @@ func TestClientGone(t *testing.T) {
 		t.Errorf("upstream request not cancelled after the client left")
 	}
 }
+
+// TestGRPCSUpstream proxies h2c from the client to a gRPC upstream over TLS
+// (service protocol grpcs), trailers included.
+func TestGRPCSUpstream(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Trailer", "Grpc-Status")
+		io.WriteString(w, "proto="+strconv.Itoa(r.ProtoMajor))
+		w.Header().Set("Grpc-Status", "7")
+	}))
+	up.EnableHTTP2 = true
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	s := svcTo(t, up.URL)
+	s.Protocol = "grpcs"
+	r := routeTo(s, "/")
+	r.Protocols = []string{"grpc", "grpcs"}
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
+	front := newH2CServer(t, e.proxy)
+	req, _ := http.NewRequest("POST", front.URL+"/pkg.S/M", bytes.NewReader(nil))
+	req.Header.Set("Content-Type", "application/grpc")
+	res, err := h2cClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || string(body) != "proto=2" || res.Trailer.Get("Grpc-Status") != "7" {
+		t.Errorf("got %d %q trailers %v; want 200, proto=2 upstream, grpc-status 7", res.StatusCode, body, res.Trailer)
+	}
+}
+
+// TestHTTPSListener serves an https-only route on a TLS listener.
+func TestHTTPSListener(t *testing.T) {
+	up := newEcho(t, "a")
+	s := svcTo(t, up.URL)
+	r := routeTo(s, "/")
+	r.Protocols = []string{"https"}
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
+	front := httptest.NewTLSServer(e.proxy)
+	t.Cleanup(front.Close)
+	res, err := front.Client().Get(front.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d; want 200 over TLS", res.StatusCode)
+	}
+	if got := decodeEcho(t, string(b)).Header.Get("X-Forwarded-Proto"); got != "https" {
+		t.Errorf("X-Forwarded-Proto %q; want https", got)
+	}
+	// The same route over plain HTTP is refused.
+	if res, _ := e.do(t, "GET", "/x", nil, nil); res.StatusCode != 426 {
+		t.Errorf("plain HTTP status %d; want 426", res.StatusCode)
+	}
+}
