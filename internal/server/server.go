@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,9 +173,17 @@ func (s *Server) Start() error {
 }
 
 func (s *Server) open(kind Kind, cfg settings.Listen, h http.Handler) (*listener, error) {
+	// As nginx: an IPv4 address listens on IPv4 only (Go's "tcp" would
+	// open 0.0.0.0 dual-stack), an IPv6 one on IPv6 only unless
+	// ipv6only=off, so that "[::]:8000, 0.0.0.0:8000" binds both.
 	network := "tcp"
-	if cfg.IPv6Only == "on" {
-		network = "tcp6"
+	if a, err := netip.ParseAddr(cfg.Host); err == nil {
+		switch {
+		case a.Is4():
+			network = "tcp4"
+		case cfg.IPv6Only != "off":
+			network = "tcp6"
+		}
 	}
 	lc := net.ListenConfig{Control: control(cfg)}
 	switch cfg.SOKeepalive {

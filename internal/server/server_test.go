@@ -612,3 +612,28 @@ func TestProxyProtocol(t *testing.T) {
 		})
 	}
 }
+
+func TestIPv6OnlyByDefault(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 on this host")
+	} else {
+		ln.Close()
+	}
+	port := strconv.Itoa(freePortTCP(t))
+	// Without ipv6only=on being the default, the IPv6 wildcard would take
+	// the IPv4 port too and the second entry would fail to bind.
+	s := start(t, Options{Proxy: mustListen(t, "[::]:"+port+", 0.0.0.0:"+port), ProxyHandler: http.NotFoundHandler()})
+	if n := len(s.Addrs(KindProxy)); n != 2 {
+		t.Fatalf("got %d proxy listeners; want 2", n)
+	}
+}
+
+func freePortTCP(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
