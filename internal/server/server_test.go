@@ -267,8 +267,8 @@ func TestReadyTransitions(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{"before any config", func() {}, 503, "no configuration available"},
-		{"empty config", func() { cur.Store(&snapshot.Snapshot{Hash: emptyHash}) }, 503, "empty configuration hash"},
+		{"before any config", func() {}, 503, "no configuration available (configuration hash is not initialized)"},
+		{"empty config", func() { cur.Store(&snapshot.Snapshot{Hash: emptyHash}) }, 503, "no configuration available (empty configuration present)"},
 		{"config loaded", func() { cur.Store(&snapshot.Snapshot{Hash: "5d41402abc4b2a76b9719d911017c592"}) }, 200, "ready"},
 	}
 	for _, st := range steps {

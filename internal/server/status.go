@@ -32,10 +32,10 @@ func (s *Server) Ready(ctx context.Context) (bool, string) {
 	snap := s.opts.Current.Load()
 	if s.opts.DBless {
 		if snap == nil {
-			return false, "no configuration available"
+			return false, "no configuration available (configuration hash is not initialized)"
 		}
 		if snap.Hash == "" || snap.Hash == emptyHash {
-			return false, "empty configuration hash"
+			return false, "no configuration available (empty configuration present)"
 		}
 		return true, ""
 	}
