@@ -98,6 +98,12 @@ type transportPool struct {
 	byKey  map[transportKey]*svcProxy
 	stop   chan struct{}
 	closed sync.Once
+
+	// Pruning of byPtr when a newer snapshot shows up: entries of service
+	// versions that left the configuration are dropped so that frequent
+	// reloads do not grow the map.
+	seenVersion atomic.Uint64
+	pruning     sync.Mutex
 }
 
 func newTransportPool(p *Proxy) *transportPool {
@@ -106,6 +112,9 @@ func newTransportPool(p *Proxy) *transportPool {
 
 // get returns the svcEntry for s, creating its svcProxy on first use.
 func (tp *transportPool) get(snap *snapshot.Snapshot, s *model.Service, now int64) *svcEntry {
+	if v := tp.seenVersion.Load(); snap != nil && snap.Version > v && tp.seenVersion.CompareAndSwap(v, snap.Version) && v != 0 {
+		go tp.prune(snap)
+	}
 	if v, ok := tp.byPtr.Load(s); ok {
 		se := v.(*svcEntry)
 		if se.sp.lastUsed.Load() < now-int64(time.Second) { // avoid a store per request
@@ -132,6 +141,29 @@ func (tp *transportPool) get(snap *snapshot.Snapshot, s *model.Service, now int6
 	se := &svcEntry{sp: sp, dst: net.JoinHostPort(s.Host, strconv.Itoa(port)), hostHdr: hostWithPort(s.Host, port, s.Protocol)}
 	tp.byPtr.Store(s, se)
 	return se
+}
+
+// prune drops the fast-path entries of services that are not in snap (by
+// pointer). Transports stay: they are shared by key and evicted by sweep.
+func (tp *transportPool) prune(snap *snapshot.Snapshot) {
+	if !tp.pruning.TryLock() {
+		return // a prune is running; the next snapshot prunes again
+	}
+	defer tp.pruning.Unlock()
+	tp.byPtr.Range(func(key, _ any) bool {
+		s := key.(*model.Service)
+		if snap.Services[s.ID] != s {
+			tp.byPtr.Delete(key)
+		}
+		return true
+	})
+}
+
+// entries returns the number of fast-path entries (for tests).
+func (tp *transportPool) entries() int {
+	n := 0
+	tp.byPtr.Range(func(_, _ any) bool { n++; return true })
+	return n
 }
 
 // sweep evicts entries unused since before cutoff (unix nanoseconds).

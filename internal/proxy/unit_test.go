@@ -322,3 +322,34 @@ func TestPassiveHealth(t *testing.T) {
 		t.Errorf("%d of 10 requests answered 500; want 1 (the failing target is taken out after its first 500)", fails)
 	}
 }
+
+// TestTransportPoolPrune checks that reloads which replace every service
+// object do not grow the per-service cache: entries of service versions no
+// longer in the snapshot are dropped, while the transport is kept.
+func TestTransportPoolPrune(t *testing.T) {
+	up := newEcho(t, "a")
+	s := svcTo(t, up.URL)
+	r := routeTo(s, "/")
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
+	e.do(t, "GET", "/", nil, nil)
+	first := e.proxy.pool.get(e.cur.Load(), s, time.Now().UnixNano()).sp
+	for i := 0; i < 50; i++ {
+		s2 := *s // a new object for the same service, as a reload from the store gives
+		e.cur.Store(buildSnap(t, e.cur.Load(), e.pool, &model.Config{Services: []*model.Service{&s2}, Routes: []*model.Route{r}}))
+		if res, _ := e.do(t, "GET", "/", nil, nil); res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for e.proxy.pool.entries() > 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		e.do(t, "GET", "/", nil, nil)
+	}
+	if n := e.proxy.pool.entries(); n > 2 {
+		t.Errorf("%d cache entries after 50 reloads of one service; want at most 2", n)
+	}
+	cur := e.cur.Load().Services[s.ID]
+	if sp := e.proxy.pool.get(e.cur.Load(), cur, time.Now().UnixNano()).sp; sp != first {
+		t.Errorf("the transport was not kept across reloads")
+	}
+}
