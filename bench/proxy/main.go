@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"sluice/bench/benchstats"
 	"sluice/bench/internal/confgen"
 	"sluice/bench/internal/openloop"
 	"sluice/bench/internal/procstat"
@@ -50,6 +51,7 @@ type harness struct {
 	keepalive    int
 	warnings     []string
 	perf         string // perf binary, when -perf
+	pprof        bool   // fetch Go profiles, when -pprof
 	perfDir      string // where profiles go
 	perfStamp    string
 	scripts      map[string]string // target/body -> Lua script path
@@ -80,6 +82,7 @@ type options struct {
 	noInstall  bool
 	keep       bool
 	perf       bool
+	pprof      bool
 	warmup     time.Duration
 	latencyDur time.Duration
 }
@@ -101,6 +104,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.sluiceBin, "sluice", "", "use this sluice binary instead of building ./cmd/sluice")
 	fs.BoolVar(&o.noInstall, "no-install", false, "do not apt-get install missing tools")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs)")
+	fs.BoolVar(&o.pprof, "pprof", false, "fetch Go CPU and allocation profiles (pprof) of sluice and the Go floor during their round-1 run at the first conns and body; written next to the results")
 	fs.BoolVar(&o.perf, "perf", false, "record a CPU profile (perf record -g) of each proxy during its round-1 run at the first conns and body; writes perf report text next to the results")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -199,7 +203,7 @@ func (h *harness) run(ctx context.Context, o options) error {
 	if o.sluiceBin != "" {
 		h.sluiceBin = o.sluiceBin
 	} else if needsSluice(o.targets) {
-		if h.sluiceBin, err = build(ctx, root, h.tmp, "sluice", "./cmd/sluice"); err != nil {
+		if h.sluiceBin, err = buildSluice(ctx, root, h.tmp); err != nil {
 			return err
 		}
 	}
@@ -264,10 +268,13 @@ func (h *harness) run(ctx context.Context, o options) error {
 	}
 
 	started := time.Now().UTC()
-	if o.perf {
-		if h.perf = find("perf"); h.perf == "" {
-			return fmt.Errorf("-perf: perf not found (apt-get install linux-perf)")
+	if o.perf || o.pprof {
+		if o.perf {
+			if h.perf = find("perf"); h.perf == "" {
+				return fmt.Errorf("-perf: perf not found (apt-get install linux-perf)")
+			}
 		}
+		h.pprof = o.pprof
 		h.perfDir, h.perfStamp = resultsDir(o, root), started.Format(stampLayout)
 		if err := os.MkdirAll(h.perfDir, 0o755); err != nil {
 			return err
@@ -321,7 +328,7 @@ func (h *harness) run(ctx context.Context, o options) error {
 					if ctx.Err() != nil {
 						return ctx.Err()
 					}
-					profile := o.perf && round == 1 && body == o.bodies[0] && c == o.conns[0] && t.name != tDirect
+					profile := (o.perf || o.pprof) && round == 1 && body == o.bodies[0] && c == o.conns[0] && t.name != tDirect
 					r, err := h.measure(ctx, t, c, body, o.dur, profile)
 					if err != nil {
 						h.warnf("%s round %d %s c=%d: %v", t.name, round, body, c, err)
@@ -423,8 +430,18 @@ func (h *harness) measure(ctx context.Context, t *target, conns int, body string
 	}
 	upBefore, _ := procstat.Proc.TreeUsage(h.upstream.pid())
 	busyBefore, _ := procstat.Proc.CPUBusySeconds("cpu1")
+	var statsBefore benchstats.Stats
+	if t.stats != "" {
+		if statsBefore, err = readStats(ctx, t.stats); err != nil {
+			h.warnf("%s: no allocation counters: %v", t.name, err)
+		}
+	}
+	var pprofDone func() error
+	if profile && h.pprof && t.stats != "" {
+		pprofDone = h.pprofCPU(ctx, t, d)
+	}
 	var perfDone func() error
-	if profile {
+	if profile && h.perf != "" {
 		data, txt := perfPaths(h.perfDir, h.perfStamp, t.name)
 		if perfDone, err = h.perfRecord(ctx, t, d, data, txt); err != nil {
 			h.warnf("%s: perf: %v", t.name, err)
@@ -433,6 +450,11 @@ func (h *harness) measure(ctx context.Context, t *target, conns int, body string
 	t0 := time.Now()
 	res, err := h.wrk(ctx, t, conns, body, d)
 	wall := time.Since(t0).Seconds()
+	if pprofDone != nil {
+		if perr := pprofDone(); perr != nil {
+			h.warnf("%s: pprof: %v", t.name, perr)
+		}
+	}
 	if perfDone != nil {
 		if perr := perfDone(); perr != nil {
 			h.warnf("%s: %v", t.name, perr)
@@ -457,6 +479,12 @@ func (h *harness) measure(ctx context.Context, t *target, conns int, body string
 		CPUSeconds:         after.CPUSeconds - before.CPUSeconds,
 		UpstreamCPUSeconds: upAfter.CPUSeconds - upBefore.CPUSeconds,
 		PeakRSSKiB:         after.HWMKiB,
+	}
+	if t.stats != "" && statsBefore.AllocObjects > 0 && r.Requests > 0 {
+		if after, err := readStats(ctx, t.stats); err == nil {
+			r.AllocsPerRequest = float64(after.AllocObjects-statsBefore.AllocObjects) / float64(r.Requests)
+			r.AllocBytesPerRequest = float64(after.AllocBytes-statsBefore.AllocBytes) / float64(r.Requests)
+		}
 	}
 	ours := r.CPUSeconds + r.UpstreamCPUSeconds
 	if t.proc == h.upstream {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"sluice/bench/benchstats"
 	"sluice/bench/internal/confgen"
 	"sluice/bench/internal/wrk"
 )
@@ -31,6 +32,8 @@ type target struct {
 	note string // shown next to its rows, e.g. "plugins inactive"
 	addr string // host:port
 	proc *proc  // the process whose CPU and memory are measured
+	// stats is the benchstats address of a Go proxy ("" for others).
+	stats string
 }
 
 // mixFor is the request mix of a target: n routes and n keys; every target
@@ -142,7 +145,13 @@ func (h *harness) trySluice(ctx context.Context, name string, k confgen.Kong) (*
 	if err != nil {
 		return nil, err
 	}
-	p, err := h.procs.start(h.tools, h.tmp, name, 1, sluiceEnv(ymlPath, pp, sp), h.sluiceBin, "start", "-p", filepath.Join(dir, "prefix"))
+	stp, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	stats := "127.0.0.1:" + strconv.Itoa(stp)
+	env := append(sluiceEnv(ymlPath, pp, sp), benchstats.Env+"="+stats)
+	p, err := h.procs.start(h.tools, h.tmp, name, 1, env, h.sluiceBin, "start", "-p", filepath.Join(dir, "prefix"))
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +160,7 @@ func (h *harness) trySluice(ctx context.Context, name string, k confgen.Kong) (*
 		p.stop(3 * time.Second)
 		return nil, err
 	}
-	t := &target{name: name, addr: "127.0.0.1:" + strconv.Itoa(pp), proc: p}
+	t := &target{name: name, addr: "127.0.0.1:" + strconv.Itoa(pp), proc: p, stats: stats}
 	base := "http://" + t.addr + "/r0/small"
 	if err := waitFor(ctx, p, base, http.StatusOK, 10*time.Second, confgen.KeyHeader, confgen.KeyFor(0)); err != nil {
 		p.stop(3 * time.Second)
@@ -212,11 +221,16 @@ func (h *harness) startGoFloor(ctx context.Context) (*target, error) {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p, err := h.procs.start(h.tools, h.tmp, tGoFloor, 1, nil, h.gofloorBin, "-listen", addr, "-upstream", h.upstreamAddr, "-keepalive", strconv.Itoa(h.keepalive))
+	stp, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: tGoFloor, addr: addr, proc: p}
+	stats := "127.0.0.1:" + strconv.Itoa(stp)
+	p, err := h.procs.start(h.tools, h.tmp, tGoFloor, 1, []string{benchstats.Env + "=" + stats}, h.gofloorBin, "-listen", addr, "-upstream", h.upstreamAddr, "-keepalive", strconv.Itoa(h.keepalive))
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: tGoFloor, addr: addr, proc: p, stats: stats}
 	if err := waitFor(ctx, p, "http://"+addr+"/r0/small", http.StatusOK, 10*time.Second); err != nil {
 		return nil, err
 	}

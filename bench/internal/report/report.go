@@ -38,6 +38,12 @@ type Run struct {
 	// the proxy nor the upstream (other processes, unattributed interrupts):
 	// the noise of the run.
 	CPU1OtherShare float64 `json:"cpu1_other_share"`
+	// AllocsPerRequest and AllocBytesPerRequest are the Go heap
+	// allocations of the proxy process during the run divided by the
+	// requests; zero for targets that are not Go programs built with
+	// package benchstats.
+	AllocsPerRequest     float64 `json:"allocs_per_request,omitempty"`
+	AllocBytesPerRequest float64 `json:"alloc_bytes_per_request,omitempty"`
 }
 
 // ReqPerCPUSecond is requests per second of proxy CPU time.
@@ -61,6 +67,9 @@ type Row struct {
 	P99US      float64 `json:"p99_us"`
 	ReqPerCPU  float64 `json:"req_per_cpu_second"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"` // max over rounds
+	// AllocsPerReq and AllocBytesPerReq are medians; zero when unknown.
+	AllocsPerReq     float64 `json:"allocs_per_request,omitempty"`
+	AllocBytesPerReq float64 `json:"alloc_bytes_per_request,omitempty"`
 	// VsNginx and VsGoFloor hold each figure divided by the reference's
 	// figure at the same conns and body, keyed like the JSON fields above.
 	VsNginx   map[string]float64 `json:"vs_nginx,omitempty"`
@@ -119,8 +128,12 @@ func Aggregate(runs []Run, notes map[string]string) []Row {
 	for _, k := range order {
 		g := groups[k]
 		row := Row{Target: k.target, Note: notes[k.target], Conns: k.conns, Body: k.body, Rounds: len(g)}
-		var rps, p50, p99, rpc []float64
+		var rps, p50, p99, rpc, apr, bpr []float64
 		for _, r := range g {
+			if r.AllocsPerRequest > 0 {
+				apr = append(apr, r.AllocsPerRequest)
+				bpr = append(bpr, r.AllocBytesPerRequest)
+			}
 			rps = append(rps, r.RPS)
 			p50 = append(p50, r.P50US)
 			p99 = append(p99, r.P99US)
@@ -129,6 +142,7 @@ func Aggregate(runs []Run, notes map[string]string) []Row {
 			row.PeakRSSMiB = math.Max(row.PeakRSSMiB, float64(r.PeakRSSKiB)/1024)
 		}
 		row.RPS, row.P50US, row.P99US, row.ReqPerCPU = Median(rps), Median(p50), Median(p99), Median(rpc)
+		row.AllocsPerReq, row.AllocBytesPerReq = Median(apr), Median(bpr)
 		rows = append(rows, row)
 	}
 	for i := range rows {
@@ -164,6 +178,7 @@ func ratios(r Row, ref *Row) map[string]float64 {
 		"p99_us":             div(r.P99US, ref.P99US),
 		"req_per_cpu_second": div(r.ReqPerCPU, ref.ReqPerCPU),
 		"peak_rss_mib":       div(r.PeakRSSMiB, ref.PeakRSSMiB),
+		"allocs_per_request": div(r.AllocsPerReq, ref.AllocsPerReq),
 	}
 }
 
@@ -261,9 +276,18 @@ func cell(v string, r Row, k string) string {
 	return fmt.Sprintf("%s (%s/%s)", v, ratio(r.VsNginx, k), ratio(r.VsGoFloor, k))
 }
 
+// allocCell shows allocations per request (and bytes) with the ratio to
+// the Go floor only: nginx has no Go heap.
+func allocCell(r Row) string {
+	if r.AllocsPerReq == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f, %.0fB (%s)", r.AllocsPerReq, r.AllocBytesPerReq, ratio(r.VsGoFloor, "allocs_per_request"))
+}
+
 // Table renders the rows as columns for a terminal or a markdown file.
 func Table(rows []Row, markdown bool) string {
-	head := []string{"target", "body", "conns", "req/s", "p50", "p99", "req/CPU-s", "peak RSS", "errors", "note"}
+	head := []string{"target", "body", "conns", "req/s", "p50", "p99", "req/CPU-s", "peak RSS", "allocs/req", "errors", "note"}
 	var data [][]string
 	for _, r := range rows {
 		data = append(data, []string{
@@ -273,6 +297,7 @@ func Table(rows []Row, markdown bool) string {
 			cell(us(r.P99US), r, "p99_us"),
 			cell(fmt.Sprintf("%.0f", r.ReqPerCPU), r, "req_per_cpu_second"),
 			cell(fmt.Sprintf("%.1fMiB", r.PeakRSSMiB), r, "peak_rss_mib"),
+			allocCell(r),
 			fmt.Sprint(r.Errors), r.Note,
 		})
 	}

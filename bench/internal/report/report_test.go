@@ -24,8 +24,8 @@ func TestMedian(t *testing.T) {
 func TestAggregate(t *testing.T) {
 	runs := []Run{
 		{Target: Nginx, Round: 1, Conns: 64, Body: "small", Requests: 1000, RPS: 100, P50US: 10, P99US: 100, CPUSeconds: 1, PeakRSSKiB: 4096},
-		{Target: GoFloor, Round: 1, Conns: 64, Body: "small", Requests: 500, RPS: 50, P50US: 20, P99US: 200, CPUSeconds: 1, PeakRSSKiB: 8192},
-		{Target: "sluice", Round: 1, Conns: 64, Body: "small", Requests: 800, RPS: 80, P50US: 15, P99US: 150, CPUSeconds: 2, PeakRSSKiB: 10240, Errors: 1},
+		{Target: GoFloor, Round: 1, Conns: 64, Body: "small", Requests: 500, RPS: 50, P50US: 20, P99US: 200, CPUSeconds: 1, PeakRSSKiB: 8192, AllocsPerRequest: 80, AllocBytesPerRequest: 7000},
+		{Target: "sluice", Round: 1, Conns: 64, Body: "small", Requests: 800, RPS: 80, P50US: 15, P99US: 150, CPUSeconds: 2, PeakRSSKiB: 10240, Errors: 1, AllocsPerRequest: 40, AllocBytesPerRequest: 3000},
 		{Target: Nginx, Round: 2, Conns: 64, Body: "small", Requests: 3000, RPS: 300, P50US: 30, P99US: 300, CPUSeconds: 1, PeakRSSKiB: 2048},
 		{Target: Nginx, Round: 3, Conns: 64, Body: "small", Requests: 2000, RPS: 200, P50US: 20, P99US: 200, CPUSeconds: 1, PeakRSSKiB: 2048},
 		{Target: "sluice", Round: 1, Conns: 256, Body: "small", Requests: 800, RPS: 80, CPUSeconds: 0},
@@ -56,7 +56,10 @@ func TestAggregate(t *testing.T) {
 		t.Errorf("256-conn row = %+v; want no ratios without references and 0 req/CPU-s without CPU time", last)
 	}
 	tab := Table(rows, false)
-	for _, want := range []string{"200 (1.00/4.00)", "80 (0.40/1.60)", "plugins inactive", "req/CPU-s"} {
+	if s.AllocsPerReq != 40 || s.VsGoFloor["allocs_per_request"] != 0.5 {
+		t.Errorf("sluice allocs/req = %v, vs go floor %v; want 40 and 0.5", s.AllocsPerReq, s.VsGoFloor["allocs_per_request"])
+	}
+	for _, want := range []string{"200 (1.00/4.00)", "80 (0.40/1.60)", "plugins inactive", "req/CPU-s", "40.0, 3000B (0.50)"} {
 		if !strings.Contains(tab, want) {
 			t.Errorf("table lacks %q:\n%s", want, tab)
 		}

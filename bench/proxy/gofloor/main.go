@@ -14,6 +14,9 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	// Allocation counters and pprof for the harness, when it asks.
+	_ "sluice/bench/benchstats"
 )
 
 type bufferPool struct{ p sync.Pool }
