@@ -39,7 +39,7 @@ func newH2CServer(t *testing.T, h http.Handler) *httptest.Server {
 func TestGRPCTrailers(t *testing.T) {
 	up := newH2CServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor != 2 {
-			http.Error(w, "want h2", 505)
+			http.Error(w, "want h2", http.StatusHTTPVersionNotSupported)
 			return
 		}
 		in, _ := io.ReadAll(r.Body)

@@ -710,7 +710,7 @@ func (p *Proxy) generatedHeaders(st *reqState, h http.Header) {
 	if p.enabled.responseLatency {
 		h[hdrResponseLatency] = st.one(msString(time.Since(st.start)))
 	}
-	if !(p.enabled.via && h.Get("Via") == p.serverHeader) {
+	if !p.enabled.via || h.Get("Via") != p.serverHeader {
 		if p.enabled.server {
 			h[hdrServer] = st.one(p.serverHeader)
 		} else {

@@ -345,14 +345,14 @@ type deadlineConn struct {
 }
 
 func (c *deadlineConn) Read(b []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.read)); err != nil {
+	if err := c.SetReadDeadline(time.Now().Add(c.read)); err != nil {
 		return 0, err
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *deadlineConn) Write(b []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
+	if err := c.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(b)
