@@ -161,6 +161,13 @@ func runGateway(s *settings.Settings, log *slog.Logger) int {
 		log.Info("database = embedded: the embedded store is not available yet, so declarative_config is served as with database = off")
 	}
 
+	// Signals are caught from here on, so that a stop asked for during
+	// start-up (the pid file exists) is handled once serving, not by the
+	// runtime's default (SIGQUIT would dump goroutines).
+	sigc := make(chan os.Signal, 4)
+	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT)
+	defer signal.Stop(sigc)
+
 	// Prefix and pid file.
 	for _, d := range []string{"pids", "logs"} {
 		if err := os.MkdirAll(filepath.Join(s.Prefix, d), 0o755); err != nil {
@@ -291,9 +298,6 @@ func runGateway(s *settings.Settings, log *slog.Logger) int {
 		ask("watch started") // covers a change between the first load and the watcher's start
 	}
 
-	sigc := make(chan os.Signal, 4)
-	signal.Notify(sigc, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT)
-	defer signal.Stop(sigc)
 	log.Info("sluice started", "version", version, "kong_compatible", kongCompat, "database", s.Database,
 		"prefix", s.Prefix, "pid", os.Getpid())
 
