@@ -133,38 +133,21 @@ func TestLiveCPU(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}()
-	time.Sleep(600 * time.Millisecond)
-	u, err := Proc.TreeUsage(cmd.Process.Pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.CPUSeconds < 0.1 || u.HWMKiB <= 0 {
-		t.Errorf("got %+v; want at least 0.1 CPU seconds from the busy child and a non-zero HWM", u)
-	}
-}
-
-func TestParseCPUBusy(t *testing.T) {
-	in := "cpu  10 0 10 1000 5 0 0 0 0 0\ncpu0 4 1 2 500 3 1 1 0 0 0\ncpu1 6 0 8 500 2 0 0 1\nintr 1 2 3\n"
-	got, err := ParseCPUBusy([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got["cpu0"] != 9 || got["cpu1"] != 15 || len(got) != 2 {
-		t.Errorf("got %v; want cpu0 9 and cpu1 15 busy ticks", got)
-	}
-	for _, bad := range []string{"", "cpu0 a b c d e f g\n", "intr 1\n"} {
-		if _, err := ParseCPUBusy([]byte(bad)); err == nil {
-			t.Errorf("ParseCPUBusy(%q) succeeded; want an error", bad)
+	// The busy loop is a grandchild: only the tree sum sees it. Poll, as
+	// a loaded machine may give it little CPU.
+	var u Usage
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var err error
+		if u, err = Proc.TreeUsage(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+		if u.CPUSeconds >= 0.1 {
+			break
 		}
 	}
-	if _, err := Proc.CPUBusySeconds("cpu0"); err != nil {
-		t.Errorf("CPUBusySeconds(cpu0) on this machine: %v", err)
+	if u.CPUSeconds < 0.1 || u.HWMKiB <= 0 {
+		t.Errorf("got %+v; want at least 0.1 CPU seconds from the busy grandchild and a non-zero HWM", u)
 	}
-}
-
-func FuzzParseCPUBusy(f *testing.F) {
-	f.Add("cpu0 1 2 3 4 5 6 7 8\n")
-	f.Fuzz(func(t *testing.T, s string) { ParseCPUBusy([]byte(s)) })
 }
 
 // TestResetPeak grows a child's RSS, lets it free the memory, and checks
