@@ -82,7 +82,7 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	if nginxConf != "" || dbTimeout != "" || lockTimeout != "" || runMigrations {
 		log.Warn("--nginx-conf, --db-timeout, --lock-timeout and --run-migrations have no effect in sluice")
 	}
-	return runGateway(s, log)
+	return runGateway(s, log, stderr)
 }
 
 func newLogger(s *settings.Settings, w io.Writer) *slog.Logger {
@@ -152,7 +152,7 @@ func configIsEmpty(c *model.Config) bool {
 }
 
 // runGateway starts everything, waits for signals, and stops in order.
-func runGateway(s *settings.Settings, log *slog.Logger) int {
+func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	switch s.Database {
 	case "postgres":
 		log.Error("database = postgres is not available in this version of sluice; use database = off (or embedded) with declarative_config")
@@ -210,7 +210,8 @@ func runGateway(s *settings.Settings, log *slog.Logger) int {
 	src := configSource{s}
 	cfg, hash, err := src.load()
 	if err != nil {
-		log.Error("declarative config is invalid, not starting", "source", src.name(), "error", describe(err))
+		log.Error("declarative config is invalid, not starting", "source", src.name(), "error", err)
+		say(stderr, "Error: %s: %s\n", src.name(), describe(err))
 		return 1
 	}
 	if err := rl.Apply(cfg, hash); err != nil {
