@@ -179,3 +179,60 @@ func TestHealthChecks(t *testing.T) {
 		}
 	})
 }
+
+// TestReloadKeepsHealthState checks that a reload which does not touch an
+// upstream keeps its health state: a target ejected by passive checks (which
+// never bring it back on their own) stays out after the reload.
+func TestReloadKeepsHealthState(t *testing.T) {
+	t.Parallel()
+	p1, p2 := newBackend(t, "p1"), newBackend(t, "p2")
+	other := newBackend(t, "other")
+	p2.failAll.Store(true)
+	cfg := func(extra string) string {
+		return fill(`_format_version: "3.0"
+services:
+- name: passive
+  host: passive.upstream
+  routes:
+  - name: passive
+    paths: [/passive]
+- name: other
+  url: ${OTHER}
+  routes:
+  - name: other
+    paths: [/other]
+`+extra+`upstreams:
+- name: passive.upstream
+  healthchecks:
+    passive:
+      unhealthy:
+        http_statuses: [500]
+        http_failures: 1
+  targets:
+  - target: ${P1}
+  - target: ${P2}
+`, map[string]string{"P1": p1.addr(), "P2": p2.addr(), "OTHER": other.url()})
+	}
+	g := startGateway(t, cfg(""))
+	for i := 0; i < 10; i++ {
+		g.mustDo(t, request{path: "/passive/x"})
+	}
+	if got := p2.hits.Load(); got != 1 {
+		t.Fatalf("p2 received %d requests before the reload; want 1 (ejected after one 500)", got)
+	}
+	g.reload(cfg("  - name: added\n    paths: [/added]\n"))
+	if _, ok := eventually(3*time.Second, func() bool {
+		return g.mustDo(t, request{path: "/added"}).status == 200
+	}); !ok {
+		t.Fatal("the reloaded config is not served")
+	}
+	for i := 0; i < 20; i++ {
+		resp := g.mustDo(t, request{path: "/passive/x"})
+		if resp.status != 200 {
+			t.Errorf("after the reload request %d: status %d; want 200 from p1", i, resp.status)
+		}
+	}
+	if got := p2.hits.Load(); got != 1 {
+		t.Errorf("p2 received %d requests in total; want still 1: the reload must not reset its health", got)
+	}
+}

@@ -187,6 +187,9 @@ func launch(t *testing.T, dir, cfg string, c gwConfig) (*gateway, error) {
 	}()
 	t.Cleanup(func() {
 		g.stop(5 * time.Second)
+		if strings.Contains(g.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("the race detector reported a data race in sluice")
+		}
 		if t.Failed() {
 			t.Logf("sluice output (ports http=%d https=%d status=%d):\n%s", g.httpPort, g.httpsPort, g.statusPort, g.out.String())
 		}
