@@ -14,6 +14,11 @@ type Options struct {
 	// bits 19-50, prefix length bits 0-18). By default the router instead
 	// reproduces the priorities Kong 3.x really computes: see luaPriority.
 	DocumentedPriority bool
+	// PathHandlingV1 honours routes' path_handling "v1", as Kong's
+	// "traditional" router flavor does. Kong's default flavor,
+	// traditional_compatible, treats v1 as v0, and so does the router
+	// without this option.
+	PathHandlingV1 bool
 }
 
 const (

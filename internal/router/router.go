@@ -57,13 +57,22 @@ type Match struct {
 	// also by name; groups that did not take part in the match are absent. nil for plain paths and for regexes
 	// without groups.
 	Captures map[string]string
+
+	// v1 selects Kong's path_handling v1 rules: the route asks for them and
+	// the router runs the "traditional" flavor (see Options.PathHandlingV1).
+	v1 bool
 }
 
 // UpstreamPath is the path to send upstream for the normalised request path,
 // from service.path and strip_path by Kong's get_upstream_uri_v0 rules.
-// path_handling "v1" behaves as "v0": Kong's traditional_compatible router
-// ignores it. The query string is not part of reqPath nor of the result.
+// path_handling "v1" behaves as "v0" (Kong's traditional_compatible router,
+// the default, ignores it) unless the router was built with
+// Options.PathHandlingV1 (router_flavor = traditional). The query string is
+// not part of reqPath nor of the result.
 func (m *Match) UpstreamPath(reqPath string) string {
+	if m.v1 {
+		return m.upstreamPathV1(reqPath)
+	}
 	base := "/"
 	if m.Service != nil && m.Service.Path != nil && *m.Service.Path != "" {
 		base = *m.Service.Path
@@ -78,6 +87,28 @@ func (m *Match) UpstreamPath(reqPath string) string {
 		postfix = sanitizePostfix(reqPath[len(prefix):])
 	}
 	return upstreamURIv0(strip, postfix, reqPath, base)
+}
+
+// upstreamPathV1 follows Kong's path_handling v1: the service path and the
+// rest of the request path (after the matched prefix when strip_path is on,
+// after the leading slash otherwise) are joined as they are, with no slash
+// added between them and a doubled slash merged.
+func (m *Match) upstreamPathV1(reqPath string) string {
+	base := "/"
+	if m.Service != nil && m.Service.Path != nil && *m.Service.Path != "" {
+		base = *m.Service.Path
+	}
+	var postfix string
+	switch {
+	case m.Route != nil && m.Route.StripPath && m.Matched != "" && len(m.Matched) <= len(reqPath):
+		postfix = sanitizePostfix(reqPath[len(m.Matched):])
+	case reqPath != "":
+		postfix = reqPath[1:]
+	}
+	if strings.HasSuffix(base, "/") && strings.HasPrefix(postfix, "/") {
+		postfix = postfix[1:]
+	}
+	return base + postfix
 }
 
 func sanitizePostfix(p string) string {
@@ -327,7 +358,7 @@ func (r *Router) Match(req *Request) (Match, bool) {
 
 func (r *Router) result(best *matcher, path string) Match {
 	st := r.routes[best.routeID]
-	m := Match{Route: st.route, Service: st.service}
+	m := Match{Route: st.route, Service: st.service, v1: r.opts.PathHandlingV1 && st.route.PathHandling == "v1"}
 	switch {
 	case best.plainLen > 0:
 		m.Matched = path[:best.plainLen]

@@ -28,6 +28,7 @@ type Snapshot struct {
 type Env struct {
 	Pool        *upstream.Pool   // balancers, kept across builds
 	DefaultCert *tls.Certificate // served when no SNI matches (ssl_cert or self-signed)
+	Router      router.Options   // router flavor details (router_flavor)
 }
 
 // Build compiles cfg into a new snapshot. prev, when not nil, is the snapshot
@@ -42,7 +43,7 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	if prev != nil {
 		prevRouter = prev.Router
 	}
-	rt, err := router.Build(prevRouter, cfg.Routes, services)
+	rt, err := router.BuildWithOptions(prevRouter, cfg.Routes, services, env.Router)
 	if err != nil {
 		return nil, err
 	}
