@@ -138,3 +138,28 @@ func BenchmarkErrorBody(b *testing.B) {
 		b.Fatal("body")
 	}
 }
+
+// BenchmarkProxySmallParallel is BenchmarkProxySmall from GOMAXPROCS
+// goroutines at once (shared snapshot, transport and balancer-free service).
+func BenchmarkProxySmallParallel(b *testing.B) {
+	s := svcTo(b, rawUpstream(b))
+	e := newEnv(b, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/bench")}}, Options{})
+	h := e.proxy.Handler(8000, false)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, _ := http.NewRequest("GET", "http://bench.test/bench/item", nil)
+		req.RequestURI = "/bench/item"
+		req.RemoteAddr = "127.0.0.1:40000"
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			clear(w.h)
+			w.status, w.n = 0, 0
+			h.ServeHTTP(w, req)
+			if w.status != 200 {
+				b.Errorf("status %d", w.status)
+				return
+			}
+		}
+	})
+}

@@ -23,9 +23,18 @@
 //     timeouts to 504, no healthy target to 503, DNS failure to 503, a client
 //     that went away to 499 (logged, nothing written).
 //
-// Deviations from Kong are listed in the package's tests and README notes of
-// the report: keep-alive max requests per connection is not enforced (Go's
-// transports have no such knob), and proxy_read_timeout is applied per read
-// on the connection, which for a shared HTTP/2 connection means "idle for
-// read_timeout" rather than per stream.
+// Upstream protocols: http and https use HTTP/1.1 with keep-alive; grpc uses
+// HTTP/2 with prior knowledge (h2c) and grpcs HTTP/2 over TLS, both through
+// the standard library's transport, with trailers passed through. Upstream
+// certificates are verified only when the service's tls_verify is true
+// (nginx's proxy_ssl_verify is off by default in Kong).
+//
+// Deviations from Kong: upstream_keepalive_max_requests is accepted but not
+// enforced (Go's transports cannot retire a connection after N requests);
+// read_timeout and write_timeout apply to every read and write on the
+// upstream connection, as nginx's proxy timeouts do, which for a shared
+// HTTP/2 connection means "idle for read_timeout" rather than per stream;
+// request bodies are replayed on retries only when they were buffered
+// (request_buffering on and at most Options.MaxReplayBody bytes) or when no
+// byte of them was sent yet.
 package proxy

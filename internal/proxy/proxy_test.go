@@ -711,3 +711,39 @@ func TestProxyRequestBody(t *testing.T) {
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
 }
+
+// TestRequestStreaming checks that with request_buffering=false the upstream
+// receives the first part of the body before the client sends the rest.
+func TestRequestStreaming(t *testing.T) {
+	gotFirst := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		close(gotFirst)
+		rest, _ := io.ReadAll(r.Body)
+		io.WriteString(w, string(buf)+string(rest))
+	}))
+	t.Cleanup(up.Close)
+	s := svcTo(t, up.URL)
+	r := routeTo(s, "/up")
+	r.RequestBuffering = false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
+	pr, pw := io.Pipe()
+	go func() {
+		io.WriteString(pw, "first")
+		select {
+		case <-gotFirst:
+			io.WriteString(pw, "-rest")
+		case <-time.After(5 * time.Second):
+			io.WriteString(pw, "-late")
+		}
+		pw.Close()
+	}()
+	_, body := e.do(t, "POST", "/up", nil, pr)
+	if body != "first-rest" {
+		t.Errorf("body %q; want first-rest (the upstream must see the first part before the client sends the rest)", body)
+	}
+}
