@@ -278,7 +278,7 @@ services:
 	}
 }
 
-// pathRow is one row of testdata/kong-path-handling.json (from Kong's
+// pathRow is one row of conformance/kong-path-handling.json (from Kong's
 // spec/fixtures/router_path_handling_tests.lua).
 type pathRow struct {
 	ServicePath  string  `json:"service_path"`
@@ -294,7 +294,7 @@ type pathRow struct {
 // per row, told apart by its Host.
 func TestPathHandling(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("testdata/kong-path-handling.json")
+	raw, err := os.ReadFile("../conformance/kong-path-handling.json")
 	if err != nil {
 		t.Fatal(err)
 	}
