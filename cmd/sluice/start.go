@@ -21,6 +21,7 @@ import (
 	"sluice/internal/model"
 	"sluice/internal/proxy"
 	"sluice/internal/reload"
+	"sluice/internal/router"
 	"sluice/internal/server"
 	"sluice/internal/settings"
 	"sluice/internal/snapshot"
@@ -205,7 +206,9 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		Logger:        log.With("component", "upstream"),
 	})
 	defer pool.Close()
-	rl := reload.New(cur, &snapshot.Env{Pool: pool, DefaultCert: certs.proxy}, log.With("component", "reload"))
+	env := &snapshot.Env{Pool: pool, DefaultCert: certs.proxy,
+		Router: router.Options{PathHandlingV1: s.RouterFlavor == "traditional"}}
+	rl := reload.New(cur, env, log.With("component", "reload"))
 
 	src := configSource{s}
 	cfg, hash, err := src.load()

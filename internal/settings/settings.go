@@ -332,7 +332,7 @@ func (s *Settings) finish(vals map[string]value, log *slog.Logger) error {
 		log.Warn("ssl_ciphers is used only with ssl_cipher_suite = custom; ignored", "ssl_cipher_suite", s.SSLCipherSuite)
 	}
 	if s.RouterFlavor == "traditional" {
-		log.Warn("router_flavor = traditional is served with traditional_compatible rules")
+		log.Warn("router_flavor = traditional: routes' path_handling v1 is honoured as in Kong's traditional router; matching and priorities follow traditional_compatible")
 	}
 	if src := vals["nginx_worker_processes"].source; src != "default" {
 		log.Info("nginx_worker_processes has no effect: sluice is one process using every CPU of its quota", "source", src)
