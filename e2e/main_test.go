@@ -205,7 +205,10 @@ func (g *gateway) waitReady(path string, limit time.Duration) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-g.exited:
-			return fmt.Errorf("sluice exited before it was ready: %v", g.waitErr)
+			if g.waitErr == nil {
+				return errors.New("sluice exited with status 0 before it was ready")
+			}
+			return fmt.Errorf("sluice exited before it was ready: %w", g.waitErr)
 		default:
 		}
 		resp, err := g.client.Get(url)
