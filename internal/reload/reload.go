@@ -33,6 +33,11 @@ type Reloader struct {
 	lastOK      atomic.Bool
 	lastOKUnix  atomic.Int64
 	lastBuildNs atomic.Int64
+
+	// With a store (Follow): the newest version seen in the store and the
+	// version being served.
+	storeVersion   atomic.Uint64
+	appliedVersion atomic.Uint64
 }
 
 // New returns a Reloader publishing into cur.
@@ -85,16 +90,22 @@ type Stats struct {
 	LastOK        bool
 	LastOKUnix    int64
 	LastBuildTime time.Duration
+	// StoreVersion and AppliedVersion are set when following a store: their
+	// difference is how far this node is behind.
+	StoreVersion   uint64
+	AppliedVersion uint64
 }
 
 // Stats returns reload counters.
 func (r *Reloader) Stats() Stats {
 	return Stats{
-		Successes:     r.successes.Load(),
-		Failures:      r.failures.Load(),
-		LastOK:        r.lastOK.Load(),
-		LastOKUnix:    r.lastOKUnix.Load(),
-		LastBuildTime: time.Duration(r.lastBuildNs.Load()),
+		Successes:      r.successes.Load(),
+		Failures:       r.failures.Load(),
+		LastOK:         r.lastOK.Load(),
+		LastOKUnix:     r.lastOKUnix.Load(),
+		LastBuildTime:  time.Duration(r.lastBuildNs.Load()),
+		StoreVersion:   r.storeVersion.Load(),
+		AppliedVersion: r.appliedVersion.Load(),
 	}
 }
 
