@@ -2,7 +2,7 @@
 // side with nginx (the reference proxy) and a minimal Go reverse proxy (the
 // Go floor) on this machine, in one run.
 //
-//	go run ./bench/proxy            # full run, about 15 minutes
+//	go run ./bench/proxy            # full run, about 17 minutes
 //	go run ./bench/proxy -d 2s -rounds 1 -bodies small   # smoke run
 //
 // It installs nginx and wrk with apt-get when they are missing, builds
