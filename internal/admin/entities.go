@@ -1,0 +1,373 @@
+package admin
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sluice/internal/model"
+	"sluice/internal/store"
+)
+
+// entityInfo is one entity as the Admin API exposes it.
+type entityInfo struct {
+	name     string // DAO name
+	admin    string // top-level collection name ("key-auths")
+	nested   string // collection name under a parent ("key-auth")
+	schema   *model.Schema
+	topLevel bool
+	foreign  []*model.Field
+}
+
+func buildEntities() map[string]*entityInfo {
+	out := map[string]*entityInfo{}
+	for _, name := range model.Entities() {
+		sc, ok := model.Lookup(name)
+		if !ok {
+			continue
+		}
+		e := &entityInfo{name: name, admin: name, nested: name, schema: sc, topLevel: name != "targets"}
+		if sc.AdminName != "" {
+			e.admin, e.nested = sc.AdminName, sc.AdminName
+		}
+		if sc.AdminNestedName != "" {
+			e.nested = sc.AdminNestedName
+		}
+		for _, f := range sc.Fields {
+			if f.Type == model.TypeForeign {
+				e.foreign = append(e.foreign, f)
+			}
+		}
+		out[name] = e
+	}
+	return out
+}
+
+// nest is a parent in a nested path: the parent entity and the child's
+// foreign field that points to it.
+type nest struct {
+	parent *entityInfo
+	field  string
+}
+
+func (s *server) buildRoutes() []*route {
+	s.addNodeRoutes()
+	for _, name := range model.Entities() {
+		e := s.entities[name]
+		if e == nil {
+			continue
+		}
+		if e.topLevel {
+			coll := "/" + e.admin
+			item := coll + "/{" + e.name + "}"
+			s.add(coll, map[string]func(*call) error{
+				http.MethodGet:  s.listHandler(e, nil),
+				http.MethodPost: s.createHandler(e, nil),
+			})
+			s.add(item, s.itemHandlers(e, nil))
+			for _, f := range e.foreign {
+				p := s.entities[f.Reference]
+				if p == nil {
+					continue
+				}
+				s.add(item+"/"+f.Name, s.parentHandlers(e, f.Name, p))
+			}
+		}
+		for _, f := range e.foreign {
+			p := s.entities[f.Reference]
+			if p == nil || !p.topLevel {
+				continue
+			}
+			n := &nest{parent: p, field: f.Name}
+			coll := "/" + p.admin + "/{" + p.name + "}/" + e.nested
+			s.add(coll, map[string]func(*call) error{
+				http.MethodGet:  s.listHandler(e, n),
+				http.MethodPost: s.createHandler(e, n),
+			})
+			s.add(coll+"/{"+e.name+"}", s.itemHandlers(e, n))
+		}
+	}
+	return s.routes
+}
+
+func (s *server) itemHandlers(e *entityInfo, n *nest) map[string]func(*call) error {
+	return map[string]func(*call) error{
+		http.MethodGet:    s.getHandler(e, n),
+		http.MethodPut:    s.putHandler(e, n),
+		http.MethodPatch:  s.patchHandler(e, n),
+		http.MethodDelete: s.deleteHandler(e, n),
+	}
+}
+
+// isUUID reports whether s is a UUID in its canonical text form.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func newUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("admin: crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func unescape(seg string) (string, error) { return url.PathUnescape(seg) }
+
+// lookup finds an entity by id or endpoint key; a target's key is looked
+// up among the targets of its upstream. It returns nil when there is none.
+func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key string, parent store.Record, n *nest) (store.Record, error) {
+	var rec store.Record
+	var err error
+	switch {
+	case isUUID(key):
+		rec, err = rd.Get(ctx, e.name, strings.ToLower(key))
+	case e.name == "targets" && parent != nil:
+		return s.findTarget(ctx, rd, parent, key)
+	case e.schema.EndpointKey != "":
+		rec, err = rd.GetByKey(ctx, e.name, e.schema.EndpointKey, key)
+	default:
+		return nil, nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return rec, err
+}
+
+func (s *server) findTarget(ctx context.Context, rd store.Reader, upstream store.Record, key string) (store.Record, error) {
+	opts := store.ListOptions{Size: 1000, Foreign: &store.Foreign{Field: "upstream", ID: idOf(upstream)}}
+	for {
+		page, err := rd.List(ctx, "targets", opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Records {
+			if t, _ := r["target"].(string); t == key || t == key+":8000" {
+				return r, nil
+			}
+		}
+		if page.Offset == "" {
+			return nil, nil
+		}
+		opts.Offset = page.Offset
+	}
+}
+
+func idOf(rec store.Record) string {
+	id, _ := rec["id"].(string)
+	return id
+}
+
+// fkID returns the id of a record's foreign field, "" when null.
+func fkID(rec store.Record, field string) string {
+	m, ok := rec[field].(map[string]any)
+	if !ok {
+		return ""
+	}
+	id, _ := m["id"].(string)
+	return id
+}
+
+// parentOf looks up the parent named in a nested path; nil when absent.
+func (s *server) parentOf(ctx context.Context, rd store.Reader, c *call, n *nest) (store.Record, error) {
+	if n == nil {
+		return nil, nil
+	}
+	p, err := s.lookup(ctx, rd, n.parent, c.params[n.parent.name], nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return nil, errNotFound()
+	}
+	return p, nil
+}
+
+// txn runs fn with a reader and, with a database, a transaction (tx nil
+// without one: writes answer 405).
+func (s *server) txn(ctx context.Context, fn func(rd store.Reader, tx store.Tx) error) error {
+	if s.dbless {
+		return fn(s.reader(), nil)
+	}
+	return s.opts.Store.Update(ctx, func(tx store.Tx) error { return fn(tx, tx) })
+}
+
+// ---- reads ----
+
+var (
+	tagsAndRe = regexp.MustCompile("^([\x20-\x2B\x2D\x2E\x30-\x7E\x80-\xF4]+(,|$))+$")
+	tagsOrRe  = regexp.MustCompile("^([\x20-\x2B\x2D\x2E\x30-\x7E\x80-\xF4]+(/|$))+$")
+)
+
+// pageOptions reads size, offset and tags from the query as Kong does.
+func pageOptions(q url.Values, tagsAllowed bool) (store.ListOptions, error) {
+	opts := store.ListOptions{Size: 100, Offset: q.Get("offset")}
+	if q.Has("size") {
+		f, err := strconv.ParseFloat(strings.TrimSpace(q.Get("size")), 64)
+		if err != nil {
+			return opts, errDAO(http.StatusBadRequest, codeInvalidSize, "size must be a number", nil)
+		}
+		if f != math.Floor(f) || f < 1 || f > 1000 {
+			return opts, errDAO(http.StatusBadRequest, codeInvalidSize, "size must be an integer between 1 and 1000", nil)
+		}
+		opts.Size = int(f)
+	}
+	if tagsAllowed && q.Has("tags") {
+		t := q.Get("tags")
+		switch {
+		case tagsAndRe.MatchString(t):
+			opts.Tags = strings.Split(strings.TrimSuffix(t, ","), ",")
+		case tagsOrRe.MatchString(t):
+			opts.Tags = strings.Split(strings.TrimSuffix(t, "/"), "/")
+			opts.TagsOr = true
+		default:
+			return opts, errInvalidOptions(map[string]string{"tags": "invalid filter syntax"})
+		}
+		if len(opts.Tags) > 5 {
+			return opts, errInvalidOptions(map[string]string{"tags": "cannot query more than 5 tags"})
+		}
+	}
+	return opts, nil
+}
+
+func (s *server) listHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		ctx := c.r.Context()
+		rd := s.reader()
+		q := c.r.URL.Query()
+		opts, err := pageOptions(q, n == nil)
+		if err != nil {
+			return err
+		}
+		prefix := "/" + e.admin
+		if n != nil {
+			p, err := s.parentOf(ctx, rd, c, n)
+			if err != nil {
+				return err
+			}
+			opts.Foreign = &store.Foreign{Field: n.field, ID: idOf(p)}
+			opts.Tags, opts.TagsOr = nil, false
+			prefix = "/" + n.parent.admin + "/" + idOf(p) + "/" + e.nested
+		}
+		if e.name == "consumers" && n == nil && q.Has("custom_id") {
+			rec, err := rd.GetByKey(ctx, e.name, "custom_id", q.Get("custom_id"))
+			data := []any{}
+			if err == nil {
+				data = append(data, s.output(ctx, rd, e, rec))
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			return s.reply(c, http.StatusOK, map[string]any{"data": data, "next": nil})
+		}
+		page, err := rd.List(ctx, e.name, opts)
+		if errors.Is(err, store.ErrInvalidOffset) {
+			return errDAO(http.StatusBadRequest, codeInvalidOffset,
+				"'"+opts.Offset+"' is not a valid offset: bad base64 encoding", nil)
+		}
+		if err != nil {
+			return err
+		}
+		data := make([]any, 0, len(page.Records))
+		for _, r := range page.Records {
+			data = append(data, s.output(ctx, rd, e, r))
+		}
+		body := map[string]any{"data": data, "next": nil}
+		if page.Offset != "" {
+			body["offset"] = page.Offset
+			next := prefix + "?offset=" + url.QueryEscape(page.Offset)
+			if n == nil {
+				if q.Has("tags") {
+					next += "&tags=" + url.QueryEscape(q.Get("tags"))
+				}
+				if q.Has("size") {
+					next += "&size=" + url.QueryEscape(q.Get("size"))
+				}
+			}
+			body["next"] = next
+		}
+		return s.reply(c, http.StatusOK, body)
+	}
+}
+
+func (s *server) getHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		ctx := c.r.Context()
+		rd := s.reader()
+		p, err := s.parentOf(ctx, rd, c, n)
+		if err != nil {
+			return err
+		}
+		rec, err := s.lookup(ctx, rd, e, c.params[e.name], p, n)
+		if err != nil {
+			return err
+		}
+		if rec == nil || (n != nil && fkID(rec, n.field) != idOf(p)) {
+			return errNotFound()
+		}
+		return s.reply(c, http.StatusOK, s.output(ctx, rd, e, rec))
+	}
+}
+
+// output prepares a stored record for a response: a certificate lists the
+// names of its SNIs.
+func (s *server) output(ctx context.Context, rd store.Reader, e *entityInfo, rec store.Record) store.Record {
+	if e.name != "certificates" {
+		return rec
+	}
+	out := make(store.Record, len(rec))
+	for k, v := range rec {
+		out[k] = v
+	}
+	names := []any{}
+	opts := store.ListOptions{Size: 1000, Foreign: &store.Foreign{Field: "certificate", ID: idOf(rec)}}
+	var list []string
+	for {
+		page, err := rd.List(ctx, "snis", opts)
+		if err != nil {
+			break
+		}
+		for _, r := range page.Records {
+			if nm, ok := r["name"].(string); ok {
+				list = append(list, nm)
+			}
+		}
+		if page.Offset == "" {
+			break
+		}
+		opts.Offset = page.Offset
+	}
+	sort.Strings(list)
+	for _, nm := range list {
+		names = append(names, nm)
+	}
+	out["snis"] = names
+	return out
+}

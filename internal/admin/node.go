@@ -1,0 +1,415 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sluice/internal/declarative"
+	"sluice/internal/plugin"
+	"sluice/internal/store"
+)
+
+type handlers = map[string]func(*call) error
+
+func (s *server) addNodeRoutes() {
+	s.add("/", handlers{http.MethodGet: s.root})
+	s.add("/status", handlers{http.MethodGet: s.status})
+	s.add("/endpoints", handlers{http.MethodGet: s.endpoints})
+	s.add("/plugins/enabled", handlers{http.MethodGet: s.pluginsEnabled})
+	s.add("/schemas/{name}", handlers{http.MethodGet: s.entitySchema})
+	s.add("/schemas/{name}/validate", handlers{http.MethodPost: s.validateEntity})
+	s.add("/schemas/plugins/{name}", handlers{http.MethodGet: s.pluginSchema})
+	s.add("/schemas/plugins/validate", handlers{http.MethodPost: s.validatePlugin})
+	s.add("/tags", handlers{http.MethodGet: s.tags})
+	s.add("/tags/{tags}", handlers{http.MethodGet: s.tags})
+	s.add("/config", handlers{http.MethodGet: s.getConfig, http.MethodPost: s.postConfig})
+	s.add("/upstreams/{upstreams}/targets/all", handlers{http.MethodGet: func(c *call) error {
+		e := s.entities["targets"]
+		return s.listHandler(e, &nest{parent: s.entities["upstreams"], field: "upstream"})(c)
+	}})
+}
+
+func (s *server) database() string {
+	if s.opts.Database != "" {
+		return s.opts.Database
+	}
+	if s.dbless {
+		return "off"
+	}
+	return "embedded"
+}
+
+// enabledInCluster lists the distinct names of the plugin entities.
+func (s *server) enabledInCluster(ctx context.Context) ([]string, error) {
+	rd := s.reader()
+	seen := map[string]bool{}
+	opts := store.ListOptions{Size: 1000}
+	for {
+		page, err := rd.List(ctx, "plugins", opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Records {
+			if n, ok := r["name"].(string); ok {
+				seen[n] = true
+			}
+		}
+		if page.Offset == "" {
+			break
+		}
+		opts.Offset = page.Offset
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (s *server) root(c *call) error {
+	ctx := c.r.Context()
+	avail := map[string]any{}
+	for _, n := range s.enabled {
+		info := map[string]any{"version": s.version, "priority": 0}
+		if d, ok := plugin.Lookup(n); ok {
+			if d.Version != "" {
+				info["version"] = d.Version
+			}
+			info["priority"] = d.Priority
+		}
+		avail[n] = info
+	}
+	inCluster, err := s.enabledInCluster(ctx)
+	if err != nil {
+		return err
+	}
+	conf := map[string]any{}
+	for k, v := range s.opts.Configuration {
+		conf[k] = v
+	}
+	conf["database"] = s.database()
+	if _, ok := conf["plugins"]; !ok {
+		conf["plugins"] = s.enabled
+	}
+	host := s.opts.Hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	pid := os.Getpid()
+	return s.reply(c, http.StatusOK, map[string]any{
+		"tagline":       "Welcome to kong",
+		"version":       s.version,
+		"edition":       "community",
+		"hostname":      host,
+		"node_id":       s.opts.NodeID,
+		"timers":        map[string]any{"running": 0, "pending": 0},
+		"plugins":       map[string]any{"available_on_server": avail, "enabled_in_cluster": inCluster},
+		"lua_version":   "LuaJIT 2.1.0-20231117",
+		"configuration": conf,
+		"pids":          map[string]any{"master": pid, "workers": []int{pid}},
+	})
+}
+
+func (s *server) status(c *call) error {
+	ctx := c.r.Context()
+	if s.opts.StatusFunc != nil {
+		v, err := s.opts.StatusFunc(ctx)
+		if err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusOK, v)
+	}
+	reachable := true
+	if !s.dbless {
+		_, err := s.opts.Store.Version(ctx)
+		reachable = err == nil
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	body := map[string]any{
+		"database": map[string]any{"reachable": reachable},
+		"memory": map[string]any{
+			"workers_lua_vms":  []any{map[string]any{"http_allocated_gc": fmt.Sprintf("%.2f MiB", float64(ms.HeapAlloc)/(1<<20)), "pid": os.Getpid()}},
+			"lua_shared_dicts": map[string]any{},
+		},
+		"server": map[string]any{"total_requests": 0, "connections_active": 0, "connections_accepted": 0,
+			"connections_handled": 0, "connections_reading": 0, "connections_writing": 0, "connections_waiting": 0},
+	}
+	if s.dbless {
+		hash := declarative.EmptyHash
+		if s.opts.Current != nil {
+			if cfg, h := s.opts.Current(); cfg != nil && h != "" {
+				hash = h
+			}
+		}
+		body["configuration_hash"] = hash
+	}
+	return s.reply(c, http.StatusOK, body)
+}
+
+func (s *server) pluginsEnabled(c *call) error {
+	return s.reply(c, http.StatusOK, map[string]any{"enabled_plugins": s.enabled})
+}
+
+// endpoints lists the paths of the API sorted segment-wise, "/" lowest.
+func (s *server) endpoints(c *call) error {
+	seen := map[string]bool{}
+	list := make([]string, 0, len(s.routes))
+	for _, rt := range s.routes {
+		if !seen[rt.pattern] {
+			seen[rt.pattern] = true
+			list = append(list, rt.pattern)
+		}
+	}
+	sort.Slice(list, func(i, j int) bool {
+		return strings.ReplaceAll(list[i], "/", "\x00") < strings.ReplaceAll(list[j], "/", "\x00")
+	})
+	return s.reply(c, http.StatusOK, map[string]any{"data": list})
+}
+
+func (s *server) entitySchema(c *call) error {
+	name := c.params["name"]
+	e, ok := s.entities[name]
+	if !ok {
+		return message(http.StatusNotFound, "No entity named '"+name+"'")
+	}
+	b, err := json.Marshal(e.schema)
+	if err != nil {
+		return err
+	}
+	return s.reply(c, http.StatusOK, json.RawMessage(b))
+}
+
+func (s *server) pluginSchema(c *call) error {
+	name := c.params["name"]
+	ps, ok := s.plugins(name)
+	if !ok {
+		return message(http.StatusNotFound, "No plugin named '"+name+"'")
+	}
+	b, err := ps.PluginJSON()
+	if err != nil {
+		return err
+	}
+	return s.reply(c, http.StatusOK, json.RawMessage(b))
+}
+
+func (s *server) validateWith(c *call, e *entityInfo) error {
+	in, err := s.input(c, e)
+	if err != nil {
+		return err
+	}
+	if _, err := s.process(e, in); err != nil {
+		return err
+	}
+	return s.reply(c, http.StatusOK, map[string]any{"message": "schema validation successful"})
+}
+
+func (s *server) validateEntity(c *call) error {
+	name := c.params["name"]
+	e, ok := s.entities[name]
+	if !ok {
+		return message(http.StatusNotFound, "No entity named '"+name+"'")
+	}
+	return s.validateWith(c, e)
+}
+
+func (s *server) validatePlugin(c *call) error {
+	return s.validateWith(c, s.entities["plugins"])
+}
+
+// tags serves GET /tags and /tags/{tag}: one row per tag of every entity.
+func (s *server) tags(c *call) error {
+	ctx := c.r.Context()
+	rd := s.reader()
+	only, filtered := c.params["tags"]
+	q := c.r.URL.Query()
+	opts, err := pageOptions(url.Values{"size": q["size"]}, false)
+	if err != nil {
+		return err
+	}
+	var rows []map[string]any
+	for _, name := range allEntityNames(s) {
+		lo := store.ListOptions{Size: 1000}
+		if filtered {
+			lo.Tags = []string{only}
+		}
+		for {
+			page, err := rd.List(ctx, name, lo)
+			if err != nil {
+				return err
+			}
+			for _, r := range page.Records {
+				list, _ := r["tags"].([]any)
+				for _, t := range list {
+					ts, _ := t.(string)
+					if filtered && ts != only {
+						continue
+					}
+					rows = append(rows, map[string]any{"entity_name": name, "entity_id": idOf(r), "tag": ts})
+				}
+			}
+			if page.Offset == "" {
+				break
+			}
+			lo.Offset = page.Offset
+		}
+	}
+	start := 0
+	if off := q.Get("offset"); off != "" {
+		n, err := strconv.Atoi(off)
+		if err != nil || n < 0 || n > len(rows) {
+			return errDAO(http.StatusBadRequest, codeInvalidOffset, "'"+off+"' is not a valid offset: bad base64 encoding", nil)
+		}
+		start = n
+	}
+	end := min(start+opts.Size, len(rows))
+	data := make([]any, 0, end-start)
+	for _, r := range rows[start:end] {
+		data = append(data, r)
+	}
+	body := map[string]any{"data": data, "next": nil}
+	if end < len(rows) {
+		off := strconv.Itoa(end)
+		body["offset"] = off
+		path := "/tags"
+		if filtered {
+			path += "/" + url.PathEscape(only)
+		}
+		body["next"] = path + "?offset=" + off
+	}
+	return s.reply(c, http.StatusOK, body)
+}
+
+func allEntityNames(s *server) []string {
+	var out []string
+	for _, n := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets",
+		"certificates", "snis", "ca_certificates", "keyauth_credentials", "basicauth_credentials", "jwt_secrets", "acls"} {
+		if _, ok := s.entities[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+var errDBOnly = message(http.StatusBadRequest, "this endpoint is only available when Kong is configured to not use a database")
+
+func (s *server) getConfig(c *call) error {
+	if !s.dbless {
+		return errDBOnly
+	}
+	var cfg = emptyConfig()
+	if s.opts.Current != nil {
+		if cur, _ := s.opts.Current(); cur != nil {
+			cfg = cur
+		}
+	}
+	b, err := declarative.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return s.reply(c, http.StatusOK, map[string]any{"config": string(b)})
+}
+
+// configText finds the declarative text in a POST /config body: the
+// "config" field of a JSON, form or multipart body, or a JSON body that is
+// itself the configuration (it has _format_version).
+func configText(c *call) ([]byte, error) {
+	in, kind, err := decodeBody(c.r, c.body)
+	if err != nil {
+		return nil, err
+	}
+	if kind == bodyNone {
+		return nil, nil
+	}
+	if v, ok := in["config"]; ok {
+		if str, ok := v.(string); ok {
+			return []byte(str), nil
+		}
+		if kind == bodyJSON {
+			return json.Marshal(v)
+		}
+	}
+	if _, ok := in["_format_version"]; ok && kind == bodyJSON {
+		return c.body, nil
+	}
+	return nil, nil
+}
+
+func (s *server) postConfig(c *call) error {
+	if !s.dbless {
+		return errDBOnly
+	}
+	text, err := configText(c)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(text))) == 0 {
+		return message(http.StatusBadRequest, "expected a declarative configuration")
+	}
+	q := c.r.URL.Query()
+	hash := declarative.Hash(text)
+	opts := &declarative.Options{Plugins: s.plugins}
+	if s.opts.Current != nil {
+		curCfg, curHash := s.opts.Current()
+		if truthy(q.Get("check_hash")) && curCfg != nil && curHash == hash {
+			return s.reply(c, http.StatusNotModified, nil)
+		}
+		opts.Previous = curCfg
+	}
+	cfg, err := declarative.Parse(text, opts)
+	if err != nil {
+		var de *declarative.Error
+		if errors.As(err, &de) {
+			return &Error{Status: http.StatusBadRequest, Body: de.Body(truthy(q.Get("flatten_errors")))}
+		}
+		var se *declarative.SyntaxError
+		if errors.As(err, &se) {
+			return message(http.StatusBadRequest, "failed parsing declarative configuration: "+se.Msg)
+		}
+		return err
+	}
+	if s.opts.Apply == nil {
+		return errors.New("admin: no Apply hook for POST /config")
+	}
+	if err := s.opts.Apply(cfg, hash); err != nil {
+		return err
+	}
+	return s.reply(c, http.StatusCreated, entitiesByID(cfg))
+}
+
+func truthy(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+// entitiesByID renders a configuration as Kong's POST /config answer:
+// entity type -> id -> entity.
+func entitiesByID(cfg any) map[string]any {
+	var generic map[string][]map[string]any
+	if b, err := json.Marshal(cfg); err == nil {
+		_ = json.Unmarshal(b, &generic)
+	}
+	out := map[string]any{}
+	for name, list := range generic {
+		m := make(map[string]any, len(list))
+		for _, rec := range list {
+			id, _ := rec["id"].(string)
+			m[id] = rec
+		}
+		out[name] = m
+	}
+	return out
+}

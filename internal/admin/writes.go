@@ -1,0 +1,555 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"sluice/internal/model"
+	"sluice/internal/store"
+)
+
+// input decodes the request body for entity e: JSON as sent, form and
+// multipart values typed through the schema (Kong's arguments.lua).
+func (s *server) input(c *call, e *entityInfo) (map[string]any, error) {
+	in, kind, err := decodeBody(c.r, c.body)
+	if err != nil {
+		return nil, err
+	}
+	if kind == bodyForm {
+		in = e.schema.Infer(in, s.procOpts())
+	}
+	return in, nil
+}
+
+func (s *server) procOpts() *model.ProcessOptions {
+	return &model.ProcessOptions{Plugins: s.plugins}
+}
+
+// process validates a full record; the error is a schema violation.
+func (s *server) process(e *entityInfo, in map[string]any) (store.Record, error) {
+	rec, serr := e.schema.Process(in, s.procOpts())
+	if serr != nil {
+		return nil, errSchema(serr)
+	}
+	return rec, nil
+}
+
+// resolveForeign replaces foreign keys given by endpoint key ({"name":
+// "svc"}) with the parent's id, or fails with Kong's code 13.
+func (s *server) resolveForeign(ctx context.Context, rd store.Reader, e *entityInfo, rec store.Record) error {
+	var bad []unresolved
+	for _, f := range e.foreign {
+		m, ok := rec[f.Name].(map[string]any)
+		if !ok {
+			continue
+		}
+		if _, hasID := m["id"]; hasID {
+			continue
+		}
+		p := s.entities[f.Reference]
+		if p == nil || p.schema.EndpointKey == "" {
+			continue
+		}
+		val, _ := m[p.schema.EndpointKey].(string)
+		prec, err := rd.GetByKey(ctx, p.name, p.schema.EndpointKey, val)
+		if errors.Is(err, store.ErrNotFound) {
+			bad = append(bad, unresolved{field: f.Name, key: p.schema.EndpointKey, value: val, parent: p.name})
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		rec[f.Name] = map[string]any{"id": idOf(prec)}
+	}
+	if len(bad) > 0 {
+		return errUnresolved(bad)
+	}
+	return nil
+}
+
+// finalize fills what the caller generates: id, timestamps, credential
+// keys, the basic-auth password hash. prev is the record being replaced.
+func (s *server) finalize(e *entityInfo, rec, prev store.Record, hashPassword bool) store.Record {
+	now := s.now()
+	if rec["id"] == nil {
+		if prev != nil {
+			rec["id"] = prev["id"]
+		} else {
+			rec["id"] = newUUID()
+		}
+	}
+	stamp := func(name string) any {
+		if f, ok := e.schema.Field(name); ok && f.Type == model.TypeNumber {
+			return float64(now.UnixMilli()) / 1000
+		}
+		return now.Unix()
+	}
+	if _, ok := e.schema.Field("created_at"); ok {
+		if prev != nil && prev["created_at"] != nil {
+			rec["created_at"] = prev["created_at"]
+		} else {
+			rec["created_at"] = stamp("created_at")
+		}
+	}
+	if _, ok := e.schema.Field("updated_at"); ok {
+		rec["updated_at"] = stamp("updated_at")
+	}
+	if e.schema.Generate != nil {
+		rec = e.schema.Generated(rec)
+	}
+	if e.name == "basicauth_credentials" && hashPassword {
+		if pw, ok := rec["password"].(string); ok {
+			rec["password"] = model.HashBasicAuthPassword(pw, fkID(rec, "consumer"))
+		}
+	}
+	return rec
+}
+
+// byField names the endpoint key used in a URL key, for Kong's DB-less
+// error messages ("... by 'name' ...").
+func byField(e *entityInfo, key string) string {
+	if key == "" || isUUID(key) {
+		return ""
+	}
+	return e.schema.EndpointKey
+}
+
+// store writes rec (insert or replace) and, for certificates, their snis.
+func (s *server) save(ctx context.Context, tx store.Tx, e *entityInfo, rec, prev store.Record, snis []any, setSnis bool) error {
+	if e.name == "certificates" {
+		rec["snis"] = nil
+	}
+	var err error
+	if prev == nil {
+		err = tx.Insert(ctx, e.name, rec)
+	} else {
+		err = tx.Replace(ctx, e.name, rec)
+	}
+	if err != nil {
+		return err
+	}
+	if e.name == "certificates" && setSnis {
+		return s.saveCertSnis(ctx, tx, rec, snis)
+	}
+	return nil
+}
+
+// saveCertSnis makes the certificate's SNIs exactly names.
+func (s *server) saveCertSnis(ctx context.Context, tx store.Tx, cert store.Record, names []any) error {
+	certID := idOf(cert)
+	want := map[string]bool{}
+	for _, n := range names {
+		if str, ok := n.(string); ok {
+			want[str] = true
+		}
+	}
+	opts := store.ListOptions{Size: 1000, Foreign: &store.Foreign{Field: "certificate", ID: certID}}
+	have := map[string]bool{}
+	var drop []string
+	for {
+		page, err := tx.List(ctx, "snis", opts)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Records {
+			n, _ := r["name"].(string)
+			have[n] = true
+			if !want[n] {
+				drop = append(drop, idOf(r))
+			}
+		}
+		if page.Offset == "" {
+			break
+		}
+		opts.Offset = page.Offset
+	}
+	for _, id := range drop {
+		if err := tx.Delete(ctx, "snis", id); err != nil {
+			return err
+		}
+	}
+	sniInfo := s.entities["snis"]
+	for _, n := range names {
+		name, _ := n.(string)
+		if have[name] {
+			continue
+		}
+		other, err := s.lookup(ctx, tx, sniInfo, name, nil, nil)
+		if err != nil {
+			return err
+		}
+		if other != nil {
+			return errSchemaFields(map[string]any{"snis": name + " already associated with existing certificate '" + fkID(other, "certificate") + "'"})
+		}
+		rec := store.Record{"name": name, "certificate": map[string]any{"id": certID}}
+		rec, err = s.process(sniInfo, rec)
+		if err != nil {
+			return err
+		}
+		rec = s.finalize(sniInfo, rec, nil, false)
+		if err := tx.Insert(ctx, "snis", rec); err != nil {
+			return err
+		}
+		have[name] = true
+	}
+	return nil
+}
+
+func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		in, err := s.input(c, e)
+		if err != nil {
+			return err
+		}
+		ctx := c.r.Context()
+		var out store.Record
+		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
+			p, err := s.parentOf(ctx, rd, c, n)
+			if err != nil {
+				return err
+			}
+			if p != nil {
+				in[n.field] = map[string]any{"id": idOf(p)}
+			}
+			rec, err := s.process(e, in)
+			if err != nil {
+				return err
+			}
+			if tx == nil {
+				return errUnsupported("create", e.name, "")
+			}
+			if err := s.resolveForeign(ctx, tx, e, rec); err != nil {
+				return err
+			}
+			snis, setSnis := rec["snis"].([]any)
+			rec = s.finalize(e, rec, nil, true)
+			if err := s.save(ctx, tx, e, rec, nil, snis, setSnis); err != nil {
+				return err
+			}
+			out = s.output(ctx, tx, e, rec)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusCreated, out)
+	}
+}
+
+// upsert creates or replaces the entity named by key with the full input.
+func (s *server) upsert(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, key string, in map[string]any, prev store.Record) (store.Record, error) {
+	if isUUID(key) {
+		in["id"] = key
+	} else if e.schema.EndpointKey != "" {
+		in[e.schema.EndpointKey] = key
+		if prev != nil {
+			in["id"] = prev["id"]
+		}
+	}
+	rec, err := s.process(e, in)
+	if err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		return nil, errUnsupported("create or update", e.name, byField(e, key))
+	}
+	if err := s.resolveForeign(ctx, tx, e, rec); err != nil {
+		return nil, err
+	}
+	snis, setSnis := rec["snis"].([]any)
+	rec = s.finalize(e, rec, prev, true)
+	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis || e.name == "certificates"); err != nil {
+		return nil, err
+	}
+	return s.output(ctx, tx, e, rec), nil
+}
+
+func (s *server) putHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		in, err := s.input(c, e)
+		if err != nil {
+			return err
+		}
+		ctx := c.r.Context()
+		key := c.params[e.name]
+		if !isUUID(key) && e.schema.EndpointKey == "" {
+			return errNotFound()
+		}
+		var out store.Record
+		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
+			p, err := s.parentOf(ctx, rd, c, n)
+			if err != nil {
+				return err
+			}
+			prev, err := s.lookup(ctx, rd, e, key, p, n)
+			if err != nil {
+				return err
+			}
+			if p != nil {
+				in[n.field] = map[string]any{"id": idOf(p)}
+			}
+			out, err = s.upsert(ctx, rd, tx, e, key, in, prev)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusOK, out)
+	}
+}
+
+// merge applies a PATCH body over a stored record: records (plugin config,
+// healthchecks) merge field by field, everything else is replaced.
+func merge(e *entityInfo, prev store.Record, in map[string]any) map[string]any {
+	out := make(map[string]any, len(prev)+len(in))
+	for k, v := range prev {
+		out[k] = v
+	}
+	for k, v := range in {
+		f, ok := e.schema.Field(k)
+		pm, pok := prev[k].(map[string]any)
+		im, iok := v.(map[string]any)
+		if ok && pok && iok && (f.Type == model.TypeRecord) {
+			out[k] = mergeRecord(pm, im)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func mergeRecord(prev, in map[string]any) map[string]any {
+	out := make(map[string]any, len(prev)+len(in))
+	for k, v := range prev {
+		out[k] = v
+	}
+	for k, v := range in {
+		pm, pok := prev[k].(map[string]any)
+		im, iok := v.(map[string]any)
+		if pok && iok {
+			out[k] = mergeRecord(pm, im)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// patch merges in over prev, validates the whole and replaces it.
+func (s *server) patch(ctx context.Context, tx store.Tx, e *entityInfo, key string, prev store.Record, in map[string]any) (store.Record, error) {
+	merged := merge(e, prev, in)
+	delete(merged, "created_at")
+	delete(merged, "updated_at")
+	if e.name == "certificates" {
+		if _, ok := in["snis"]; !ok {
+			delete(merged, "snis")
+		}
+	}
+	rec, err := s.process(e, merged)
+	if err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		return nil, errUnsupported("update", e.name, byField(e, key))
+	}
+	if err := s.resolveForeign(ctx, tx, e, rec); err != nil {
+		return nil, err
+	}
+	rec["id"] = prev["id"]
+	_, pwChanged := in["password"]
+	snis, setSnis := rec["snis"].([]any)
+	if _, ok := in["snis"]; ok && !setSnis {
+		setSnis, snis = true, nil
+	}
+	rec = s.finalize(e, rec, prev, pwChanged)
+	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis); err != nil {
+		return nil, err
+	}
+	return s.output(ctx, tx, e, rec), nil
+}
+
+func (s *server) patchHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		in, err := s.input(c, e)
+		if err != nil {
+			return err
+		}
+		ctx := c.r.Context()
+		key := c.params[e.name]
+		var out store.Record
+		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
+			p, err := s.parentOf(ctx, rd, c, n)
+			if err != nil {
+				return err
+			}
+			prev, err := s.lookup(ctx, rd, e, key, p, n)
+			if err != nil {
+				return err
+			}
+			if prev == nil || (n != nil && fkID(prev, n.field) != idOf(p)) {
+				return errNotFound()
+			}
+			out, err = s.patch(ctx, tx, e, key, prev, in)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusOK, out)
+	}
+}
+
+func (s *server) deleteHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		ctx := c.r.Context()
+		key := c.params[e.name]
+		err := s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
+			p, err := s.parentOf(ctx, rd, c, n)
+			if err != nil {
+				return err
+			}
+			prev, err := s.lookup(ctx, rd, e, key, p, n)
+			if err != nil {
+				return err
+			}
+			if prev == nil {
+				if n != nil {
+					return errNotFound()
+				}
+				return nil
+			}
+			if n != nil && fkID(prev, n.field) != idOf(p) {
+				return errNotFound()
+			}
+			if tx == nil {
+				return errUnsupported("remove", e.name, byField(e, key))
+			}
+			return tx.Delete(ctx, e.name, idOf(prev))
+		})
+		if err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusNoContent, nil)
+	}
+}
+
+// parentHandlers serve /{child}/{c}/{field}: the parent the child points to.
+func (s *server) parentHandlers(e *entityInfo, field string, p *entityInfo) map[string]func(*call) error {
+	child := func(ctx context.Context, rd store.Reader, c *call) (store.Record, error) {
+		rec, err := s.lookup(ctx, rd, e, c.params[e.name], nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if rec == nil {
+			return nil, errNotFound()
+		}
+		return rec, nil
+	}
+	get := func(c *call) error {
+		ctx := c.r.Context()
+		rd := s.reader()
+		ch, err := child(ctx, rd, c)
+		if err != nil {
+			return err
+		}
+		id := fkID(ch, field)
+		if id == "" {
+			return errNotFound()
+		}
+		prec, err := s.lookup(ctx, rd, p, id, nil, nil)
+		if err != nil {
+			return err
+		}
+		if prec == nil {
+			return errNotFound()
+		}
+		return s.reply(c, http.StatusOK, s.output(ctx, rd, p, prec))
+	}
+	patch := func(c *call) error {
+		in, err := s.input(c, p)
+		if err != nil {
+			return err
+		}
+		ctx := c.r.Context()
+		var out store.Record
+		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
+			ch, err := child(ctx, rd, c)
+			if err != nil {
+				return err
+			}
+			id := fkID(ch, field)
+			if id == "" {
+				return errNotFound()
+			}
+			prev, err := s.lookup(ctx, rd, p, id, nil, nil)
+			if err != nil {
+				return err
+			}
+			if prev == nil {
+				return errNotFound()
+			}
+			out, err = s.patch(ctx, tx, p, id, prev, in)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusOK, out)
+	}
+	put := func(c *call) error {
+		in, err := s.input(c, p)
+		if err != nil {
+			return err
+		}
+		ctx := c.r.Context()
+		var out store.Record
+		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
+			ch, err := child(ctx, rd, c)
+			if err != nil {
+				return err
+			}
+			id := fkID(ch, field)
+			associate := id == ""
+			var prev store.Record
+			if associate {
+				id = newUUID()
+			} else if prev, err = s.lookup(ctx, rd, p, id, nil, nil); err != nil {
+				return err
+			}
+			out, err = s.upsert(ctx, rd, tx, p, id, in, prev)
+			if err != nil {
+				return err
+			}
+			if associate {
+				upd := make(store.Record, len(ch))
+				for k, v := range ch {
+					upd[k] = v
+				}
+				upd[field] = map[string]any{"id": idOf(out)}
+				upd["updated_at"] = s.finalize(e, store.Record{"id": idOf(ch)}, ch, false)["updated_at"]
+				return tx.Replace(ctx, e.name, upd)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusOK, out)
+	}
+	del := func(c *call) error {
+		ctx := c.r.Context()
+		ch, err := child(ctx, s.reader(), c)
+		if err != nil {
+			return err
+		}
+		if fkID(ch, field) == "" {
+			return errNotFound()
+		}
+		return errMethodNotAllowed()
+	}
+	return map[string]func(*call) error{
+		http.MethodGet: get, http.MethodPatch: patch, http.MethodPut: put, http.MethodDelete: del,
+	}
+}
+
