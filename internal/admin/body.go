@@ -250,4 +250,3 @@ func mergeFormValue(old, v any) any {
 	}
 	return append(list, v)
 }
-

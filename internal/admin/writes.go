@@ -552,4 +552,3 @@ func (s *server) parentHandlers(e *entityInfo, field string, p *entityInfo) map[
 		http.MethodGet: get, http.MethodPatch: patch, http.MethodPut: put, http.MethodDelete: del,
 	}
 }
-
