@@ -236,3 +236,78 @@ services:
 		t.Errorf("upstream TLS SNI = %q; want the service host %q", got, "localhost")
 	}
 }
+
+// TestTrustedIPs checks that X-Forwarded-* and X-Real-IP from a client in
+// trusted_ips are kept, and that X-Forwarded-Proto: https from it satisfies
+// an https-only route.
+func TestTrustedIPs(t *testing.T) {
+	t.Parallel()
+	up := newBackend(t, "up")
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: s
+  url: ${UP}
+  routes:
+  - name: r
+    paths: [/t]
+  - name: secure
+    paths: [/secure]
+    protocols: [https]
+`, map[string]string{"UP": up.url()}), withEnv("KONG_TRUSTED_IPS=127.0.0.1/32"))
+
+	tests := []struct {
+		name       string
+		req        request
+		wantHeader map[string]string
+	}{
+		{
+			name: "forwarded headers kept",
+			req: request{path: "/t/x", headers: map[string]string{
+				"X-Forwarded-For":    "203.0.113.7",
+				"X-Forwarded-Proto":  "https",
+				"X-Forwarded-Host":   "public.example.com",
+				"X-Forwarded-Port":   "443",
+				"X-Forwarded-Path":   "/outer/t/x",
+				"X-Forwarded-Prefix": "/outer",
+			}},
+			wantHeader: map[string]string{
+				"X-Forwarded-For":    "203.0.113.7, 127.0.0.1",
+				"X-Forwarded-Proto":  "https",
+				"X-Forwarded-Host":   "public.example.com",
+				"X-Forwarded-Port":   "443",
+				"X-Forwarded-Path":   "/outer/t/x",
+				"X-Forwarded-Prefix": "/outer",
+			},
+		},
+		{
+			name: "missing ones computed",
+			req:  request{path: "/t/y"},
+			wantHeader: map[string]string{
+				"X-Forwarded-For":   "127.0.0.1",
+				"X-Forwarded-Proto": "http",
+				"X-Forwarded-Host":  "127.0.0.1",
+				"X-Forwarded-Port":  strconv.Itoa(g.httpPort),
+				"X-Forwarded-Path":  "/t/y",
+			},
+		},
+		{
+			name:       "https-only route behind a TLS terminator",
+			req:        request{path: "/secure/z", headers: map[string]string{"X-Forwarded-Proto": "https"}},
+			wantHeader: map[string]string{"X-Forwarded-Proto": "https"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := g.mustDo(t, tt.req)
+			e, ok := decodeEcho(resp.body)
+			if resp.status != 200 || !ok {
+				t.Fatalf("status = %d, body %q; want 200 from upstream", resp.status, resp.body)
+			}
+			for k, want := range tt.wantHeader {
+				if got := strings.Join(e.Headers.Values(k), ", "); got != want {
+					t.Errorf("upstream %s = %q; want %q", k, got, want)
+				}
+			}
+		})
+	}
+}

@@ -117,3 +117,33 @@ services:
 		t.Errorf("after loading a config: %v", err)
 	}
 }
+
+// TestQuitCommand stops a running gateway with "sluice quit -p <prefix>",
+// which finds it through the pid file in the prefix.
+func TestQuitCommand(t *testing.T) {
+	t.Parallel()
+	up := newBackend(t, "up")
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: s
+  url: ${UP}
+  routes:
+  - name: r
+    paths: [/r]
+`, map[string]string{"UP": up.url()}))
+	out, code := runSluice(t, "quit", "-p", g.prefix)
+	if code != 0 {
+		t.Fatalf("sluice quit: exit %d, output %q; want 0", code, out)
+	}
+	select {
+	case <-g.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("sluice still running 10s after sluice quit")
+	}
+	if g.waitErr != nil {
+		t.Errorf("gateway exit after quit: %v; want status 0", g.waitErr)
+	}
+	if out, code := runSluice(t, "quit", "-p", g.prefix); code == 0 {
+		t.Errorf("second sluice quit: exit 0, output %q; want non-zero (not running)", out)
+	}
+}

@@ -90,6 +90,11 @@ type gwConfig struct {
 	readyPath   string // status path that must answer 200 before the test goes on
 }
 
+// withEnv adds environment variables (KEY=value) to the process.
+func withEnv(kv ...string) gwOption {
+	return func(c *gwConfig) { c.env = append(c.env, kv...) }
+}
+
 // withReadyPath makes startGateway wait for path on the status listener
 // instead of /status/ready.
 func withReadyPath(path string) gwOption {
