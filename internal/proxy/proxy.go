@@ -75,6 +75,7 @@ type Proxy struct {
 	log  *slog.Logger
 
 	enabled      enabledHeaders
+	realIPKey    string // canonical form of RealIPHeader
 	ridUpstream  bool
 	trusted      trustedSet
 	serverHeader string // "kong/<version>"
@@ -130,6 +131,7 @@ func build(cur *snapshot.Current, opts Options) (*Proxy, error) {
 	}
 	p := &Proxy{cur: cur, opts: opts, log: log.With("component", "proxy"), buffers: newBufferPool()}
 	p.serverHeader = "kong/" + opts.KongVersion
+	p.realIPKey = http.CanonicalHeaderKey(opts.RealIPHeader)
 	p.viaOutbound = "1.1 " + p.serverHeader
 	p.viaGRPC = "2 " + p.serverHeader
 	var errs []error
@@ -439,8 +441,8 @@ func (p *Proxy) forwarded(st *reqState, r *http.Request, raw string) {
 		}
 	}
 	st.clientIP = st.peerIP
-	if v := r.Header.Get(p.opts.RealIPHeader); v != "" {
-		if ip := p.trusted.realIP(peer, v, p.opts.RealIPRecursive); ip != "" {
+	if v := r.Header[p.realIPKey]; len(v) > 0 && v[0] != "" {
+		if ip := p.trusted.realIP(peer, strings.Join(v, ", "), p.opts.RealIPRecursive); ip != "" {
 			st.clientIP = ip
 		}
 	}
