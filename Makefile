@@ -2,7 +2,7 @@ GOLANGCI_VERSION := v2.6.2
 GOBIN := $(shell go env GOPATH)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test test-short lint run bench fuzz
+.PHONY: build test test-short lint run bench bench-proxy fuzz
 
 build:
 	go build -ldflags "-X main.version=$(VERSION)" -o bin/sluice ./cmd/sluice
@@ -25,6 +25,11 @@ lint:
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./internal/router ./internal/snapshot ./internal/proxy ./internal/upstream
+
+# The side-by-side proxy benchmark (sluice, nginx, a Go floor); see bench/README.md.
+# Installs nginx and wrk with apt-get on first use. About 17 minutes.
+bench-proxy:
+	go run ./bench/proxy
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/declarative
