@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -251,5 +252,35 @@ func TestHTTPSListener(t *testing.T) {
 	// The same route over plain HTTP is refused.
 	if res, _ := e.do(t, "GET", "/x", nil, nil); res.StatusCode != 426 {
 		t.Errorf("plain HTTP status %d; want 426", res.StatusCode)
+	}
+}
+
+// TestGRPCUpstreamDown checks Kong's gRPC form of an upstream failure: the
+// HTTP status stays 502 and the message travels in grpc-status and
+// grpc-message, with no body.
+func TestGRPCUpstreamDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := svcTo(t, "http://"+addr)
+	s.Protocol, s.Retries = "grpc", 0
+	r := routeTo(s, "/")
+	r.Protocols = []string{"grpc"}
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
+	front := newH2CServer(t, e.proxy)
+	req, _ := http.NewRequest("POST", front.URL+"/pkg.S/M", bytes.NewReader(nil))
+	req.Header.Set("Content-Type", "application/grpc")
+	res, err := h2cClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 502 || len(b) != 0 || res.Header.Get("Grpc-Status") != "13" ||
+		res.Header.Get("Grpc-Message") != "An invalid response was received from the upstream server" {
+		t.Errorf("got %d %q %v; want 502, grpc-status 13 and Kong's message, no body", res.StatusCode, b, res.Header)
 	}
 }
