@@ -75,15 +75,6 @@ type childRel struct {
 	field string // the child's foreign key naming the parent
 }
 
-func (k *kind) fk(name string) (fkField, bool) {
-	for _, f := range k.fks {
-		if f.name == name {
-			return f, true
-		}
-	}
-	return fkField{}, false
-}
-
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {

@@ -76,7 +76,6 @@ type item struct {
 	parentField string
 	id          string
 	generated   bool // id derived here, not written in the file
-	entity      any  // decoded typed entity
 }
 
 type refError struct {
