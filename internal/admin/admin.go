@@ -140,6 +140,7 @@ type call struct {
 	params map[string]string // path parameters by name
 	route  *route
 	body   []byte
+	form   bool // the body was form-encoded or multipart
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -222,10 +221,35 @@ func (s *server) txn(ctx context.Context, fn func(rd store.Reader, tx store.Tx) 
 
 // ---- reads ----
 
-var (
-	tagsAndRe = regexp.MustCompile("^([\x20-\x2B\x2D\x2E\x30-\x7E\x80-\xF4]+(,|$))+$")
-	tagsOrRe  = regexp.MustCompile("^([\x20-\x2B\x2D\x2E\x30-\x7E\x80-\xF4]+(/|$))+$")
-)
+// parseTags reads Kong's tags query: "a,b" (all of them) or "a/b" (any of
+// them), each tag of printable ASCII except "," and "/" or UTF-8 bytes; a
+// trailing separator is tolerated. ok is false for anything else, mixed
+// separators included.
+func parseTags(t string) (tags []string, or, ok bool) {
+	sep := ","
+	if strings.Contains(t, "/") {
+		if strings.Contains(t, ",") {
+			return nil, false, false
+		}
+		sep, or = "/", true
+	}
+	parts := strings.Split(t, sep)
+	if len(parts) > 1 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
+	}
+	for _, p := range parts {
+		if p == "" {
+			return nil, false, false
+		}
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if c < 0x20 || c == 0x7F || c > 0xF4 {
+				return nil, false, false
+			}
+		}
+	}
+	return parts, or, true
+}
 
 // pageOptions reads size, offset and tags from the query as Kong does.
 func pageOptions(q url.Values, tagsAllowed bool) (store.ListOptions, error) {
@@ -241,16 +265,11 @@ func pageOptions(q url.Values, tagsAllowed bool) (store.ListOptions, error) {
 		opts.Size = int(f)
 	}
 	if tagsAllowed && q.Has("tags") {
-		t := q.Get("tags")
-		switch {
-		case tagsAndRe.MatchString(t):
-			opts.Tags = strings.Split(strings.TrimSuffix(t, ","), ",")
-		case tagsOrRe.MatchString(t):
-			opts.Tags = strings.Split(strings.TrimSuffix(t, "/"), "/")
-			opts.TagsOr = true
-		default:
+		tags, or, ok := parseTags(q.Get("tags"))
+		if !ok {
 			return opts, errInvalidOptions(map[string]string{"tags": "invalid filter syntax"})
 		}
+		opts.Tags, opts.TagsOr = tags, or
 		if len(opts.Tags) > 5 {
 			return opts, errInvalidOptions(map[string]string{"tags": "cannot query more than 5 tags"})
 		}

@@ -17,9 +17,26 @@ func (s *server) input(c *call, e *entityInfo) (map[string]any, error) {
 		return nil, err
 	}
 	if kind == bodyForm {
+		c.form = true
 		in = e.schema.Infer(in, s.procOpts())
 	}
 	return in, nil
+}
+
+// inferPatch types a form-encoded PATCH of a plugin's config, which needs
+// the plugin's name from the stored entity.
+func (s *server) inferPatch(c *call, e *entityInfo, in map[string]any, prev store.Record) map[string]any {
+	if !c.form || e.name != "plugins" || in["name"] != nil {
+		return in
+	}
+	tmp := make(map[string]any, len(in)+1)
+	for k, v := range in {
+		tmp[k] = v
+	}
+	tmp["name"] = prev["name"]
+	out := e.schema.Infer(tmp, s.procOpts())
+	delete(out, "name")
+	return out
 }
 
 func (s *server) procOpts() *model.ProcessOptions {
@@ -390,7 +407,7 @@ func (s *server) patchHandler(e *entityInfo, n *nest) func(*call) error {
 			if prev == nil || (n != nil && fkID(prev, n.field) != idOf(p)) {
 				return errNotFound()
 			}
-			out, err = s.patch(ctx, tx, e, key, prev, in)
+			out, err = s.patch(ctx, tx, e, key, prev, s.inferPatch(c, e, in, prev))
 			return err
 		})
 		if err != nil {
