@@ -14,6 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 
 	"sluice/internal/model"
 )
@@ -33,15 +36,51 @@ var (
 	ErrInvalidOffset = errors.New("invalid offset")
 )
 
-// UniqueError is Kong's "unique constraint violation" (409).
+// UniqueError is Kong's "unique constraint violation" (409). For a
+// composite key (an entity's cache key, e.g. a plugin's name, route, service
+// and consumer) Field is "@cache_key" and Values holds every component
+// (foreign ones as {"id": ...}, unset ones as nil). Field "id" is a primary
+// key clash.
 type UniqueError struct {
 	Entity string
 	Field  string
 	Value  any
+	Values map[string]any
 }
 
 func (e *UniqueError) Error() string {
+	if e.Values != nil {
+		keys := make([]string, 0, len(e.Values))
+		for k := range e.Values {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		b.WriteString("UNIQUE violation detected on '{")
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(k + "=" + luaValue(e.Values[k]))
+		}
+		b.WriteString("}'")
+		return b.String()
+	}
 	return fmt.Sprintf("UNIQUE violation detected on '{%s=%q}'", e.Field, fmt.Sprint(e.Value))
+}
+
+// luaValue renders a key component as Kong's pl.pretty does on one line.
+func luaValue(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return strconv.Quote(t)
+	case map[string]any:
+		id, _ := t["id"].(string)
+		return "{id=" + strconv.Quote(id) + "}"
+	}
+	return fmt.Sprint(v)
 }
 
 // ForeignKeyError is Kong's "foreign key violation" (400): a reference to a

@@ -1,0 +1,766 @@
+// Package sqlstore implements store.Store over database/sql with one generic
+// layout shared by the SQLite (store/embedded) and PostgreSQL
+// (store/postgres) backends:
+//
+//	entities(entity, id, seq, data)          one row per record, data is JSON
+//	uniques(entity, field, value, id)        unique fields and cache keys
+//	refs(child_entity, child_id, field, parent_entity, parent_id)
+//	tags(entity, id, tag)
+//	changes(pos, version, op, entity, id)    the change feed
+//	meta(k, v)                               version and feed floor
+//
+// Entity metadata (unique fields, foreign keys and their on_delete, cache
+// keys) comes from the model schemas. Writers are serialised: the first write
+// of a transaction increments the version row, which both numbers the
+// transaction's changes and (in PostgreSQL) locks out other writers until
+// commit, so uniqueness and foreign-key checks made afterwards are exact.
+// Collections are paged in creation order (seq), with opaque offset tokens.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"sluice/internal/model"
+	"sluice/internal/store"
+)
+
+// Dialect holds what differs between the SQL backends.
+type Dialect struct {
+	// Dollar numbers placeholders $1, $2 (PostgreSQL) instead of ?.
+	Dollar bool
+	// JSONText is an SQL expression yielding the top-level string field
+	// named by the next placeholder of the JSON text column data.
+	JSONText string
+	// MapErr maps a driver error (e.g. an unreachable server to
+	// store.ErrUnavailable); nil leaves errors as they are.
+	MapErr func(error) error
+	// ReadTx are the options of snapshot reads (Load, ChangesSince).
+	ReadTx *sql.TxOptions
+	// BeforeCommit runs inside a write transaction that changed something,
+	// just before commit (PostgreSQL sends its NOTIFY there).
+	BeforeCommit func(ctx context.Context, tx *sql.Tx, version uint64) error
+}
+
+// FeedRetain is how many versions of changes the feed keeps by default.
+const FeedRetain = 10000
+
+// seqShift spaces creation sequences: seq = version<<seqShift | n, with n
+// counting the inserts of one transaction.
+const seqShift = 24
+
+// Store is a store.Store over a database/sql handle.
+type Store struct {
+	db *sql.DB
+	d  Dialect
+
+	// Retain is how many versions of changes ChangesSince can serve.
+	Retain uint64
+
+	wmu sync.Mutex // one writer at a time from this process
+
+	qmu     sync.RWMutex
+	queries map[string]string
+
+	smu    sync.Mutex
+	subs   []chan struct{}
+	closed bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New wraps db, whose schema must already hold the tables (see the
+// backends' migrations).
+func New(db *sql.DB, d Dialect) *Store {
+	return &Store{db: db, d: d, Retain: FeedRetain, queries: map[string]string{}}
+}
+
+// DB returns the underlying handle.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// q rewrites ? placeholders for the dialect (cached).
+func (s *Store) q(query string) string {
+	if !s.d.Dollar {
+		return query
+	}
+	s.qmu.RLock()
+	r, ok := s.queries[query]
+	s.qmu.RUnlock()
+	if ok {
+		return r
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	r = b.String()
+	s.qmu.Lock()
+	s.queries[query] = r
+	s.qmu.Unlock()
+	return r
+}
+
+func (s *Store) mapErr(err error) error {
+	if err == nil || s.d.MapErr == nil {
+		return err
+	}
+	return s.d.MapErr(err)
+}
+
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reader implements store.Reader over a querier.
+type reader struct {
+	s  *Store
+	db querier
+}
+
+// Get implements store.Reader.
+func (s *Store) Get(ctx context.Context, entity, id string) (store.Record, error) {
+	return reader{s, s.db}.Get(ctx, entity, id)
+}
+
+// GetByKey implements store.Reader.
+func (s *Store) GetByKey(ctx context.Context, entity, field, value string) (store.Record, error) {
+	return reader{s, s.db}.GetByKey(ctx, entity, field, value)
+}
+
+// List implements store.Reader.
+func (s *Store) List(ctx context.Context, entity string, opts store.ListOptions) (store.Page, error) {
+	return reader{s, s.db}.List(ctx, entity, opts)
+}
+
+func decodeRecord(data []byte) (store.Record, error) {
+	var rec store.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("corrupt record: %w", err)
+	}
+	return rec, nil
+}
+
+func notFound(entity, what string) error {
+	return fmt.Errorf("%s %s: %w", entity, what, store.ErrNotFound)
+}
+
+func (r reader) Get(ctx context.Context, entity, id string) (store.Record, error) {
+	if _, err := lookupMeta(entity); err != nil {
+		return nil, err
+	}
+	var data []byte
+	err := r.db.QueryRowContext(ctx, r.s.q(`SELECT data FROM entities WHERE entity = ? AND id = ?`), entity, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(entity, strconv.Quote(id))
+	}
+	if err != nil {
+		return nil, r.s.mapErr(err)
+	}
+	return decodeRecord(data)
+}
+
+func (r reader) GetByKey(ctx context.Context, entity, field, value string) (store.Record, error) {
+	m, err := lookupMeta(entity)
+	if err != nil {
+		return nil, err
+	}
+	if field == "id" {
+		return r.Get(ctx, entity, value)
+	}
+	f, ok := m.schema.Field(field)
+	if !ok {
+		return nil, fmt.Errorf("%s has no field %q", entity, field)
+	}
+	var data []byte
+	if f.Unique {
+		err = r.db.QueryRowContext(ctx, r.s.q(`SELECT e.data FROM uniques u JOIN entities e ON e.entity = u.entity AND e.id = u.id
+			WHERE u.entity = ? AND u.field = ? AND u.value = ?`), entity, field, value).Scan(&data)
+	} else {
+		// A non-unique endpoint key (targets' target): the first match in
+		// creation order; callers scope it with List and Foreign.
+		err = r.db.QueryRowContext(ctx, r.s.q(`SELECT data FROM entities WHERE entity = ? AND `+r.s.d.JSONText+` = ? ORDER BY seq LIMIT 1`),
+			entity, field, value).Scan(&data)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(entity, field+"="+strconv.Quote(value))
+	}
+	if err != nil {
+		return nil, r.s.mapErr(err)
+	}
+	return decodeRecord(data)
+}
+
+const offsetPrefix = "sluice1:"
+
+func encodeOffset(entity string, seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(offsetPrefix + entity + ":" + strconv.FormatInt(seq, 10)))
+}
+
+func decodeOffset(entity, tok string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return 0, store.ErrInvalidOffset
+	}
+	rest, ok := strings.CutPrefix(string(b), offsetPrefix+entity+":")
+	if !ok {
+		return 0, store.ErrInvalidOffset
+	}
+	seq, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || seq < 0 || strconv.FormatInt(seq, 10) != rest {
+		return 0, store.ErrInvalidOffset
+	}
+	return seq, nil
+}
+
+// MaxPageSize is Kong's upper bound of a page size.
+const MaxPageSize = 1000
+
+func (r reader) List(ctx context.Context, entity string, opts store.ListOptions) (store.Page, error) {
+	m, err := lookupMeta(entity)
+	if err != nil {
+		return store.Page{}, err
+	}
+	size := opts.Size
+	if size <= 0 {
+		size = 100
+	}
+	if size > MaxPageSize {
+		size = MaxPageSize
+	}
+	var after int64 = -1
+	if opts.Offset != "" {
+		if after, err = decodeOffset(entity, opts.Offset); err != nil {
+			return store.Page{}, err
+		}
+	}
+	var b strings.Builder
+	args := []any{entity, after}
+	b.WriteString(`SELECT e.seq, e.data FROM entities e WHERE e.entity = ? AND e.seq > ?`)
+	if opts.Foreign != nil {
+		f, ok := m.schema.Field(opts.Foreign.Field)
+		if !ok || f.Type != model.TypeForeign {
+			return store.Page{}, fmt.Errorf("%s has no foreign field %q", entity, opts.Foreign.Field)
+		}
+		b.WriteString(` AND EXISTS (SELECT 1 FROM refs r WHERE r.child_entity = e.entity AND r.child_id = e.id AND r.field = ? AND r.parent_id = ?)`)
+		args = append(args, opts.Foreign.Field, opts.Foreign.ID)
+	}
+	if len(opts.Tags) > 0 {
+		if opts.TagsOr {
+			b.WriteString(` AND EXISTS (SELECT 1 FROM tags t WHERE t.entity = e.entity AND t.id = e.id AND t.tag IN (?` + strings.Repeat(",?", len(opts.Tags)-1) + `))`)
+			for _, t := range opts.Tags {
+				args = append(args, t)
+			}
+		} else {
+			for _, t := range opts.Tags {
+				b.WriteString(` AND EXISTS (SELECT 1 FROM tags t WHERE t.entity = e.entity AND t.id = e.id AND t.tag = ?)`)
+				args = append(args, t)
+			}
+		}
+	}
+	b.WriteString(` ORDER BY e.seq LIMIT ?`)
+	args = append(args, size+1)
+	rows, err := r.db.QueryContext(ctx, r.s.q(b.String()), args...)
+	if err != nil {
+		return store.Page{}, r.s.mapErr(err)
+	}
+	defer rows.Close()
+	var page store.Page
+	var last int64
+	for rows.Next() {
+		var seq int64
+		var data []byte
+		if err := rows.Scan(&seq, &data); err != nil {
+			return store.Page{}, r.s.mapErr(err)
+		}
+		if len(page.Records) == size {
+			page.Offset = encodeOffset(entity, last)
+			break
+		}
+		rec, err := decodeRecord(data)
+		if err != nil {
+			return store.Page{}, err
+		}
+		page.Records = append(page.Records, rec)
+		last = seq
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page{}, r.s.mapErr(err)
+	}
+	return page, nil
+}
+
+// Version implements store.Store.
+func (s *Store) Version(ctx context.Context) (uint64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&v); err != nil {
+		return 0, s.mapErr(err)
+	}
+	return uint64(v), nil
+}
+
+// ChangesSince implements store.Store.
+func (s *Store) ChangesSince(ctx context.Context, v uint64) ([]store.Change, uint64, error) {
+	tx, err := s.db.BeginTx(ctx, s.d.ReadTx)
+	if err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var cur, floor int64
+	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&cur); err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'floor'`).Scan(&floor); err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	if v < uint64(floor) {
+		return nil, uint64(cur), store.ErrTooOld
+	}
+	if v >= uint64(cur) {
+		return nil, uint64(cur), nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT version, op, entity, id FROM changes WHERE version > ? ORDER BY pos`), int64(v))
+	if err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	defer rows.Close()
+	var out []store.Change
+	for rows.Next() {
+		var c store.Change
+		var ver int64
+		var op int
+		if err := rows.Scan(&ver, &op, &c.Entity, &c.ID); err != nil {
+			return nil, 0, s.mapErr(err)
+		}
+		c.Version, c.Op = uint64(ver), store.Op(op)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	return out, uint64(cur), nil
+}
+
+// Load implements store.Store: every record, decoded, in creation order,
+// read from one snapshot together with its version.
+func (s *Store) Load(ctx context.Context) (*model.Config, uint64, error) {
+	tx, err := s.db.BeginTx(ctx, s.d.ReadTx)
+	if err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var v int64
+	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&v); err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT entity, id, data FROM entities ORDER BY seq`)
+	if err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	defer rows.Close()
+	cfg := &model.Config{}
+	for rows.Next() {
+		var entity, id string
+		var data []byte
+		if err := rows.Scan(&entity, &id, &data); err != nil {
+			return nil, 0, s.mapErr(err)
+		}
+		if err := appendDecoded(cfg, entity, id, data); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, s.mapErr(err)
+	}
+	return cfg, uint64(v), nil
+}
+
+// Notify implements store.Store. Each call returns a new channel; all of
+// them are closed by Close.
+func (s *Store) Notify() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	if s.closed {
+		close(ch)
+		return ch
+	}
+	s.subs = append(s.subs, ch)
+	return ch
+}
+
+// Broadcast wakes every Notify channel without blocking (a pending wake-up
+// absorbs the next ones).
+func (s *Store) Broadcast() {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	for _, ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close closes the Notify channels and the database handle.
+func (s *Store) Close() error {
+	s.smu.Lock()
+	if !s.closed {
+		s.closed = true
+		for _, ch := range s.subs {
+			close(ch)
+		}
+		s.subs = nil
+	}
+	s.smu.Unlock()
+	return s.db.Close()
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	sqlTx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	t := &tx{reader: reader{s, sqlTx}, sqlTx: sqlTx}
+	if err := fn(t); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if t.failed != nil {
+		// A write failed at the database level; the transaction may be
+		// unusable (PostgreSQL aborts it), so nothing commits.
+		_ = sqlTx.Rollback()
+		return t.failed
+	}
+	if t.version == 0 {
+		return s.mapErr(sqlTx.Rollback())
+	}
+	if t.version%256 == 0 && t.version > s.Retain {
+		floor := int64(t.version - s.Retain)
+		if _, err := sqlTx.ExecContext(ctx, s.q(`DELETE FROM changes WHERE version <= ?`), floor); err != nil {
+			_ = sqlTx.Rollback()
+			return s.mapErr(err)
+		}
+		if _, err := sqlTx.ExecContext(ctx, s.q(`UPDATE meta SET v = ? WHERE k = 'floor'`), floor); err != nil {
+			_ = sqlTx.Rollback()
+			return s.mapErr(err)
+		}
+	}
+	if s.d.BeforeCommit != nil {
+		if err := s.d.BeforeCommit(ctx, sqlTx, t.version); err != nil {
+			_ = sqlTx.Rollback()
+			return s.mapErr(err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return s.mapErr(err)
+	}
+	s.Broadcast()
+	return nil
+}
+
+// tx implements store.Tx.
+type tx struct {
+	reader
+	sqlTx   *sql.Tx
+	version uint64 // 0 until the first write
+	inserts int64
+	failed  error
+}
+
+func (t *tx) exec(ctx context.Context, query string, args ...any) error {
+	if _, err := t.sqlTx.ExecContext(ctx, t.s.q(query), args...); err != nil {
+		err = t.s.mapErr(err)
+		t.failed = err
+		return err
+	}
+	return nil
+}
+
+// begin takes the version for this transaction at its first write.
+func (t *tx) begin(ctx context.Context) error {
+	if t.failed != nil {
+		return t.failed
+	}
+	if t.version != 0 {
+		return nil
+	}
+	if err := t.exec(ctx, `UPDATE meta SET v = v + 1 WHERE k = 'version'`); err != nil {
+		return err
+	}
+	var v int64
+	if err := t.sqlTx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&v); err != nil {
+		err = t.s.mapErr(err)
+		t.failed = err
+		return err
+	}
+	t.version = uint64(v)
+	return nil
+}
+
+func (t *tx) exists(ctx context.Context, entity, id string) (bool, error) {
+	var one int
+	err := t.db.QueryRowContext(ctx, t.s.q(`SELECT 1 FROM entities WHERE entity = ? AND id = ?`), entity, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, t.s.mapErr(err)
+	}
+	return true, nil
+}
+
+// check verifies a record's unique keys and foreign keys before it is
+// written as id.
+func (t *tx) check(ctx context.Context, entity, id string, m *entityMeta, rec store.Record) ([]uniqueKey, error) {
+	keys := m.keys(rec)
+	for _, k := range keys {
+		var owner string
+		err := t.db.QueryRowContext(ctx, t.s.q(`SELECT id FROM uniques WHERE entity = ? AND field = ? AND value = ?`),
+			entity, k.field, k.value).Scan(&owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, t.s.mapErr(err)
+		}
+		if owner != id {
+			return nil, uniqueErr(entity, k)
+		}
+	}
+	for _, f := range m.foreigns {
+		pid := foreignID(rec[f.Name])
+		if pid == "" {
+			continue
+		}
+		ok, err := t.exists(ctx, f.Reference, pid)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, &store.ForeignKeyError{Entity: entity, Field: f.Name, ParentEntity: f.Reference, ParentID: pid}
+		}
+	}
+	return keys, nil
+}
+
+func (t *tx) writeIndexes(ctx context.Context, entity, id string, m *entityMeta, rec store.Record, keys []uniqueKey) error {
+	for _, k := range keys {
+		if err := t.exec(ctx, `INSERT INTO uniques (entity, field, value, id) VALUES (?, ?, ?, ?)`, entity, k.field, k.value, id); err != nil {
+			return err
+		}
+	}
+	for _, f := range m.foreigns {
+		if pid := foreignID(rec[f.Name]); pid != "" {
+			if err := t.exec(ctx, `INSERT INTO refs (child_entity, child_id, field, parent_entity, parent_id) VALUES (?, ?, ?, ?, ?)`,
+				entity, id, f.Name, f.Reference, pid); err != nil {
+				return err
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, tag := range tagsOf(rec) {
+		if seen[tag] {
+			continue
+		}
+		seen[tag] = true
+		if err := t.exec(ctx, `INSERT INTO tags (entity, id, tag) VALUES (?, ?, ?)`, entity, id, tag); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) dropIndexes(ctx context.Context, entity, id string) error {
+	if err := t.exec(ctx, `DELETE FROM uniques WHERE entity = ? AND id = ?`, entity, id); err != nil {
+		return err
+	}
+	if err := t.exec(ctx, `DELETE FROM refs WHERE child_entity = ? AND child_id = ?`, entity, id); err != nil {
+		return err
+	}
+	return t.exec(ctx, `DELETE FROM tags WHERE entity = ? AND id = ?`, entity, id)
+}
+
+func (t *tx) change(ctx context.Context, op store.Op, entity, id string) error {
+	return t.exec(ctx, `INSERT INTO changes (version, op, entity, id) VALUES (?, ?, ?, ?)`, int64(t.version), int(op), entity, id)
+}
+
+func recordID(entity string, rec store.Record) (string, error) {
+	id, _ := rec["id"].(string)
+	if id == "" {
+		return "", fmt.Errorf("%s record without an id", entity)
+	}
+	return id, nil
+}
+
+// Insert implements store.Tx.
+func (t *tx) Insert(ctx context.Context, entity string, rec store.Record) error {
+	m, err := lookupMeta(entity)
+	if err != nil {
+		return err
+	}
+	id, err := recordID(entity, rec)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", entity, err)
+	}
+	if err := t.begin(ctx); err != nil {
+		return err
+	}
+	ok, err := t.exists(ctx, entity, id)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return &store.UniqueError{Entity: entity, Field: "id", Value: id}
+	}
+	keys, err := t.check(ctx, entity, id, m, rec)
+	if err != nil {
+		return err
+	}
+	t.inserts++
+	seq := int64(t.version)<<seqShift | t.inserts
+	if err := t.exec(ctx, `INSERT INTO entities (entity, id, seq, data) VALUES (?, ?, ?, ?)`, entity, id, seq, string(data)); err != nil {
+		return err
+	}
+	if err := t.writeIndexes(ctx, entity, id, m, rec, keys); err != nil {
+		return err
+	}
+	return t.change(ctx, store.OpCreate, entity, id)
+}
+
+// Replace implements store.Tx. The record keeps its place in creation order.
+func (t *tx) Replace(ctx context.Context, entity string, rec store.Record) error {
+	m, err := lookupMeta(entity)
+	if err != nil {
+		return err
+	}
+	id, err := recordID(entity, rec)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", entity, err)
+	}
+	if err := t.begin(ctx); err != nil {
+		return err
+	}
+	ok, err := t.exists(ctx, entity, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound(entity, strconv.Quote(id))
+	}
+	keys, err := t.check(ctx, entity, id, m, rec)
+	if err != nil {
+		return err
+	}
+	if err := t.exec(ctx, `UPDATE entities SET data = ? WHERE entity = ? AND id = ?`, string(data), entity, id); err != nil {
+		return err
+	}
+	if err := t.dropIndexes(ctx, entity, id); err != nil {
+		return err
+	}
+	if err := t.writeIndexes(ctx, entity, id, m, rec, keys); err != nil {
+		return err
+	}
+	return t.change(ctx, store.OpUpdate, entity, id)
+}
+
+type entityID struct{ entity, id string }
+
+// Delete implements store.Tx. The whole cascade is checked before anything
+// is deleted, so a restricted delete leaves the transaction as it was.
+func (t *tx) Delete(ctx context.Context, entity, id string) error {
+	if _, err := lookupMeta(entity); err != nil {
+		return err
+	}
+	if err := t.begin(ctx); err != nil {
+		return err
+	}
+	ok, err := t.exists(ctx, entity, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return notFound(entity, strconv.Quote(id))
+	}
+	// Collect the cascade depth-first; children come before their parent.
+	var order []entityID
+	seen := map[entityID]bool{}
+	var visit func(e entityID) error
+	visit = func(e entityID) error {
+		seen[e] = true
+		rows, err := t.db.QueryContext(ctx, t.s.q(`SELECT child_entity, child_id, field FROM refs WHERE parent_entity = ? AND parent_id = ? ORDER BY child_entity, child_id`), e.entity, e.id)
+		if err != nil {
+			return t.s.mapErr(err)
+		}
+		type ref struct{ entity, id, field string }
+		var children []ref
+		for rows.Next() {
+			var r ref
+			if err := rows.Scan(&r.entity, &r.id, &r.field); err != nil {
+				rows.Close()
+				return t.s.mapErr(err)
+			}
+			children = append(children, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return t.s.mapErr(err)
+		}
+		for _, c := range children {
+			if !cascades(c.entity, c.field) {
+				return &store.ForeignKeyError{Entity: e.entity, Field: c.field, ParentEntity: e.entity, ParentID: e.id, ReferencedBy: c.entity}
+			}
+		}
+		for _, c := range children {
+			ce := entityID{c.entity, c.id}
+			if seen[ce] {
+				continue
+			}
+			if err := visit(ce); err != nil {
+				return err
+			}
+		}
+		order = append(order, e)
+		return nil
+	}
+	if err := visit(entityID{entity, id}); err != nil {
+		return err
+	}
+	for _, e := range order {
+		if err := t.exec(ctx, `DELETE FROM entities WHERE entity = ? AND id = ?`, e.entity, e.id); err != nil {
+			return err
+		}
+		if err := t.dropIndexes(ctx, e.entity, e.id); err != nil {
+			return err
+		}
+		if err := t.change(ctx, store.OpDelete, e.entity, e.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
