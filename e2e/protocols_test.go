@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -286,4 +287,115 @@ services:
 			t.Errorf("echo = opcode %d %q; want opcode 1 %q", op, payload, strings.ToUpper(msg))
 		}
 	}
+}
+
+// TestHTTP2OverTLS checks ALPN on the TLS listener: with the http2 flag a
+// client negotiates HTTP/2 (also for gRPC over TLS, a grpcs route), without
+// it (Kong: no "http2" in proxy_listen) the listener speaks HTTP/1.1 only.
+func TestHTTP2OverTLS(t *testing.T) {
+	t.Parallel()
+	var seenProto, seenPath atomic.Value
+	grpcUp := newH2CUpstream(t, &seenProto, &seenPath)
+	_, grpcPort, _ := net.SplitHostPort(grpcUp.Listener.Addr().String())
+	up := newBackend(t, "up")
+	cfg := fill(`_format_version: "3.0"
+services:
+- name: web
+  url: ${UP}
+  routes:
+  - name: web
+    paths: [/web]
+- name: grpc
+  protocol: grpc
+  host: 127.0.0.1
+  port: ${PORT}
+  routes:
+  - name: grpcs
+    protocols: [grpcs]
+    paths: [/pkg.Echo/]
+    strip_path: false
+`, map[string]string{"UP": up.url(), "PORT": grpcPort})
+	withH2 := startGateway(t, cfg, withProxyListen("127.0.0.1:%[1]d, 127.0.0.1:%[2]d ssl http2"))
+	withoutH2 := startGateway(t, cfg)
+
+	h2Client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		Proxy:             nil,
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+		ForceAttemptHTTP2: true,
+	}}
+	tests := []struct {
+		name      string
+		g         *gateway
+		wantMajor int
+	}{
+		{name: "ssl http2", g: withH2, wantMajor: 2},
+		{name: "ssl without http2", g: withoutH2, wantMajor: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := h2Client.Get(tt.g.tlsURL("/web/x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("status = %d, body %q; want 200", resp.StatusCode, body)
+			}
+			if resp.ProtoMajor != tt.wantMajor {
+				t.Errorf("negotiated %s; want HTTP/%d", resp.Proto, tt.wantMajor)
+			}
+		})
+	}
+
+	t.Run("grpcs", func(t *testing.T) {
+		msg := []byte("over tls")
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, withH2.tlsURL("/pkg.Echo/Say"), bytes.NewReader(grpcFrame(msg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/grpc")
+		req.Header.Set("TE", "trailers")
+		resp, err := h2Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Equal(body, grpcFrame(msg)) {
+			t.Fatalf("status = %d, body %q; want 200 and the echoed message", resp.StatusCode, body)
+		}
+		if got := resp.Trailer.Get("Grpc-Status"); got != "0" {
+			t.Errorf("trailer grpc-status = %q; want \"0\"", got)
+		}
+	})
+	t.Run("grpc on a grpcs-only route over plain h2c", func(t *testing.T) {
+		protos := new(http.Protocols)
+		protos.SetUnencryptedHTTP2(true)
+		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, Protocols: protos}}
+		g := startGateway(t, cfg, withProxyListen("127.0.0.1:%[1]d http2, 127.0.0.1:%[2]d ssl http2"))
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, g.url("/pkg.Echo/Say"), bytes.NewReader(grpcFrame([]byte("x"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/grpc")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		// Kong: 200 with grpc-status 1 and a message naming the mismatch.
+		if resp.StatusCode != 200 {
+			t.Errorf("status = %d; want 200", resp.StatusCode)
+		}
+		status := resp.Header.Get("Grpc-Status") + resp.Trailer.Get("Grpc-Status")
+		if status != "1" {
+			t.Errorf("grpc-status = %q; want \"1\"", status)
+		}
+		msg := resp.Header.Get("Grpc-Message") + resp.Trailer.Get("Grpc-Message")
+		if msg != "gRPC request matched gRPCs route" {
+			t.Errorf("grpc-message = %q; want %q", msg, "gRPC request matched gRPCs route")
+		}
+	})
 }
