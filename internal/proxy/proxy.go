@@ -241,24 +241,24 @@ type reqState struct {
 
 // one returns v as a one-element header value slice without allocating
 // (backed by the state; capacity 1 so appends copy).
-func (s *reqState) one(v string) []string {
-	if s.nhv == len(s.hv) {
+func (st *reqState) one(v string) []string {
+	if st.nhv == len(st.hv) {
 		return []string{v}
 	}
-	i := s.nhv
-	s.nhv++
-	s.hv[i] = v
-	return s.hv[i : i+1 : i+1]
+	i := st.nhv
+	st.nhv++
+	st.hv[i] = v
+	return st.hv[i : i+1 : i+1]
 }
 
 type stateKey struct{}
 
 // Value returns the state itself for stateKey.
-func (s *reqState) Value(k any) any {
+func (st *reqState) Value(k any) any {
 	if k == (stateKey{}) {
-		return s
+		return st
 	}
-	return s.Context.Value(k)
+	return st.Context.Value(k)
 }
 
 func stateFrom(ctx context.Context) *reqState {
