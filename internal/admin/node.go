@@ -233,7 +233,11 @@ func (s *server) tags(c *call) error {
 	rd := s.reader()
 	only, filtered := c.params["tags"]
 	q := c.r.URL.Query()
-	opts, err := pageOptions(url.Values{"size": q["size"]}, false)
+	sizeQ := url.Values{}
+	if q.Has("size") {
+		sizeQ.Set("size", q.Get("size"))
+	}
+	opts, err := pageOptions(sizeQ, false)
 	if err != nil {
 		return err
 	}
