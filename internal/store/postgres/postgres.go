@@ -1,0 +1,269 @@
+// Package postgres is the cluster store (database = postgres): the generic
+// entity layout of store/sqlstore in a PostgreSQL database, through pgx.
+//
+// Connection settings mirror Kong's pg_* settings (Options). The schema is
+// created and upgraded by the embedded migrations (Bootstrap, Up, Status,
+// Reset — `sluice migrations ...`); Open refuses a database whose migrations
+// are not all executed.
+//
+// Change feed: every committed write transaction sends a NOTIFY on the
+// "sluice_changes" channel from inside the transaction (so it is delivered
+// exactly when the transaction commits); every Store LISTENs on a dedicated
+// connection and wakes its Notify channels. Each Store also polls the
+// version (Options.PollInterval), so a notification lost to a reconnect only
+// delays a follower. Errors of an unreachable server are reported as
+// store.ErrUnavailable.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"sluice/internal/store"
+	"sluice/internal/store/sqlstore"
+)
+
+// Channel is the LISTEN/NOTIFY channel of the change feed.
+const Channel = "sluice_changes"
+
+// Options are Kong's pg_* settings plus the feed's tuning.
+type Options struct {
+	Host     string        // pg_host (default 127.0.0.1)
+	Port     int           // pg_port (default 5432)
+	Database string        // pg_database (default kong)
+	User     string        // pg_user (default kong)
+	Password string        // pg_password
+	Schema   string        // pg_schema: search_path when set
+	Timeout  time.Duration // pg_timeout: connect timeout (default 5s)
+	SSL      bool          // pg_ssl
+	// SSLVerify (pg_ssl_verify) verifies the server's certificate and name.
+	SSLVerify bool
+	// MaxConns bounds the connection pool (pg_max_concurrent_queries;
+	// default 8).
+	MaxConns int
+
+	// DisableNotify stops this Store from LISTENing: followers then rely on
+	// polling alone. Writes always NOTIFY.
+	DisableNotify bool
+	// PollInterval is how often the version is polled (default 500ms).
+	PollInterval time.Duration
+}
+
+// DefaultOptions returns Kong's defaults.
+func DefaultOptions() Options {
+	return Options{Host: "127.0.0.1", Port: 5432, Database: "kong", User: "kong", Timeout: 5 * time.Second}
+}
+
+func (o Options) withDefaults() Options {
+	d := DefaultOptions()
+	if o.Host == "" {
+		o.Host = d.Host
+	}
+	if o.Port == 0 {
+		o.Port = d.Port
+	}
+	if o.Database == "" {
+		o.Database = d.Database
+	}
+	if o.User == "" {
+		o.User = d.User
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = d.Timeout
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 8
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 500 * time.Millisecond
+	}
+	return o
+}
+
+func quoteValue(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// ConnConfig is the pgx configuration of these options.
+func (o Options) ConnConfig() (*pgx.ConnConfig, error) {
+	o = o.withDefaults()
+	sslmode := "disable"
+	if o.SSL {
+		sslmode = "require"
+		if o.SSLVerify {
+			sslmode = "verify-full"
+		}
+	}
+	secs := int((o.Timeout + time.Second - 1) / time.Second)
+	dsn := strings.Join([]string{
+		"host=" + quoteValue(o.Host),
+		"port=" + strconv.Itoa(o.Port),
+		"dbname=" + quoteValue(o.Database),
+		"user=" + quoteValue(o.User),
+		"password=" + quoteValue(o.Password),
+		"sslmode=" + sslmode,
+		"connect_timeout=" + strconv.Itoa(secs),
+		"application_name=sluice",
+	}, " ")
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres settings: %w", err)
+	}
+	cfg.ConnectTimeout = o.Timeout
+	if o.Schema != "" {
+		cfg.RuntimeParams["search_path"] = o.Schema
+	}
+	return cfg, nil
+}
+
+func openDB(o Options) (*sql.DB, *pgx.ConnConfig, error) {
+	cfg, err := o.ConnConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	db := stdlib.OpenDB(*cfg)
+	o = o.withDefaults()
+	db.SetMaxOpenConns(o.MaxConns)
+	db.SetMaxIdleConns(o.MaxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, cfg, nil
+}
+
+// Store is the PostgreSQL store.
+type Store struct {
+	*sqlstore.Store
+	opts   Options
+	cfg    *pgx.ConnConfig
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+var _ store.Store = (*Store)(nil)
+
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Dollar:   true,
+		JSONText: `(data::jsonb ->> ?)`,
+		MapErr:   mapErr,
+		ReadTx:   &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+		BeforeCommit: func(ctx context.Context, tx *sql.Tx, version uint64) error {
+			_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatUint(version, 10))
+			return err
+		},
+	}
+}
+
+// Open connects to the database, checks its migrations and starts following
+// the change feed.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	o = o.withDefaults()
+	db, cfg, err := openDB(o)
+	if err != nil {
+		return nil, err
+	}
+	st, err := status(ctx, db)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if !st.Bootstrapped {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres database %q is not bootstrapped: run 'sluice migrations bootstrap'", o.Database)
+	}
+	if len(st.Pending) > 0 {
+		_ = db.Close()
+		return nil, fmt.Errorf("postgres database %q has pending migrations %v: run 'sluice migrations up'", o.Database, st.Pending)
+	}
+	fctx, cancel := context.WithCancel(context.Background())
+	s := &Store{Store: sqlstore.New(db, dialect()), opts: o, cfg: cfg, cancel: cancel}
+	if !o.DisableNotify {
+		s.wg.Add(1)
+		go s.listen(fctx)
+	}
+	s.wg.Add(1)
+	go s.poll(fctx)
+	return s, nil
+}
+
+// Close stops following the feed and closes the pool.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		err = s.Store.Close()
+	})
+	return err
+}
+
+// listen LISTENs on a dedicated connection, reconnecting after failures.
+func (s *Store) listen(ctx context.Context) {
+	defer s.wg.Done()
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, s.cfg.Copy())
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+Channel)
+			if err == nil {
+				backoff = 100 * time.Millisecond
+				// Changes made while we were not listening.
+				s.Broadcast()
+				for {
+					if _, err = conn.WaitForNotification(ctx); err != nil {
+						break
+					}
+					s.Broadcast()
+				}
+			}
+			cctx, ccancel := context.WithTimeout(context.Background(), time.Second)
+			_ = conn.Close(cctx)
+			ccancel()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// poll wakes the Notify channels when the version moved, whatever the
+// notifications did.
+func (s *Store) poll(ctx context.Context) {
+	defer s.wg.Done()
+	var last uint64
+	if v, err := s.Version(ctx); err == nil {
+		last = v
+	}
+	t := time.NewTicker(s.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := s.Version(ctx)
+		if err != nil || v == last {
+			continue
+		}
+		last = v
+		s.Broadcast()
+	}
+}
+
+// IsUnavailable reports whether err means the server could not be reached.
+func IsUnavailable(err error) bool { return errors.Is(err, store.ErrUnavailable) }
