@@ -116,12 +116,13 @@ func New(opts Options) http.Handler {
 	}
 	s.dbless = opts.Store == nil || opts.Database == "off"
 	if s.dbless {
+		cache := &readerCache{}
 		s.reader = func() store.Reader {
 			var cfg *model.Config
 			if opts.Current != nil {
 				cfg, _ = opts.Current()
 			}
-			return newConfigReader(cfg)
+			return cache.get(cfg)
 		}
 	} else {
 		st := opts.Store

@@ -15,23 +15,32 @@ import (
 type configReader struct {
 	byEntity map[string][]store.Record
 	byID     map[string]map[string]store.Record
+
+	mu    sync.Mutex
+	byKey map[[2]string]map[string]store.Record // (entity, field) -> value -> record
 }
 
-var (
-	readerMu    sync.Mutex
-	readerCfg   *model.Config
-	readerCache *configReader
-)
+// readerCache keeps the reader of the configuration last served, so that
+// records are converted once per configuration, not per request.
+type readerCache struct {
+	mu  sync.Mutex
+	cfg *model.Config
+	r   *configReader
+}
 
-// newConfigReader returns the reader of cfg, reusing the last one built
-// while the served configuration is the same.
-func newConfigReader(cfg *model.Config) *configReader {
-	readerMu.Lock()
-	defer readerMu.Unlock()
-	if readerCache != nil && readerCfg == cfg {
-		return readerCache
+func (c *readerCache) get(cfg *model.Config) *configReader {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.r == nil || c.cfg != cfg {
+		c.cfg, c.r = cfg, newConfigReader(cfg)
 	}
-	r := &configReader{byEntity: map[string][]store.Record{}, byID: map[string]map[string]store.Record{}}
+	return c.r
+}
+
+// newConfigReader converts cfg to records.
+func newConfigReader(cfg *model.Config) *configReader {
+	r := &configReader{byEntity: map[string][]store.Record{}, byID: map[string]map[string]store.Record{},
+		byKey: map[[2]string]map[string]store.Record{}}
 	if cfg != nil {
 		var generic map[string][]store.Record
 		if b, err := json.Marshal(cfg); err == nil {
@@ -46,7 +55,6 @@ func newConfigReader(cfg *model.Config) *configReader {
 			r.byID[name] = ids
 		}
 	}
-	readerCfg, readerCache = cfg, r
 	return r
 }
 
@@ -58,10 +66,22 @@ func (r *configReader) Get(_ context.Context, entity, id string) (store.Record, 
 }
 
 func (r *configReader) GetByKey(_ context.Context, entity, field, value string) (store.Record, error) {
-	for _, rec := range r.byEntity[entity] {
-		if v, ok := rec[field].(string); ok && v == value {
-			return rec, nil
+	r.mu.Lock()
+	idx, ok := r.byKey[[2]string{entity, field}]
+	if !ok {
+		idx = map[string]store.Record{}
+		for _, rec := range r.byEntity[entity] {
+			if v, ok := rec[field].(string); ok {
+				if _, dup := idx[v]; !dup {
+					idx[v] = rec
+				}
+			}
 		}
+		r.byKey[[2]string{entity, field}] = idx
+	}
+	r.mu.Unlock()
+	if rec, ok := idx[value]; ok {
+		return rec, nil
 	}
 	return nil, store.ErrNotFound
 }

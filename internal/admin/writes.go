@@ -276,7 +276,7 @@ func (s *server) upsert(ctx context.Context, rd store.Reader, tx store.Tx, e *en
 	}
 	snis, setSnis := rec["snis"].([]any)
 	rec = s.finalize(e, rec, prev, true)
-	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis || e.name == "certificates"); err != nil {
+	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis); err != nil {
 		return nil, err
 	}
 	return s.output(ctx, tx, e, rec), nil
