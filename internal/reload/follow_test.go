@@ -1,0 +1,132 @@
+package reload
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"sluice/internal/router"
+	"sluice/internal/snapshot"
+	"sluice/internal/store"
+	"sluice/internal/store/embedded"
+	"sluice/internal/store/storetest"
+	"sluice/internal/upstream"
+)
+
+// waitFor polls cond until it holds or two seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func matches(cur *snapshot.Current, path string) bool {
+	s := cur.Load()
+	if s == nil {
+		return false
+	}
+	_, ok := s.Router.Match(&router.Request{Method: "GET", Host: "x.test", Path: path})
+	return ok
+}
+
+func TestFollowAppliesStoreChanges(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	svc := storetest.Record(t, "services", map[string]any{"name": "s1", "host": "example.com"})
+	r1 := storetest.Record(t, "routes", map[string]any{"name": "r1", "paths": []any{"/one"}, "service": map[string]any{"id": svc["id"]}})
+	write := func(fn func(tx store.Tx) error) {
+		t.Helper()
+		if err := st.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(func(tx store.Tx) error {
+		if err := tx.Insert(ctx, "services", svc); err != nil {
+			return err
+		}
+		return tx.Insert(ctx, "routes", r1)
+	})
+
+	var cur snapshot.Current
+	rl := New(&cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+	done := make(chan struct{})
+	// A long poll: changes must arrive through Notify, not the poll.
+	go func() {
+		rl.Follow(ctx, st, FollowOptions{Poll: time.Hour, Debounce: 5 * time.Millisecond})
+		close(done)
+	}()
+
+	waitFor(t, "the initial load", func() bool { return matches(&cur, "/one") })
+	first := cur.Load()
+
+	// Add a route: the next snapshot has it, and the unchanged service is
+	// the same object (the config was patched, not reloaded).
+	r2 := storetest.Record(t, "routes", map[string]any{"name": "r2", "paths": []any{"/two"}, "service": map[string]any{"id": svc["id"]}})
+	write(func(tx store.Tx) error { return tx.Insert(ctx, "routes", r2) })
+	waitFor(t, "the new route", func() bool { return matches(&cur, "/two") })
+	second := cur.Load()
+	if second.Config.Services[0] != first.Config.Services[0] {
+		t.Error("an unchanged service was decoded again instead of reused")
+	}
+	if len(first.Config.Routes) != 1 {
+		t.Errorf("the previous snapshot's config was modified: %d routes", len(first.Config.Routes))
+	}
+
+	// Delete the first route.
+	write(func(tx store.Tx) error { return tx.Delete(ctx, "routes", r1["id"].(string)) })
+	waitFor(t, "the deleted route to stop matching", func() bool { return !matches(&cur, "/one") })
+	if !matches(&cur, "/two") {
+		t.Error("the remaining route stopped matching")
+	}
+	st2 := rl.Stats()
+	if st2.AppliedVersion == 0 || st2.AppliedVersion != st2.StoreVersion {
+		t.Errorf("versions: applied %d, store %d; want equal and non-zero", st2.AppliedVersion, st2.StoreVersion)
+	}
+	cancel()
+	<-done
+}
+
+func TestFollowPollsWithoutNotifications(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cur snapshot.Current
+	rl := New(&cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+	// Drain the store's notifications ourselves so that only polling can
+	// deliver the change to the follower.
+	quiet := &noNotify{Store: st}
+	go rl.Follow(ctx, quiet, FollowOptions{Poll: 20 * time.Millisecond})
+	waitFor(t, "the initial (empty) load", func() bool { return cur.Load() != nil })
+
+	svc := storetest.Record(t, "services", map[string]any{"host": "example.com"})
+	rt := storetest.Record(t, "routes", map[string]any{"paths": []any{"/p"}, "service": map[string]any{"id": svc["id"]}})
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(ctx, "services", svc); err != nil {
+			return err
+		}
+		return tx.Insert(ctx, "routes", rt)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the polled change", func() bool { return matches(&cur, "/p") })
+}
+
+// noNotify hides the store's notifications.
+type noNotify struct{ store.Store }
+
+func (noNotify) Notify() <-chan struct{} { return nil }
