@@ -55,7 +55,6 @@ CREATE TABLE IF NOT EXISTS entities (
 	PRIMARY KEY (entity, id)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS entities_entity_seq ON entities (entity, seq);
-CREATE INDEX IF NOT EXISTS entities_seq ON entities (seq);
 CREATE TABLE IF NOT EXISTS uniques (
 	entity TEXT NOT NULL,
 	field  TEXT NOT NULL,

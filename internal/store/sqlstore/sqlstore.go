@@ -367,7 +367,7 @@ func (s *Store) Load(ctx context.Context) (*model.Config, uint64, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&v); err != nil {
 		return nil, 0, s.mapErr(err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT entity, id, data FROM entities ORDER BY seq`)
+	rows, err := tx.QueryContext(ctx, `SELECT entity, id, data FROM entities ORDER BY entity, seq`)
 	if err != nil {
 		return nil, 0, s.mapErr(err)
 	}
@@ -502,11 +502,8 @@ func (t *tx) begin(ctx context.Context) error {
 	if t.version != 0 {
 		return nil
 	}
-	if err := t.exec(ctx, `UPDATE meta SET v = v + 1 WHERE k = 'version'`); err != nil {
-		return err
-	}
 	var v int64
-	if err := t.sqlTx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&v); err != nil {
+	if err := t.sqlTx.QueryRowContext(ctx, `UPDATE meta SET v = v + 1 WHERE k = 'version' RETURNING v`).Scan(&v); err != nil {
 		err = t.s.mapErr(err)
 		t.failed = err
 		return err
@@ -627,21 +624,23 @@ func (t *tx) Insert(ctx context.Context, entity string, rec store.Record) error 
 	if err := t.begin(ctx); err != nil {
 		return err
 	}
-	ok, err := t.exists(ctx, entity, id)
-	if err != nil {
-		return err
-	}
-	if ok {
-		return &store.UniqueError{Entity: entity, Field: "id", Value: id}
-	}
 	keys, err := t.check(ctx, entity, id, m, rec)
 	if err != nil {
 		return err
 	}
 	t.inserts++
 	seq := int64(t.version)<<seqShift | t.inserts
-	if err := t.exec(ctx, `INSERT INTO entities (entity, id, seq, data) VALUES (?, ?, ?, ?)`, entity, id, seq, string(data)); err != nil {
-		return err
+	res, err := t.sqlTx.ExecContext(ctx, t.s.q(`INSERT INTO entities (entity, id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+		entity, id, seq, string(data))
+	if err != nil {
+		t.failed = t.s.mapErr(err)
+		return t.failed
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		t.failed = t.s.mapErr(err)
+		return t.failed
+	} else if n == 0 {
+		return &store.UniqueError{Entity: entity, Field: "id", Value: id}
 	}
 	if err := t.writeIndexes(ctx, entity, id, m, rec, keys); err != nil {
 		return err

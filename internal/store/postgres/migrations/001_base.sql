@@ -7,7 +7,6 @@ CREATE TABLE IF NOT EXISTS entities (
 	PRIMARY KEY (entity, id)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS entities_entity_seq ON entities (entity, seq);
-CREATE INDEX IF NOT EXISTS entities_seq ON entities (seq);
 
 CREATE TABLE IF NOT EXISTS uniques (
 	entity TEXT NOT NULL,

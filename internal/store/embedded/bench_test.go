@@ -1,0 +1,20 @@
+package embedded
+
+import (
+	"testing"
+
+	"sluice/internal/store/storetest"
+)
+
+// go test -run '^$' -bench InsertRoutes -benchtime 1x ./internal/store/embedded/
+func BenchmarkInsertRoutes10000OneTx(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	storetest.BenchInsertRoutes(b, s, 10000)
+}
+
+func BenchmarkInsertRoutesOnePerTx(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	storetest.BenchInsertRoutes(b, s, 1)
+}

@@ -1,0 +1,18 @@
+package postgres
+
+import (
+	"testing"
+
+	"sluice/internal/store/storetest"
+)
+
+// go test -run '^$' -bench InsertRoutes ./internal/store/postgres/
+func BenchmarkInsertRoutes10000OneTx(b *testing.B) {
+	s := openStore(b, bootstrapped(b))
+	storetest.BenchInsertRoutes(b, s, 10000)
+}
+
+func BenchmarkInsertRoutesOnePerTx(b *testing.B) {
+	s := openStore(b, bootstrapped(b))
+	storetest.BenchInsertRoutes(b, s, 1)
+}

@@ -1,0 +1,53 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"sluice/internal/store"
+)
+
+// BenchInsertRoutes inserts b.N batches of batch routes (each batch in one
+// transaction, all on one service) and reports entities/s.
+func BenchInsertRoutes(b *testing.B, s store.Store, batch int) {
+	ctx := context.Background()
+	svc := Record(b, "services", map[string]any{"name": "bench", "host": "example.com"})
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", svc) }); err != nil {
+		b.Fatal(err)
+	}
+	tmpl := Record(b, "routes", map[string]any{"paths": []any{"/bench"}, "service": ref(svc), "tags": []any{"bench"}})
+	recs := make([]store.Record, batch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		for j := range recs {
+			r := make(store.Record, len(tmpl))
+			for k, v := range tmpl {
+				r[k] = v
+			}
+			r["id"] = uuid.NewString()
+			r["paths"] = []any{fmt.Sprintf("/bench/%d/%d", i, j)}
+			recs[j] = r
+		}
+		b.StartTimer()
+		err := s.Update(ctx, func(tx store.Tx) error {
+			for _, r := range recs {
+				if err := tx.Insert(ctx, "routes", r); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += batch
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "entities/s")
+}
