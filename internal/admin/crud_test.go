@@ -302,6 +302,10 @@ func TestNestedEndpoints(t *testing.T) {
 	if !equalJSON(crt["snis"], []any{"y.example.com"}) || c.count("snis") != 1 {
 		t.Errorf("after PATCH snis: got %v, store holds %d snis; want [y.example.com], 1", crt["snis"], c.count("snis"))
 	}
+	byName := c.must(200, "GET", "/certificates/y.example.com", nil)
+	if byName["id"] != crt["id"] {
+		t.Errorf("GET /certificates/{sni}: got id %v; want %v", byName["id"], crt["id"])
+	}
 	// A PUT without snis (go-kong's certificate update) keeps them.
 	crt = c.must(200, "PUT", "/certificates/"+crt["id"].(string), map[string]any{"cert": cert, "key": key})
 	if !equalJSON(crt["snis"], []any{"y.example.com"}) || c.count("snis") != 1 {

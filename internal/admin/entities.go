@@ -150,6 +150,16 @@ func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key
 		rec, err = rd.Get(ctx, e.name, strings.ToLower(key))
 	case e.name == "targets" && parent != nil:
 		return s.findTarget(ctx, rd, parent, key)
+	case e.name == "certificates":
+		// Kong also finds a certificate by one of its SNI names.
+		sni, err := rd.GetByKey(ctx, "snis", "name", key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		rec, err = rd.Get(ctx, "certificates", fkID(sni, "certificate"))
 	case e.schema.EndpointKey != "":
 		rec, err = rd.GetByKey(ctx, e.name, e.schema.EndpointKey, key)
 	default:

@@ -147,3 +147,57 @@ func TestConsumerByCustomID(t *testing.T) {
 		t.Errorf("GET /consumers?custom_id=ext-2: got %v; want consumer v", data)
 	}
 }
+
+func TestParseTags(t *testing.T) {
+	tests := []struct {
+		in   string
+		tags []string
+		or   bool
+		ok   bool
+	}{
+		{"a", []string{"a"}, false, true},
+		{"a,b", []string{"a", "b"}, false, true},
+		{"a/b", []string{"a", "b"}, true, true},
+		{"a,b,", []string{"a", "b"}, false, true},
+		{"with space", []string{"with space"}, false, true},
+		{"ünï", []string{"ünï"}, false, true},
+		{"a,b/c", nil, false, false},
+		{",a", nil, false, false},
+		{"", nil, false, false},
+		{"a\x01", nil, false, false},
+		{"a\x7f", nil, false, false},
+	}
+	for _, tt := range tests {
+		tags, or, ok := parseTags(tt.in)
+		if ok != tt.ok || (ok && (strings.Join(tags, "|") != strings.Join(tt.tags, "|") || or != tt.or)) {
+			t.Errorf("parseTags(%q) = %q, %v, %v; want %q, %v, %v", tt.in, tags, or, ok, tt.tags, tt.or, tt.ok)
+		}
+	}
+}
+
+func FuzzParseTags(f *testing.F) {
+	for _, s := range []string{"a", "a,b", "a/b", "a,b/c", ",", "a,,b", "x/", "ü,ß"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tags, or, ok := parseTags(s)
+		if !ok {
+			return
+		}
+		sep := ","
+		if or {
+			sep = "/"
+		}
+		if len(tags) == 0 {
+			t.Fatalf("parseTags(%q) accepted no tags", s)
+		}
+		for _, tg := range tags {
+			if tg == "" || strings.ContainsAny(tg, ",/") {
+				t.Fatalf("parseTags(%q) gave tag %q", s, tg)
+			}
+		}
+		if j := strings.Join(tags, sep); j != s && j+sep != s {
+			t.Fatalf("parseTags(%q) = %q does not rebuild the input", s, tags)
+		}
+	})
+}
