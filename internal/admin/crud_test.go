@@ -306,9 +306,23 @@ func TestNestedEndpoints(t *testing.T) {
 	if byName["id"] != crt["id"] {
 		t.Errorf("GET /certificates/{sni}: got id %v; want %v", byName["id"], crt["id"])
 	}
+	r = c.do("GET", "/certificates/unknown.example.com", nil)
+	if r.status != 404 || string(r.raw) != `{"message":"SNI not found"}` {
+		t.Errorf("GET /certificates/{unknown sni}: %d %s", r.status, r.raw)
+	}
+	cert2, key2 := selfSigned(t, "new.example.com", false)
+	made := c.must(200, "PUT", "/certificates/new.example.com", map[string]any{"cert": cert2, "key": key2})
+	if !equalJSON(made["snis"], []any{"new.example.com"}) || made["id"] == crt["id"] {
+		t.Errorf("PUT /certificates/{new sni}: %v", made)
+	}
+	r = c.do("GET", "/acls/not-a-uuid", nil)
+	want := `{"code":1,"name":"invalid primary key","message":"invalid primary key: '{id=\"not-a-uuid\"}'","fields":{"id":"expected a valid UUID"}}`
+	if r.status != 400 || string(r.raw) != want {
+		t.Errorf("GET /acls/not-a-uuid: %d %s; want 400 %s", r.status, r.raw, want)
+	}
 	// A PUT without snis (go-kong's certificate update) keeps them.
 	crt = c.must(200, "PUT", "/certificates/"+crt["id"].(string), map[string]any{"cert": cert, "key": key})
-	if !equalJSON(crt["snis"], []any{"y.example.com"}) || c.count("snis") != 1 {
+	if !equalJSON(crt["snis"], []any{"y.example.com"}) || c.count("snis") != 2 {
 		t.Errorf("after PUT without snis: got %v, store holds %d snis", crt["snis"], c.count("snis"))
 	}
 }

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -154,7 +155,7 @@ func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key
 		// Kong also finds a certificate by one of its SNI names.
 		sni, err := rd.GetByKey(ctx, "snis", "name", key)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
+			return nil, errSNINotFound
 		}
 		if err != nil {
 			return nil, err
@@ -163,7 +164,7 @@ func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key
 	case e.schema.EndpointKey != "":
 		rec, err = rd.GetByKey(ctx, e.name, e.schema.EndpointKey, key)
 	default:
-		return nil, nil
+		return nil, errInvalidPrimaryKey(key)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -188,6 +189,17 @@ func (s *server) findTarget(ctx context.Context, rd store.Reader, upstream store
 		}
 		opts.Offset = page.Offset
 	}
+}
+
+// errSNINotFound is Kong's answer to a certificate named by an SNI that
+// does not exist.
+var errSNINotFound = message(http.StatusNotFound, "SNI not found")
+
+// errInvalidPrimaryKey is Kong's code 1: a non-UUID key for an entity that
+// has no endpoint key.
+func errInvalidPrimaryKey(key string) *Error {
+	return errDAO(http.StatusBadRequest, codeInvalidPrimaryKey,
+		fmt.Sprintf("invalid primary key: '{id=%q}'", key), map[string]any{"id": "expected a valid UUID"})
 }
 
 func idOf(rec store.Record) string {

@@ -14,6 +14,7 @@ import (
 
 // Kong's DAO error codes (kong/db/errors.lua).
 const (
+	codeInvalidPrimaryKey   = 1
 	codeSchemaViolation     = 2
 	codeForeignKey          = 4
 	codeUnique              = 5
@@ -25,6 +26,7 @@ const (
 )
 
 var codeNames = map[int]string{
+	codeInvalidPrimaryKey:   "invalid primary key",
 	codeSchemaViolation:     "schema violation",
 	codeForeignKey:          "foreign key violation",
 	codeUnique:              "unique constraint violation",

@@ -290,9 +290,6 @@ func (s *server) putHandler(e *entityInfo, n *nest) func(*call) error {
 		}
 		ctx := c.r.Context()
 		key := c.params[e.name]
-		if !isUUID(key) && e.schema.EndpointKey == "" {
-			return errNotFound()
-		}
 		var out store.Record
 		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
 			p, err := s.parentOf(ctx, rd, c, n)
@@ -300,7 +297,14 @@ func (s *server) putHandler(e *entityInfo, n *nest) func(*call) error {
 				return err
 			}
 			prev, err := s.lookup(ctx, rd, e, key, p, n)
-			if err != nil {
+			switch {
+			case errors.Is(err, errSNINotFound):
+				// PUT /certificates/{new sni}: a new certificate with
+				// that SNI.
+				snis, _ := in["snis"].([]any)
+				in["snis"] = append(snis, key)
+				key = newUUID()
+			case err != nil:
 				return err
 			}
 			if p != nil {
