@@ -212,7 +212,7 @@ func encodeOffset(entity string, seq int64) string {
 }
 
 func decodeOffset(entity, tok string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
 		return 0, store.ErrInvalidOffset
 	}
@@ -452,7 +452,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if t.version == 0 {
 		return s.mapErr(sqlTx.Rollback())
 	}
-	if t.version%256 == 0 && t.version > s.Retain {
+	if t.version > s.Retain && t.version%s.trimEvery() == 0 {
 		floor := int64(t.version - s.Retain)
 		if _, err := sqlTx.ExecContext(ctx, s.q(`DELETE FROM changes WHERE version <= ?`), floor); err != nil {
 			_ = sqlTx.Rollback()
@@ -474,6 +474,11 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	s.Broadcast()
 	return nil
+}
+
+// trimEvery is how often (in versions) the feed is trimmed to Retain.
+func (s *Store) trimEvery() uint64 {
+	return max(1, min(256, s.Retain/4))
 }
 
 // tx implements store.Tx.

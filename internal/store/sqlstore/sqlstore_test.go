@@ -1,0 +1,59 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"sluice/internal/store"
+	"sluice/internal/store/embedded"
+	"sluice/internal/store/storetest"
+)
+
+func TestFeedTrimmed(t *testing.T) {
+	ctx := context.Background()
+	s, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Retain = 8
+	var ids []string
+	for i := 0; i < 21; i++ {
+		r := storetest.Record(t, "consumers", map[string]any{"custom_id": string(rune('a' + i))})
+		ids = append(ids, r["id"].(string))
+		if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "consumers", r) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Version 20 trimmed the feed to versions after 12.
+	tests := []struct {
+		since   uint64
+		want    int
+		tooOld  bool
+		current uint64
+	}{
+		{0, 0, true, 21},
+		{11, 0, true, 21},
+		{12, 9, false, 21},
+		{18, 3, false, 21},
+		{21, 0, false, 21},
+	}
+	for _, tt := range tests {
+		ch, cur, err := s.ChangesSince(ctx, tt.since)
+		if tt.tooOld {
+			if !errors.Is(err, store.ErrTooOld) {
+				t.Fatalf("ChangesSince(%d): %v; want ErrTooOld", tt.since, err)
+			}
+			continue
+		}
+		if err != nil || len(ch) != tt.want || cur != tt.current {
+			t.Fatalf("ChangesSince(%d) = %d changes, %d, %v; want %d, %d", tt.since, len(ch), cur, err, tt.want, tt.current)
+		}
+		for i, c := range ch {
+			if want := ids[int(tt.since)+i]; c.ID != want || c.Version != tt.since+uint64(i)+1 {
+				t.Fatalf("ChangesSince(%d)[%d] = %+v; want %s at version %d", tt.since, i, c, want, tt.since+uint64(i)+1)
+			}
+		}
+	}
+}
