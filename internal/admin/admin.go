@@ -64,6 +64,15 @@ type Options struct {
 	// StatusFunc answers GET /status; nil gives a body built from the
 	// store's reachability and the Go runtime.
 	StatusFunc func(ctx context.Context) (any, error)
+	// TargetHealth answers GET /upstreams/{u}/health: the health of the
+	// upstream's targets by target ("HEALTHY", "UNHEALTHY", "DNS_ERROR").
+	// nil means there is no health checker: every target is
+	// "HEALTHCHECKS_OFF".
+	TargetHealth func(upstreamID string) map[string]string
+	// SetTargetHealth serves PUT and POST
+	// /upstreams/{u}/targets/{t}/healthy|unhealthy; nil leaves those paths
+	// unserved (404).
+	SetTargetHealth func(upstreamID, target string, healthy bool) error
 	// Now gives the time for timestamps; default time.Now.
 	Now func() time.Time
 }

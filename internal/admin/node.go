@@ -32,6 +32,13 @@ func (s *server) addNodeRoutes() {
 	s.add("/tags", handlers{http.MethodGet: s.tags})
 	s.add("/tags/{tags}", handlers{http.MethodGet: s.tags})
 	s.add("/config", handlers{http.MethodGet: s.getConfig, http.MethodPost: s.postConfig})
+	s.add("/upstreams/{upstreams}/health", handlers{http.MethodGet: s.upstreamHealth})
+	if s.opts.SetTargetHealth != nil {
+		for _, state := range []string{"healthy", "unhealthy"} {
+			h := s.setHealth(state == "healthy")
+			s.add("/upstreams/{upstreams}/targets/{targets}/"+state, handlers{http.MethodPut: h, http.MethodPost: h})
+		}
+	}
 	s.add("/upstreams/{upstreams}/targets/all", handlers{http.MethodGet: func(c *call) error {
 		e := s.entities["targets"]
 		return s.listHandler(e, &nest{parent: s.entities["upstreams"], field: "upstream"})(c)
@@ -416,4 +423,90 @@ func entitiesByID(cfg any) map[string]any {
 		out[name] = m
 	}
 	return out
+}
+
+// upstreamHealth serves GET /upstreams/{u}/health[?balancer_health=1].
+func (s *server) upstreamHealth(c *call) error {
+	ctx := c.r.Context()
+	rd := s.reader()
+	up, err := s.lookup(ctx, rd, s.entities["upstreams"], c.params["upstreams"], nil, nil)
+	if err != nil {
+		return err
+	}
+	if up == nil {
+		return errNotFound()
+	}
+	var health map[string]string
+	if s.opts.TargetHealth != nil {
+		health = s.opts.TargetHealth(idOf(up))
+	}
+	opts := store.ListOptions{Size: 1000, Foreign: &store.Foreign{Field: "upstream", ID: idOf(up)}}
+	data := []any{}
+	anyHealthy := false
+	for {
+		page, err := rd.List(ctx, "targets", opts)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Records {
+			t := make(map[string]any, len(r)+1)
+			for k, v := range r {
+				t[k] = v
+			}
+			state := "HEALTHCHECKS_OFF"
+			if health != nil {
+				target, _ := r["target"].(string)
+				state = health[target]
+				if state == "" {
+					state = "DNS_ERROR"
+				}
+			}
+			anyHealthy = anyHealthy || state == "HEALTHY"
+			t["health"] = state
+			data = append(data, t)
+		}
+		if page.Offset == "" {
+			break
+		}
+		opts.Offset = page.Offset
+	}
+	if truthy(c.r.URL.Query().Get("balancer_health")) {
+		state := "HEALTHCHECKS_OFF"
+		if health != nil {
+			state = "UNHEALTHY"
+			if anyHealthy {
+				state = "HEALTHY"
+			}
+		}
+		return s.reply(c, http.StatusOK, map[string]any{"data": map[string]any{"id": idOf(up), "health": state},
+			"next": nil, "node_id": s.opts.NodeID})
+	}
+	return s.reply(c, http.StatusOK, map[string]any{"total": len(data), "node_id": s.opts.NodeID, "data": data, "next": nil})
+}
+
+// setHealth serves /upstreams/{u}/targets/{t}/healthy|unhealthy.
+func (s *server) setHealth(healthy bool) func(*call) error {
+	return func(c *call) error {
+		ctx := c.r.Context()
+		rd := s.reader()
+		up, err := s.lookup(ctx, rd, s.entities["upstreams"], c.params["upstreams"], nil, nil)
+		if err != nil {
+			return err
+		}
+		if up == nil {
+			return errNotFound()
+		}
+		t, err := s.lookup(ctx, rd, s.entities["targets"], c.params["targets"], up, nil)
+		if err != nil {
+			return err
+		}
+		if t == nil || fkID(t, "upstream") != idOf(up) {
+			return errNotFound()
+		}
+		target, _ := t["target"].(string)
+		if err := s.opts.SetTargetHealth(idOf(up), target, healthy); err != nil {
+			return err
+		}
+		return s.reply(c, http.StatusNoContent, nil)
+	}
 }

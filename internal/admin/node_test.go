@@ -388,3 +388,49 @@ func TestStatusFunc(t *testing.T) {
 		t.Errorf("GET /status = %v", st)
 	}
 }
+
+func TestUpstreamHealth(t *testing.T) {
+	type mark struct {
+		up, target string
+		healthy    bool
+	}
+	var marks []mark
+	c := newServer(t, func(o *Options) {
+		o.TargetHealth = func(string) map[string]string { return map[string]string{"10.0.0.1:80": "HEALTHY"} }
+		o.SetTargetHealth = func(up, target string, healthy bool) error {
+			marks = append(marks, mark{up, target, healthy})
+			return nil
+		}
+	})
+	up := c.must(201, "POST", "/upstreams", map[string]any{"name": "u"})
+	c.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": "10.0.0.1:80"})
+	c.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": "10.0.0.2:80"})
+	h := c.must(200, "GET", "/upstreams/u/health", nil)
+	states := map[string]any{}
+	for _, d := range h["data"].([]any) {
+		m := d.(map[string]any)
+		states[m["target"].(string)] = m["health"]
+	}
+	if h["total"] != 2.0 || states["10.0.0.1:80"] != "HEALTHY" || states["10.0.0.2:80"] != "DNS_ERROR" {
+		t.Errorf("GET /upstreams/u/health: %v", h)
+	}
+	b := c.must(200, "GET", "/upstreams/u/health?balancer_health=1", nil)
+	if !equalJSON(b["data"], map[string]any{"id": up["id"], "health": "HEALTHY"}) {
+		t.Errorf("balancer_health: %v", b)
+	}
+	c.must(204, "PUT", "/upstreams/u/targets/10.0.0.2:80/unhealthy", nil)
+	c.must(204, "POST", "/upstreams/u/targets/10.0.0.1:80/healthy", nil)
+	c.must(404, "POST", "/upstreams/u/targets/10.9.9.9:80/healthy", nil)
+	if len(marks) != 2 || marks[0] != (mark{up["id"].(string), "10.0.0.2:80", false}) || !marks[1].healthy {
+		t.Errorf("SetTargetHealth calls %v", marks)
+	}
+	// Without a health checker every target is HEALTHCHECKS_OFF.
+	c2 := newServer(t, nil)
+	c2.must(201, "POST", "/upstreams", map[string]any{"name": "u"})
+	c2.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": "10.0.0.1:80"})
+	h = c2.must(200, "GET", "/upstreams/u/health", nil)
+	if d := h["data"].([]any); len(d) != 1 || d[0].(map[string]any)["health"] != "HEALTHCHECKS_OFF" {
+		t.Errorf("health without a checker: %v", h)
+	}
+	c2.must(404, "POST", "/upstreams/u/targets/10.0.0.1:80/healthy", nil)
+}
