@@ -2,7 +2,9 @@
 // file in the data directory, through the pure-Go modernc.org/sqlite driver.
 //
 // The file is in WAL mode, so readers never wait for the writer; writers are
-// serialised in the process (one writer at a time, as SQLite allows). Each
+// serialised in the process (one writer at a time, as SQLite allows), and one
+// process at a time uses a directory: Open takes an exclusive lock on it
+// (LockName). Notify fires after each local commit. Each
 // connection's page cache is capped (CacheKiB), and the pool holds at most
 // MaxConns connections, so the SQLite page cache of a Store never exceeds
 // CacheBytes. Commits are durable against a process crash; synchronous =
@@ -12,10 +14,12 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -38,10 +42,42 @@ const (
 // FileName is the database file Open creates in its directory.
 const FileName = "sluice.db"
 
+// LockName is the lock file that keeps a second process (or a second Open)
+// from using the same data directory.
+const LockName = "sluice.db.lock"
+
 // Store is the embedded store.
 type Store struct {
 	*sqlstore.Store
 	path string
+	lock *os.File
+}
+
+// lockDir takes the data directory's exclusive lock, released by the kernel
+// when the process dies.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("embedded store: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("embedded store: data directory %s is in use by another sluice process", dir)
+		}
+		return nil, fmt.Errorf("embedded store: lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// Close closes the database and releases the directory.
+func (s *Store) Close() error {
+	err := s.Store.Close()
+	if s.lock != nil {
+		_ = s.lock.Close()
+		s.lock = nil
+	}
+	return err
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,6 +134,10 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, FileName)
 	q := url.Values{}
 	for _, p := range []string{
@@ -111,16 +151,18 @@ func Open(dir string) (*Store, error) {
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
+		_ = lock.Close()
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	db.SetMaxOpenConns(MaxConns)
 	db.SetMaxIdleConns(MaxConns)
 	if _, err := db.ExecContext(context.Background(), schema); err != nil {
 		_ = db.Close()
+		_ = lock.Close()
 		return nil, fmt.Errorf("embedded store %s: %w", path, err)
 	}
 	s := sqlstore.New(db, sqlstore.Dialect{JSONText: `(data ->> ?)`})
-	return &Store{Store: s, path: path}, nil
+	return &Store{Store: s, path: path, lock: lock}, nil
 }
 
 // Path is the database file.

@@ -85,3 +85,17 @@ func TestPageCacheCapped(t *testing.T) {
 		t.Fatalf("max connections %d; want %d", got, MaxConns)
 	}
 }
+
+func TestDirectoryLocked(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	if s2, err := Open(dir); err == nil {
+		s2.Close()
+		t.Fatal("second Open of the same directory succeeded")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir) // released by Close
+	s.Close()
+}

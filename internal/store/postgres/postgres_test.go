@@ -281,10 +281,50 @@ func (p *proxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
 
 func (p *proxy) cut() {
 	p.ln.Close()
+	p.drop()
+}
+
+// drop closes the open connections but keeps accepting new ones.
+func (p *proxy) drop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.conns {
 		c.Close()
+	}
+	p.conns = nil
+}
+
+func TestListenerReconnects(t *testing.T) {
+	ctx := context.Background()
+	o := bootstrapped(t)
+	o.PollInterval = time.Hour // notifications only
+	writer := openStore(t, o)
+	p := newProxy(t, "127.0.0.1:5432")
+	fo := o
+	fo.Port = p.port()
+	follower := openStore(t, fo)
+	ch := follower.Notify()
+	write := func(name string) {
+		t.Helper()
+		svc := storetest.Record(t, "services", map[string]any{"name": name, "host": "example.com"})
+		if err := writer.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", svc) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain(ch)
+	write("before")
+	waitNotify(t, ch, time.Now(), time.Second, "before the cut")
+	drain(ch)
+	// The follower's connections die (its listener too); a write made
+	// while it reconnects is announced once it is back.
+	p.drop()
+	write("during")
+	waitNotify(t, ch, time.Now(), 3*time.Second, "after reconnecting")
+	drain(ch)
+	write("after")
+	waitNotify(t, ch, time.Now(), time.Second, "after the reconnect")
+	if _, err := follower.GetByKey(ctx, "services", "name", "after"); err != nil {
+		t.Fatalf("follower read after reconnect: %v", err)
 	}
 }
 
