@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -155,6 +157,14 @@ type call struct {
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{w: w, r: r, start: time.Now()}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.fail(c, fmt.Errorf("admin: panic serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack()))
+		}
+	}()
 	h := w.Header()
 	h.Set("Server", "kong/"+s.version)
 	h.Set("Access-Control-Allow-Origin", "*")

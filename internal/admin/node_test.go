@@ -434,3 +434,14 @@ func TestUpstreamHealth(t *testing.T) {
 	}
 	c2.must(404, "POST", "/upstreams/u/targets/10.0.0.1:80/healthy", nil)
 }
+
+func TestPanicAnswers500(t *testing.T) {
+	c := newServer(t, func(o *Options) {
+		o.StatusFunc = func(context.Context) (any, error) { panic("status exploded") }
+	})
+	r := c.do("GET", "/status", nil)
+	if r.status != 500 || string(r.raw) != `{"message":"An unexpected error occurred"}` {
+		t.Errorf("panicking handler: got %d %s; want 500", r.status, r.raw)
+	}
+	c.must(200, "GET", "/services", nil)
+}
