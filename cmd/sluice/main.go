@@ -5,6 +5,7 @@
 //	sluice quit [-p prefix] [-t seconds]      graceful stop of a running gateway
 //	sluice stop [-p prefix]                   immediate stop
 //	sluice config validate FILE               check a kong.yml
+//	sluice migrations bootstrap|up|status|reset  manage the PostgreSQL schema
 //	sluice version                            print the version
 package main
 
@@ -32,6 +33,7 @@ Commands:
   quit [-p prefix] [-t seconds]           stop a running gateway gracefully (SIGQUIT), waiting up to -t (default 10)
   stop [-p prefix]                        stop a running gateway at once
   config validate FILE                    check a declarative config (kong.yml); exit 1 if invalid
+  migrations bootstrap|up|status|reset    manage the PostgreSQL schema (database = postgres)
   version                                 print the version
 
 Settings are kong.conf keys, from (highest first) flags, SLUICE_<KEY> and KONG_<KEY>
@@ -54,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdQuit(rest, stdout, stderr, false)
 	case "config":
 		return cmdConfig(rest, stdout, stderr)
+	case "migrations":
+		return cmdMigrations(rest, stdout, stderr)
 	case "version", "--version", "-V":
 		say(stdout, "sluice %s (Kong %s compatible)\n", version, kongCompat)
 		return 0

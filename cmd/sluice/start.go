@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"sluice/internal/admin"
 	"sluice/internal/declarative"
 	"sluice/internal/memwatch"
 	"sluice/internal/model"
@@ -25,6 +29,7 @@ import (
 	"sluice/internal/server"
 	"sluice/internal/settings"
 	"sluice/internal/snapshot"
+	"sluice/internal/store"
 	"sluice/internal/upstream"
 )
 
@@ -154,12 +159,9 @@ func configIsEmpty(c *model.Config) bool {
 
 // runGateway starts everything, waits for signals, and stops in order.
 func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
-	switch s.Database {
-	case "postgres":
-		log.Error("database = postgres is not available in this version of sluice; use database = off (or embedded) with declarative_config")
-		return 1
-	case "embedded":
-		log.Info("database = embedded: the embedded store is not available yet, so declarative_config is served as with database = off")
+	dbless := s.Database == "off"
+	if !dbless && (s.DeclarativeConfig != "" || s.DeclarativeConfigString != "") {
+		log.Warn("declarative_config is ignored with database = " + s.Database + " (as in Kong); the config comes from the store")
 	}
 
 	// Signals are caught from here on, so that a stop asked for during
@@ -211,15 +213,46 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	rl := reload.New(cur, env, log.With("component", "reload"))
 
 	src := configSource{s}
-	cfg, hash, err := src.load()
-	if err != nil {
-		log.Error("declarative config is invalid, not starting", "source", src.name(), "error", err)
-		say(stderr, "Error: %s: %s\n", src.name(), describe(err))
-		return 1
-	}
-	if err := rl.Apply(cfg, hash); err != nil {
-		log.Error("declarative config is invalid, not starting", "source", src.name(), "error", err)
-		return 1
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var st store.Store
+	// Background work stops before the store closes.
+	defer func() {
+		cancel()
+		wg.Wait()
+		if st != nil {
+			_ = st.Close()
+		}
+	}()
+	if dbless {
+		cfg, hash, err := src.load()
+		if err != nil {
+			log.Error("declarative config is invalid, not starting", "source", src.name(), "error", err)
+			say(stderr, "Error: %s: %s\n", src.name(), describe(err))
+			return 1
+		}
+		if err := rl.Apply(cfg, hash); err != nil {
+			log.Error("declarative config is invalid, not starting", "source", src.name(), "error", err)
+			return 1
+		}
+	} else {
+		var err error
+		st, err = openStore(ctx, s, log.With("component", "store"))
+		if err != nil {
+			log.Error("opening the "+s.Database+" store", "error", err)
+			say(stderr, "Error: %v\n", err)
+			return 1
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rl.Follow(ctx, st, reload.FollowOptions{Poll: s.DBUpdateFrequency})
+		}()
+		// Serve once the first config is built (or the store is slow:
+		// readiness stays 503 until it is).
+		for deadline := time.Now().Add(10 * time.Second); cur.Load() == nil && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 
 	popts := proxyOptions(s, log)
@@ -230,13 +263,41 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	px := proxy.New(cur, popts)
 	defer px.Close()
 
-	if len(s.AdminListen) > 0 {
-		log.Info("the Admin API is not available in this version of sluice; admin_listen is not opened")
-	}
+	// The Admin API; its /status is the status listener's, served by srv
+	// (created below).
+	var srv *server.Server
+	hostname, _ := os.Hostname()
+	adminAPI := admin.New(admin.Options{
+		Store:    st,
+		Database: s.Database,
+		Apply:    rl.Apply,
+		Current: func() (*model.Config, string) {
+			if snap := cur.Load(); snap != nil {
+				return snap.Config, snap.Hash
+			}
+			return nil, ""
+		},
+		NodeID:        nodeID(),
+		Hostname:      hostname,
+		Version:       kongCompat,
+		Configuration: adminConfiguration(s),
+		AdminToken:    s.AdminToken,
+		Logger:        log.With("component", "admin"),
+	})
+	adminHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status" || r.URL.Path == "/status/ready" {
+			if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(r.Header.Get("Kong-Admin-Token")), []byte(s.AdminToken)) == 1 {
+				srv.StatusHandler().ServeHTTP(w, r)
+				return
+			}
+		}
+		adminAPI.ServeHTTP(w, r)
+	})
 	minTLS, maxTLS := s.TLSVersions()
-	srv := server.New(server.Options{
+	srv = server.New(server.Options{
 		Proxy:                  s.ProxyListen,
 		Admin:                  s.AdminListen,
+		AdminHandler:           adminHandler,
 		Status:                 s.StatusListen,
 		ProxyHandler:           px,
 		Current:                cur,
@@ -256,8 +317,6 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 
 	// Reloads: one goroutine applies them in order; SIGHUP and the file
 	// watcher only ask.
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	reloadReq := make(chan string, 1)
 	ask := func(why string) {
 		select {
@@ -293,7 +352,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			}
 		}
 	}()
-	if s.DeclarativeConfigString == "" && s.DeclarativeConfig != "" {
+	if dbless && s.DeclarativeConfigString == "" && s.DeclarativeConfig != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -312,6 +371,10 @@ loop:
 		case sig := <-sigc:
 			switch sig {
 			case syscall.SIGHUP:
+				if !dbless {
+					log.Info("SIGHUP: the config follows the " + s.Database + " store; nothing to reload")
+					continue
+				}
 				log.Info("SIGHUP: reloading the declarative config")
 				ask("SIGHUP")
 			case syscall.SIGTERM, syscall.SIGQUIT:
@@ -475,4 +538,24 @@ func readPEM(v string) ([]byte, error) {
 		return b, nil
 	}
 	return nil, fmt.Errorf("%q is neither a readable file, PEM text nor base64-encoded PEM", truncate(v, 60))
+}
+
+// nodeID is this process's random identity, as Kong's node_id.
+func nodeID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// adminConfiguration is kong.conf as GET / shows it: secrets removed, and
+// database as the node runs it.
+func adminConfiguration(s *settings.Settings) map[string]any {
+	out := map[string]any{}
+	for k, v := range s.Redacted() {
+		out[k] = v
+	}
+	out["database"] = s.Database
+	return out
 }

@@ -95,7 +95,10 @@ type Settings struct {
 	DeclarativeConfig       string // absolute path, or ""
 	DeclarativeConfigString string
 
-	DBUpdateFrequency     time.Duration
+	DBUpdateFrequency time.Duration
+	// AdminToken, when set (sluice key admin_token), is required in the
+	// Kong-Admin-Token header of every Admin API request.
+	AdminToken            string
 	DBUpdatePropagation   time.Duration
 	DBCacheTTL            time.Duration
 	DBCacheNegTTL         time.Duration // defaults to DBCacheTTL
