@@ -18,3 +18,9 @@ func BenchmarkInsertRoutesOnePerTx(b *testing.B) {
 	defer s.Close()
 	storetest.BenchInsertRoutes(b, s, 1)
 }
+
+func BenchmarkLoad10000Routes(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	storetest.BenchLoad(b, s, 10000)
+}

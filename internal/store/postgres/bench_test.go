@@ -16,3 +16,8 @@ func BenchmarkInsertRoutesOnePerTx(b *testing.B) {
 	s := openStore(b, bootstrapped(b))
 	storetest.BenchInsertRoutes(b, s, 1)
 }
+
+func BenchmarkLoad10000Routes(b *testing.B) {
+	s := openStore(b, bootstrapped(b))
+	storetest.BenchLoad(b, s, 10000)
+}

@@ -17,6 +17,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -44,9 +45,18 @@ type Options struct {
 	Password string        // pg_password
 	Schema   string        // pg_schema: search_path when set
 	Timeout  time.Duration // pg_timeout: connect timeout (default 5s)
-	SSL      bool          // pg_ssl
-	// SSLVerify (pg_ssl_verify) verifies the server's certificate and name.
+	SSL      bool          // pg_ssl: use TLS when the server offers it
+	// SSLRequired (pg_ssl_required) refuses a server without TLS.
+	SSLRequired bool
+	// SSLVerify (pg_ssl_verify) verifies the server's certificate and name
+	// (against the system roots).
 	SSLVerify bool
+	// SSLVersion (pg_ssl_version) is the lowest TLS version: "tlsv1_1",
+	// "tlsv1_2" (default), "tlsv1_3" or "any".
+	SSLVersion string
+	// SSLCert and SSLCertKey (pg_ssl_cert, pg_ssl_cert_key) are the files of
+	// a client certificate.
+	SSLCert, SSLCertKey string
 	// MaxConns bounds the connection pool (pg_max_concurrent_queries;
 	// default 8).
 	MaxConns int
@@ -97,11 +107,13 @@ func quoteValue(v string) string {
 func (o Options) ConnConfig() (*pgx.ConnConfig, error) {
 	o = o.withDefaults()
 	sslmode := "disable"
-	if o.SSL {
+	switch {
+	case o.SSL && o.SSLVerify:
+		sslmode = "verify-full"
+	case o.SSL && o.SSLRequired:
 		sslmode = "require"
-		if o.SSLVerify {
-			sslmode = "verify-full"
-		}
+	case o.SSL:
+		sslmode = "prefer"
 	}
 	secs := int((o.Timeout + time.Second - 1) / time.Second)
 	dsn := strings.Join([]string{
@@ -114,9 +126,30 @@ func (o Options) ConnConfig() (*pgx.ConnConfig, error) {
 		"connect_timeout=" + strconv.Itoa(secs),
 		"application_name=sluice",
 	}, " ")
+	if o.SSL && o.SSLCert != "" {
+		dsn += " sslcert=" + quoteValue(o.SSLCert) + " sslkey=" + quoteValue(o.SSLCertKey)
+	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres settings: %w", err)
+	}
+	if cfg.TLSConfig != nil {
+		switch o.SSLVersion {
+		case "tlsv1_1":
+			cfg.TLSConfig.MinVersion = tls.VersionTLS11
+		case "", "tlsv1_2":
+			cfg.TLSConfig.MinVersion = tls.VersionTLS12
+		case "tlsv1_3":
+			cfg.TLSConfig.MinVersion = tls.VersionTLS13
+		case "any":
+		default:
+			return nil, fmt.Errorf("postgres settings: unknown pg_ssl_version %q", o.SSLVersion)
+		}
+		for _, fb := range cfg.Fallbacks {
+			if fb.TLSConfig != nil {
+				fb.TLSConfig.MinVersion = cfg.TLSConfig.MinVersion
+			}
+		}
 	}
 	cfg.ConnectTimeout = o.Timeout
 	if o.Schema != "" {

@@ -51,3 +51,37 @@ func BenchInsertRoutes(b *testing.B, s store.Store, batch int) {
 	b.StopTimer()
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "entities/s")
 }
+
+// BenchLoad fills s with n routes and measures Load (what a node does at
+// start and after falling behind the feed).
+func BenchLoad(b *testing.B, s store.Store, n int) {
+	ctx := context.Background()
+	svc := Record(b, "services", map[string]any{"name": "bench", "host": "example.com"})
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(ctx, "services", svc); err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			r := Record(b, "routes", map[string]any{"paths": []any{fmt.Sprintf("/r%d", i)}, "service": ref(svc)})
+			if err := tx.Insert(ctx, "routes", r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cfg, _, err := s.Load(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(cfg.Routes) != n {
+			b.Fatalf("%d routes loaded; want %d", len(cfg.Routes), n)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entities/s")
+}
