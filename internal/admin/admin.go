@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -159,7 +160,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{w: w, r: r, start: time.Now()}
 	defer func() {
 		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
 			s.fail(c, fmt.Errorf("admin: panic serving %s %s: %v\n%s", r.Method, r.URL.Path, v, debug.Stack()))
@@ -202,7 +203,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		data, err := readBody(r, s.maxBody)
 		if err != nil {
-			if rt.pattern == "/config" {
+			if ae := toError(err); ae.Status == http.StatusRequestEntityTooLarge && rt.pattern == "/config" {
 				s.fail(c, message(http.StatusRequestEntityTooLarge, "Configuration does not fit in Kong cache"))
 				return
 			}

@@ -153,12 +153,12 @@ func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key
 		return s.findTarget(ctx, rd, parent, key)
 	case e.name == "certificates":
 		// Kong also finds a certificate by one of its SNI names.
-		sni, err := rd.GetByKey(ctx, "snis", "name", key)
-		if errors.Is(err, store.ErrNotFound) {
+		sni, serr := rd.GetByKey(ctx, "snis", "name", key)
+		if errors.Is(serr, store.ErrNotFound) {
 			return nil, errSNINotFound
 		}
-		if err != nil {
-			return nil, err
+		if serr != nil {
+			return nil, serr
 		}
 		rec, err = rd.Get(ctx, "certificates", fkID(sni, "certificate"))
 	case e.schema.EndpointKey != "":

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,8 +40,8 @@ func (e *APIError) Error() string {
 
 // IsNotFound reports whether err is a 404 answer.
 func IsNotFound(err error) bool {
-	ae, ok := err.(*APIError)
-	return ok && ae.Status == http.StatusNotFound
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusNotFound
 }
 
 // Do sends a request with body encoded as JSON (nil: no body) and decodes

@@ -2,6 +2,7 @@ package adminclient_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"testing"
@@ -23,7 +24,8 @@ func TestClient(t *testing.T) {
 
 	c := adminclient.New(srv.URL)
 	_, err = c.Get(ctx, "/services")
-	if ae, ok := err.(*adminclient.APIError); !ok || ae.Status != 401 {
+	var ae *adminclient.APIError
+	if !errors.As(err, &ae) || ae.Status != 401 {
 		t.Fatalf("without token: got %v; want a 401 APIError", err)
 	}
 	c.Token = "tok"
@@ -51,7 +53,7 @@ func TestClient(t *testing.T) {
 		t.Errorf("Get after Delete: %v; want not found", err)
 	}
 	_, err = c.Create(ctx, "/services", map[string]any{"name": "s1", "host": "a.com"})
-	if ae, ok := err.(*adminclient.APIError); !ok || ae.Status != 409 || ae.Body["code"] != 5.0 {
+	if !errors.As(err, &ae) || ae.Status != 409 || ae.Body["code"] != 5.0 {
 		t.Errorf("duplicate: %v; want 409 code 5", err)
 	}
 }
