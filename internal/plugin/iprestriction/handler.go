@@ -1,0 +1,143 @@
+package iprestriction
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"sluice/internal/plugin"
+)
+
+// IPRestriction is one configured instance.
+type IPRestriction struct {
+	allow, deny []netip.Prefix
+	status      int
+	// message is nil when unset: Kong then names the client address.
+	message *string
+}
+
+// New builds an instance from a validated config.
+func New(cfg map[string]any, _ plugin.Deps) (any, error) {
+	p := &IPRestriction{status: 403}
+	var err error
+	if p.allow, err = prefixes(cfg["allow"]); err != nil {
+		return nil, err
+	}
+	if p.deny, err = prefixes(cfg["deny"]); err != nil {
+		return nil, err
+	}
+	if s, ok := toFloat(cfg["status"]); ok {
+		p.status = int(s)
+	}
+	if m, ok := cfg["message"].(string); ok {
+		p.message = &m
+	}
+	return p, nil
+}
+
+func toFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func prefixes(v any) ([]netip.Prefix, error) {
+	list, _ := v.([]any)
+	out := make([]netip.Prefix, 0, len(list))
+	for _, e := range list {
+		s, _ := e.(string)
+		p, err := parsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// parsePrefix accepts an address or a CIDR; the host bits of a CIDR are
+// ignored, as Kong's ipmatcher does.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.IndexByte(s, '/') >= 0 {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("ip-restriction: invalid cidr %q", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("ip-restriction: invalid ip %q", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func contains(list []netip.Prefix, a netip.Addr) bool {
+	for _, p := range list {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// Access checks the client address: the deny list first, then the allow list.
+func (p *IPRestriction) Access(c *plugin.Ctx) {
+	addr, ok := clientAddr(c.Request)
+	if !ok {
+		c.Terminate(errorExit(403, "Cannot identify the client IP address, unix domain sockets are not supported."))
+		return
+	}
+	if len(p.deny) > 0 && contains(p.deny, addr) {
+		c.Terminate(errorExit(p.status, p.text(addr)))
+		return
+	}
+	if len(p.allow) > 0 && !contains(p.allow, addr) {
+		c.Terminate(errorExit(p.status, p.text(addr)))
+	}
+}
+
+func (p *IPRestriction) text(addr netip.Addr) string {
+	if p.message != nil {
+		return *p.message
+	}
+	return "IP address not allowed: " + addr.String()
+}
+
+// clientAddr is the request's client address. The proxy stores the address
+// resolved by real_ip_header/trusted_ips in RemoteAddr.
+func clientAddr(r *http.Request) (netip.Addr, bool) {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+// errorExit is Kong's kong.response.error: a JSON {"message": ...} body.
+func errorExit(status int, msg string) *plugin.Exit {
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{msg})
+	return &plugin.Exit{Status: status, Body: b,
+		Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}}}
+}
+
+var _ plugin.Accessor = (*IPRestriction)(nil)
