@@ -393,6 +393,10 @@ func (s *server) postConfig(c *call) error {
 		return errors.New("admin: no Apply hook for POST /config")
 	}
 	if err := s.opts.Apply(cfg, hash); err != nil {
+		var de *declarative.Error
+		if errors.As(err, &de) {
+			return &Error{Status: http.StatusBadRequest, Body: de.Body(truthy(q.Get("flatten_errors"))), Cause: err}
+		}
 		return err
 	}
 	return s.reply(c, http.StatusCreated, entitiesByID(cfg))

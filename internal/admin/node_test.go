@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -444,4 +445,15 @@ func TestPanicAnswers500(t *testing.T) {
 		t.Errorf("panicking handler: got %d %s; want 500", r.status, r.raw)
 	}
 	c.must(200, "GET", "/services", nil)
+}
+
+func TestConfigApplyFailure(t *testing.T) {
+	srv := httptest.NewServer(New(Options{Database: "off",
+		Apply: func(*model.Config, string) error { return errors.New("snapshot build failed") }}))
+	defer srv.Close()
+	c := &client{t: t, url: srv.URL}
+	r := c.do("POST", "/config", map[string]any{"config": kongYML})
+	if r.status != 500 || string(r.raw) != `{"message":"An unexpected error occurred"}` {
+		t.Errorf("failing Apply: got %d %s; want 500", r.status, r.raw)
+	}
 }
