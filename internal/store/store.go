@@ -100,6 +100,20 @@ func (e *ForeignKeyError) Error() string {
 	return fmt.Sprintf("the foreign key '{id=%q}' does not reference an existing '%s' entity.", e.ParentID, e.ParentEntity)
 }
 
+// ReferencedError is Kong's "referenced by others" error (400): the
+// deletion of a CA certificate that an entity (a service) still lists in its
+// ca_certificates.
+type ReferencedError struct {
+	Entity         string // "ca_certificates"
+	ID             string
+	ReferencedBy   string // e.g. "services"
+	ReferencedByID string
+}
+
+func (e *ReferencedError) Error() string {
+	return fmt.Sprintf("ca certificate %s is still referenced by %s (id = %s)", e.ID, e.ReferencedBy, e.ReferencedByID)
+}
+
 // ListOptions selects one page of a collection.
 type ListOptions struct {
 	Size   int    // page size, 1..1000 (Kong's default 100)

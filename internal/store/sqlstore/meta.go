@@ -201,3 +201,16 @@ func appendDecoded(cfg *model.Config, entity, id string, data []byte) error {
 	slice.Set(reflect.Append(slice, elem))
 	return nil
 }
+
+// caReferrers lists the entities whose schema has a ca_certificates array
+// (Kong's CA certificate reference entities).
+var caReferrers = sync.OnceValue(func() []string {
+	var out []string
+	for _, entity := range model.Entities() {
+		s, _ := model.Lookup(entity)
+		if f, ok := s.Field("ca_certificates"); ok && (f.Type == model.TypeArray || f.Type == model.TypeSet) {
+			out = append(out, entity)
+		}
+	}
+	return out
+})

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,9 +439,12 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err != nil {
 		return s.mapErr(err)
 	}
+	// Rolled back on every path but a commit, a panic in fn included (the
+	// write connection must not stay locked); a rollback after Commit is a
+	// no-op.
+	defer func() { _ = sqlTx.Rollback() }()
 	t := &tx{reader: reader{s, sqlTx}, sqlTx: sqlTx}
 	if err := fn(t); err != nil {
-		_ = sqlTx.Rollback()
 		return err
 	}
 	if t.failed != nil {
@@ -695,6 +699,46 @@ func (t *tx) Replace(ctx context.Context, entity string, rec store.Record) error
 
 type entityID struct{ entity, id string }
 
+// checkCAReferences refuses, as Kong's ca_certificates DAO does, the
+// deletion of a CA certificate still listed in an entity's ca_certificates
+// array (services). Such arrays are not foreign keys, so the candidates are
+// found by text and confirmed on the decoded record.
+func (t *tx) checkCAReferences(ctx context.Context, e entityID) error {
+	if e.entity != "ca_certificates" {
+		return nil
+	}
+	for _, entity := range caReferrers() {
+		rows, err := t.db.QueryContext(ctx, t.s.q(`SELECT id, data FROM entities WHERE entity = ? AND data LIKE ? ORDER BY seq`),
+			entity, "%"+e.id+"%")
+		if err != nil {
+			return t.s.mapErr(err)
+		}
+		var found string
+		for rows.Next() && found == "" {
+			var id string
+			var data []byte
+			if err := rows.Scan(&id, &data); err != nil {
+				rows.Close()
+				return t.s.mapErr(err)
+			}
+			var rec struct {
+				CACertificates []string `json:"ca_certificates"`
+			}
+			if json.Unmarshal(data, &rec) == nil && slices.Contains(rec.CACertificates, e.id) {
+				found = id
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return t.s.mapErr(err)
+		}
+		if found != "" {
+			return &store.ReferencedError{Entity: e.entity, ID: e.id, ReferencedBy: entity, ReferencedByID: found}
+		}
+	}
+	return nil
+}
+
 // Delete implements store.Tx. The whole cascade is checked before anything
 // is deleted, so a restricted delete leaves the transaction as it was.
 func (t *tx) Delete(ctx context.Context, entity, id string) error {
@@ -734,6 +778,9 @@ func (t *tx) Delete(ctx context.Context, entity, id string) error {
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return t.s.mapErr(err)
+		}
+		if err := t.checkCAReferences(ctx, e); err != nil {
+			return err
 		}
 		for _, c := range children {
 			if !cascades(c.entity, c.field) {

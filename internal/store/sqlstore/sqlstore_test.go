@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"sluice/internal/store"
 	"sluice/internal/store/embedded"
@@ -55,5 +56,42 @@ func TestFeedTrimmed(t *testing.T) {
 				t.Fatalf("ChangesSince(%d)[%d] = %+v; want %s at version %d", tt.since, i, c, want, tt.since+uint64(i)+1)
 			}
 		}
+	}
+}
+
+func TestPanicInUpdateRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := storetest.Record(t, "consumers", map[string]any{"username": "p"})
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("no panic")
+			}
+		}()
+		_ = s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Insert(ctx, "consumers", r); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	if _, err := s.Get(ctx, "consumers", r["id"].(string)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("record of a panicked transaction: %v; want ErrNotFound", err)
+	}
+	// The writer is free again.
+	done := make(chan error, 1)
+	go func() { done <- s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "consumers", r) }) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("writer still locked after a panic")
 	}
 }

@@ -330,6 +330,11 @@ func testUnique(t *testing.T, s store.Store) {
 	insert(t, s, "keyauth_credentials", k1)
 	k2 := Record(t, "keyauth_credentials", map[string]any{"key": "k", "consumer": ref(c1)})
 	wantUnique(t, write(s, func(tx store.Tx) error { return tx.Insert(bg, "keyauth_credentials", k2) }), "key")
+	// The same CA certificate twice clashes on its digest.
+	cert, _ := testCert(t)
+	insert(t, s, "ca_certificates", Record(t, "ca_certificates", map[string]any{"cert": cert}))
+	ca2 := Record(t, "ca_certificates", map[string]any{"cert": cert})
+	wantUnique(t, write(s, func(tx store.Tx) error { return tx.Insert(bg, "ca_certificates", ca2) }), "cert_digest")
 }
 
 func testCacheKeyUnique(t *testing.T, s store.Store) {
@@ -458,6 +463,34 @@ func testDeleteRestrict(t *testing.T, s store.Store) {
 	svc2 := Record(t, "services", map[string]any{"host": "x.example.com", "protocol": "https", "client_certificate": ref(c)})
 	insert(t, s, "services", svc2)
 	wantRestricted(t, write(s, func(tx store.Tx) error { return tx.Delete(bg, "certificates", c["id"].(string)) }), "certificates", "services")
+
+	// A CA certificate listed by a service cannot go (Kong's
+	// ca_certificates DAO); unlisted, it can.
+	ca := Record(t, "ca_certificates", map[string]any{"cert": cert})
+	cert2, _ := newCert(t)
+	ca2 := Record(t, "ca_certificates", map[string]any{"cert": cert2})
+	insert(t, s, "ca_certificates", ca, ca2)
+	svc3 := Record(t, "services", map[string]any{"host": "ca.example.com", "protocol": "https", "ca_certificates": []any{ca2["id"], ca["id"]}})
+	insert(t, s, "services", svc3)
+	err = write(s, func(tx store.Tx) error { return tx.Delete(bg, "ca_certificates", ca["id"].(string)) })
+	var re *store.ReferencedError
+	if !errors.As(err, &re) || re.ReferencedBy != "services" || re.ReferencedByID != svc3["id"] {
+		t.Fatalf("delete of a listed CA certificate: %v; want *store.ReferencedError by services %s", err, svc3["id"])
+	}
+	if want := fmt.Sprintf("ca certificate %s is still referenced by services (id = %s)", ca["id"], svc3["id"]); re.Error() != want {
+		t.Fatalf("message %q; want %q", re.Error(), want)
+	}
+	mustGet(t, s, "ca_certificates", ca["id"].(string))
+	svc3b := Record(t, "services", map[string]any{"host": "ca.example.com", "protocol": "https", "ca_certificates": []any{ca2["id"]}})
+	svc3b["id"] = svc3["id"]
+	if err := write(s, func(tx store.Tx) error {
+		if err := tx.Replace(bg, "services", svc3b); err != nil {
+			return err
+		}
+		return tx.Delete(bg, "ca_certificates", ca["id"].(string))
+	}); err != nil {
+		t.Fatalf("delete of an unlisted CA certificate: %v", err)
+	}
 
 	// Once the route is gone the service can go.
 	if err := write(s, func(tx store.Tx) error {
