@@ -27,8 +27,8 @@ var ErrBootstrapped = errors.New("database already bootstrapped")
 // ErrNotBootstrapped: Up on a database that was never bootstrapped.
 var ErrNotBootstrapped = errors.New("database not bootstrapped: run 'sluice migrations bootstrap'")
 
-// Status describes the migrations of a database.
-type Status struct {
+// MigrationStatus describes the migrations of a database.
+type MigrationStatus struct {
 	Bootstrapped bool
 	Executed     []string
 	Pending      []string
@@ -53,8 +53,8 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func status(ctx context.Context, db queryer) (Status, error) {
-	var st Status
+func status(ctx context.Context, db queryer) (MigrationStatus, error) {
+	var st MigrationStatus
 	var exists bool
 	err := db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, migrationsTable).Scan(&exists)
 	if err != nil {
@@ -88,11 +88,11 @@ func status(ctx context.Context, db queryer) (Status, error) {
 	return st, nil
 }
 
-// GetStatus reports which migrations the database has executed.
-func GetStatus(ctx context.Context, o Options) (Status, error) {
+// Status reports which migrations the database has executed.
+func Status(ctx context.Context, o Options) (MigrationStatus, error) {
 	db, _, err := openDB(o)
 	if err != nil {
-		return Status{}, err
+		return MigrationStatus{}, err
 	}
 	defer db.Close()
 	return status(ctx, db)
@@ -198,3 +198,6 @@ func Reset(ctx context.Context, o Options) error {
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// GetStatus is Status (the name cmd/sluice first used).
+func GetStatus(ctx context.Context, o Options) (MigrationStatus, error) { return Status(ctx, o) }

@@ -106,7 +106,7 @@ func TestConformance(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	ctx := context.Background()
 	o := freshDB(t)
-	st, err := GetStatus(ctx, o)
+	st, err := Status(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestMigrations(t *testing.T) {
 	if err := Bootstrap(ctx, o); !errors.Is(err, ErrBootstrapped) {
 		t.Fatalf("second bootstrap: %v; want ErrBootstrapped", err)
 	}
-	st, err = GetStatus(ctx, o)
+	st, err = Status(ctx, o)
 	if err != nil || !st.Bootstrapped || len(st.Pending) != 0 || !reflect.DeepEqual(st.Executed, Migrations()) {
 		t.Fatalf("status after bootstrap %+v, %v", st, err)
 	}
@@ -143,7 +143,7 @@ func TestMigrations(t *testing.T) {
 	if err := Reset(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := GetStatus(ctx, o); err != nil || st.Bootstrapped {
+	if st, err := Status(ctx, o); err != nil || st.Bootstrapped {
 		t.Fatalf("status after reset %+v, %v", st, err)
 	}
 	if err := Bootstrap(ctx, o); err != nil {
@@ -174,7 +174,7 @@ func TestSchemaOption(t *testing.T) {
 	// The public schema has no sluice tables.
 	o2 := o
 	o2.Schema = ""
-	if st, err := GetStatus(ctx, o2); err != nil || st.Bootstrapped {
+	if st, err := Status(ctx, o2); err != nil || st.Bootstrapped {
 		t.Fatalf("public schema status %+v, %v; want not bootstrapped", st, err)
 	}
 }
@@ -344,7 +344,7 @@ func TestUnavailable(t *testing.T) {
 	if _, err := Open(ctx, bad); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Open with no server: %v; want ErrUnavailable", err)
 	}
-	if _, err := GetStatus(ctx, bad); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := Status(ctx, bad); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("GetStatus with no server: %v; want ErrUnavailable", err)
 	}
 
