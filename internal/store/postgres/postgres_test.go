@@ -379,3 +379,80 @@ func TestUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// Writers on two nodes are serialised by the database: of concurrent
+// inserts of one name exactly one wins, and versions never repeat.
+func TestConcurrentNodes(t *testing.T) {
+	ctx := context.Background()
+	o := bootstrapped(t)
+	nodes := []*Store{openStore(t, o), openStore(t, o)}
+	const perNode = 6
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, clashes := 0, 0
+	var other []error
+	for i := 0; i < 2*perNode; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := nodes[i%2]
+			same := storetest.Record(t, "services", map[string]any{"name": "same", "host": "example.com"})
+			own := storetest.Record(t, "services", map[string]any{"name": "own-" + strconv.Itoa(i), "host": "example.com"})
+			err := s.Update(ctx, func(tx store.Tx) error {
+				if err := tx.Insert(ctx, "services", own); err != nil {
+					return err
+				}
+				return tx.Insert(ctx, "services", same)
+			})
+			var ue *store.UniqueError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.As(err, &ue) && ue.Field == "name":
+				clashes++
+			default:
+				other = append(other, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(other) > 0 || wins != 1 || clashes != 2*perNode-1 {
+		t.Fatalf("%d wins, %d clashes, other errors %v; want 1 win", wins, clashes, other)
+	}
+	ch, v, err := nodes[0].ChangesSince(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != 1 || len(ch) != 2 {
+		t.Fatalf("version %d, %d changes; want version 1 with 2 changes (%v)", v, len(ch), ch)
+	}
+	// Independent writes from both nodes all land, each with its own version.
+	wg = sync.WaitGroup{}
+	errs := make(chan error, 2*perNode)
+	for i := 0; i < 2*perNode; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := storetest.Record(t, "consumers", map[string]any{"username": "c" + strconv.Itoa(i)})
+			errs <- nodes[i%2].Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "consumers", r) })
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, v, err = nodes[1].ChangesSince(ctx, 1)
+	if err != nil || v != 1+2*perNode || len(ch) != 2*perNode {
+		t.Fatalf("after independent writes: version %d, %d changes, %v; want %d, %d", v, len(ch), err, 1+2*perNode, 2*perNode)
+	}
+	for i, c := range ch {
+		if c.Version != uint64(i+2) {
+			t.Fatalf("change %d at version %d; want %d", i, c.Version, i+2)
+		}
+	}
+}
