@@ -30,3 +30,33 @@ func TestCacheKeyClashes(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCreates races creations of one name: exactly one wins.
+func TestConcurrentCreates(t *testing.T) {
+	c := newServer(t, nil)
+	const n = 8
+	codes := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r := c.do("POST", "/services", map[string]any{"name": "same", "host": "a.com"})
+			codes <- r.status
+		}()
+	}
+	created, conflicts := 0, 0
+	for i := 0; i < n; i++ {
+		switch code := <-codes; code {
+		case 201:
+			created++
+		case 409:
+			conflicts++
+		default:
+			t.Errorf("concurrent create answered %d", code)
+		}
+	}
+	if created != 1 || conflicts != n-1 {
+		t.Errorf("%d created, %d conflicts; want 1 and %d", created, conflicts, n-1)
+	}
+	if got := c.count("services"); got != 1 {
+		t.Errorf("store holds %d services; want 1", got)
+	}
+}
