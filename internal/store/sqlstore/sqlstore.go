@@ -86,6 +86,10 @@ func New(db *sql.DB, d Dialect) *Store {
 // DB returns the underlying handle.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// maxCachedQueries bounds the rewritten-query cache (List builds a query
+// per combination of filters).
+const maxCachedQueries = 256
+
 // q rewrites ? placeholders for the dialect (cached).
 func (s *Store) q(query string) string {
 	if !s.d.Dollar {
@@ -109,7 +113,9 @@ func (s *Store) q(query string) string {
 	}
 	r = b.String()
 	s.qmu.Lock()
-	s.queries[query] = r
+	if len(s.queries) < maxCachedQueries {
+		s.queries[query] = r
+	}
 	s.qmu.Unlock()
 	return r
 }
