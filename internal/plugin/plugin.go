@@ -18,7 +18,9 @@ package plugin
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 
@@ -42,8 +44,33 @@ type Definition struct {
 }
 
 // Deps are the services a plugin may use from outside, filled in by
-// cmd/sluice (Redis and store-backed counters, loggers, metrics).
-type Deps struct{}
+// snapshot.Build for each instance (from snapshot.Env, set by cmd/sluice).
+// Every field may be nil/empty in tests; New must cope.
+type Deps struct {
+	// PluginID is the id of the plugin entity being built.
+	PluginID string
+	// Logger is for build-time and per-request warnings; never nil when
+	// built by snapshot.Build.
+	Logger *slog.Logger
+	// Entities looks up consumers and credentials of the configuration
+	// being built (the snapshot's index).
+	Entities Entities
+	// State keeps values that must outlive one snapshot (rate-limiting
+	// counters): Get(PluginID+..., init). Nil in tests that do not need it.
+	State *StatePool
+}
+
+// Entities is the read-only view of consumers and credentials that auth
+// plugins use. The snapshot implements it with maps built once per
+// configuration.
+type Entities interface {
+	// Consumer finds a consumer by id, then by username (Kong's
+	// kong.client.load_consumer(x, true)); nil when unknown.
+	Consumer(idOrUsername string) *model.Consumer
+	// KeyAuthCredential finds a key-auth credential by its key; nil when
+	// unknown.
+	KeyAuthCredential(key string) *model.KeyAuthCredential
+}
 
 // Ctx is the per-request state plugins see. The proxy owns and reuses it; a
 // plugin must not keep it after the phase returns.
@@ -58,7 +85,23 @@ type Ctx struct {
 	Status int
 	Header http.Header
 
+	// ClientIP is the client address after real_ip_header/trusted_ips
+	// processing (Kong's kong.client.get_ip / ngx.var.remote_addr).
+	ClientIP string
+	// Captures are the route's regex captures ("0", "1", names); nil for
+	// plain paths.
+	Captures map[string]string
+
 	exit *Exit
+
+	// Proxy-side run state (see chain.go).
+	active    []*Instance
+	activeArr [8]*Instance
+	pending   []headerPair // response headers set before the response exists
+	pendArr   [8]headerPair
+	query     url.Values
+	shared    map[string]any
+	anonymous bool
 }
 
 // Exit is a response produced by a plugin instead of the upstream (Kong's
@@ -67,6 +110,10 @@ type Exit struct {
 	Status int
 	Body   []byte
 	Header http.Header
+	// Message, when Body is nil, is rendered by the proxy like its own
+	// errors (Kong's kong.response.error): {"message":"..."} in JSON, or
+	// HTML/XML/text following the request's Accept header.
+	Message string
 }
 
 // Terminate stops the chain and answers with e; later access-phase plugins
