@@ -22,7 +22,7 @@ func mapErr(err error) error {
 		return err
 	}
 	if unavailable(err) {
-		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
 }

@@ -94,7 +94,7 @@ func Status(ctx context.Context, o Options) (MigrationStatus, error) {
 	if err != nil {
 		return MigrationStatus{}, err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	return status(ctx, db)
 }
 
@@ -104,12 +104,12 @@ func withLock(ctx context.Context, o Options, fn func(conn *sql.Conn) error) err
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return mapErr(fmt.Errorf("postgres: %w", err))
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockKey); err != nil {
 		return mapErr(fmt.Errorf("postgres: %w", err))
 	}

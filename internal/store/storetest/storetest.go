@@ -251,7 +251,12 @@ func testGetByKey(t *testing.T, s store.Store) {
 	}
 }
 
-func wantUnique(t *testing.T, err error, field string) *store.UniqueError {
+func wantUnique(t *testing.T, err error, field string) {
+	t.Helper()
+	_ = uniqueOf(t, err, field)
+}
+
+func uniqueOf(t *testing.T, err error, field string) *store.UniqueError {
 	t.Helper()
 	var ue *store.UniqueError
 	if !errors.As(err, &ue) {
@@ -276,7 +281,7 @@ func testUnique(t *testing.T, s store.Store) {
 		}
 		return tx.Insert(bg, "services", b)
 	})
-	ue := wantUnique(t, err, "name")
+	ue := uniqueOf(t, err, "name")
 	if ue.Entity != "services" || ue.Value != "dup" {
 		t.Fatalf("UniqueError = %+v; want services name dup", ue)
 	}
@@ -345,7 +350,7 @@ func testCacheKeyUnique(t *testing.T, s store.Store) {
 	p1 := Record(t, "plugins", map[string]any{"name": "key-auth", "config": map[string]any{}, "service": ref(svc)})
 	insert(t, s, "plugins", p1)
 	p2 := Record(t, "plugins", map[string]any{"name": "key-auth", "config": map[string]any{}, "service": ref(svc)})
-	ue := wantUnique(t, write(s, func(tx store.Tx) error { return tx.Insert(bg, "plugins", p2) }), "@cache_key")
+	ue := uniqueOf(t, write(s, func(tx store.Tx) error { return tx.Insert(bg, "plugins", p2) }), "@cache_key")
 	wantValues := map[string]any{"name": "key-auth", "service": map[string]any{"id": svc["id"]}, "route": nil, "consumer": nil}
 	if !reflect.DeepEqual(ue.Values, wantValues) {
 		t.Fatalf("UniqueError values %v; want %v", ue.Values, wantValues)
