@@ -14,8 +14,9 @@ import (
 // Spike is one detected rise of heap or RSS over its rolling baseline.
 type Spike struct {
 	Time         time.Time `json:"time"`
-	End          time.Time `json:"end,omitzero"` // when memory fell back under the threshold
-	Metric       string    `json:"metric"`       // "heap", "rss" or "heap+rss"
+	End          time.Time `json:"end,omitzero"`      // when memory fell back under the threshold
+	Settled      bool      `json:"settled,omitempty"` // memory stayed up: a new level, not a transient
+	Metric       string    `json:"metric"`            // "heap", "rss" or "heap+rss"
 	RSS          int64     `json:"rss"`
 	RSSBaseline  int64     `json:"rss_baseline"`
 	Heap         int64     `json:"heap"`

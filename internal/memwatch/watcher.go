@@ -142,19 +142,20 @@ type Watcher struct {
 
 	// Only the sampling goroutine (or a test calling sampleOnce) writes the
 	// sample ring; mu guards it and everything below for readers.
-	mu      sync.Mutex
-	samples []Sample // ring, len == opts.Samples
-	gstore  []int64  // opts.Samples * opts.MaxGauges
-	next    int      // index of the next write
-	count   int      // samples held
-	gauges  []gauge
-	events  []Event // ring
-	enext   int
-	ecount  int
-	spikes  []Spike // oldest first, at most opts.MaxSpikes
-	files   []string
-	inSpike bool
-	lastCap time.Time
+	mu       sync.Mutex
+	samples  []Sample // ring, len == opts.Samples
+	gstore   []int64  // opts.Samples * opts.MaxGauges
+	next     int      // index of the next write
+	count    int      // samples held
+	gauges   []gauge
+	events   []Event // ring
+	enext    int
+	ecount   int
+	spikes   []Spike // oldest first, at most opts.MaxSpikes
+	files    []string
+	inSpike  bool
+	spikeLen int // samples since the open spike began
+	lastCap  time.Time
 
 	// Sampler state, touched only by the sampling goroutine.
 	msamples  []metrics.Sample
@@ -413,8 +414,30 @@ func (w *Watcher) over(v, base int64) bool {
 // detectLocked compares the newest sample with the rolling baseline. A spike
 // is reported once, when memory first rises over the threshold; while it
 // stays over, the open spike's peak is updated instead.
+//
+// A spike ends when memory falls back under the threshold of the baseline
+// from before it, or has stayed up for Options.Baseline samples (settled:
+// the new level becomes the baseline).
 func (w *Watcher) detectLocked(s Sample) (Spike, bool) {
 	if w.count-1 < w.opts.MinBaseline {
+		return Spike{}, false
+	}
+	if w.inSpike {
+		// While a spike lasts it is measured against the baseline from
+		// before it, so a slow climb is one spike, not one per window.
+		last := &w.spikes[len(w.spikes)-1]
+		w.spikeLen++
+		stillOver := w.over(s.HeapInuse, last.HeapBaseline) || (s.RSS > 0 && w.over(s.RSS, last.RSSBaseline))
+		if stillOver && w.spikeLen < w.opts.Baseline {
+			last.PeakRSS = max(last.PeakRSS, s.RSS)
+			last.PeakHeap = max(last.PeakHeap, s.HeapInuse)
+			return Spike{}, false
+		}
+		// Back under the old threshold, or held for a whole baseline
+		// window: the rolling baseline is the new normal.
+		last.End = s.Time
+		last.Settled = stillOver
+		w.inSpike = false
 		return Spike{}, false
 	}
 	heapBase := w.baselineLocked(heapOf)
@@ -422,19 +445,10 @@ func (w *Watcher) detectLocked(s Sample) (Spike, bool) {
 	heapOver := w.over(s.HeapInuse, heapBase)
 	rssOver := s.RSS > 0 && w.over(s.RSS, rssBase)
 	if !heapOver && !rssOver {
-		if w.inSpike && len(w.spikes) > 0 {
-			w.spikes[len(w.spikes)-1].End = s.Time
-		}
-		w.inSpike = false
-		return Spike{}, false
-	}
-	if w.inSpike {
-		last := &w.spikes[len(w.spikes)-1]
-		last.PeakRSS = max(last.PeakRSS, s.RSS)
-		last.PeakHeap = max(last.PeakHeap, s.HeapInuse)
 		return Spike{}, false
 	}
 	w.inSpike = true
+	w.spikeLen = 0
 	sp := Spike{
 		Time: s.Time, RSS: s.RSS, RSSBaseline: rssBase, Heap: s.HeapInuse, HeapBaseline: heapBase,
 		PeakRSS: s.RSS, PeakHeap: s.HeapInuse,
