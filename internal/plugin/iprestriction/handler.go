@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 
@@ -96,17 +95,17 @@ func contains(list []netip.Prefix, a netip.Addr) bool {
 
 // Access checks the client address: the deny list first, then the allow list.
 func (p *IPRestriction) Access(c *plugin.Ctx) {
-	addr, ok := clientAddr(c.Request)
+	addr, ok := clientAddr(c)
 	if !ok {
-		c.Terminate(errorExit(403, "Cannot identify the client IP address, unix domain sockets are not supported."))
+		c.Error(403, "Cannot identify the client IP address, unix domain sockets are not supported.", nil)
 		return
 	}
 	if len(p.deny) > 0 && contains(p.deny, addr) {
-		c.Terminate(errorExit(p.status, p.text(addr)))
+		c.Error(p.status, p.text(addr), nil)
 		return
 	}
 	if len(p.allow) > 0 && !contains(p.allow, addr) {
-		c.Terminate(errorExit(p.status, p.text(addr)))
+		c.Error(p.status, p.text(addr), nil)
 	}
 }
 
@@ -117,27 +116,21 @@ func (p *IPRestriction) text(addr netip.Addr) string {
 	return "IP address not allowed: " + addr.String()
 }
 
-// clientAddr is the request's client address. The proxy stores the address
-// resolved by real_ip_header/trusted_ips in RemoteAddr.
-func clientAddr(r *http.Request) (netip.Addr, bool) {
-	host := r.RemoteAddr
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+// clientAddr is the client address resolved by the proxy
+// (real_ip_header/trusted_ips), else the connection's peer.
+func clientAddr(c *plugin.Ctx) (netip.Addr, bool) {
+	host := c.ClientIP
+	if host == "" {
+		host = c.Request.RemoteAddr
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return netip.Addr{}, false
 	}
 	return a.Unmap().WithZone(""), true
-}
-
-// errorExit is Kong's kong.response.error: a JSON {"message": ...} body.
-func errorExit(status int, msg string) *plugin.Exit {
-	b, _ := json.Marshal(struct {
-		Message string `json:"message"`
-	}{msg})
-	return &plugin.Exit{Status: status, Body: b,
-		Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}}}
 }
 
 var _ plugin.Accessor = (*IPRestriction)(nil)

@@ -2,7 +2,6 @@ package requestsizelimiting
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -56,13 +55,13 @@ func (l *Limiter) Access(c *plugin.Ctx) {
 	if cl := r.Header.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseFloat(strings.TrimSpace(cl), 64); err == nil {
 			if n > float64(l.limit) {
-				c.Terminate(l.exceeded(r))
+				l.exceeded(c)
 			}
 			return
 		}
 	}
 	if l.requireLen && !chunked(r) {
-		c.Terminate(errorExit(411, "A valid Content-Length header is required"))
+		c.Error(411, "A valid Content-Length header is required", nil)
 		return
 	}
 	if r.Body == nil || r.Body == http.NoBody {
@@ -78,7 +77,7 @@ func (l *Limiter) Access(c *plugin.Ctx) {
 		}
 		if int64(len(buf)) > l.limit {
 			r.Body.Close()
-			c.Terminate(l.exceeded(r))
+			l.exceeded(c)
 			return
 		}
 		r.Body = &replayBody{Reader: bytes.NewReader(buf), orig: r.Body}
@@ -87,11 +86,12 @@ func (l *Limiter) Access(c *plugin.Ctx) {
 	r.Body = &countingBody{rc: r.Body, left: l.limit}
 }
 
-func (l *Limiter) exceeded(r *http.Request) *plugin.Exit {
-	if strings.EqualFold(strings.TrimSpace(r.Header.Get("Expect")), "100-continue") {
-		return errorExit(417, "Request size limit exceeded")
+func (l *Limiter) exceeded(c *plugin.Ctx) {
+	if strings.EqualFold(strings.TrimSpace(c.Request.Header.Get("Expect")), "100-continue") {
+		c.Error(417, "Request size limit exceeded", nil)
+		return
 	}
-	return errorExit(413, "Request size limit exceeded")
+	c.Error(413, "Request size limit exceeded", nil)
 }
 
 func chunked(r *http.Request) bool {
@@ -132,14 +132,5 @@ func (b *countingBody) Read(p []byte) (int, error) {
 }
 
 func (b *countingBody) Close() error { return b.rc.Close() }
-
-// errorExit is Kong's kong.response.error: a JSON {"message": ...} body.
-func errorExit(status int, msg string) *plugin.Exit {
-	b, _ := json.Marshal(struct {
-		Message string `json:"message"`
-	}{msg})
-	return &plugin.Exit{Status: status, Body: b,
-		Header: http.Header{"Content-Type": {"application/json; charset=utf-8"}}}
-}
 
 var _ plugin.Accessor = (*Limiter)(nil)

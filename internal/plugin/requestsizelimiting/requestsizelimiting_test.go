@@ -89,9 +89,8 @@ func TestAccess(t *testing.T) {
 			if e == nil {
 				t.Fatalf("got pass; want %d", tt.status)
 			}
-			want := `{"message":"` + tt.msg + `"}`
-			if e.Status != tt.status || string(e.Body) != want {
-				t.Errorf("got %d %s; want %d %s", e.Status, e.Body, tt.status, want)
+			if e.Status != tt.status || e.Message != tt.msg {
+				t.Errorf("got %d %q; want %d %q", e.Status, e.Message, tt.status, tt.msg)
 			}
 		})
 	}
