@@ -25,8 +25,8 @@ type Period struct {
 
 // FindPeriod looks for spikes recurring at roughly equal intervals: at least
 // three spike times t, t+p, t+2p... each within tol (a fraction, e.g. 0.10)
-// of p from where the previous one predicts, making up most of the spikes in
-// their time span. When found, it names the event kind that precedes the
+// of n*p from the first, and too regular to be random spikes lining up by
+// chance (see better). When found, it names the event kind that precedes the
 // spikes (within half a period), with the typical entity count for reloads.
 // It is a pure function of its arguments.
 func FindPeriod(spikes []time.Time, events []Event, tol float64) Period {
@@ -35,27 +35,16 @@ func FindPeriod(spikes []time.Time, events []Event, tol float64) Period {
 	var best []time.Time
 	for i := range ts {
 		for j := i + 1; j < len(ts); j++ {
-			p := ts[j].Sub(ts[i])
-			if p <= 0 {
-				continue
-			}
-			chain := chainFrom(ts, i, p, tol)
-			if len(chain) < 3 {
-				continue
-			}
-			// The series must be most of the spikes in its span, or random
-			// spikes would be found to line up by chance.
-			inSpan := 0
-			for _, t := range ts {
-				if !t.Before(chain[0]) && !t.After(chain[len(chain)-1]) {
-					inSpan++
+			for k := 1; k <= j-i; k++ {
+				// ts[i] and ts[j] may be k periods apart.
+				p := ts[j].Sub(ts[i]) / time.Duration(k)
+				if p <= 0 {
+					continue
 				}
-			}
-			if float64(len(chain)) < 0.6*float64(inSpan) {
-				continue
-			}
-			if len(chain) > len(best) || (len(chain) == len(best) && meanGap(chain) < meanGap(best)) {
-				best = chain
+				chain := chainFrom(ts, i, p, tol)
+				if better(ts, chain, best, tol) {
+					best = chain
+				}
 			}
 		}
 	}
@@ -132,14 +121,32 @@ func FindPeriod(spikes []time.Time, events []Event, tol float64) Period {
 	return per
 }
 
-// chainFrom follows spikes from ts[i], each next one expected p after the
-// previous, within tol*p.
+// better reports whether chain is a regular series longer than best (or as
+// long with a shorter period). A series counts when random spikes would be
+// unlikely to line up like it: with the other spikes spread evenly over the
+// timeline, the chance that one falls within tol*p of a predicted time is q,
+// and the chance of len-1 hits in a row, times the number of series tried,
+// must stay under 1%.
+func better(ts, chain, best []time.Time, tol float64) bool {
+	if len(chain) < 3 {
+		return false
+	}
+	span := ts[len(ts)-1].Sub(ts[0])
+	p := meanGap(chain)
+	q := 2 * tol * float64(p) * float64(len(ts)-len(chain)) / float64(span)
+	if q >= 1 || math.Pow(q, float64(len(chain)-1))*float64(len(ts)*len(ts)) >= 0.01 {
+		return false
+	}
+	return len(chain) > len(best) || (len(chain) == len(best) && p < meanGap(best))
+}
+
+// chainFrom follows spikes from ts[i]: the n-th next one is expected n*p
+// after ts[i], within tol*p (anchored at the start, so errors do not add up).
 func chainFrom(ts []time.Time, i int, p time.Duration, tol float64) []time.Time {
 	chain := []time.Time{ts[i]}
 	slack := time.Duration(float64(p) * tol)
-	cur := ts[i]
 	for k := i + 1; k < len(ts); {
-		want := cur.Add(p)
+		want := ts[i].Add(p * time.Duration(len(chain)))
 		bestK := -1
 		var bestD time.Duration
 		for ; k < len(ts) && !ts[k].After(want.Add(slack)); k++ {
@@ -154,8 +161,7 @@ func chainFrom(ts []time.Time, i int, p time.Duration, tol float64) []time.Time 
 		if bestK < 0 {
 			break
 		}
-		cur = ts[bestK]
-		chain = append(chain, cur)
+		chain = append(chain, ts[bestK])
 		k = bestK + 1
 	}
 	return chain
@@ -214,12 +220,20 @@ func medianF(v []float64) float64 {
 func fmtPeriod(d time.Duration) string {
 	switch {
 	case d < 2*time.Minute:
-		return trimFloat(d.Seconds(), 1) + " s"
+		return roughly(d.Seconds()) + " s"
 	case d < 2*time.Hour:
-		return trimFloat(d.Minutes(), 1) + " min"
+		return roughly(d.Minutes()) + " min"
 	default:
-		return trimFloat(d.Hours(), 1) + " h"
+		return roughly(d.Hours()) + " h"
 	}
+}
+
+// roughly keeps one decimal below 10 and none above.
+func roughly(f float64) string {
+	if f >= 10 {
+		return strconv.FormatFloat(math.Round(f), 'f', 0, 64)
+	}
+	return trimFloat(f, 1)
 }
 
 // fmtCount renders an approximate count: 9000 -> "9k", 10240 -> "10k".
@@ -228,7 +242,7 @@ func fmtCount(n float64) string {
 	case n >= 10000:
 		return strconv.FormatFloat(math.Round(n/1000), 'f', 0, 64) + "k"
 	case n >= 1000:
-		return trimFloat(n/1000, 1) + "k"
+		return trimFloat(math.Round(n/100)/10, 1) + "k"
 	default:
 		return strconv.FormatFloat(math.Round(n), 'f', 0, 64)
 	}
