@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,8 @@ type entityMeta struct {
 	foreigns []*model.Field // foreign fields
 	cacheKey []string       // composite uniqueness (Kong's cache_key)
 }
+
+func (m *entityMeta) unique(field string) bool { return slices.Contains(m.uniques, field) }
 
 // cacheKeyField is the synthetic uniques.field of an entity's cache key.
 const cacheKeyField = "@cache_key"
@@ -47,6 +50,13 @@ func lookupMeta(entity string) (*entityMeta, error) {
 		if f.Type == model.TypeForeign {
 			m.foreigns = append(m.foreigns, f)
 		}
+	}
+	// An endpoint key identifies one entity, so it is unique too, unless
+	// it is unique only within a parent as part of the cache key (targets'
+	// target within its upstream). This covers endpoint keys whose schema
+	// field lacks the unique flag (snis' name).
+	if k := s.EndpointKey; k != "" && !slices.Contains(m.uniques, k) && !slices.Contains(s.CacheKey, k) {
+		m.uniques = append(m.uniques, k)
 	}
 	metaCache[entity] = m
 	return m, nil

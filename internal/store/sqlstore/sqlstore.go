@@ -189,12 +189,11 @@ func (r reader) GetByKey(ctx context.Context, entity, field, value string) (stor
 	if field == "id" {
 		return r.Get(ctx, entity, value)
 	}
-	f, ok := m.schema.Field(field)
-	if !ok {
+	if _, ok := m.schema.Field(field); !ok {
 		return nil, fmt.Errorf("%s has no field %q", entity, field)
 	}
 	var data []byte
-	if f.Unique {
+	if m.unique(field) {
 		err = r.db.QueryRowContext(ctx, r.s.q(`SELECT e.data FROM uniques u JOIN entities e ON e.entity = u.entity AND e.id = u.id
 			WHERE u.entity = ? AND u.field = ? AND u.value = ?`), entity, field, value).Scan(&data)
 	} else {

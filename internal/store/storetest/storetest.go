@@ -335,6 +335,13 @@ func testUnique(t *testing.T, s store.Store) {
 	insert(t, s, "keyauth_credentials", k1)
 	k2 := Record(t, "keyauth_credentials", map[string]any{"key": "k", "consumer": ref(c1)})
 	wantUnique(t, write(s, func(tx store.Tx) error { return tx.Insert(bg, "keyauth_credentials", k2) }), "key")
+	// SNI names are unique (Kong's snis.name), as endpoint keys are.
+	crt, key := testCert(t)
+	crec := Record(t, "certificates", map[string]any{"cert": crt, "key": key})
+	insert(t, s, "certificates", crec)
+	insert(t, s, "snis", Record(t, "snis", map[string]any{"name": "a.example.com", "certificate": ref(crec)}))
+	sni2 := Record(t, "snis", map[string]any{"name": "a.example.com", "certificate": ref(crec)})
+	wantUnique(t, write(s, func(tx store.Tx) error { return tx.Insert(bg, "snis", sni2) }), "name")
 	// The same CA certificate twice clashes on its digest.
 	cert, _ := testCert(t)
 	insert(t, s, "ca_certificates", Record(t, "ca_certificates", map[string]any{"cert": cert}))
