@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"sluice/internal/model"
+	"sluice/internal/plugin"
 	"sluice/internal/router"
 	"sluice/internal/snapshot"
 	"sluice/internal/upstream"
@@ -237,6 +238,9 @@ type reqState struct {
 	upstreamHeaders time.Time
 	status          int
 	done            bool
+
+	// plug is the plugin context, nil when no plugin applies to the route.
+	plug *plugin.Ctx
 }
 
 // one returns v as a one-element header value slice without allocating
@@ -345,6 +349,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	p.forwarded(st, r, raw)
 	if p.protocolChecks(w, r, st) {
 		return
+	}
+	if ch := st.snap.Chains[st.route.ID]; ch != nil {
+		defer p.logPhase(st)
+		if p.runPlugins(w, r, st, ch) {
+			return
+		}
 	}
 	if st.svc == nil {
 		p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoService)
@@ -664,6 +674,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 		h.Add("Set-Cookie", st.peer.SetCookie.String())
 	}
 	p.proxiedHeaders(st, h)
+	if st.plug != nil {
+		res.StatusCode = p.headerFilter(st, res.StatusCode, h)
+	}
 	return nil
 }
 
@@ -802,6 +815,13 @@ func (p *Proxy) nginxError(w http.ResponseWriter, r *http.Request, st *reqState,
 	}
 	if proxied {
 		p.proxiedHeaders(st, h)
+		if st.plug != nil {
+			if ctype != "" {
+				h.Set("Content-Type", ctype)
+				ctype = ""
+			}
+			status = p.headerFilter(st, status, h)
+		}
 		p.write(w, status, body, ctype)
 		return
 	}
@@ -811,6 +831,13 @@ func (p *Proxy) nginxError(w http.ResponseWriter, r *http.Request, st *reqState,
 // exit writes a response Kong produced itself, with Kong's headers.
 func (p *Proxy) exit(w http.ResponseWriter, st *reqState, status int, body []byte, ctype string) {
 	p.generatedHeaders(st, w.Header())
+	if st.plug != nil {
+		if ctype != "" {
+			w.Header().Set("Content-Type", ctype)
+			ctype = ""
+		}
+		status = p.headerFilter(st, status, w.Header())
+	}
 	p.write(w, status, body, ctype)
 }
 

@@ -4,9 +4,11 @@ package snapshot
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"sync/atomic"
 
 	"sluice/internal/model"
+	"sluice/internal/plugin"
 	"sluice/internal/router"
 	"sluice/internal/upstream"
 )
@@ -21,6 +23,10 @@ type Snapshot struct {
 	Services  map[string]*model.Service     // by id
 	Balancers map[string]*upstream.Balancer // by upstream name
 	Certs     *Certs
+	// Chains are the compiled plugin chains by route id (absent: no
+	// plugin applies); Entities indexes consumers and credentials.
+	Chains   map[string]*plugin.Chain
+	Entities *Entities
 }
 
 // Env is what Build needs from outside the config: long-lived pools that
@@ -29,6 +35,14 @@ type Env struct {
 	Pool        *upstream.Pool   // balancers, kept across builds
 	DefaultCert *tls.Certificate // served when no SNI matches (ssl_cert or self-signed)
 	Router      router.Options   // router flavor details (router_flavor)
+	// Plugins finds a plugin definition by name (plugin.Lookup restricted
+	// to kong.conf `plugins`); plugin.Lookup when nil.
+	Plugins func(name string) (*plugin.Definition, bool)
+	// State keeps plugin state across builds (rate-limiting counters);
+	// may be nil.
+	State *plugin.StatePool
+	// Logger receives plugin build errors; slog.Default() when nil.
+	Logger *slog.Logger
 }
 
 // Build compiles cfg into a new snapshot. prev, when not nil, is the snapshot
@@ -57,10 +71,18 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	if err != nil {
 		return nil, err
 	}
+	var prevEnts *Entities
+	if prev != nil {
+		prevEnts = prev.Entities
+	}
+	ents := buildEntities(prevEnts, cfg)
+	chains := buildChains(cfg, env, ents)
+	retainState(env.State, cfg)
 	// The pool is updated last: everything that can fail has succeeded, so a
 	// rejected config never touches the live balancers.
 	return &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Services: services,
-		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: certs}, nil
+		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: certs,
+		Chains: chains, Entities: ents}, nil
 }
 
 // Current holds the snapshot being served.

@@ -1,0 +1,70 @@
+package proxy
+
+import (
+	"net"
+	"net/http"
+
+	"sluice/internal/plugin"
+)
+
+// runPlugins runs the rewrite and access phases of the route's chain. It
+// reports whether a plugin produced the response (which is then written).
+// Plugins change the incoming request in place (headers, query); the
+// outbound request is built from it afterwards.
+func (p *Proxy) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState, ch *plugin.Chain) bool {
+	c := &plugin.Ctx{Request: r, Route: st.route, Service: st.svc, ClientIP: st.clientIP, Captures: st.match.Captures}
+	st.plug = c
+	if st.clientIP != st.peerIP {
+		// Plugins that read RemoteAddr see the real client address.
+		_, port, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			port = "0"
+		}
+		r.RemoteAddr = net.JoinHostPort(st.clientIP, port)
+	}
+	ch.Rewrite(c)
+	if c.Exited() == nil {
+		ch.Access(c)
+	}
+	e := c.Exited()
+	if e == nil {
+		return false
+	}
+	h := w.Header()
+	for k, v := range e.Header {
+		h[k] = v
+	}
+	if e.Body == nil && e.Message != "" {
+		p.exitError(w, r, st, e.Status, e.Message)
+		return true
+	}
+	p.exit(w, st, e.Status, e.Body, "")
+	return true
+}
+
+// headerFilter runs the header_filter phase on a response about to be sent
+// (proxied or produced by Kong) and returns the status to send.
+func (p *Proxy) headerFilter(st *reqState, status int, h http.Header) int {
+	c := st.plug
+	if c.Header != nil {
+		return status // already ran for this request
+	}
+	c.BeginResponse(status, h)
+	c.HeaderFilter()
+	st.status = c.Status
+	return c.Status
+}
+
+// logPhase runs the log phase after the response was written. Log-phase
+// work that does I/O must hand off to bounded queues; it runs on the
+// request's goroutine.
+func (p *Proxy) logPhase(st *reqState) {
+	c := st.plug
+	if c == nil {
+		return
+	}
+	if c.Header != nil {
+		c.Status = st.status
+	}
+	c.Log()
+}

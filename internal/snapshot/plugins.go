@@ -1,0 +1,242 @@
+package snapshot
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
+
+// Entities indexes the consumers and key-auth credentials of one
+// configuration for auth plugins (it implements plugin.Entities). Each index
+// is reused by pointer from the previous snapshot when its entities are the
+// same pointers.
+type Entities struct {
+	consumers *consumerIndex
+	keys      *keyIndex
+}
+
+type consumerIndex struct {
+	src        []*model.Consumer
+	byID       map[string]*model.Consumer
+	byUsername map[string]*model.Consumer
+}
+
+type keyIndex struct {
+	src   []*model.KeyAuthCredential
+	byKey map[string]*model.KeyAuthCredential
+}
+
+// Consumer finds a consumer by id, then by username.
+func (e *Entities) Consumer(idOrUsername string) *model.Consumer {
+	if c := e.consumers.byID[idOrUsername]; c != nil {
+		return c
+	}
+	return e.consumers.byUsername[idOrUsername]
+}
+
+// KeyAuthCredential finds a key-auth credential by key.
+func (e *Entities) KeyAuthCredential(key string) *model.KeyAuthCredential {
+	return e.keys.byKey[key]
+}
+
+// KeyAuthIndexLen is the number of indexed key-auth credentials.
+func (e *Entities) KeyAuthIndexLen() int { return len(e.keys.byKey) }
+
+func samePointers[T any](a, b []*T) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func buildEntities(prev *Entities, cfg *model.Config) *Entities {
+	e := &Entities{}
+	if prev != nil && samePointers(prev.consumers.src, cfg.Consumers) {
+		e.consumers = prev.consumers
+	} else {
+		ci := &consumerIndex{src: cfg.Consumers, byID: make(map[string]*model.Consumer, len(cfg.Consumers)),
+			byUsername: make(map[string]*model.Consumer, len(cfg.Consumers))}
+		for _, c := range cfg.Consumers {
+			ci.byID[c.ID] = c
+			if c.Username != nil {
+				ci.byUsername[*c.Username] = c
+			}
+		}
+		e.consumers = ci
+	}
+	if prev != nil && samePointers(prev.keys.src, cfg.KeyAuthCredentials) {
+		e.keys = prev.keys
+	} else {
+		ki := &keyIndex{src: cfg.KeyAuthCredentials, byKey: make(map[string]*model.KeyAuthCredential, len(cfg.KeyAuthCredentials))}
+		for _, k := range cfg.KeyAuthCredentials {
+			ki.byKey[k.Key] = k
+		}
+		e.keys = ki
+	}
+	return e
+}
+
+type scopeKey struct{ route, service string }
+
+// buildChains builds every enabled plugin entity once and compiles the
+// chain of each route (by route id; routes without plugins are absent).
+//
+// A plugin whose New fails, or whose name is not available, is logged: a
+// global one is skipped, a scoped one makes the requests it applies to
+// answer 500 (Kong's "An unexpected error occurred").
+func buildChains(cfg *model.Config, env *Env, ents *Entities) map[string]*plugin.Chain {
+	if len(cfg.Plugins) == 0 {
+		return nil
+	}
+	lookup := env.Plugins
+	if lookup == nil {
+		lookup = plugin.Lookup
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	groups := map[scopeKey][]*plugin.Instance{}
+	for _, p := range cfg.Plugins {
+		if !p.Enabled {
+			continue
+		}
+		var in *plugin.Instance
+		def, ok := lookup(p.Name)
+		if !ok {
+			in = &plugin.Instance{Entity: p, Scope: plugin.ScopeOf(p), Err: errors.New("plugin not available"),
+				Def: &plugin.Definition{Name: p.Name}}
+		} else {
+			in = plugin.NewInstance(p, def, plugin.Deps{PluginID: p.ID, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),
+				Entities: ents, State: env.State})
+		}
+		if in.Err != nil {
+			if in.Scope == 0 {
+				log.Error("global plugin disabled: its configuration cannot be used", "plugin", p.Name, "plugin_id", p.ID, "error", in.Err)
+				continue
+			}
+			log.Error("plugin cannot be built: the entities it is attached to answer 500", "plugin", p.Name, "plugin_id", p.ID, "error", in.Err)
+		}
+		var k scopeKey
+		if p.Route != nil {
+			k.route = p.Route.ID
+		}
+		if p.Service != nil {
+			k.service = p.Service.ID
+		}
+		groups[k] = append(groups[k], in)
+	}
+	chains := make(map[string]*plugin.Chain, len(cfg.Routes))
+	byService := map[string]*plugin.Chain{} // routes without route-level plugins share
+	for _, r := range cfg.Routes {
+		sid := ""
+		if r.Service != nil {
+			sid = r.Service.ID
+		}
+		rs, ro := groups[scopeKey{r.ID, sid}], groups[scopeKey{r.ID, ""}]
+		if sid == "" {
+			rs = nil
+		}
+		shared := len(rs) == 0 && len(ro) == 0
+		if shared {
+			if ch, ok := byService[sid]; ok {
+				if ch != nil {
+					chains[r.ID] = ch
+				}
+				continue
+			}
+		}
+		var svc []*plugin.Instance
+		if sid != "" {
+			svc = groups[scopeKey{"", sid}]
+		}
+		ch := compose(rs, ro, svc, groups[scopeKey{}])
+		if shared {
+			byService[sid] = ch
+		}
+		if ch != nil {
+			chains[r.ID] = ch
+		}
+	}
+	return chains
+}
+
+// compose applies Kong's precedence to the instances that can apply to one
+// route: per plugin name, the most specific scope wins; consumer-scoped
+// instances win for their consumer only when more specific than the base.
+func compose(lists ...[]*plugin.Instance) *plugin.Chain {
+	type cand struct {
+		e     plugin.Entry
+		cRank map[string]int
+	}
+	byName := map[string]*cand{}
+	for _, l := range lists {
+		for _, in := range l {
+			c := byName[in.Entity.Name]
+			if c == nil {
+				c = &cand{e: plugin.Entry{Name: in.Entity.Name, Priority: in.Def.Priority}}
+				byName[in.Entity.Name] = c
+			}
+			r := in.Scope.Rank()
+			if in.Scope&plugin.ScopeConsumer == 0 {
+				if c.e.Base == nil || r < c.e.Base.Scope.Rank() {
+					c.e.Base = in
+				}
+				continue
+			}
+			cid := in.Entity.Consumer.ID
+			if c.e.Consumer == nil {
+				c.e.Consumer = map[string]*plugin.Instance{}
+				c.cRank = map[string]int{}
+			}
+			if old, ok := c.cRank[cid]; !ok || r < old {
+				c.e.Consumer[cid], c.cRank[cid] = in, r
+			}
+		}
+	}
+	if len(byName) == 0 {
+		return nil
+	}
+	entries := make([]plugin.Entry, 0, len(byName))
+	for _, c := range byName {
+		if c.e.Base != nil {
+			br := c.e.Base.Scope.Rank()
+			for cid, r := range c.cRank {
+				if br < r {
+					delete(c.e.Consumer, cid)
+				}
+			}
+			if len(c.e.Consumer) == 0 {
+				c.e.Consumer = nil
+			}
+		}
+		entries = append(entries, c.e)
+	}
+	return plugin.NewChain(entries)
+}
+
+// retainState drops the pooled state of plugin entities that left the
+// configuration. Pool keys are "<plugin id>" or "<plugin id>/<suffix>".
+func retainState(pool *plugin.StatePool, cfg *model.Config) {
+	if pool == nil {
+		return
+	}
+	alive := make(map[string]bool, len(cfg.Plugins))
+	for _, p := range cfg.Plugins {
+		alive[p.ID] = true
+	}
+	pool.Retain(func(k string) bool {
+		if i := strings.IndexByte(k, '/'); i >= 0 {
+			k = k[:i]
+		}
+		return alive[k]
+	})
+}
