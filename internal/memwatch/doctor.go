@@ -80,10 +80,14 @@ func Report(w io.Writer, node string, t *Timeline) error {
 			}
 			return out
 		}
-		writeSeries(&b, "RSS ", series(func(s JSONSample) int64 { return s.RSS }))
-		writeSeries(&b, "heap", series(func(s JSONSample) int64 { return s.HeapInuse }))
+		lw := len("heap")
+		for _, name := range t.GaugeNames {
+			lw = max(lw, len(name))
+		}
+		writeSeries(&b, lw, "RSS", series(func(s JSONSample) int64 { return s.RSS }))
+		writeSeries(&b, lw, "heap", series(func(s JSONSample) int64 { return s.HeapInuse }))
 		for i, name := range t.GaugeNames {
-			writeSeries(&b, name, series(func(s JSONSample) int64 {
+			writeSeries(&b, lw, name, series(func(s JSONSample) int64 {
 				if i < len(s.Gauges) {
 					return s.Gauges[i]
 				}
@@ -104,7 +108,12 @@ func Report(w io.Writer, node string, t *Timeline) error {
 		for _, s := range t.Spikes {
 			fmt.Fprintf(&b, "  %s  %s\n", s.Time.UTC().Format("2006-01-02 15:04:05"), s.Summary())
 			fmt.Fprintf(&b, "      peak rss %s, peak heap %s", FormatBytes(s.PeakRSS), FormatBytes(s.PeakHeap))
-			if !s.End.IsZero() {
+			switch {
+			case s.End.IsZero():
+				b.WriteString(", still high")
+			case s.Settled:
+				fmt.Fprintf(&b, ", stayed up: a new level after %s", fmtPeriod(s.End.Sub(s.Time)))
+			default:
 				fmt.Fprintf(&b, ", back to normal after %s", fmtPeriod(s.End.Sub(s.Time)))
 			}
 			b.WriteString("\n")
@@ -150,10 +159,10 @@ func Report(w io.Writer, node string, t *Timeline) error {
 
 // writeSeries writes one labelled sparkline with min, median, max and the
 // last value.
-func writeSeries(b *strings.Builder, label string, v []int64) {
+func writeSeries(b *strings.Builder, width int, label string, v []int64) {
 	sorted := slices.Clone(v)
 	slices.Sort(sorted)
-	fmt.Fprintf(b, "%-4s %s  min %s  median %s  max %s  now %s\n", label, Sparkline(v, sparkWidth),
+	fmt.Fprintf(b, "%-*s %s  min %s  median %s  max %s  now %s\n", width, label, Sparkline(v, sparkWidth),
 		FormatBytes(sorted[0]), FormatBytes(sorted[len(sorted)/2]), FormatBytes(sorted[len(sorted)-1]), FormatBytes(v[len(v)-1]))
 }
 
