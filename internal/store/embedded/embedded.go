@@ -162,6 +162,11 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("embedded store %s: %w", path, err)
 	}
 	s := sqlstore.New(db, sqlstore.Dialect{JSONText: `(data ->> ?)`})
+	if _, err := s.EnsureIndexes(context.Background()); err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, fmt.Errorf("embedded store %s: %w", path, err)
+	}
 	return &Store{Store: s, path: path, lock: lock}, nil
 }
 

@@ -217,8 +217,13 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres database %q has pending migrations %v: run 'sluice migrations up'", o.Database, st.Pending)
 	}
+	base := sqlstore.New(db, dialect())
+	if _, err := base.EnsureIndexes(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	fctx, cancel := context.WithCancel(context.Background())
-	s := &Store{Store: sqlstore.New(db, dialect()), opts: o, cfg: cfg, cancel: cancel}
+	s := &Store{Store: base, opts: o, cfg: cfg, cancel: cancel}
 	if !o.DisableNotify {
 		s.wg.Add(1)
 		go s.listen(fctx)

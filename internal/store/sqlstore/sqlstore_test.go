@@ -95,3 +95,59 @@ func TestPanicInUpdateRollsBack(t *testing.T) {
 		t.Fatal("writer still locked after a panic")
 	}
 }
+
+// Indexes built with other metadata (an older schema) are rebuilt from the
+// records when the store opens.
+func TestIndexesRebuilt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := embedded.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := storetest.Record(t, "services", map[string]any{"name": "svc", "host": "example.com", "tags": []any{"t"}})
+	rt := storetest.Record(t, "routes", map[string]any{"paths": []any{"/"}, "service": map[string]any{"id": svc["id"]}})
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(ctx, "services", svc); err != nil {
+			return err
+		}
+		return tx.Insert(ctx, "routes", rt)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Simulate indexes of another schema version: lost, and a stale
+	// fingerprint.
+	for _, q := range []string{`DELETE FROM uniques`, `DELETE FROM refs`, `DELETE FROM tags`, `UPDATE meta SET v = 1 WHERE k = 'index_fp'`} {
+		if _, err := s.DB().Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	s, err = embedded.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.GetByKey(ctx, "services", "name", "svc"); err != nil {
+		t.Fatalf("unique key after reopen: %v", err)
+	}
+	p, err := s.List(ctx, "services", store.ListOptions{Tags: []string{"t"}})
+	if err != nil || len(p.Records) != 1 {
+		t.Fatalf("tag filter after reopen: %v, %v", p.Records, err)
+	}
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "services", svc["id"].(string)) })
+	var fe *store.ForeignKeyError
+	if !errors.As(err, &fe) {
+		t.Fatalf("delete of a referenced service after reopen: %v; want *store.ForeignKeyError", err)
+	}
+	dup := storetest.Record(t, "services", map[string]any{"name": "svc", "host": "example.com"})
+	var ue *store.UniqueError
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", dup) }); !errors.As(err, &ue) {
+		t.Fatalf("duplicate name after reopen: %v; want *store.UniqueError", err)
+	}
+	if n, err := s.EnsureIndexes(ctx); err != nil || n != 0 {
+		t.Fatalf("EnsureIndexes on current indexes: %d, %v", n, err)
+	}
+}
