@@ -395,3 +395,19 @@ func TestTargetTimestampsHaveMilliseconds(t *testing.T) {
 		t.Errorf("target created_at %v; want 1767323045.678", got["created_at"])
 	}
 }
+
+func TestForeignKeyByUniqueField(t *testing.T) {
+	c := newServer(t, nil)
+	cons := c.must(201, "POST", "/consumers", map[string]any{"username": "u", "custom_id": "ext-9"})
+	p := c.must(201, "POST", "/plugins", map[string]any{"name": "test-limit", "config": map[string]any{"minute": 1},
+		"consumer": map[string]any{"custom_id": "ext-9"}})
+	if fk, _ := p["consumer"].(map[string]any); fk["id"] != cons["id"] {
+		t.Errorf("consumer by custom_id: got %v; want id %v", p["consumer"], cons["id"])
+	}
+	// An empty name is not looked up: Kong reports the missing id.
+	r := c.do("POST", "/routes", "paths=/&service.name=", "application/x-www-form-urlencoded")
+	want := `{"code":2,"name":"schema violation","message":"schema violation (service.id: missing primary key)","fields":{"service":{"id":"missing primary key"}}}`
+	if r.status != 400 || string(r.raw) != want {
+		t.Errorf("empty service.name: got %d %s; want 400 %s", r.status, r.raw, want)
+	}
+}

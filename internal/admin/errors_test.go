@@ -50,6 +50,8 @@ func TestBadInput(t *testing.T) {
 			`{"code":4,"name":"foreign key violation","message":"the foreign key '{id=\"` + missing + `\"}' does not reference an existing 'services' entity.","fields":{"service":{"id":"` + missing + `"}}}`},
 		{"unknown foreign name", "POST", "/routes", `{"paths":["/"],"service":{"name":"nope"}}`, "application/json", 400,
 			`{"code":13,"name":"foreign keys unresolved","message":"foreign key unresolved (service.name: the foreign key cannot be resolved with '{name=\"nope\"}' for an existing 'services' entity)","fields":{"service":{"name":"the foreign key cannot be resolved with '{name=\"nope\"}' for an existing 'services' entity"}}}`},
+		{"unknown foreign name before schema errors", "POST", "/routes", `{"paths":["x"],"service":{"name":"nope"}}`, "application/json", 400,
+			`{"code":13,"name":"foreign keys unresolved","message":"foreign key unresolved (service.name: the foreign key cannot be resolved with '{name=\"nope\"}' for an existing 'services' entity)","fields":{"service":{"name":"the foreign key cannot be resolved with '{name=\"nope\"}' for an existing 'services' entity"}}}`},
 		{"huge body", "POST", "/services", `{"host":"a.com","tags":["` + strings.Repeat("x", 70<<10) + `"]}`, "application/json", 413,
 			`{"message":"Request Entity Too Large"}`},
 		{"deep nesting", "POST", "/services", deep, "application/json", 400,

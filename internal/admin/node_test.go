@@ -161,6 +161,11 @@ func TestDBlessWritesAnswer405(t *testing.T) {
 			t.Errorf("%s %s: got %d %s; want 405 %s", tt.method, tt.path, r.status, r.raw, want)
 		}
 	}
+	// Unknown foreign names are reported before the 405, as Kong does.
+	r := c.do("POST", "/routes", map[string]any{"paths": []any{"/"}, "service": map[string]any{"name": "nope"}})
+	if r.status != 400 || r.json(t)["code"] != 13.0 {
+		t.Errorf("DB-less route with an unknown service: %d %s; want 400 code 13", r.status, r.raw)
+	}
 	// Deleting what does not exist is still a no-op 204.
 	c.must(204, "DELETE", "/services/nothing-here", nil)
 	if d.applied != 1 {

@@ -52,32 +52,49 @@ func (s *server) process(e *entityInfo, in map[string]any) (store.Record, error)
 	return rec, nil
 }
 
-// resolveForeign replaces foreign keys given by endpoint key ({"name":
-// "svc"}) with the parent's id, or fails with Kong's code 13.
-func (s *server) resolveForeign(ctx context.Context, rd store.Reader, e *entityInfo, rec store.Record) error {
+// resolveForeign replaces, in an input about to be validated, foreign keys
+// given by the parent's endpoint key or another unique field ({"name":
+// "svc"}, {"custom_id": "x"}) with {"id": ...}, as Kong's DAO does before
+// validation; names that match nothing fail with Kong's code 13.
+func (s *server) resolveForeign(ctx context.Context, rd store.Reader, e *entityInfo, in map[string]any) error {
 	var bad []unresolved
 	for _, f := range e.foreign {
-		m, ok := rec[f.Name].(map[string]any)
+		m, ok := in[f.Name].(map[string]any)
 		if !ok {
 			continue
 		}
-		if _, hasID := m["id"]; hasID {
+		if id, ok := m["id"].(string); ok && isUUID(id) {
 			continue
 		}
 		p := s.entities[f.Reference]
-		if p == nil || p.schema.EndpointKey == "" {
+		if p == nil {
 			continue
 		}
-		val, _ := m[p.schema.EndpointKey].(string)
-		prec, err := rd.GetByKey(ctx, p.name, p.schema.EndpointKey, val)
-		if errors.Is(err, store.ErrNotFound) {
-			bad = append(bad, unresolved{field: f.Name, key: p.schema.EndpointKey, value: val, parent: p.name})
-			continue
+		var miss []unresolved
+		resolved := false
+		for _, pf := range p.schema.Fields {
+			if !pf.Unique && pf.Name != p.schema.EndpointKey {
+				continue
+			}
+			val, ok := m[pf.Name].(string)
+			if !ok || val == "" {
+				continue
+			}
+			prec, err := rd.GetByKey(ctx, p.name, pf.Name, val)
+			if errors.Is(err, store.ErrNotFound) {
+				miss = append(miss, unresolved{field: f.Name, key: pf.Name, value: val, parent: p.name})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			in[f.Name] = map[string]any{"id": idOf(prec)}
+			resolved = true
+			break
 		}
-		if err != nil {
-			return err
+		if !resolved {
+			bad = append(bad, miss...)
 		}
-		rec[f.Name] = map[string]any{"id": idOf(prec)}
 	}
 	if len(bad) > 0 {
 		return errUnresolved(bad)
@@ -229,15 +246,15 @@ func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
 			if p != nil {
 				in[n.field] = map[string]any{"id": idOf(p)}
 			}
+			if err := s.resolveForeign(ctx, rd, e, in); err != nil {
+				return err
+			}
 			rec, err := s.process(e, in)
 			if err != nil {
 				return err
 			}
 			if tx == nil {
 				return errUnsupported("create", e.name, "")
-			}
-			if err := s.resolveForeign(ctx, tx, e, rec); err != nil {
-				return err
 			}
 			snis, setSnis := rec["snis"].([]any)
 			rec = s.finalize(e, rec, nil, true)
@@ -264,15 +281,15 @@ func (s *server) upsert(ctx context.Context, rd store.Reader, tx store.Tx, e *en
 			in["id"] = prev["id"]
 		}
 	}
+	if err := s.resolveForeign(ctx, rd, e, in); err != nil {
+		return nil, err
+	}
 	rec, err := s.process(e, in)
 	if err != nil {
 		return nil, err
 	}
 	if tx == nil {
 		return nil, errUnsupported("create or update", e.name, byField(e, key))
-	}
-	if err := s.resolveForeign(ctx, tx, e, rec); err != nil {
-		return nil, err
 	}
 	snis, setSnis := rec["snis"].([]any)
 	rec = s.finalize(e, rec, prev, true)
@@ -358,7 +375,7 @@ func mergeRecord(prev, in map[string]any) map[string]any {
 }
 
 // patch merges in over prev, validates the whole and replaces it.
-func (s *server) patch(ctx context.Context, tx store.Tx, e *entityInfo, key string, prev store.Record, in map[string]any) (store.Record, error) {
+func (s *server) patch(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, key string, prev store.Record, in map[string]any) (store.Record, error) {
 	merged := merge(e, prev, in)
 	delete(merged, "created_at")
 	delete(merged, "updated_at")
@@ -367,15 +384,15 @@ func (s *server) patch(ctx context.Context, tx store.Tx, e *entityInfo, key stri
 			delete(merged, "snis")
 		}
 	}
+	if err := s.resolveForeign(ctx, rd, e, merged); err != nil {
+		return nil, err
+	}
 	rec, err := s.process(e, merged)
 	if err != nil {
 		return nil, err
 	}
 	if tx == nil {
 		return nil, errUnsupported("update", e.name, byField(e, key))
-	}
-	if err := s.resolveForeign(ctx, tx, e, rec); err != nil {
-		return nil, err
 	}
 	rec["id"] = prev["id"]
 	_, pwChanged := in["password"]
@@ -411,7 +428,7 @@ func (s *server) patchHandler(e *entityInfo, n *nest) func(*call) error {
 			if prev == nil || (n != nil && fkID(prev, n.field) != idOf(p)) {
 				return errNotFound()
 			}
-			out, err = s.patch(ctx, tx, e, key, prev, s.inferPatch(c, e, in, prev))
+			out, err = s.patch(ctx, rd, tx, e, key, prev, s.inferPatch(c, e, in, prev))
 			return err
 		})
 		if err != nil {
@@ -510,7 +527,7 @@ func (s *server) parentHandlers(e *entityInfo, field string, p *entityInfo) map[
 			if prev == nil {
 				return errNotFound()
 			}
-			out, err = s.patch(ctx, tx, p, id, prev, in)
+			out, err = s.patch(ctx, rd, tx, p, id, prev, in)
 			return err
 		})
 		if err != nil {
