@@ -154,10 +154,17 @@ type call struct {
 	route  *route
 	body   []byte
 	form   bool // the body was form-encoded or multipart
+	status int  // the status written
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{w: w, r: r, start: time.Now()}
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		defer func() {
+			s.log.Debug("admin api request", "method", r.Method, "path", r.URL.Path,
+				"status", c.status, "duration", time.Since(c.start))
+		}()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
@@ -189,6 +196,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Allow-Methods", allow)
 		h.Set("Access-Control-Allow-Headers", "Content-Type")
 		s.writeLatency(c)
+		c.status = http.StatusNoContent
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -225,6 +233,7 @@ func (s *server) writeLatency(c *call) {
 func (s *server) reply(c *call, status int, v any) error {
 	h := c.w.Header()
 	s.writeLatency(c)
+	c.status = status
 	if status == http.StatusNoContent || status == http.StatusNotModified {
 		c.w.WriteHeader(status)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -461,4 +462,42 @@ func TestConfigApplyFailure(t *testing.T) {
 	if r.status != 500 || string(r.raw) != `{"message":"An unexpected error occurred"}` {
 		t.Errorf("failing Apply: got %d %s; want 500", r.status, r.raw)
 	}
+}
+
+func TestLogging(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newServer(t, func(o *Options) {
+		o.Logger = log
+		o.StatusFunc = func(context.Context) (any, error) { return nil, errors.New("status source down") }
+	})
+	c.do("GET", "/nope", nil)
+	c.do("GET", "/status", nil)
+	out := buf.String()
+	for _, want := range []string{
+		`level=DEBUG msg="admin api error" method=GET path=/nope status=404`,
+		`level=ERROR msg="admin api error" method=GET path=/status status=500 error="status source down"`,
+		`level=DEBUG msg="admin api request" method=GET path=/status status=500`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
