@@ -183,12 +183,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-func dialect() sqlstore.Dialect {
+func dialect(o Options) sqlstore.Dialect {
 	return sqlstore.Dialect{
-		Dollar:   true,
-		JSONText: `(data::jsonb ->> ?)`,
-		MapErr:   mapErr,
-		ReadTx:   &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+		ReadTimeout: o.Timeout,
+		Dollar:      true,
+		JSONText:    `(data::jsonb ->> ?)`,
+		MapErr:      mapErr,
+		ReadTx:      &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		BeforeCommit: func(ctx context.Context, tx *sql.Tx, version uint64) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatUint(version, 10))
 			return err
@@ -217,7 +218,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres database %q has pending migrations %v: run 'sluice migrations up'", o.Database, st.Pending)
 	}
-	base := sqlstore.New(db, dialect())
+	base := sqlstore.New(db, dialect(o))
 	if _, err := base.EnsureIndexes(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

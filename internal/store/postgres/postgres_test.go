@@ -6,12 +6,12 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,11 +242,29 @@ func TestNotifyAcrossInstances(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to PostgreSQL until it is cut.
+// proxy forwards TCP connections to PostgreSQL until it is cut; paused, it
+// swallows what passes (a server that stopped answering).
 type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  []net.Conn
+	paused atomic.Bool
+}
+
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.paused.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -269,8 +287,8 @@ func newProxy(t *testing.T, target string) *proxy {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
-			go func() { _, _ = io.Copy(c, u); c.Close() }()
+			go p.pipe(u, c)
+			go p.pipe(c, u)
 		}
 	}()
 	t.Cleanup(p.cut)
@@ -357,6 +375,15 @@ func TestUnavailable(t *testing.T) {
 	svc := storetest.Record(t, "services", map[string]any{"name": "s", "host": "example.com"})
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", svc) }); err != nil {
 		t.Fatal(err)
+	}
+	// A server that stops answering fails reads after the timeout.
+	p.paused.Store(true)
+	start := time.Now()
+	if _, err := s.Get(ctx, "services", svc["id"].(string)); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Get from a silent server: %v; want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Get from a silent server took %v; want about the 1s timeout", d)
 	}
 	p.cut()
 	checks := []struct {

@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"sluice/internal/model"
 	"sluice/internal/store"
@@ -45,6 +46,10 @@ type Dialect struct {
 	MapErr func(error) error
 	// ReadTx are the options of snapshot reads (Load, ChangesSince).
 	ReadTx *sql.TxOptions
+	// ReadTimeout bounds each read outside a write transaction (Get,
+	// GetByKey, List, Version, ChangesSince), so that a server that stops
+	// answering fails reads instead of hanging them; 0 means none.
+	ReadTimeout time.Duration
 	// BeforeCommit runs inside a write transaction that changed something,
 	// just before commit (PostgreSQL sends its NOTIFY there).
 	BeforeCommit func(ctx context.Context, tx *sql.Tx, version uint64) error
@@ -139,18 +144,32 @@ type reader struct {
 	db querier
 }
 
+// readCtx applies the dialect's read timeout.
+func (s *Store) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.d.ReadTimeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.d.ReadTimeout)
+}
+
 // Get implements store.Reader.
 func (s *Store) Get(ctx context.Context, entity, id string) (store.Record, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	return reader{s, s.db}.Get(ctx, entity, id)
 }
 
 // GetByKey implements store.Reader.
 func (s *Store) GetByKey(ctx context.Context, entity, field, value string) (store.Record, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	return reader{s, s.db}.GetByKey(ctx, entity, field, value)
 }
 
 // List implements store.Reader.
 func (s *Store) List(ctx context.Context, entity string, opts store.ListOptions) (store.Page, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	return reader{s, s.db}.List(ctx, entity, opts)
 }
 
@@ -312,6 +331,8 @@ func (r reader) List(ctx context.Context, entity string, opts store.ListOptions)
 
 // Version implements store.Store.
 func (s *Store) Version(ctx context.Context) (uint64, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	var v int64
 	if err := s.db.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&v); err != nil {
 		return 0, s.mapErr(err)
@@ -321,6 +342,8 @@ func (s *Store) Version(ctx context.Context) (uint64, error) {
 
 // ChangesSince implements store.Store.
 func (s *Store) ChangesSince(ctx context.Context, v uint64) ([]store.Change, uint64, error) {
+	ctx, cancel := s.readCtx(ctx)
+	defer cancel()
 	tx, err := s.db.BeginTx(ctx, s.d.ReadTx)
 	if err != nil {
 		return nil, 0, s.mapErr(err)
