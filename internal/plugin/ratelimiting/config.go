@@ -1,0 +1,128 @@
+package ratelimiting
+
+import (
+	"fmt"
+
+	"sluice/internal/model"
+)
+
+// periods in Kong's order, shortest first.
+var periodNames = [...]string{"second", "minute", "hour", "day", "month", "year"}
+
+func redisRecord() *model.Field {
+	return &model.Field{Name: "redis", Type: model.TypeRecord, Fields: []*model.Field{
+		{Name: "host", Type: model.TypeString},
+		{Name: "port", Type: model.TypeInteger, Default: 6379, Between: []float64{0, 65535}},
+		{Name: "timeout", Type: model.TypeInteger, Default: 2000, Between: []float64{0, 2147483646}},
+		{Name: "username", Type: model.TypeString},
+		{Name: "password", Type: model.TypeString, Referenceable: true, Encrypted: true},
+		{Name: "database", Type: model.TypeInteger, Default: 0},
+		{Name: "ssl", Type: model.TypeBoolean, Required: true, Default: false},
+		{Name: "ssl_verify", Type: model.TypeBoolean, Required: true, Default: false},
+		{Name: "server_name", Type: model.TypeString},
+	}}
+}
+
+// flatRedis are the pre-3.6 redis_* fields, still accepted by Kong 3.6+ as
+// deprecated aliases of the redis record's fields.
+var flatRedis = []struct {
+	flat, nested string
+	typ          model.FieldType
+}{
+	{"redis_host", "host", model.TypeString},
+	{"redis_port", "port", model.TypeInteger},
+	{"redis_password", "password", model.TypeString},
+	{"redis_username", "username", model.TypeString},
+	{"redis_ssl", "ssl", model.TypeBoolean},
+	{"redis_ssl_verify", "ssl_verify", model.TypeBoolean},
+	{"redis_server_name", "server_name", model.TypeString},
+	{"redis_timeout", "timeout", model.TypeInteger},
+	{"redis_database", "database", model.TypeInteger},
+}
+
+// Schema is rate-limiting's config record (Kong 3.9 schema.lua).
+var Schema = func() *model.Schema {
+	s := &model.Schema{
+		Name:      Name,
+		Protocols: []string{"grpc", "grpcs", "http", "https"},
+	}
+	for _, p := range periodNames {
+		s.Fields = append(s.Fields, &model.Field{Name: p, Type: model.TypeNumber, Gt: model.Float(0)})
+	}
+	s.Fields = append(s.Fields,
+		&model.Field{Name: "limit_by", Type: model.TypeString, Default: "consumer",
+			OneOf: []any{"consumer", "credential", "ip", "service", "header", "path", "consumer-group"}},
+		model.HeaderNameField("header_name"),
+		model.PathField("path"),
+		&model.Field{Name: "policy", Type: model.TypeString, Default: "local", OneOf: []any{"local", "cluster", "redis"}},
+		&model.Field{Name: "fault_tolerant", Type: model.TypeBoolean, Required: true, Default: true},
+		redisRecord(),
+		&model.Field{Name: "hide_client_headers", Type: model.TypeBoolean, Required: true, Default: false},
+		&model.Field{Name: "error_code", Type: model.TypeNumber, Default: 429, Gt: model.Float(0)},
+		&model.Field{Name: "error_message", Type: model.TypeString, Default: "API rate limit exceeded"},
+		&model.Field{Name: "sync_rate", Type: model.TypeNumber, Required: true, Default: -1},
+	)
+	for _, f := range flatRedis {
+		s.Fields = append(s.Fields, &model.Field{Name: f.flat, Type: f.typ})
+	}
+	s.Checks = []*model.Check{{Custom: &model.CustomCheck{
+		Fn: check,
+	}}}
+	return s
+}()
+
+func num(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	}
+	return 0, false
+}
+
+// check is Kong's at_least_one_of on the periods, the periods' order, and
+// the conditional requirements of limit_by and policy.
+func check(rec map[string]any) ([]string, map[string]any) {
+	var ent []string
+	fields := map[string]any{}
+	any1 := false
+	var prevName string
+	var prev float64
+	for _, p := range periodNames {
+		v, ok := num(rec[p])
+		if !ok {
+			continue
+		}
+		any1 = true
+		if prevName != "" && v < prev {
+			ent = append(ent, fmt.Sprintf("The limit for %s(%.1f) cannot be lower than the limit for %s(%.1f)", p, v, prevName, prev))
+		}
+		prevName, prev = p, v
+	}
+	if !any1 {
+		ent = append(ent, "at least one of these fields must be non-empty: 'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'")
+	}
+	switch rec["limit_by"] {
+	case "header":
+		if rec["header_name"] == nil {
+			fields["header_name"] = "required field missing"
+		}
+	case "path":
+		if rec["path"] == nil {
+			fields["path"] = "required field missing"
+		}
+	}
+	if rec["policy"] == "redis" {
+		r, _ := rec["redis"].(map[string]any)
+		if (r == nil || r["host"] == nil) && rec["redis_host"] == nil {
+			fields["redis"] = map[string]any{"host": "required field missing"}
+		}
+	}
+	if len(fields) == 0 {
+		fields = nil
+	}
+	return ent, fields
+}

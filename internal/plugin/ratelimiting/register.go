@@ -1,0 +1,30 @@
+// Package ratelimiting is Kong's rate-limiting plugin: fixed windows
+// (second to year, aligned to UTC calendar boundaries) counted per consumer,
+// credential, client IP, service, header value or path, with Kong's
+// X-RateLimit-* / RateLimit-* headers and 429 answer.
+//
+// Only the "local" policy is implemented: counters live in this process,
+// in a bounded store kept in plugin.StatePool under the plugin id so that
+// they survive snapshot rebuilds. Configs with policy "redis" or "cluster"
+// are accepted and counted locally (a warning is logged when the instance
+// is built).
+package ratelimiting
+
+import "sluice/internal/plugin"
+
+// Name and Priority are Kong's.
+const (
+	Name     = "rate-limiting"
+	Priority = 910
+)
+
+func init() {
+	plugin.Register(plugin.Definition{
+		Name:      Name,
+		Priority:  Priority,
+		Version:   "3.9.1",
+		Schema:    Schema,
+		Protocols: Schema.Protocols,
+		New:       New,
+	})
+}
