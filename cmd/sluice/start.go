@@ -21,6 +21,7 @@ import (
 
 	"sluice/internal/admin"
 	"sluice/internal/declarative"
+	"sluice/internal/plugin"
 	"sluice/internal/memwatch"
 	"sluice/internal/model"
 	"sluice/internal/proxy"
@@ -125,7 +126,7 @@ func (c configSource) parse(data []byte) (*model.Config, string, error) {
 	if data == nil {
 		return &model.Config{}, declarative.EmptyHash, nil
 	}
-	cfg, err := declarative.Parse(data, nil)
+	cfg, err := declarative.Parse(data, &declarative.Options{Plugins: plugin.SchemaLookup(enabledPlugins(c.s))})
 	if err != nil {
 		return nil, "", err
 	}
@@ -209,7 +210,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	})
 	defer pool.Close()
 	env := &snapshot.Env{Pool: pool, DefaultCert: certs.proxy,
-		Router: router.Options{PathHandlingV1: s.RouterFlavor == "traditional"}}
+		Router:  router.Options{PathHandlingV1: s.RouterFlavor == "traditional"},
+		Plugins: pluginDefinitions(enabledPlugins(s)), State: plugin.NewStatePool(), Logger: log.With("component", "plugins")}
 	rl := reload.New(cur, env, log.With("component", "reload"))
 
 	src := configSource{s}
@@ -283,6 +285,20 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		Configuration: adminConfiguration(s),
 		AdminToken:    s.AdminToken,
 		Logger:        log.With("component", "admin"),
+		TargetHealth: func(upstreamID string) map[string]string {
+			b := pool.Balancer(upstreamID)
+			if b == nil {
+				return nil
+			}
+			out := map[string]string{}
+			for _, th := range b.Health() {
+				out[th.Target] = th.Health
+			}
+			return out
+		},
+		SetTargetHealth: func(upstreamID, target string, healthy bool) error {
+			return pool.SetHealthy(upstreamID, target, "", healthy)
+		},
 	})
 	adminHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/status" || r.URL.Path == "/status/ready" {
