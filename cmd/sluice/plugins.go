@@ -1,0 +1,43 @@
+package main
+
+import (
+	"slices"
+
+	"sluice/internal/plugin"
+	"sluice/internal/settings"
+
+	// The bundled plugins register themselves.
+	_ "sluice/internal/plugin/botdetection"
+	_ "sluice/internal/plugin/correlationid"
+	_ "sluice/internal/plugin/cors"
+	_ "sluice/internal/plugin/iprestriction"
+	_ "sluice/internal/plugin/keyauth"
+	_ "sluice/internal/plugin/ratelimiting"
+	_ "sluice/internal/plugin/requestsizelimiting"
+)
+
+// enabledPlugins is kong.conf `plugins` as a set: nil enables every
+// registered plugin ("bundled"), an empty set none ("off").
+func enabledPlugins(s *settings.Settings) map[string]bool {
+	if len(s.Plugins) == 0 || slices.Contains(s.Plugins, "bundled") {
+		return nil
+	}
+	m := map[string]bool{}
+	for _, n := range s.Plugins {
+		if n != "off" {
+			m[n] = true
+		}
+	}
+	return m
+}
+
+// pluginDefinitions is the plugin lookup for snapshot.Env, restricted to
+// the enabled plugins.
+func pluginDefinitions(enabled map[string]bool) func(string) (*plugin.Definition, bool) {
+	return func(name string) (*plugin.Definition, bool) {
+		if enabled != nil && !enabled[name] {
+			return nil, false
+		}
+		return plugin.Lookup(name)
+	}
+}
