@@ -21,9 +21,9 @@ import (
 
 	"sluice/internal/admin"
 	"sluice/internal/declarative"
-	"sluice/internal/plugin"
 	"sluice/internal/memwatch"
 	"sluice/internal/model"
+	"sluice/internal/plugin"
 	"sluice/internal/proxy"
 	"sluice/internal/reload"
 	"sluice/internal/router"
