@@ -43,6 +43,7 @@ type JSONSample struct {
 	T          int64   `json:"t"`
 	RSS        int64   `json:"rss"`
 	HeapInuse  int64   `json:"heap_inuse"`
+	HeapLive   int64   `json:"heap_live"`
 	HeapGoal   int64   `json:"heap_goal"`
 	Stacks     int64   `json:"stacks"`
 	GCCycles   int64   `json:"gc_cycles"`
@@ -93,7 +94,7 @@ func (w *Watcher) Timeline(last int) Timeline {
 	for i := range n {
 		s := w.at(n - 1 - i)
 		t.Samples[i] = JSONSample{
-			T: s.Time.UnixMilli(), RSS: s.RSS, HeapInuse: s.HeapInuse, HeapGoal: s.HeapGoal,
+			T: s.Time.UnixMilli(), RSS: s.RSS, HeapInuse: s.HeapInuse, HeapLive: s.HeapLive, HeapGoal: s.HeapGoal,
 			Stacks: s.Stacks, GCCycles: s.GCCycles, GCPauseNs: s.GCPauseNs, Goroutines: s.Goroutines,
 		}
 		if len(s.Gauges) > 0 {
@@ -187,7 +188,7 @@ func (w *Watcher) StatusBlock() map[string]any {
 // k, m, g) and ?scale=. It keeps Kong's keys: workers_lua_vms has one entry
 // (sluice is one process) whose http_allocated_gc is the Go heap in use, and
 // lua_shared_dicts is empty. sluice's own fields sit beside them: rss,
-// heap_inuse, heap_goal, stacks, goroutines, gc_cycles, gomemlimit,
+// heap_inuse, heap_live, heap_goal, stacks, goroutines, gc_cycles, gomemlimit,
 // cgroup_limit, components (the registered gauges), spikes_total and
 // last_spike. gomemlimit and cgroup_limit are null when there is none.
 func (w *Watcher) StatusBlockUnit(unit string, scale int) (map[string]any, error) {
@@ -205,6 +206,7 @@ func (w *Watcher) StatusBlockUnit(unit string, scale int) (map[string]any, error
 		"lua_shared_dicts": map[string]any{},
 		"rss":              f(s.RSS),
 		"heap_inuse":       f(s.HeapInuse),
+		"heap_live":        f(s.HeapLive),
 		"heap_goal":        f(s.HeapGoal),
 		"stacks":           f(s.Stacks),
 		"goroutines":       s.Goroutines,

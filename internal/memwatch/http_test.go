@@ -36,7 +36,9 @@ func TestHandlerJSON(t *testing.T) {
 		feed(w, c, 100*mib, 150*mib, 10*mib)
 	}
 	w.Reload(9000, 800*time.Millisecond)
-	feed(w, c, 200*mib, 250*mib, 90*mib)
+	for range 3 {
+		feed(w, c, 200*mib, 250*mib, 90*mib)
+	}
 	srv := httptest.NewServer(w.Handler())
 	defer srv.Close()
 
@@ -56,13 +58,13 @@ func TestHandlerJSON(t *testing.T) {
 	var sample map[string]any
 	var samples []json.RawMessage
 	json.Unmarshal(raw["samples"], &samples)
-	if len(samples) != 9 {
-		t.Fatalf("samples = %d; want 9", len(samples))
+	if len(samples) != 11 {
+		t.Fatalf("samples = %d; want 11", len(samples))
 	}
-	json.Unmarshal(samples[8], &sample)
-	for _, k := range []string{"t", "rss", "heap_inuse", "heap_goal", "stacks", "gc_cycles", "gc_pause_ns", "goroutines", "gauges"} {
+	json.Unmarshal(samples[10], &sample)
+	for _, k := range []string{"t", "rss", "heap_inuse", "heap_live", "heap_goal", "stacks", "gc_cycles", "gc_pause_ns", "goroutines", "gauges"} {
 		if _, ok := sample[k]; !ok {
-			t.Errorf("sample key %q missing from %s", k, samples[8])
+			t.Errorf("sample key %q missing from %s", k, samples[10])
 		}
 	}
 	var tl Timeline
@@ -72,8 +74,8 @@ func TestHandlerJSON(t *testing.T) {
 	if tl.Limit.CgroupLimit != 256<<20 || tl.Limit.Source == "" || tl.Limit.GoMaxProcs != 2 || tl.Limit.GoMemLimit == 0 {
 		t.Errorf("limit = %+v; want the decision and the limit in force", tl.Limit)
 	}
-	if len(tl.GaugeNames) != 1 || tl.GaugeNames[0] != "snapshot_bytes" || tl.Samples[8].Gauges[0] != 90*mib {
-		t.Errorf("gauges %v, last sample %v; want snapshot_bytes = 90 MiB", tl.GaugeNames, tl.Samples[8].Gauges)
+	if len(tl.GaugeNames) != 1 || tl.GaugeNames[0] != "snapshot_bytes" || tl.Samples[10].Gauges[0] != 90*mib {
+		t.Errorf("gauges %v, last sample %v; want snapshot_bytes = 90 MiB", tl.GaugeNames, tl.Samples[10].Gauges)
 	}
 	if len(tl.Spikes) != 1 || tl.Spikes[0].Grew != "snapshot_bytes" || len(tl.Spikes[0].Before) != 1 {
 		t.Fatalf("spikes = %+v; want one, grown by snapshot_bytes, after the reload", tl.Spikes)

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// Spike is one detected rise of heap or RSS over its rolling baseline.
+// Spike is one detected rise of heap or RSS over its rolling baseline. Its
+// heap figures are the live heap (marked by the last GC).
 type Spike struct {
 	Time         time.Time `json:"time"`
 	End          time.Time `json:"end,omitzero"`      // when memory fell back under the threshold

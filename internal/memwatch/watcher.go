@@ -111,6 +111,7 @@ func (o *Options) defaults() {
 type Sample struct {
 	Time       time.Time
 	HeapInuse  int64 // live and not yet swept heap objects
+	HeapLive   int64 // heap marked live by the last GC (no GC sawtooth)
 	HeapGoal   int64
 	Stacks     int64
 	GCCycles   int64 // total since start
@@ -154,7 +155,11 @@ type Watcher struct {
 	spikes   []Spike // oldest first, at most opts.MaxSpikes
 	files    []string
 	inSpike  bool
-	spikeLen int // samples since the open spike began
+	reported bool   // the open spike was logged
+	spikeLen int    // samples since the open spike began
+	quiet    int    // samples since the open spike last grew
+	base     Sample // the open spike's baselines (medians before it)
+	peak     Sample // the open spike's largest sample
 	lastCap  time.Time
 
 	// Sampler state, touched only by the sampling goroutine.
@@ -175,6 +180,7 @@ type Watcher struct {
 // Indices into msamples.
 const (
 	mHeap = iota
+	mLive
 	mGoal
 	mStacks
 	mCycles
@@ -185,6 +191,7 @@ const (
 
 var metricNames = [mCount]string{
 	mHeap:       "/memory/classes/heap/objects:bytes",
+	mLive:       "/gc/heap/live:bytes",
 	mGoal:       "/gc/heap/goal:bytes",
 	mStacks:     "/memory/classes/heap/stacks:bytes",
 	mCycles:     "/gc/cycles/total:gc-cycles",
@@ -204,6 +211,8 @@ func New(opts Options) *Watcher {
 		gbuf:     make([]int64, opts.MaxGauges),
 		msamples: make([]metrics.Sample, mCount),
 	}
+	w.base.Gauges = make([]int64, 0, opts.MaxGauges)
+	w.peak.Gauges = make([]int64, 0, opts.MaxGauges)
 	for i := range w.samples {
 		w.samples[i].Gauges = w.gstore[i*opts.MaxGauges : i*opts.MaxGauges : (i+1)*opts.MaxGauges]
 	}
@@ -325,6 +334,7 @@ func (w *Watcher) Stop() {
 func (w *Watcher) read(s *Sample, gauges []gauge) {
 	metrics.Read(w.msamples)
 	s.HeapInuse = int64(metricUint(w.msamples[mHeap]))
+	s.HeapLive = int64(metricUint(w.msamples[mLive]))
 	s.HeapGoal = int64(metricUint(w.msamples[mGoal]))
 	s.Stacks = int64(metricUint(w.msamples[mStacks]))
 	s.GCCycles = int64(metricUint(w.msamples[mCycles]))
@@ -404,54 +414,78 @@ func (w *Watcher) baselineLocked(f func(*Sample) int64) int64 {
 	return (buf[n/2-1] + buf[n/2]) / 2
 }
 
-func heapOf(s *Sample) int64 { return s.HeapInuse }
+func heapOf(s *Sample) int64 { return s.HeapLive }
 func rssOf(s *Sample) int64  { return s.RSS }
 
 func (w *Watcher) over(v, base int64) bool {
 	return v-base >= w.opts.MinDelta && float64(v) > float64(base)*(1+w.opts.SpikeMargin)
 }
 
-// detectLocked compares the newest sample with the rolling baseline. A spike
-// is reported once, when memory first rises over the threshold; while it
-// stays over, the open spike's peak is updated instead.
-//
-// A spike ends when memory falls back under the threshold of the baseline
-// from before it, or has stayed up for Options.Baseline samples (settled:
-// the new level becomes the baseline).
-func (w *Watcher) detectLocked(s Sample) (Spike, bool) {
+// detectLocked compares the newest sample with the rolling baseline of the
+// live heap (marked by the last GC, so the collector's sawtooth does not
+// count) and of RSS. When memory first rises over it a spike opens: its
+// baselines are frozen, so a slow climb stays one spike, and what grew is
+// measured against them at each new peak. The spike is reported (logged,
+// profiles captured) once, when it stops growing for two samples, ends, or
+// has lasted a baseline window; ok is true then. It ends when memory falls
+// back under the frozen threshold or settles at a new level (see
+// settledLocked).
+func (w *Watcher) detectLocked(s Sample) (report Spike, ok bool) {
 	if w.count-1 < w.opts.MinBaseline {
 		return Spike{}, false
 	}
 	if w.inSpike {
-		// While a spike lasts it is measured against the baseline from
-		// before it, so a slow climb is one spike, not one per window.
 		last := &w.spikes[len(w.spikes)-1]
 		w.spikeLen++
-		stillOver := w.over(s.HeapInuse, last.HeapBaseline) || (s.RSS > 0 && w.over(s.RSS, last.RSSBaseline))
-		if stillOver && w.spikeLen < w.opts.Baseline {
-			last.PeakRSS = max(last.PeakRSS, s.RSS)
-			last.PeakHeap = max(last.PeakHeap, s.HeapInuse)
-			return Spike{}, false
+		if excess(s, &w.base) > excess(w.peak, &w.base)+w.opts.MinDelta/4 {
+			w.setPeakLocked(s)
+			last.Growth = w.growthLocked()
+			last.Grew = last.Growth[0].Component
+			w.quiet = 0
+		} else {
+			w.quiet++
 		}
-		// Back under the old threshold, or held for a whole baseline
-		// window: the rolling baseline is the new normal.
-		last.End = s.Time
-		last.Settled = stillOver
-		w.inSpike = false
+		last.PeakRSS = max(last.PeakRSS, s.RSS)
+		last.PeakHeap = max(last.PeakHeap, s.HeapLive)
+		stillOver := w.over(s.HeapLive, w.base.HeapLive) || (s.RSS > 0 && w.over(s.RSS, w.base.RSS))
+		ended := !stillOver || w.settledLocked()
+		if ended {
+			last.End = s.Time
+			last.Settled = stillOver
+			w.inSpike = false
+		}
+		if !w.reported && (ended || w.quiet >= 2 || w.spikeLen >= w.opts.Baseline) {
+			w.reported = true
+			return *last, true
+		}
 		return Spike{}, false
 	}
 	heapBase := w.baselineLocked(heapOf)
 	rssBase := w.baselineLocked(rssOf)
-	heapOver := w.over(s.HeapInuse, heapBase)
+	heapOver := w.over(s.HeapLive, heapBase)
 	rssOver := s.RSS > 0 && w.over(s.RSS, rssBase)
 	if !heapOver && !rssOver {
 		return Spike{}, false
 	}
-	w.inSpike = true
-	w.spikeLen = 0
+	w.inSpike, w.reported = true, false
+	w.spikeLen, w.quiet = 0, 0
+	w.base.HeapLive, w.base.RSS = heapBase, rssBase
+	w.base.HeapInuse = w.baselineLocked(func(x *Sample) int64 { return x.HeapInuse })
+	w.base.Stacks = w.baselineLocked(func(x *Sample) int64 { return x.Stacks })
+	w.base.Goroutines = w.baselineLocked(func(x *Sample) int64 { return x.Goroutines })
+	w.base.Gauges = w.base.Gauges[:len(s.Gauges)]
+	for i := range s.Gauges {
+		w.base.Gauges[i] = w.baselineLocked(func(x *Sample) int64 {
+			if i < len(x.Gauges) {
+				return x.Gauges[i]
+			}
+			return 0
+		})
+	}
+	w.setPeakLocked(s)
 	sp := Spike{
-		Time: s.Time, RSS: s.RSS, RSSBaseline: rssBase, Heap: s.HeapInuse, HeapBaseline: heapBase,
-		PeakRSS: s.RSS, PeakHeap: s.HeapInuse,
+		Time: s.Time, RSS: s.RSS, RSSBaseline: rssBase, Heap: s.HeapLive, HeapBaseline: heapBase,
+		PeakRSS: s.RSS, PeakHeap: s.HeapLive,
 	}
 	switch {
 	case heapOver && rssOver:
@@ -461,7 +495,7 @@ func (w *Watcher) detectLocked(s Sample) (Spike, bool) {
 	default:
 		sp.Metric = "rss"
 	}
-	sp.Growth = w.growthLocked(s, heapBase, rssBase)
+	sp.Growth = w.growthLocked()
 	if len(sp.Growth) > 0 {
 		sp.Grew = sp.Growth[0].Component
 	}
@@ -472,7 +506,45 @@ func (w *Watcher) detectLocked(s Sample) (Spike, bool) {
 	}
 	w.spikes = append(w.spikes, sp)
 	w.spikesTotal.Add(1)
-	return sp, true
+	return Spike{}, false
+}
+
+// excess is how far s is over the baseline b, live heap and RSS together.
+func excess(s Sample, b *Sample) int64 {
+	return max(s.HeapLive-b.HeapLive, 0) + max(s.RSS-b.RSS, 0)
+}
+
+// setPeakLocked copies s into w.peak, keeping w.peak's gauge storage.
+func (w *Watcher) setPeakLocked(s Sample) {
+	g := w.peak.Gauges[:len(s.Gauges)]
+	copy(g, s.Gauges)
+	w.peak = s
+	w.peak.Gauges = g
+}
+
+// settledLocked reports whether the open spike has become a new level: it
+// has lasted a baseline window and the last half window of samples is flat
+// (live heap and RSS within MinDelta), or it has lasted ten windows.
+func (w *Watcher) settledLocked() bool {
+	if w.spikeLen >= 10*w.opts.Baseline {
+		return true
+	}
+	if w.spikeLen < w.opts.Baseline {
+		return false
+	}
+	n := max(w.opts.Baseline/2, 3)
+	return w.rangeLocked(heapOf, n) < w.opts.MinDelta && w.rangeLocked(rssOf, n) < w.opts.MinDelta
+}
+
+// rangeLocked is max-min of f over the newest n samples.
+func (w *Watcher) rangeLocked(f func(*Sample) int64, n int) int64 {
+	n = min(n, w.count)
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range n {
+		v := f(w.at(i))
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return hi - lo
 }
 
 // Growth is how much one component grew over its baseline.
@@ -482,14 +554,14 @@ type Growth struct {
 	Unit      string `json:"unit"` // "bytes" or "goroutines"
 }
 
-// growthLocked lists what grew, the component most responsible first:
-// registered gauges are parts of the heap, so one that accounts for at
-// least half of the heap's growth is named ahead of the heap.
-func (w *Watcher) growthLocked(s Sample, heapBase, rssBase int64) []Growth {
-	stacksBase := w.baselineLocked(func(x *Sample) int64 { return x.Stacks })
-	grBase := w.baselineLocked(func(x *Sample) int64 { return x.Goroutines })
-	heapD := s.HeapInuse - heapBase
-	stacksD := s.Stacks - stacksBase
+// growthLocked lists what grew from the open spike's baseline to its peak,
+// the component most responsible first. Registered gauges are parts of the
+// heap, so one that accounts for at least half of the heap's growth is named
+// ahead of the heap. It never returns an empty list.
+func (w *Watcher) growthLocked() []Growth {
+	p, b := &w.peak, &w.base
+	heapD := p.HeapLive - b.HeapLive
+	stacksD := p.Stacks - b.Stacks
 	var out []Growth
 	add := func(c string, d int64, unit string) {
 		if d > 0 {
@@ -498,21 +570,17 @@ func (w *Watcher) growthLocked(s Sample, heapBase, rssBase int64) []Growth {
 	}
 	add("heap", heapD, "bytes")
 	add("stacks", stacksD, "bytes")
-	if s.RSS > 0 {
-		add("outside the Go heap", (s.RSS-rssBase)-max(heapD, 0)-max(stacksD, 0), "bytes")
+	if p.RSS > 0 {
+		// Resident heap pages include garbage not yet collected: compare
+		// with the heap in use, not the live heap.
+		add("outside the Go heap", (p.RSS-b.RSS)-max(p.HeapInuse-b.HeapInuse, 0)-max(stacksD, 0), "bytes")
 	}
 	var gauges []Growth
 	for i, g := range w.gauges {
-		if i >= len(s.Gauges) {
+		if i >= len(p.Gauges) || i >= len(b.Gauges) {
 			break
 		}
-		base := w.baselineLocked(func(x *Sample) int64 {
-			if i < len(x.Gauges) {
-				return x.Gauges[i]
-			}
-			return 0
-		})
-		if d := s.Gauges[i] - base; d > 0 {
+		if d := p.Gauges[i] - b.Gauges[i]; d > 0 {
 			gauges = append(gauges, Growth{g.name, d, "bytes"})
 		}
 	}
@@ -523,8 +591,11 @@ func (w *Watcher) growthLocked(s Sample, heapBase, rssBase int64) []Growth {
 		gauges = gauges[1:]
 	}
 	out = append(out, gauges...)
-	if d := s.Goroutines - grBase; d > 0 {
+	if d := p.Goroutines - b.Goroutines; d > 0 {
 		out = append(out, Growth{"goroutines", d, "goroutines"})
+	}
+	if len(out) == 0 {
+		out = append(out, Growth{"nothing measured", 0, "bytes"})
 	}
 	return out
 }
