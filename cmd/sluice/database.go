@@ -37,6 +37,9 @@ func pgOptions(s *settings.Settings) postgres.Options {
 	}
 	o.SSL = pg.SSL
 	o.SSLVerify = pg.SSLVerify
+	o.SSLRequired = pg.SSLRequired
+	o.SSLVersion = pg.SSLVersion
+	o.SSLCert, o.SSLCertKey = pg.SSLCert, pg.SSLCertKey
 	if pg.MaxConcurrentQueries > 0 {
 		o.MaxConns = pg.MaxConcurrentQueries
 	}
