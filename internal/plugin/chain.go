@@ -193,8 +193,12 @@ func (ch *Chain) Access(c *Ctx) {
 // applied to h.
 func (c *Ctx) BeginResponse(status int, h http.Header) {
 	c.Status, c.Header = status, h
-	for _, p := range c.pending {
-		h[p.name] = []string{p.value}
+	if len(c.pending) > 0 {
+		vals := make([]string, len(c.pending)) // one backing array
+		for i, p := range c.pending {
+			vals[i] = p.value
+			h[p.name] = vals[i : i+1 : i+1]
+		}
 	}
 	c.pending = nil
 }

@@ -28,6 +28,7 @@ func init() {
 // RateLimiting is one configured instance.
 type RateLimiting struct {
 	limits     [len(periodNames)]int64 // 0: period not configured
+	limitStr   [len(periodNames)]string
 	nperiods   int
 	limitBy    string
 	headerName string
@@ -48,6 +49,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 			if float64(rl.limits[i]) < v {
 				rl.limits[i]++ // Kong compares usage with the fractional limit
 			}
+			rl.limitStr[i] = strconv.FormatInt(rl.limits[i], 10)
 			rl.nperiods++
 		}
 	}
@@ -144,7 +146,8 @@ func (rl *RateLimiting) Access(c *plugin.Ctx) {
 
 	var reset int64
 	if !rl.hide {
-		var limit, remaining, win int64
+		var remaining, win int64
+		var limit, remStr string
 		first := true
 		for i := range ws {
 			w := &ws[i]
@@ -157,15 +160,23 @@ func (rl *RateLimiting) Access(c *plugin.Ctx) {
 			}
 			if first || rem < remaining || (rem == remaining && w.expiry > win) {
 				first = false
-				limit, remaining, win = w.limit, rem, w.expiry
+				limit, remaining, win = rl.limitStr[w.period], rem, w.expiry
+				remStr = ""
 				ms := t.UnixMilli() - w.start*1000
 				reset = max(1, w.expiry-ms/1000)
 			}
-			c.SetResponseHeader(hdrLimit[w.period], itoa(w.limit))
-			c.SetResponseHeader(hdrRemaining[w.period], itoa(rem))
+			c.SetResponseHeader(hdrLimit[w.period], rl.limitStr[w.period])
+			rs := itoa(rem)
+			if remStr == "" && rem == remaining {
+				remStr = rs
+			}
+			c.SetResponseHeader(hdrRemaining[w.period], rs)
 		}
-		c.SetResponseHeader("Ratelimit-Limit", itoa(limit))
-		c.SetResponseHeader("Ratelimit-Remaining", itoa(remaining))
+		c.SetResponseHeader("Ratelimit-Limit", limit)
+		if remStr == "" {
+			remStr = itoa(remaining)
+		}
+		c.SetResponseHeader("Ratelimit-Remaining", remStr)
 		c.SetResponseHeader("Ratelimit-Reset", itoa(reset))
 	}
 	if stop >= 0 {

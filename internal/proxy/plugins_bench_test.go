@@ -1,0 +1,57 @@
+package proxy
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"sluice/internal/model"
+)
+
+// benchPlugins runs BenchmarkProxySmall's request through a route with the
+// given plugins (built by mk from the route).
+func benchPlugins(b *testing.B, mk func(r *model.Route) []*model.Plugin, hdr map[string]string) {
+	s := svcTo(b, rawUpstream(b))
+	r := routeTo(s, "/bench")
+	alice := consumer("alice", nil)
+	e := newPluginEnv(b, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r},
+		Consumers: []*model.Consumer{alice}, KeyAuthCredentials: []*model.KeyAuthCredential{keyCred(alice, "bench-key")},
+		Plugins: mk(r)})
+	h := e.proxy.Handler(8000, false)
+	req, _ := http.NewRequest("GET", "http://bench.test/bench/item?x=1", nil)
+	req.RequestURI = "/bench/item?x=1"
+	req.RemoteAddr = "127.0.0.1:40000"
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	req = req.WithContext(context.Background())
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		clear(w.h)
+		w.status, w.n = 0, 0
+		h.ServeHTTP(w, req)
+		if w.status != 200 || w.n != 200 {
+			b.Fatalf("status %d, %d bytes", w.status, w.n)
+		}
+	}
+}
+
+func BenchmarkProxyKeyAuth(b *testing.B) {
+	benchPlugins(b, func(r *model.Route) []*model.Plugin {
+		return []*model.Plugin{plug(b, "key-auth", nil, r, nil, nil)}
+	}, map[string]string{"apikey": "bench-key"})
+}
+
+func BenchmarkProxyRateLimitingLocal(b *testing.B) {
+	benchPlugins(b, func(r *model.Route) []*model.Plugin {
+		return []*model.Plugin{rl(b, map[string]any{"minute": 1e12, "limit_by": "ip"}, r, nil, nil)}
+	}, nil)
+}
+
+func BenchmarkProxyKeyAuthRateLimiting(b *testing.B) {
+	benchPlugins(b, func(r *model.Route) []*model.Plugin {
+		return []*model.Plugin{plug(b, "key-auth", nil, r, nil, nil), rl(b, map[string]any{"minute": 1e12, "hour": 1e13}, r, nil, nil)}
+	}, map[string]string{"apikey": "bench-key"})
+}
