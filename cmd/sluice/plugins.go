@@ -14,6 +14,8 @@ import (
 	_ "sluice/internal/plugin/keyauth"
 	_ "sluice/internal/plugin/ratelimiting"
 	_ "sluice/internal/plugin/requestsizelimiting"
+	_ "sluice/internal/plugin/requesttransformer"
+	_ "sluice/internal/plugin/responsetransformer"
 )
 
 // enabledPlugins is kong.conf `plugins` as a set: nil enables every
