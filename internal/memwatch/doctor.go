@@ -25,6 +25,9 @@ var sparkRunes = []rune("▁▂▃▄▅▆▇█")
 func Doctor(w io.Writer, baseURL string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if !strings.Contains(baseURL, "://") {
+		baseURL = "http://" + baseURL
+	}
 	url := strings.TrimRight(baseURL, "/") + "/debug/memory"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -97,6 +100,22 @@ func Report(w io.Writer, node string, t *Timeline) error {
 		last := t.Samples[len(t.Samples)-1]
 		fmt.Fprintf(&b, "now: heap goal %s, stacks %s, %d goroutines, %d GC cycles\n",
 			FormatBytes(last.HeapGoal), FormatBytes(last.Stacks), last.Goroutines, last.GCCycles)
+	}
+	if len(t.Events) > 0 {
+		kinds := map[string]int{}
+		for _, e := range t.Events {
+			kinds[e.Kind]++
+		}
+		names := make([]string, 0, len(kinds))
+		for k := range kinds {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		parts := make([]string, len(names))
+		for i, k := range names {
+			parts[i] = fmt.Sprintf("%d %s", kinds[k], k)
+		}
+		fmt.Fprintf(&b, "events: %s\n", strings.Join(parts, ", "))
 	}
 	b.WriteString("\n")
 

@@ -71,6 +71,7 @@ func TestDoctor(t *testing.T) {
 		"snapshot_bytes " + strings.Repeat("▁", 20) + "  min 10.00 MiB",
 		"20 samples every 1 s, covering 19 s",
 		"limit: container 256.00 MiB, GOMEMLIMIT 230.40 MiB (90% of the cgroup limit of 268435456 bytes)",
+		"events: 1 reload",
 		"spikes: 2 (2 since start)",
 		"  2026-11-27 03:00:10  heap 64.00 MiB over its baseline of 100.00 MiB; grew most: heap +64.00 MiB; config reload of 9000 entities 0.8 s before",
 		"      peak rss 214.00 MiB, peak heap 164.00 MiB, back to normal after 3 s",
@@ -131,7 +132,7 @@ func TestDoctorAgainstHandler(t *testing.T) {
 	mux.Handle("/debug/memory", w.Handler())
 	srv2 := httptest.NewServer(mux)
 	defer srv2.Close()
-	if err := Doctor(&out, srv2.URL); err != nil {
+	if err := Doctor(&out, strings.TrimPrefix(srv2.URL, "http://")); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"spikes: 1 (1 since start)", "grew most: heap +100.00 MiB; config reload of 9000 entities", "profiles: not saved (no diagnostics directory)"} {

@@ -10,6 +10,7 @@ import (
 	"runtime/metrics"
 	"runtime/trace"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,10 +253,10 @@ func (w *Watcher) Event(kind, detail string, attrs ...any) {
 		for i := 0; i < len(attrs); i++ {
 			switch k := attrs[i].(type) {
 			case slog.Attr:
-				e.Attrs[k.Key] = k.Value.Any()
+				e.Attrs[k.Key] = plainValue(k.Value.Any())
 			case string:
 				if i+1 < len(attrs) {
-					e.Attrs[k] = attrs[i+1]
+					e.Attrs[k] = plainValue(attrs[i+1])
 					i++
 				} else {
 					e.Attrs["!BADKEY"] = k
@@ -268,6 +269,32 @@ func (w *Watcher) Event(kind, detail string, attrs ...any) {
 	w.mu.Lock()
 	w.addEventLocked(e)
 	w.mu.Unlock()
+}
+
+// plainValue keeps v when it encodes to JSON as itself and renders it as
+// text otherwise, so one odd attribute cannot break /debug/memory.
+func plainValue(v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return v
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		return v
+	case float32:
+		return plainValue(float64(x))
+	case time.Duration:
+		return x.String()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case error:
+		return x.Error()
+	case fmt.Stringer:
+		return x.String()
+	default:
+		return fmt.Sprint(v)
+	}
 }
 
 // Reload records a config reload of entities entities that took build to
@@ -285,7 +312,7 @@ func (w *Watcher) addEventLocked(e Event) {
 	}
 }
 
-// Start begins sampling every Options.Interval until ctx is done or Stop is
+// Start begins sampling (call it once) every Options.Interval until ctx is done or Stop is
 // called. It also starts the trace flight recorder when Options.Dir is set
 // (unless NoTrace); failing to start it is logged, not fatal.
 func (w *Watcher) Start(ctx context.Context) {
@@ -325,6 +352,10 @@ func (w *Watcher) Stop() {
 		<-w.done
 		if w.fr != nil {
 			w.fr.Stop()
+		}
+		if w.rss.f != nil {
+			w.rss.f.Close()
+			w.rss.f = nil
 		}
 	})
 }

@@ -3,7 +3,10 @@ package memwatch
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -73,6 +76,22 @@ func TestRingWraparound(t *testing.T) {
 	ev := w2.Timeline(0).Events
 	if len(ev) != 3 || ev[0].Attrs["n"] != 2 || ev[2].Attrs["n"] != 4 {
 		t.Errorf("events = %+v; want n = 2, 3, 4", ev)
+	}
+}
+
+func TestEventAttrsEncode(t *testing.T) {
+	w := New(Options{})
+	w.Event(KindEviction, "odd attrs", "nan", math.NaN(), "err", errors.New("boom"), "took", 1500*time.Millisecond,
+		"fn", func() {}, slog.Int("n", 3), "dangling")
+	tl := w.Timeline(0)
+	if _, err := json.Marshal(tl); err != nil {
+		t.Fatalf("timeline with odd attrs does not encode: %v", err)
+	}
+	want := map[string]any{"nan": "NaN", "err": "boom", "took": "1.5s", "n": int64(3), "!BADKEY": "dangling"}
+	for k, v := range want {
+		if got := tl.Events[0].Attrs[k]; got != v {
+			t.Errorf("attr %s = %#v; want %#v", k, got, v)
+		}
 	}
 }
 
