@@ -129,3 +129,32 @@ func TestFindPeriodRandom(t *testing.T) {
 		t.Errorf("400 s period found in %d of %d timelines; want all", foundRegular, seeds)
 	}
 }
+
+// The whole pipeline: a watcher fed a timeline where every 60 s a reload is
+// followed by a jump in memory finds the period and its cause.
+func TestWatcherFindsRecurringSpikes(t *testing.T) {
+	w, c := synthetic(Options{Samples: 600})
+	for k := range 5 {
+		for range 56 {
+			feed(w, c, 100*mib, 150*mib)
+		}
+		c.t = c.t.Add(-800 * time.Millisecond)
+		w.Reload(9900+100*k, 300*time.Millisecond)
+		c.t = c.t.Add(800 * time.Millisecond)
+		for range 4 {
+			feed(w, c, 180*mib, 230*mib)
+		}
+	}
+	feed(w, c, 100*mib, 150*mib)
+	tl := w.Timeline(0)
+	if len(tl.Spikes) != 5 {
+		t.Fatalf("spikes = %d; want 5", len(tl.Spikes))
+	}
+	want := "every 60 s, each after a config reload of about 10k entities"
+	if !tl.Period.Found || tl.Period.Summary != want || tl.Period.Count != 5 {
+		t.Errorf("period = %+v; want %q over 5 spikes", tl.Period, want)
+	}
+	if math.Abs(tl.Period.Lag-0.8) > 0.01 {
+		t.Errorf("lag = %v s; want 0.8", tl.Period.Lag)
+	}
+}

@@ -104,7 +104,6 @@ func (w *Watcher) onSpike(sp Spike) {
 		w.spikes[i].Profiles = files
 		w.spikes[i].Skipped = skipped
 	}
-	w.files = append(w.files, files...)
 	w.mu.Unlock()
 	sp.Profiles, sp.Skipped = files, skipped
 

@@ -154,7 +154,6 @@ type Watcher struct {
 	enext    int
 	ecount   int
 	spikes   []Spike // oldest first, at most opts.MaxSpikes
-	files    []string
 	inSpike  bool
 	reported bool   // the open spike was logged
 	spikeLen int    // samples since the open spike began
