@@ -29,6 +29,12 @@ type Config struct {
 	// Requests are raw HTTP/1.1 requests sent in turn (request i is
 	// Requests[i%len]); each must ask for a keep-alive response.
 	Requests [][]byte
+	// Observe, when set, is called for every request that got a reply or
+	// an error, from the connection's goroutine (so concurrently): the
+	// request's index, its intended send time, the latency from that time,
+	// the status code (0 on an error) and the error (nil for a complete
+	// response, also when the server closed the connection after it).
+	Observe func(i int64, intended time.Time, latency time.Duration, status int, err error)
 }
 
 // Result is what a run measured. Latencies are from the intended send time
@@ -123,7 +129,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				intended := start.Add(time.Duration(i) * interval)
 				code, err := roundTrip(c, br, cfg.Requests[i%int64(len(cfg.Requests))])
 				if err == nil || errors.Is(err, errClosed) {
-					mine = append(mine, time.Since(intended))
+					lat := time.Since(intended)
+					mine = append(mine, lat)
+					if cfg.Observe != nil {
+						cfg.Observe(i, intended, lat, code, nil)
+					}
 					if code < 400 {
 						ok.Add(1)
 					} else {
@@ -136,6 +146,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					}
 					if !errors.Is(err, errClosed) {
 						errs.Add(1)
+						if cfg.Observe != nil {
+							cfg.Observe(i, intended, time.Since(intended), 0, err)
+						}
 					}
 					c.Close()
 					if c, err = d.DialContext(ctx, "tcp", cfg.Addr); err != nil {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -107,5 +108,44 @@ func TestRunErrors(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Config{Rate: 0}); err == nil {
 		t.Error("Run with rate 0 succeeded; want an error")
+	}
+}
+
+func TestRunObserve(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/deny" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+		w.Write([]byte("Hello, World!"))
+	}))
+	defer srv.Close()
+	reqs := [][]byte{Request(addr(srv), "/ok"), Request(addr(srv), "/deny")}
+	var mu sync.Mutex
+	codes := map[int]int{}
+	seen := map[int64]bool{}
+	var prev time.Time
+	ordered := true
+	res, err := Run(context.Background(), Config{Addr: addr(srv), Rate: 500, Duration: 200 * time.Millisecond, Conns: 1, Requests: reqs,
+		Observe: func(i int64, intended time.Time, lat time.Duration, code int, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || lat <= 0 || seen[i] {
+				t.Errorf("request %d: latency %v, error %v, seen before %v; want a positive latency once, no error", i, lat, err, seen[i])
+			}
+			if !prev.IsZero() && !intended.After(prev) {
+				ordered = false
+			}
+			prev = intended
+			seen[i] = true
+			codes[code]++
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codes[200] != 50 || codes[401] != 50 || len(codes) != 2 {
+		t.Errorf("observed codes %v; want 50 of 200 and 50 of 401 (result %+v)", codes, res)
+	}
+	if !ordered {
+		t.Error("intended times on one connection not increasing")
 	}
 }
