@@ -324,7 +324,31 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		TLSMaxVersion:          maxTLS,
 		SessionTicketsDisabled: !s.SSLSessionTickets,
 		DBless:                 s.DBless(),
-		Log:                    log.With("component", "server"),
+		DBReachable: func(ctx context.Context) error {
+			if st == nil {
+				return nil
+			}
+			_, err := st.Version(ctx)
+			return err
+		},
+		StatusInfo: func() map[string]any {
+			rs := rl.Stats()
+			info := map[string]any{
+				"reloads_succeeded":     rs.Successes,
+				"reloads_failed":        rs.Failures,
+				"last_build_seconds":    rs.LastBuildTime.Seconds(),
+				"last_reload_ok":        rs.LastOK,
+				"configuration_version": uint64(0),
+				"store_version":         rs.StoreVersion,
+				"applied_store_version": rs.AppliedVersion,
+				"store_versions_behind": rs.StoreVersion - rs.AppliedVersion,
+			}
+			if snap := cur.Load(); snap != nil {
+				info["configuration_version"] = snap.Version
+			}
+			return info
+		},
+		Log: log.With("component", "server"),
 	})
 	if err := srv.Start(); err != nil {
 		log.Error("opening listeners", "error", err)

@@ -48,6 +48,9 @@ type Options struct {
 	// StatusExtra serves status-listener paths other than /status and
 	// /status/ready (e.g. /metrics); nil answers them 404.
 	StatusExtra http.Handler
+	// StatusInfo, when set, adds a "sluice" block of its own fields to
+	// GET /status.
+	StatusInfo func() map[string]any
 
 	// Current is the snapshot being served: its certificates answer TLS
 	// handshakes on proxy listeners, its presence and hash make the node

@@ -90,6 +90,9 @@ type StatusBody struct {
 	Memory            StatusMemory   `json:"memory"`
 	Server            Stats          `json:"server"`
 	ConfigurationHash string         `json:"configuration_hash"`
+	// Sluice holds sluice's own fields (config versions, store lag,
+	// reloads); absent in Kong.
+	Sluice map[string]any `json:"sluice,omitempty"`
 }
 
 // StatusDatabase is the database block of GET /status.
@@ -153,6 +156,9 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if snap := s.opts.Current.Load(); snap != nil && snap.Hash != "" {
 		body.ConfigurationHash = snap.Hash
+	}
+	if s.opts.StatusInfo != nil {
+		body.Sluice = s.opts.StatusInfo()
 	}
 	writeJSON(w, http.StatusOK, body)
 }
