@@ -144,7 +144,7 @@ func Report(w io.Writer, node string, t *Timeline) error {
 				fmt.Fprintf(&b, "      grew: %s\n", strings.Join(parts, ", "))
 			}
 			for _, p := range s.Before {
-				fmt.Fprintf(&b, "      before: %s, %.1f s before\n", p.Event.describe(), p.AgoSeconds)
+				fmt.Fprintf(&b, "      before: %s, %s before\n", p.Event.describe(), fmtAgo(p.AgoSeconds))
 			}
 			switch {
 			case len(s.Profiles) > 0:

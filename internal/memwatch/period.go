@@ -216,9 +216,12 @@ func medianF(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// fmtPeriod renders an interval for a sentence: "60 s", "15 min", "2.5 h".
+// fmtPeriod renders an interval for a sentence: "20 ms", "60 s", "15 min",
+// "2.5 h".
 func fmtPeriod(d time.Duration) string {
 	switch {
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
 	case d < 2*time.Minute:
 		return roughly(d.Seconds()) + " s"
 	case d < 2*time.Hour:
@@ -234,6 +237,14 @@ func roughly(f float64) string {
 		return strconv.FormatFloat(math.Round(f), 'f', 0, 64)
 	}
 	return trimFloat(f, 1)
+}
+
+// fmtAgo renders a number of seconds: "0.8 s", "12.0 s", "30 ms".
+func fmtAgo(sec float64) string {
+	if sec < 0.1 {
+		return strconv.FormatFloat(math.Round(sec*1000), 'f', 0, 64) + " ms"
+	}
+	return strconv.FormatFloat(sec, 'f', 1, 64) + " s"
 }
 
 // fmtCount renders an approximate count: 9000 -> "9k", 10240 -> "10k".

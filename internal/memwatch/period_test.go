@@ -85,13 +85,19 @@ func TestFindPeriod(t *testing.T) {
 }
 
 func TestFmtCountAndPeriod(t *testing.T) {
+	agos := map[float64]string{0.8: "0.8 s", 0.03: "30 ms", 12: "12.0 s"}
+	for sec, want := range agos {
+		if got := fmtAgo(sec); got != want {
+			t.Errorf("fmtAgo(%v) = %q; want %q", sec, got, want)
+		}
+	}
 	counts := map[float64]string{9000: "9k", 9500: "9.5k", 10240: "10k", 1500: "1.5k", 640: "640", 123456: "123k"}
 	for n, want := range counts {
 		if got := fmtCount(n); got != want {
 			t.Errorf("fmtCount(%v) = %q; want %q", n, got, want)
 		}
 	}
-	periods := map[time.Duration]string{60 * time.Second: "60 s", 15 * time.Minute: "15 min", 150 * time.Minute: "2.5 h", 1500 * time.Millisecond: "1.5 s"}
+	periods := map[time.Duration]string{60 * time.Second: "60 s", 15 * time.Minute: "15 min", 150 * time.Minute: "2.5 h", 1500 * time.Millisecond: "1.5 s", 20 * time.Millisecond: "20 ms"}
 	for d, want := range periods {
 		if got := fmtPeriod(d); got != want {
 			t.Errorf("fmtPeriod(%v) = %q; want %q", d, got, want)

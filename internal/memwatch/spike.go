@@ -52,7 +52,7 @@ func (s *Spike) Summary() string {
 	}
 	if len(s.Before) > 0 {
 		p := s.Before[0]
-		fmt.Fprintf(&b, "; %s %.1f s before", p.Event.describe(), p.AgoSeconds)
+		fmt.Fprintf(&b, "; %s %s before", p.Event.describe(), fmtAgo(p.AgoSeconds))
 	}
 	return b.String()
 }
@@ -118,7 +118,7 @@ func (w *Watcher) onSpike(sp Spike) {
 	}
 	if len(sp.Before) > 0 {
 		b := sp.Before[0]
-		attrs = append(attrs, "before", fmt.Sprintf("%s %.1f s before", b.Event.describe(), b.AgoSeconds))
+		attrs = append(attrs, "before", fmt.Sprintf("%s %s before", b.Event.describe(), fmtAgo(b.AgoSeconds)))
 	}
 	if len(files) > 0 {
 		attrs = append(attrs, "profiles", strings.Join(files, ","))
@@ -198,8 +198,12 @@ func pruneDir(dir string, keep int) error {
 	if len(names) <= keep {
 		return nil
 	}
-	stamp := func(n string) string { return n[strings.IndexByte(n, '-')+1:] }
-	slices.SortFunc(names, func(a, b string) int { return strings.Compare(stamp(a), stamp(b)) })
+	slices.SortFunc(names, func(a, b string) int {
+		if c := strings.Compare(captureStamp(a), captureStamp(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	var errs []error
 	for _, n := range names[:len(names)-keep] {
 		if err := os.Remove(filepath.Join(dir, n)); err != nil {
@@ -221,7 +225,18 @@ func ListCaptures(dir string) []string {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}
-	stamp := func(n string) string { b := filepath.Base(n); return b[strings.IndexByte(b, '-')+1:] }
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(stamp(a), stamp(b)) })
+	slices.SortFunc(out, func(a, b string) int {
+		if c := strings.Compare(captureStamp(a), captureStamp(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	return out
+}
+
+// captureStamp is the timestamp in a capture file's name.
+func captureStamp(path string) string {
+	b := filepath.Base(path)
+	b = b[strings.IndexByte(b, '-')+1:]
+	return strings.TrimSuffix(strings.TrimSuffix(b, ".pprof"), ".out")
 }
