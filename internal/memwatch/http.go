@@ -91,6 +91,11 @@ func (w *Watcher) Timeline(last int) Timeline {
 	for i, g := range w.gauges {
 		t.GaugeNames[i] = g.name
 	}
+	ng := 0
+	for i := range n {
+		ng += len(w.at(i).Gauges)
+	}
+	gflat := make([]int64, 0, ng)
 	for i := range n {
 		s := w.at(n - 1 - i)
 		t.Samples[i] = JSONSample{
@@ -98,7 +103,9 @@ func (w *Watcher) Timeline(last int) Timeline {
 			Stacks: s.Stacks, GCCycles: s.GCCycles, GCPauseNs: s.GCPauseNs, Goroutines: s.Goroutines,
 		}
 		if len(s.Gauges) > 0 {
-			t.Samples[i].Gauges = append([]int64(nil), s.Gauges...)
+			start := len(gflat)
+			gflat = append(gflat, s.Gauges...)
+			t.Samples[i].Gauges = gflat[start:len(gflat):len(gflat)]
 		}
 	}
 	events := make([]Event, 0, w.ecount)

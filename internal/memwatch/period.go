@@ -23,6 +23,13 @@ type Period struct {
 	Summary string    `json:"summary"`
 }
 
+// Bounds on the work of FindPeriod: the newest maxPeriodSpikes spikes are
+// examined, and two spikes are tried as at most maxSkip periods apart.
+const (
+	maxPeriodSpikes = 100
+	maxSkip         = 4
+)
+
 // FindPeriod looks for spikes recurring at roughly equal intervals: at least
 // three spike times t, t+p, t+2p... each within tol (a fraction, e.g. 0.10)
 // of n*p from the first, and too regular to be random spikes lining up by
@@ -32,18 +39,21 @@ type Period struct {
 func FindPeriod(spikes []time.Time, events []Event, tol float64) Period {
 	ts := slices.Clone(spikes)
 	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
-	var best []time.Time
+	if len(ts) > maxPeriodSpikes {
+		ts = ts[len(ts)-maxPeriodSpikes:]
+	}
+	var best, buf []time.Time
 	for i := range ts {
 		for j := i + 1; j < len(ts); j++ {
-			for k := 1; k <= j-i; k++ {
+			for k := 1; k <= min(j-i, maxSkip); k++ {
 				// ts[i] and ts[j] may be k periods apart.
 				p := ts[j].Sub(ts[i]) / time.Duration(k)
 				if p <= 0 {
 					continue
 				}
-				chain := chainFrom(ts, i, p, tol)
-				if better(ts, chain, best, tol) {
-					best = chain
+				buf = chainFrom(buf[:0], ts, i, p, tol)
+				if better(ts, buf, best, tol) {
+					best = append(best[:0], buf...)
 				}
 			}
 		}
@@ -140,10 +150,10 @@ func better(ts, chain, best []time.Time, tol float64) bool {
 	return len(chain) > len(best) || (len(chain) == len(best) && p < meanGap(best))
 }
 
-// chainFrom follows spikes from ts[i]: the n-th next one is expected n*p
+// chainFrom appends to chain the spikes following ts[i]: the n-th next one is expected n*p
 // after ts[i], within tol*p (anchored at the start, so errors do not add up).
-func chainFrom(ts []time.Time, i int, p time.Duration, tol float64) []time.Time {
-	chain := []time.Time{ts[i]}
+func chainFrom(chain, ts []time.Time, i int, p time.Duration, tol float64) []time.Time {
+	chain = append(chain, ts[i])
 	slack := time.Duration(float64(p) * tol)
 	for k := i + 1; k < len(ts); {
 		want := ts[i].Add(p * time.Duration(len(chain)))

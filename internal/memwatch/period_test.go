@@ -164,3 +164,15 @@ func TestWatcherFindsRecurringSpikes(t *testing.T) {
 		t.Errorf("lag = %v s; want 0.8", tl.Period.Lag)
 	}
 }
+
+func BenchmarkFindPeriod(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var ts []time.Time
+	for range 256 {
+		ts = append(ts, t0.Add(time.Duration(r.Int64N(int64(24*time.Hour)))))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		FindPeriod(ts, nil, 0.10)
+	}
+}

@@ -270,6 +270,13 @@ func (w *Watcher) Event(kind, detail string, attrs ...any) {
 	w.mu.Unlock()
 }
 
+// Eviction records that a cache or queue dropped entries to stay within its
+// cap.
+func (w *Watcher) Eviction(component string, entries int, bytes int64) {
+	w.Event(KindEviction, fmt.Sprintf("%s evicted %d entries (%s)", component, entries, FormatBytes(bytes)),
+		"component", component, "entries", entries, "bytes", bytes)
+}
+
 // plainValue keeps v when it encodes to JSON as itself and renders it as
 // text otherwise, so one odd attribute cannot break /debug/memory.
 func plainValue(v any) any {

@@ -83,7 +83,11 @@ func TestEventAttrsEncode(t *testing.T) {
 	w := New(Options{})
 	w.Event(KindEviction, "odd attrs", "nan", math.NaN(), "err", errors.New("boom"), "took", 1500*time.Millisecond,
 		"fn", func() {}, slog.Int("n", 3), "dangling")
+	w.Eviction("credential cache", 10, 4096)
 	tl := w.Timeline(0)
+	if ev := tl.Events[1]; ev.Kind != KindEviction || ev.Detail != "credential cache evicted 10 entries (4.00 KiB)" || ev.Attrs["bytes"] != int64(4096) {
+		t.Errorf("eviction event = %+v; want credential cache, 10 entries, 4096 bytes", ev)
+	}
 	if _, err := json.Marshal(tl); err != nil {
 		t.Fatalf("timeline with odd attrs does not encode: %v", err)
 	}
