@@ -1,6 +1,5 @@
-// Package memwatch makes the process aware of its container's memory limit
-// and (in the memory issue) records the memory timeline, detects spikes and
-// attributes them. This file: the cgroup limit and GOMEMLIMIT.
+// The cgroup memory limit and GOMEMLIMIT.
+
 package memwatch
 
 import (
