@@ -119,7 +119,7 @@ func TestPreflight(t *testing.T) {
 
 func TestNotPreflight(t *testing.T) {
 	for _, h := range []map[string]string{
-		{"Origin": "http://a.com"}, // no Access-Control-Request-Method
+		{"Origin": "http://a.com"},               // no Access-Control-Request-Method
 		{"Access-Control-Request-Method": "GET"}, // no Origin
 	} {
 		c := &plugin.Ctx{Request: req("OPTIONS", h)}
