@@ -5,7 +5,7 @@ import "sluice/internal/model"
 // Schema is key-auth's config record (Kong 3.9 schema.lua).
 var Schema = &model.Schema{
 	Name:       Name,
-	Protocols:  []string{"grpc", "grpcs", "http", "https", "ws", "wss"},
+	Protocols:  []string{"grpc", "grpcs", "http", "https"},
 	NoConsumer: true,
 	Fields: []*model.Field{
 		{Name: "key_names", Type: model.TypeArray, Required: true, Default: []any{"apikey"},
