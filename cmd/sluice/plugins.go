@@ -16,8 +16,6 @@ import (
 	_ "sluice/internal/plugin/requestsizelimiting"
 	_ "sluice/internal/plugin/requesttransformer"
 	_ "sluice/internal/plugin/responsetransformer"
-	_ "sluice/internal/plugin/requesttransformer"
-	_ "sluice/internal/plugin/responsetransformer"
 )
 
 // enabledPlugins is kong.conf `plugins` as a set: nil enables every
