@@ -156,7 +156,7 @@ func TestHeaderFilter(t *testing.T) {
 		{"upstream ACAO removed when origin not allowed", `{"origins":["http://a.com","http://b.com"]}`, "http://c.com",
 			http.Header{"Access-Control-Allow-Origin": {"*"}}, map[string]string{"Access-Control-Allow-Origin": ""}, []string{"Origin"}},
 		{"vary appended", `{"origins":["http://a.com"]}`, "http://a.com", http.Header{"Vary": {"Accept-Encoding"}}, nil, []string{"Accept-Encoding", "Origin"}},
-		{"vary already names origin", `{"origins":["http://a.com"]}`, "http://a.com", http.Header{"Vary": {"Accept, origin"}}, nil, []string{"Accept, origin"}},
+		{"vary added even when upstream names origin (Kong)", `{"origins":["http://a.com"]}`, "http://a.com", http.Header{"Vary": {"Accept, origin"}}, nil, []string{"Accept, origin", "Origin"}},
 		{"no origin header, single origin still sent", `{"origins":["http://a.com"]}`, "", nil, map[string]string{"Access-Control-Allow-Origin": "http://a.com"}, []string{"Origin"}},
 	}
 	for _, tt := range tests {

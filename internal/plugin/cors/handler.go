@@ -219,20 +219,13 @@ func (p *CORS) setCredentials(r *http.Request, h http.Header, allowAll, filter b
 	}
 }
 
-// addVary adds "Origin" to Vary; on an upstream response an existing Vary
-// that already names Origin (or is "*") is kept as is.
+// addVary sets Vary: Origin on a response produced by the plugin and adds
+// an Origin value to an upstream response's Vary (Kong's add_header: the
+// upstream's values are kept, even one that already names Origin).
 func addVary(h http.Header, filter bool) {
 	if !filter {
 		h.Set("Vary", "Origin")
 		return
-	}
-	for _, v := range h.Values("Vary") {
-		for _, tok := range strings.Split(v, ",") {
-			tok = strings.TrimSpace(tok)
-			if tok == "*" || strings.EqualFold(tok, "Origin") {
-				return
-			}
-		}
 	}
 	h.Add("Vary", "Origin")
 }
