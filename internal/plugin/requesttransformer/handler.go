@@ -378,7 +378,7 @@ func (t *Transformer) jsonBody(raw []byte, e *env) ([]byte, bool) {
 			}
 		}
 		for _, en := range t.replace.body {
-			if _, ok := obj[en.name]; ok {
+			if truthy(obj, en.name) {
 				obj[en.name], _ = en.value.render(e)
 				changed = true
 			}
@@ -389,7 +389,7 @@ func (t *Transformer) jsonBody(raw []byte, e *env) ([]byte, bool) {
 			obj = map[string]any{}
 		}
 		for _, en := range t.add.body {
-			if _, ok := obj[en.name]; !ok {
+			if !truthy(obj, en.name) {
 				obj[en.name], _ = en.value.render(e)
 				changed = true
 			}
@@ -412,19 +412,28 @@ func (t *Transformer) jsonBody(raw []byte, e *env) ([]byte, bool) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), true
 }
 
-// appendValue is Kong's append_value: a list grows, a scalar becomes a
-// two-element list, a missing value becomes a one-element list.
+// appendValue is Kong's append_value: a string becomes a two-element
+// list, a list grows, anything else (absent, number, boolean, object) is
+// replaced by a one-element list.
 func appendValue(cur any, v string) any {
 	switch c := cur.(type) {
 	case []any:
 		return append(c, v)
-	case nil:
-		return []any{v}
-	case map[string]any:
-		return []any{v}
-	default:
+	case string:
 		return []any{c, v}
 	}
+	return []any{v}
+}
+
+// truthy is Lua's truth of json[name]: absent and false are false (JSON
+// null decodes to cjson.null, which is true).
+func truthy(obj map[string]any, name string) bool {
+	v, ok := obj[name]
+	if !ok {
+		return false
+	}
+	b, isBool := v.(bool)
+	return !isBool || b
 }
 
 func (t *Transformer) formBody(raw []byte, e *env) ([]byte, bool) {

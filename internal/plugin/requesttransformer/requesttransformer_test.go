@@ -136,10 +136,10 @@ func TestQuery(t *testing.T) {
 
 func TestJSONBody(t *testing.T) {
 	cfg := `{"remove":{"body":["secret"]},"rename":{"body":["old:new"]},"replace":{"body":["n:replaced"]},
-		"add":{"body":["added:yes","n:no"]},"append":{"body":["list:c","scalar:y","fresh:z"]}}`
+		"add":{"body":["added:yes","n:no","f:was-false","z:kept-null"]},"append":{"body":["list:c","scalar:y","fresh:z","num:w"]}}`
 	run(t, cfg, reqSpec{method: "POST", target: "/", ctype: "application/json; charset=utf-8",
-		body: `{"secret":"s","old":{"k":1},"n":5,"list":["a","b"],"scalar":"x","keep":1.50,"html":"<a&b>"}`},
-		want{body: `{"added":"yes","fresh":["z"],"html":"<a&b>","keep":1.50,"list":["a","b","c"],"n":"replaced","new":{"k":1},"scalar":["x","y"]}`}, nil)
+		body: `{"secret":"s","old":{"k":1},"n":5,"list":["a","b"],"scalar":"x","keep":1.50,"html":"<a&b>","f":false,"z":null,"num":3}`},
+		want{body: `{"added":"yes","f":"was-false","fresh":["z"],"html":"<a&b>","keep":1.50,"list":["a","b","c"],"n":"replaced","new":{"k":1},"num":["w"],"scalar":["x","y"],"z":null}`}, nil)
 	// add to an empty JSON body creates an object.
 	run(t, `{"add":{"body":["a:1"]}}`, reqSpec{method: "POST", target: "/", ctype: "application/json"},
 		want{body: `{"a":"1"}`}, nil)
