@@ -211,23 +211,25 @@ func truthy(obj map[string]any, name string) bool {
 	return !isBool || b
 }
 
-// cast converts a value by its json_types entry; ok is false when there
-// is no value or a number does not parse (Kong then leaves the field).
+// cast converts a value by its json_types entry; ok is false when a
+// number does not parse (Kong then leaves the field). An empty value is the
+// string "null", as Kong's cjson.encode(nil) makes it.
 func cast(p pair) (any, bool) {
+	v := p.value
 	if !p.hasValue {
-		return nil, false
+		v = "null"
 	}
 	switch p.typ {
 	case "number":
-		f, err := strconv.ParseFloat(strings.TrimSpace(p.value), 64)
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil {
 			return nil, false
 		}
 		return f, true
 	case "boolean":
-		return p.value == "true", true
+		return v == "true", true
 	}
-	return p.value, true
+	return v, true
 }
 
 // appendValue is Kong's append_value for response bodies: a string

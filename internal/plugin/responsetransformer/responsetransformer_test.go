@@ -81,6 +81,7 @@ func TestJSONBody(t *testing.T) {
 			`{"added":"yes","big":12345678901234567890,"list":["a","c"],"n":"replaced","new":{"k":1},"num":["z"],"str":["x","y"]}`},
 		{"json types", `{"add":{"json":["n:42","b:true","s:42","bad:x1"],"json_types":["number","boolean","string","number"]}}`,
 			"application/json; charset=utf-8", `{}`, `{"b":true,"n":42,"s":"42"}`},
+		{"empty value is the string null (Kong)", `{"add":{"json":["e:","n:"],"json_types":["string","number"]}}`, "application/json", `{}`, `{"e":"null"}`},
 		{"add over false (Lua truth)", `{"add":{"json":["f:new","z:new"]}}`, "application/json", `{"f":false,"z":null}`, `{"f":"new","z":null}`},
 		{"not json content type", `{"add":{"json":["a:b"]}}`, "text/plain", `{"x":1}`, `{"x":1}`},
 		{"invalid json untouched", `{"add":{"json":["a:b"]}}`, "application/json", `{"x":`, `{"x":`},
