@@ -6,6 +6,7 @@
 //	sluice stop [-p prefix]                   immediate stop
 //	sluice config validate FILE               check a kong.yml
 //	sluice migrations bootstrap|up|status|reset  manage the PostgreSQL schema
+//	sluice doctor memory [--url URL]          memory report of a running node
 //	sluice version                            print the version
 package main
 
@@ -34,6 +35,7 @@ Commands:
   stop [-p prefix]                        stop a running gateway at once
   config validate FILE                    check a declarative config (kong.yml); exit 1 if invalid
   migrations bootstrap|up|status|reset    manage the PostgreSQL schema (database = postgres)
+  doctor memory [--url URL]               memory report of a running node (its status listener, default http://127.0.0.1:8100)
   version                                 print the version
 
 Settings are kong.conf keys, from (highest first) flags, SLUICE_<KEY> and KONG_<KEY>
@@ -58,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(rest, stdout, stderr)
 	case "migrations":
 		return cmdMigrations(rest, stdout, stderr)
+	case "doctor":
+		return cmdDoctor(rest, stdout, stderr)
 	case "version", "--version", "-V":
 		say(stdout, "sluice %s (Kong %s compatible)\n", version, kongCompat)
 		return 0

@@ -190,11 +190,17 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	}
 	defer func() { _ = os.Remove(pidFile) }()
 
-	if d, err := memwatch.ApplyLimit("/", s.MemLimitRatio); err != nil {
+	limit, err := memwatch.ApplyLimit("/", s.MemLimitRatio)
+	if err != nil {
 		log.Warn("memory limit", "error", err)
 	} else {
-		log.Info("memory limit", "gomemlimit", d.GoMemLimit, "cgroup_limit", d.CgroupLimit, "gomaxprocs", d.GoMaxProcs, "source", d.Source)
+		log.Info("memory limit", "gomemlimit", limit.GoMemLimit, "cgroup_limit", limit.CgroupLimit, "gomaxprocs", limit.GoMaxProcs, "source", limit.Source)
 	}
+	// The memory timeline, spike detection and captures.
+	mw := memwatch.New(memwatch.Options{Dir: filepath.Join(s.Prefix, "diagnostics"), Limit: limit, Log: log.With("component", "memwatch")})
+	mwCtx, mwCancel := context.WithCancel(context.Background())
+	mw.Start(mwCtx)
+	defer func() { mwCancel(); mw.Stop() }()
 
 	certs, err := loadCerts(s)
 	if err != nil {
@@ -212,7 +218,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	env := &snapshot.Env{Pool: pool, DefaultCert: certs.proxy,
 		Router:  router.Options{PathHandlingV1: s.RouterFlavor == "traditional"},
 		Plugins: pluginDefinitions(enabledPlugins(s)), State: plugin.NewStatePool(), Logger: log.With("component", "plugins")}
-	rl := reload.New(cur, env, log.With("component", "reload"))
+	// Reload outcomes also become events on the memory timeline.
+	rl := reload.New(cur, env, slog.New(mw.LogHandler(log.Handler())).With("component", "reload"))
 
 	src := configSource{s}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -331,6 +338,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			_, err := st.Version(ctx)
 			return err
 		},
+		StatusExtra: statusExtra(mw),
 		StatusInfo: func() map[string]any {
 			rs := rl.Stats()
 			info := map[string]any{
@@ -346,6 +354,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			if snap := cur.Load(); snap != nil {
 				info["configuration_version"] = snap.Version
 			}
+			info["memory"] = mw.StatusBlock()
 			return info
 		},
 		Log: log.With("component", "server"),
@@ -598,4 +607,21 @@ func adminConfiguration(s *settings.Settings) map[string]any {
 	}
 	out["database"] = s.Database
 	return out
+}
+
+// statusExtra serves the status listener's sluice paths: the memory
+// timeline and the memory metrics.
+func statusExtra(mw *memwatch.Watcher) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/debug/memory", mw.Handler())
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		_ = mw.WriteMetrics(w)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"message":"Not found"}`))
+	})
+	return mux
 }
