@@ -25,6 +25,9 @@ var Schema = &model.Schema{
 		{Name: "credentials", Type: model.TypeBoolean, Required: true, Default: false},
 		{Name: "private_network", Type: model.TypeBoolean, Required: true, Default: false},
 		{Name: "preflight_continue", Type: model.TypeBoolean, Required: true, Default: false},
+		// allow_origin_absent (Kong 3.9): when false, responses to requests
+		// without an Origin header get no CORS headers.
+		{Name: "allow_origin_absent", Type: model.TypeBoolean, Required: true, Default: true},
 	},
 }
 

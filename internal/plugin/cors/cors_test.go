@@ -157,6 +157,8 @@ func TestHeaderFilter(t *testing.T) {
 			http.Header{"Access-Control-Allow-Origin": {"*"}}, map[string]string{"Access-Control-Allow-Origin": ""}, []string{"Origin"}},
 		{"vary appended", `{"origins":["http://a.com"]}`, "http://a.com", http.Header{"Vary": {"Accept-Encoding"}}, nil, []string{"Accept-Encoding", "Origin"}},
 		{"vary added even when upstream names origin (Kong)", `{"origins":["http://a.com"]}`, "http://a.com", http.Header{"Vary": {"Accept, origin"}}, nil, []string{"Accept, origin", "Origin"}},
+		{"allow_origin_absent false, no origin", `{"allow_origin_absent":false}`, "", nil, map[string]string{"Access-Control-Allow-Origin": ""}, nil},
+		{"allow_origin_absent false, with origin", `{"allow_origin_absent":false}`, "http://x.com", nil, map[string]string{"Access-Control-Allow-Origin": "*"}, nil},
 		{"no origin header, single origin still sent", `{"origins":["http://a.com"]}`, "", nil, map[string]string{"Access-Control-Allow-Origin": "http://a.com"}, []string{"Origin"}},
 	}
 	for _, tt := range tests {
@@ -196,7 +198,7 @@ func TestSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(rec)
-	want := `{"credentials":false,"exposed_headers":null,"headers":null,"max_age":null,"methods":["GET","HEAD","PUT","PATCH","POST","DELETE","OPTIONS","TRACE","CONNECT"],"origins":null,"preflight_continue":false,"private_network":false}`
+	want := `{"allow_origin_absent":true,"credentials":false,"exposed_headers":null,"headers":null,"max_age":null,"methods":["GET","HEAD","PUT","PATCH","POST","DELETE","OPTIONS","TRACE","CONNECT"],"origins":null,"preflight_continue":false,"private_network":false}`
 	if string(b) != want {
 		t.Errorf("defaults = %s; want %s", b, want)
 	}

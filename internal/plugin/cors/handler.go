@@ -26,6 +26,7 @@ type CORS struct {
 	credentials    bool
 	privateNetwork bool
 	continuePre    bool
+	originAbsent   bool
 }
 
 type origin struct {
@@ -86,6 +87,10 @@ func New(cfg map[string]any, _ plugin.Deps) (any, error) {
 	c.credentials, _ = cfg["credentials"].(bool)
 	c.privateNetwork, _ = cfg["private_network"].(bool)
 	c.continuePre, _ = cfg["preflight_continue"].(bool)
+	c.originAbsent = true
+	if b, ok := cfg["allow_origin_absent"].(bool); ok {
+		c.originAbsent = b
+	}
 	return c, nil
 }
 
@@ -159,6 +164,9 @@ func (p *CORS) Access(c *plugin.Ctx) {
 // answer to a preflight.
 func (p *CORS) HeaderFilter(c *plugin.Ctx) {
 	if isPreflight(c.Request) || c.Header == nil {
+		return
+	}
+	if !p.originAbsent && c.Request.Header.Get("Origin") == "" {
 		return
 	}
 	allowAll := p.origin(c.Request, c.Header, true)
