@@ -1,7 +1,6 @@
 package model
 
 import (
-	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -316,11 +315,13 @@ func (s *Schema) Process(in map[string]any, opts *ProcessOptions) (map[string]an
 }
 
 // Decode converts a record returned by Process into its typed entity
-// (dst is a pointer to Service, Route, ...).
+// (dst is a pointer to Service, Route, ...). The result, error included, is
+// that of a JSON round trip (json.Marshal of rec, json.Unmarshal into dst);
+// records of the usual shapes take a direct path that builds the same
+// values without the intermediate text.
 func Decode(rec map[string]any, dst any) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
+	if err := decodeFast(rec, dst); err != errSlowPath {
 		return err
 	}
-	return json.Unmarshal(b, dst)
+	return jsonRoundTrip(rec, dst)
 }
