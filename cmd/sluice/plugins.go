@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"sluice/internal/plugin"
+	"sluice/internal/redisstore"
 	"sluice/internal/settings"
 
 	// The bundled plugins register themselves.
@@ -43,3 +44,7 @@ func pluginDefinitions(enabled map[string]bool) func(string) (*plugin.Definition
 		return plugin.Lookup(name)
 	}
 }
+
+// redisCounters holds the Redis clients of rate-limiting's redis policy,
+// shared by every snapshot for the life of the process.
+var redisCounters = redisstore.NewPool()

@@ -217,7 +217,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	defer pool.Close()
 	env := &snapshot.Env{Pool: pool, DefaultCert: certs.proxy,
 		Router:  router.Options{PathHandlingV1: s.RouterFlavor == "traditional"},
-		Plugins: pluginDefinitions(enabledPlugins(s)), State: plugin.NewStatePool(), Logger: log.With("component", "plugins")}
+		Plugins: pluginDefinitions(enabledPlugins(s)), State: plugin.NewStatePool(), Logger: log.With("component", "plugins"),
+		Redis: redisCounters.Counters}
 	// Reload outcomes also become events on the memory timeline.
 	rl := reload.New(cur, env, slog.New(mw.LogHandler(log.Handler())).With("component", "reload"))
 

@@ -47,8 +47,10 @@ type Definition struct {
 // snapshot.Build for each instance (from snapshot.Env, set by cmd/sluice).
 // Every field may be nil/empty in tests; New must cope.
 type Deps struct {
-	// PluginID is the id of the plugin entity being built.
+	// PluginID is the id of the plugin entity being built; Plugin is the
+	// entity itself (its route, service and consumer scope).
 	PluginID string
+	Plugin   *model.Plugin
 	// Logger is for build-time and per-request warnings; never nil when
 	// built by snapshot.Build.
 	Logger *slog.Logger
@@ -58,6 +60,9 @@ type Deps struct {
 	// State keeps values that must outlive one snapshot (rate-limiting
 	// counters): Get(PluginID+..., init). Nil in tests that do not need it.
 	State *StatePool
+	// Redis returns shared counters on a Redis server (one client per
+	// distinct config, owned by the provider); nil when unavailable.
+	Redis func(RedisConfig) (Counters, error)
 }
 
 // Entities is the read-only view of consumers and credentials that auth

@@ -115,8 +115,8 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) map[string]*plugin
 			in = &plugin.Instance{Entity: p, Scope: plugin.ScopeOf(p), Err: errors.New("plugin not available"),
 				Def: &plugin.Definition{Name: p.Name}}
 		} else {
-			in = plugin.NewInstance(p, def, plugin.Deps{PluginID: p.ID, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),
-				Entities: ents, State: env.State})
+			in = plugin.NewInstance(p, def, plugin.Deps{PluginID: p.ID, Plugin: p, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),
+				Entities: ents, State: env.State, Redis: env.Redis})
 		}
 		if in.Err != nil {
 			if in.Scope == 0 {

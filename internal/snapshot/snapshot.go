@@ -41,6 +41,9 @@ type Env struct {
 	// State keeps plugin state across builds (rate-limiting counters);
 	// may be nil.
 	State *plugin.StatePool
+	// Redis gives plugins shared counters (rate-limiting policy redis);
+	// may be nil.
+	Redis func(plugin.RedisConfig) (plugin.Counters, error)
 	// Logger receives plugin build errors; slog.Default() when nil.
 	Logger *slog.Logger
 }

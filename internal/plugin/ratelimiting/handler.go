@@ -37,6 +37,54 @@ type RateLimiting struct {
 	errorCode  int
 	errorMsg   string
 	store      *Store
+
+	// redis policy
+	remote        plugin.Counters
+	keyPrefix     string // "ratelimit:<route id>:<service id>:"
+	faultTolerant bool
+	log           *slog.Logger
+}
+
+const emptyUUID = "00000000-0000-0000-0000-000000000000"
+
+// redisConfig reads the redis record, completed by the deprecated flat
+// redis_* fields where the record has no value.
+func redisConfig(cfg map[string]any) plugin.RedisConfig {
+	r, _ := cfg["redis"].(map[string]any)
+	get := func(nested string) any {
+		if v := r[nested]; v != nil {
+			return v
+		}
+		return cfg["redis_"+nested]
+	}
+	var rc plugin.RedisConfig
+	rc.Host, _ = get("host").(string)
+	if v, ok := num(get("port")); ok {
+		rc.Port = int(v)
+	}
+	rc.Username, _ = get("username").(string)
+	rc.Password, _ = get("password").(string)
+	if v, ok := num(get("database")); ok {
+		rc.Database = int(v)
+	}
+	rc.SSL, _ = get("ssl").(bool)
+	rc.SSLVerify, _ = get("ssl_verify").(bool)
+	rc.ServerName, _ = get("server_name").(string)
+	rc.Timeout = 2 * time.Second
+	if v, ok := num(get("timeout")); ok && v > 0 {
+		rc.Timeout = time.Duration(v) * time.Millisecond
+	}
+	// The flat fields win when the record only holds its defaults.
+	if v, ok := num(cfg["redis_port"]); ok {
+		rc.Port = int(v)
+	}
+	if v, ok := num(cfg["redis_timeout"]); ok && v > 0 {
+		rc.Timeout = time.Duration(v) * time.Millisecond
+	}
+	if v, ok := num(cfg["redis_database"]); ok {
+		rc.Database = int(v)
+	}
+	return rc
 }
 
 // New builds an instance from a validated config. The counters come from
@@ -65,12 +113,30 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if s, ok := cfg["error_message"].(string); ok {
 		rl.errorMsg = s
 	}
-	if pol, _ := cfg["policy"].(string); pol == "redis" || pol == "cluster" {
-		log := deps.Logger
-		if log == nil {
-			log = slog.Default()
+	rl.faultTolerant = boolOr(cfg["fault_tolerant"], true)
+	rl.log = deps.Logger
+	if rl.log == nil {
+		rl.log = slog.Default()
+	}
+	switch pol, _ := cfg["policy"].(string); {
+	case pol == "redis" && deps.Redis != nil:
+		counters, err := deps.Redis(redisConfig(cfg))
+		if err != nil {
+			return nil, err
 		}
-		log.Warn("rate-limiting policy is not supported: counting locally (per node)", "policy", pol)
+		rl.remote = counters
+		routeID, serviceID := emptyUUID, emptyUUID
+		if p := deps.Plugin; p != nil {
+			if p.Route != nil {
+				routeID = p.Route.ID
+			}
+			if p.Service != nil {
+				serviceID = p.Service.ID
+			}
+		}
+		rl.keyPrefix = "ratelimit:" + routeID + ":" + serviceID + ":"
+	case pol == "redis" || pol == "cluster":
+		rl.log.Warn("rate-limiting policy is not available: counting locally (per node)", "policy", pol)
 	}
 	if deps.State != nil && deps.PluginID != "" {
 		rl.store = deps.State.Get(deps.PluginID, func() any { return NewStore(0) }).(*Store)
@@ -142,7 +208,15 @@ func (rl *RateLimiting) Access(c *plugin.Ctx) {
 		}
 		ws = append(ws, window{period: uint8(i), limit: l, start: periodStart(i, t, sec), expiry: expiration[i]})
 	}
-	stop := rl.store.take(rl.identifier(c), ws, sec)
+	var stop int
+	if rl.remote != nil {
+		var ok bool
+		if stop, ok = rl.takeRemote(c, ws, t); !ok {
+			return
+		}
+	} else {
+		stop = rl.store.take(rl.identifier(c), ws, sec)
+	}
 
 	var reset int64
 	if !rl.hide {
@@ -186,6 +260,42 @@ func (rl *RateLimiting) Access(c *plugin.Ctx) {
 		}
 		c.Error(rl.errorCode, rl.errorMsg, h)
 	}
+}
+
+// takeRemote counts the request on Redis with Kong's keys. On a Redis
+// failure the request goes through without headers when fault_tolerant,
+// else it answers 500; ok is false in both cases.
+func (rl *RateLimiting) takeRemote(c *plugin.Ctx, ws []window, t time.Time) (stop int, ok bool) {
+	id := rl.identifier(c)
+	keys := make([]string, len(ws))
+	ttls := make([]time.Duration, len(ws))
+	for i, w := range ws {
+		keys[i] = rl.keyPrefix + id + ":" + strconv.FormatInt(w.start*1000, 10) + ":" + periodNames[w.period]
+		ttls[i] = time.Duration(w.expiry) * time.Second
+	}
+	usage, err := rl.remote.Take(c.Request.Context(), keys, ttls)
+	if err != nil {
+		rl.log.Error("rate-limiting: redis failed", "error", err, "fault_tolerant", rl.faultTolerant)
+		if !rl.faultTolerant {
+			c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
+		}
+		return 0, false
+	}
+	stop = -1
+	for i := range ws {
+		ws[i].usage = usage[i]
+		if stop < 0 && ws[i].limit-usage[i] <= 0 {
+			stop = i
+		}
+	}
+	return stop, true
+}
+
+func boolOr(v any, def bool) bool {
+	if b, ok := v.(bool); ok {
+		return b
+	}
+	return def
 }
 
 // small caches the decimal forms of small numbers.

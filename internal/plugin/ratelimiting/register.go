@@ -3,11 +3,11 @@
 // credential, client IP, service, header value or path, with Kong's
 // X-RateLimit-* / RateLimit-* headers and 429 answer.
 //
-// Only the "local" policy is implemented: counters live in this process,
-// in a bounded store kept in plugin.StatePool under the plugin id so that
-// they survive snapshot rebuilds. Configs with policy "redis" or "cluster"
-// are accepted and counted locally (a warning is logged when the instance
-// is built).
+// The "local" policy keeps counters in this process, in a bounded store
+// kept in plugin.StatePool under the plugin id so that they survive
+// snapshot rebuilds. The "redis" policy counts through plugin.Counters
+// (Deps.Redis, provided by package redisstore). "cluster" is accepted and
+// counted locally (a warning is logged when the instance is built).
 package ratelimiting
 
 import "sluice/internal/plugin"

@@ -1,0 +1,150 @@
+package redisstore
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+	"sluice/internal/plugin/ratelimiting"
+)
+
+// startRedis runs a throw-away redis-server on a free port.
+func startRedis(t *testing.T) int {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			c.Close()
+			return port
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("redis-server did not start")
+	return 0
+}
+
+func TestTake(t *testing.T) {
+	port := startRedis(t)
+	pool := NewPool()
+	defer pool.Close()
+	cfg := plugin.RedisConfig{Host: "127.0.0.1", Port: port, Timeout: time.Second}
+	c, err := pool.Counters(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2, _ := pool.Counters(cfg); c2 != c || pool.Len() != 1 {
+		t.Errorf("same config gave another client (pool holds %d)", pool.Len())
+	}
+	ctx := context.Background()
+	keys := []string{"a", "b"}
+	ttls := []time.Duration{time.Minute, time.Hour}
+	for i := int64(0); i < 3; i++ {
+		got, err := c.Take(ctx, keys, ttls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != i || got[1] != i {
+			t.Errorf("take %d = %v; want [%d %d]", i+1, got, i, i)
+		}
+	}
+	ttl, err := c.(*Client).rdb.TTL(ctx, "b").Result()
+	if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("ttl of b = %v, %v; want about 1h", ttl, err)
+	}
+}
+
+func newRL(t *testing.T, pool *Pool, p *model.Plugin) plugin.Accessor {
+	t.Helper()
+	rec, serr := ratelimiting.Schema.Process(p.Config, nil)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	impl, err := ratelimiting.New(rec, plugin.Deps{PluginID: p.ID, Plugin: p, Redis: pool.Counters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return impl.(plugin.Accessor)
+}
+
+func access(a plugin.Accessor) (status int, h http.Header) {
+	r, _ := http.NewRequest("GET", "http://x/", nil)
+	c := &plugin.Ctx{Request: r, ClientIP: "10.0.0.1"}
+	a.Access(c)
+	h = http.Header{}
+	c.BeginResponse(200, h)
+	if e := c.Exited(); e != nil {
+		return e.Status, h
+	}
+	return 200, h
+}
+
+// TestRedisPolicyShared: two nodes (two instances, two pools) share the
+// limit through Redis, with Kong's key layout.
+func TestRedisPolicyShared(t *testing.T) {
+	port := startRedis(t)
+	p := &model.Plugin{ID: "p1", Name: "rate-limiting", Route: &model.ForeignKey{ID: "r1"},
+		Config: map[string]any{"hour": 3, "limit_by": "ip", "policy": "redis", "redis": map[string]any{"host": "127.0.0.1", "port": port}}}
+	pa, pb := NewPool(), NewPool()
+	defer pa.Close()
+	defer pb.Close()
+	a, b := newRL(t, pa, p), newRL(t, pb, p)
+	want := []int{200, 200, 200, 429, 429}
+	for i, w := range want {
+		node := a
+		if i%2 == 1 {
+			node = b
+		}
+		st, h := access(node)
+		if st != w {
+			t.Errorf("request %d: %d; want %d", i+1, st, w)
+		}
+		if i == 2 && h.Get("X-Ratelimit-Remaining-Hour") != "0" {
+			t.Errorf("3rd request: remaining %q; want 0", h.Get("X-Ratelimit-Remaining-Hour"))
+		}
+	}
+	start := time.Now().Unix() / 3600 * 3600 * 1000
+	key := "ratelimit:r1:" + "00000000-0000-0000-0000-000000000000" + ":10.0.0.1:" + strconv.FormatInt(start, 10) + ":hour"
+	c, _ := pa.Counters(plugin.RedisConfig{Host: "127.0.0.1", Port: port, Timeout: 2 * time.Second})
+	if n, err := c.(*Client).rdb.Get(context.Background(), key).Int(); err != nil || n != 5 {
+		t.Errorf("redis %s = %d, %v; want 5 (Kong counts refused requests too)", key, n, err)
+	}
+}
+
+func TestRedisPolicyFaultTolerance(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there
+	for _, tt := range []struct {
+		tolerant bool
+		want     int
+	}{{true, 200}, {false, 500}} {
+		pool := NewPool()
+		p := &model.Plugin{ID: "p2", Name: "rate-limiting", Config: map[string]any{"minute": 1, "policy": "redis",
+			"fault_tolerant": tt.tolerant, "redis_host": "127.0.0.1", "redis_port": port, "redis_timeout": 200}}
+		st, h := access(newRL(t, pool, p))
+		if st != tt.want || h.Get("X-Ratelimit-Limit-Minute") != "" {
+			t.Errorf("fault_tolerant=%v with Redis down: %d, headers %v; want %d without rate-limit headers", tt.tolerant, st, h, tt.want)
+		}
+		pool.Close()
+	}
+}
