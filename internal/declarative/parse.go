@@ -462,6 +462,7 @@ func (l *loader) process(it *item) {
 		out = map[string]any{}
 	}
 	it.out = out
+	it.rec = nil // Process made its own copy; keep the peak heap small
 }
 
 // hasUpdatedAt lists the entities that carry updated_at.
@@ -497,8 +498,10 @@ func (l *loader) transformItem(it *item) {
 		out["password"] = model.HashBasicAuthPassword(pw, cid)
 	}
 	// auto fields Kong generates on insert (a key-auth credential's key...)
-	if schema, ok := model.Lookup(it.k.name); ok {
-		it.out = schema.Generated(out)
+	// (out is this loader's own map: fill it in place rather than copy it
+	// as Schema.Generated does)
+	if schema, ok := model.Lookup(it.k.name); ok && schema.Generate != nil {
+		schema.Generate(out)
 	}
 }
 
@@ -615,6 +618,7 @@ func (l *loader) build() (*model.Config, error) {
 		if err != nil {
 			l.entityErr(it, "invalid value: "+err.Error(), nil)
 		}
+		it.out = nil // decoded: the generic record is garbage from here on
 	}
 	if !l.tree.empty() {
 		return nil, l.err()
