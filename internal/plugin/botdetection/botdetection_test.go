@@ -177,6 +177,9 @@ func TestFastMatcherEquivalent(t *testing.T) {
 		"favicon fetcher", "NING/1.0", "vortex/2.2", "Yeti/1.1", "Mediapartners-Google", "msnbot-media/1.1",
 		"Microsoft Office Bot", "Yahoo! Slurp", "Xenu Link Sleuth/1.3.8", "Comodo HTTP(S) Crawler",
 		"Mozilla/5.0 (Linux; Android 10; CUBOT_NOTE_7) AppleWebKit/537.36", "abot", "Ubot", "xxbot",
+		"CUbot", "Cubot", "xCbot", "éBot", "aéBot", "SPIDER", "SpIdEr", "CRAWLING", "sCrape", "Scrape", "BAIDUSPIDER",
+		"myfavicon_fetcher", "Charlotte/1.0", "charlotte", "Yeti", "xYeti", "a Yeti-x", "msnbot-media", "Nutch-1.0",
+		"NewsGator/3.0", "Googlebot-Image/1.0", "AdsBot-Google-Mobile", "ichiro/mobile", "yacybot", "Yandexbot", "Yandex",
 	}
 	for _, ua := range corpus {
 		if got, want := fastBots.match(ua), bots.MatchString(ua); got != want {

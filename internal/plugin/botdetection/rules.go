@@ -3,6 +3,7 @@ package botdetection
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // The built-in bot patterns are those Kong ships in
@@ -87,6 +88,9 @@ func (v versionedWords) match(ua string) bool {
 }
 
 func (m *matcher) match(ua string) bool {
+	if genericBot(ua) {
+		return true
+	}
 	for _, l := range m.literals {
 		if strings.Contains(ua, l) {
 			return true
@@ -108,7 +112,7 @@ func (m *matcher) match(ua string) bool {
 var fastBots = func() *matcher {
 	m := &matcher{literals: []string{
 		"Google-HTTP-Java-Client", "Apache-HttpClient", "http%20client", "Python-urllib",
-		"HttpMonitor", "TLSProber", "WinHTTP", "JNLP",
+		"HttpMonitor", "TLSProber", "WinHTTP", "JNLP", "Scrape", "scrape", "favicon", "Charlotte", "charlotte",
 	}, versioned: []versionedWords{
 		{words: strings.Split("008|Altresium|Argus|BaiduMobaider|BoardReader|DNSGroup|DataparkSearch|EDI|Goodzer|Grub|INGRID|Infohelfer|LinkedInBot|LOOQ|Nutch|PathDefender|Peew|PostPost|Steeler|Twitterbot|VSE|WebCrunch|WebZIP|YahooSeeker|envolk|sproose|wminer", "|"), seps: "/"},
 		{words: strings.Split("archiver|Archiver|indexer|Indexer|scraper|Scraper|bot|Bot|spider|Spider", "|"), seps: "/ "},
@@ -121,12 +125,17 @@ var fastBots = func() *matcher {
 		`/(?:(?:Ant-)?Nutch|[A-z]+[Bb]ot|[A-z]+[Ss]pider|Axtaris|fetchurl|Isara|ShopSalad|Tailsweep)[ \-]\d`,
 		`Y!J-BR[A-Z]/\d`,
 		`MSIE \d+\.\d+(?:[a-z]\d?)?;.* MSIECrawler`,
-		`[Cc]rawl[a-z]*[/ ]\d`,
-		`[Ss][Pp][Ii][Dd][Ee][Rr]|[Ss]crape|[^C][^Uu][Bb]ot|[Cc][Rr][Aa][Ww][Ll]`,
 	}
 	big := botPatterns[8]
 	inner := big[1:strings.Index(big, `)(?:[ /]v?(\d+)`)]
 	for _, alt := range splitAlternatives(inner) {
+		alt = trimOptional(alt)
+		switch alt {
+		case `\b\w*favicon\w*\b`, `[Cc]harlotte`:
+			continue // literals above
+		case `[Bb]ai[Dd]u[Ss]pider`:
+			continue // implied by genericBot's "spider"
+		}
 		if regexp.QuoteMeta(alt) == alt {
 			m.literals = append(m.literals, alt)
 			continue
@@ -166,4 +175,144 @@ func splitAlternatives(expr string) []string {
 		}
 	}
 	return append(out, expr[start:])
+}
+
+// trimOptional drops optional parts at both ends of an alternative (a
+// trailing (?:...)?, (?:...)*, [...]* or x*, a leading (?:...)?): they never
+// decide whether the alternative matches somewhere.
+func trimOptional(alt string) string {
+	for {
+		n := len(alt)
+		if n >= 2 && (alt[n-1] == '?' || alt[n-1] == '*') {
+			body := alt[:n-1]
+			switch {
+			case strings.HasSuffix(body, ")"):
+				if i := openingParen(body); i >= 0 && strings.HasPrefix(body[i:], "(?:") && !escaped(body, len(body)-1) {
+					alt = body[:i]
+					continue
+				}
+			case strings.HasSuffix(body, "]") && !escaped(body, len(body)-1):
+				if i := strings.LastIndexByte(body, '['); i >= 0 && !escaped(body, i) {
+					alt = body[:i]
+					continue
+				}
+			case len(body) >= 1 && isWordByte(body[len(body)-1]) && !escaped(body, len(body)-1):
+				alt = body[:len(body)-1]
+				continue
+			}
+		}
+		if strings.HasPrefix(alt, "(?:") {
+			if end := closingParen(alt); end > 0 && end+1 < len(alt) && alt[end+1] == '?' {
+				alt = alt[end+2:]
+				continue
+			}
+		}
+		return alt
+	}
+}
+
+func escaped(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+// openingParen finds the '(' matching the ')' that ends s.
+func openingParen(s string) int {
+	depth := 0
+	for i := len(s) - 1; i >= 0; i-- {
+		if escaped(s, i) {
+			continue
+		}
+		switch s[i] {
+		case ')':
+			depth++
+		case '(':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// closingParen finds the ')' matching the '(' that starts s.
+func closingParen(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		if escaped(s, i) {
+			continue
+		}
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ' '
+}
+
+// genericBot is the last pattern's core without a regexp (it also implies
+// the "[Cc]rawl[a-z]*" and "[Bb]ai[Dd]u[Ss]pider" patterns):
+// [Ss][Pp][Ii][Dd][Ee][Rr] | [Cc][Rr][Aa][Ww][Ll] (ASCII case-insensitive)
+// or [^C][^Uu][Bb]ot (bot or Bot after two characters that are not "CU"/"Cu").
+func genericBot(ua string) bool {
+	if containsFold(ua, "spider") || containsFold(ua, "crawl") {
+		return true
+	}
+	for off := 0; off < len(ua); {
+		i := strings.Index(ua[off:], "ot")
+		if i < 0 {
+			return false
+		}
+		at := off + i - 1 // position of the b/B
+		off += i + 1
+		if at < 0 || ua[at] != 'b' && ua[at] != 'B' {
+			continue
+		}
+		r1, n1 := utf8.DecodeLastRuneInString(ua[:at])
+		if n1 == 0 {
+			continue
+		}
+		r0, n0 := utf8.DecodeLastRuneInString(ua[:at-n1])
+		if n0 == 0 {
+			continue
+		}
+		if r0 != 'C' && r1 != 'U' && r1 != 'u' {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains the lower-case ASCII word w,
+// comparing ASCII letters case-insensitively.
+func containsFold(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
