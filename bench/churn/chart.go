@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 
 	"sluice/bench/internal/plot"
@@ -9,10 +10,10 @@ import (
 
 // chart draws memory per replica and p99 per second per replica over time,
 // with the bulk changes as vertical marks.
-func chart(title string, mem [][]memSample, secs [][]Second, changes []Change, heap bool, warmup float64) plot.Chart {
+func chart(title string, mem [][]memSample, secs [][]Second, ctl []Second, changes []Change, heap bool, warmup, after float64) plot.Chart {
 	rss := plot.Panel{Title: "RSS MiB per replica - " + title}
 	hp := plot.Panel{Title: "Go heap in use MiB per replica"}
-	lat := plot.Panel{Title: "p99 latency ms per second per replica (orange: bulk changes)"}
+	lat := plot.Panel{Title: "p99 latency ms per second per replica (orange: change starts, shaded: change and the window after it)"}
 	for r := range mem {
 		name := fmt.Sprintf("node %d", r+1)
 		col := plot.Colors[r%len(plot.Colors)]
@@ -36,6 +37,13 @@ func chart(title string, mem [][]memSample, secs [][]Second, changes []Change, h
 		}
 		lat.Series = append(lat.Series, s)
 	}
+	if len(ctl) > 0 {
+		s := plot.Series{Name: "upstream direct", Color: color.RGBA{0x90, 0x90, 0x90, 0xff}}
+		for _, x := range ctl {
+			s.X, s.Y = append(s.X, x.T+0.5), append(s.Y, x.P99)
+		}
+		lat.Series = append(lat.Series, s)
+	}
 	c := chart0(warmup)
 	c.Panels = []plot.Panel{rss}
 	if heap {
@@ -45,6 +53,7 @@ func chart(title string, mem [][]memSample, secs [][]Second, changes []Change, h
 	c.Height = 260 * len(c.Panels)
 	for _, ch := range changes {
 		c.Marks = append(c.Marks, ch.Start)
+		c.Spans = append(c.Spans, [2]float64{ch.Start, ch.End + after})
 	}
 	return c
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -52,6 +53,7 @@ type options struct {
 	seed                 uint64
 	logLevel             string
 	dbUpdateFrequencySec int
+	controlRate          float64
 }
 
 func main() {
@@ -84,6 +86,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "random seed of the changes and the request mix")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "replicas' log_level")
 	flag.IntVar(&o.dbUpdateFrequencySec, "db-update-frequency", 0, "replicas' db_update_frequency in seconds (0: sluice's default)")
+	flag.Float64Var(&o.controlRate, "control-rate", 50, "requests per second sent straight to the upstream as a control (the machine's own latency noise); 0: none")
 	flag.Parse()
 	if o.mode != "postgres" && o.mode != "off" {
 		fatalf("-mode %q: want postgres or off", o.mode)
@@ -129,6 +132,9 @@ type Summary struct {
 	Changes   []Change          `json:"changes"`
 	Load      []openloop.Result `json:"load"`
 	Replica   []ReplicaSummary  `json:"per_replica"`
+	Control   *Control          `json:"control,omitempty"`
+	LoadAvg   [2]float64        `json:"loadavg_1min_start_end"`
+	CPUs      int               `json:"cpus"`
 	Bounds    Bounds            `json:"bounds"`
 	Pass      bool              `json:"pass"`
 	Notes     []string          `json:"notes,omitempty"`
@@ -328,6 +334,10 @@ func run(ctx context.Context, o options) error {
 	reqs := make([][]reqSample, len(reps))
 	var reqMu = make([]sync.Mutex, len(reps))
 	results := make([]openloop.Result, len(reps))
+	var ctlMu sync.Mutex
+	var ctlReqs []reqSample
+	var ctlRes openloop.Result
+	loadAvgStart := loadAvg()
 	sampCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
 	var wg, swg sync.WaitGroup
@@ -350,6 +360,24 @@ func run(ctx context.Context, o options) error {
 				logf("load on replica %d: %v", i+1, err)
 			}
 			results[i] = res
+		}()
+	}
+	if o.controlRate > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			upAddr := "127.0.0.1:" + strconv.Itoa(upPort)
+			res, err := openloop.Run(ctx, openloop.Config{Addr: upAddr, Rate: o.controlRate, Duration: total, Conns: 2, Grace: 5 * time.Second,
+				Requests: [][]byte{openloop.Request("churn", "/x")},
+				Observe: func(_ int64, intended time.Time, lat time.Duration, code int, err error) {
+					ctlMu.Lock()
+					ctlReqs = append(ctlReqs, reqSample{T: sec(intended), Lat: lat, Failed: err != nil || code >= 400})
+					ctlMu.Unlock()
+				}})
+			if err != nil {
+				logf("control load: %v", err)
+			}
+			ctlRes = res
 		}()
 	}
 	logf("load: %.0f req/s over %d replicas for %v (warm-up %v), a bulk change every %v", o.rate, len(reps), total, o.warmup, o.period)
@@ -392,6 +420,14 @@ func run(ctx context.Context, o options) error {
 		sum.Replica = append(sum.Replica, summarize(i, mem[i], reqs[i], results[i].Missed, changes, from, to, o.after.Seconds()))
 		secs[i] = perSecond(reqs[i])
 	}
+	sum.LoadAvg, sum.CPUs = [2]float64{loadAvgStart, loadAvg()}, runtime.NumCPU()
+	if o.controlRate > 0 {
+		c := control(ctlReqs, ctlRes.Missed, changes, from, to, o.after.Seconds())
+		sum.Control = &c
+	}
+	if busy := max(sum.LoadAvg[0], sum.LoadAvg[1]); busy > float64(sum.CPUs) {
+		sum.Notes = append(sum.Notes, fmt.Sprintf("busy machine: 1-minute load average %.1f on %d CPUs; latency figures include other processes' interference (see the control)", busy, sum.CPUs))
+	}
 	checks := verdict(sum.Replica, IssueBounds)
 	sum.Pass = len(checks) > 0
 	for _, c := range checks {
@@ -401,7 +437,7 @@ func run(ctx context.Context, o options) error {
 		sum.Pass = false
 		sum.Notes = append(sum.Notes, "no bulk change fitted in the duration")
 	}
-	if err := writeResults(o.out, sum, mem, secs, changes, heap); err != nil {
+	if err := writeResults(o.out, sum, mem, secs, perSecond(ctlReqs), changes, heap); err != nil {
 		return err
 	}
 	fmt.Println()
@@ -412,6 +448,12 @@ func run(ctx context.Context, o options) error {
 			heapTxt = fmt.Sprintf("heap median %.1f MiB peak %.1f MiB", r.HeapMedianMiB, r.HeapPeakMiB)
 		}
 		fmt.Printf("replica %d: RSS median %.1f MiB peak %.1f MiB; %s; p50 %.2f ms\n", r.Replica+1, r.RSSMedianMiB, r.RSSPeakMiB, heapTxt, r.P50MS)
+	}
+	if c := sum.Control; c != nil {
+		fmt.Printf("control (straight to the upstream, %.0f req/s): p99 after changes %.1f ms, elsewhere %.1f ms, ratio %.2f, failed %d\n", o.controlRate, c.P99ChangeMS, c.P99OtherMS, c.P99Ratio, c.Failed)
+	}
+	for _, n := range sum.Notes {
+		fmt.Printf("note: %s\n", n)
 	}
 	if sum.AdminErrs > 0 {
 		fmt.Printf("Admin API errors: %d (first: %s)\n", sum.AdminErrs, sum.AdminErr)
@@ -548,7 +590,7 @@ func heapInuse(ctx context.Context, status string) int64 {
 }
 
 // writeResults writes summary.json, timeline.csv and plot.png.
-func writeResults(dir string, sum Summary, mem [][]memSample, secs [][]Second, changes []Change, heap bool) error {
+func writeResults(dir string, sum Summary, mem [][]memSample, secs [][]Second, ctl []Second, changes []Change, heap bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -575,9 +617,20 @@ func writeResults(dir string, sum Summary, mem [][]memSample, secs [][]Second, c
 	if err != nil {
 		return err
 	}
-	if err := chart(title, mem, secs, changes, heap, sum.Warmup).PNG(pf); err != nil {
+	if err := chart(title, mem, secs, ctl, changes, heap, sum.Warmup, sum.Window).PNG(pf); err != nil {
 		pf.Close()
 		return err
 	}
 	return errors.Join(pf.Close())
+}
+
+// loadAvg is the 1-minute load average, or 0 when unknown.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	_, _ = fmt.Sscan(string(b), &v)
+	return v
 }

@@ -194,6 +194,31 @@ func summarize(replica int, mem []memSample, reqs []reqSample, missed int64, cha
 	return s
 }
 
+// Control is the latency of the requests sent straight to the upstream
+// over the same time: what the machine itself adds around the changes.
+type Control struct {
+	P99ChangeMS float64 `json:"p99_after_change_ms"`
+	P99OtherMS  float64 `json:"p99_elsewhere_ms"`
+	P99Ratio    float64 `json:"p99_ratio"`
+	Requests    int64   `json:"requests"`
+	Failed      int64   `json:"failed"`
+}
+
+func control(reqs []reqSample, missed int64, changes []Change, from, to, after float64) Control {
+	var c Control
+	c.P99ChangeMS, c.P99OtherMS, _, _ = splitP99(reqs, changeWindows(changes, after), from, to)
+	if c.P99OtherMS > 0 {
+		c.P99Ratio = c.P99ChangeMS / c.P99OtherMS
+	}
+	for _, r := range reqs {
+		if r.Failed {
+			c.Failed++
+		}
+	}
+	c.Requests, c.Failed = int64(len(reqs))+missed, c.Failed+missed
+	return c
+}
+
 // Second is the latency of one second of one replica's load.
 type Second struct {
 	T        float64 // start of the second

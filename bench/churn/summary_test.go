@@ -160,7 +160,7 @@ func TestChartPNG(t *testing.T) {
 	secs := [][]Second{{{T: 0, P99: 2}, {T: 1, P99: 3}}}
 	for _, heap := range []bool{false, true} {
 		var buf bytes.Buffer
-		if err := chart("t", mem, secs, []Change{{Start: 0.5}}, heap, 0).PNG(&buf); err != nil {
+		if err := chart("t", mem, secs, secs[0], []Change{{Start: 0.5, End: 0.6}}, heap, 0, 3).PNG(&buf); err != nil {
 			t.Fatal(err)
 		}
 		img, err := png.Decode(&buf)
@@ -213,3 +213,11 @@ func TestStatePlanApply(t *testing.T) {
 }
 
 func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
+
+func TestControl(t *testing.T) {
+	reqs := []reqSample{{T: 1, Lat: ms(1)}, {T: 2, Lat: ms(4)}, {T: 3, Lat: ms(2), Failed: true}}
+	c := control(reqs, 1, []Change{{Start: 1.5, End: 1.6}}, 0, 10, 1)
+	if c.P99ChangeMS != 4 || c.P99OtherMS != 2 || c.P99Ratio != 2 || c.Requests != 4 || c.Failed != 2 {
+		t.Errorf("control = %+v; want p99 4 after, 2 elsewhere, ratio 2, 2 of 4 failed", c)
+	}
+}

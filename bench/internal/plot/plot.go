@@ -37,6 +37,8 @@ type Chart struct {
 	XLabel        string
 	// Marks are x positions drawn as vertical lines across every panel.
 	Marks []float64
+	// Spans are x ranges shaded across every panel (drawn under the lines).
+	Spans [][2]float64
 	// XMin and XMax fix the x range; when both are zero it spans the data.
 	XMin, XMax float64
 }
@@ -52,6 +54,7 @@ var (
 	ink        = color.RGBA{0x20, 0x20, 0x20, 0xff}
 	grid       = color.RGBA{0xe4, 0xe4, 0xe4, 0xff}
 	markColor  = color.RGBA{0xff, 0xb0, 0x40, 0xff}
+	spanColor  = color.RGBA{0xff, 0xf0, 0xd8, 0xff}
 )
 
 // Background is the colour of every pixel nothing is drawn on.
@@ -62,7 +65,7 @@ const (
 	marginL = 70
 	marginR = 20
 	marginT = 10
-	marginB = 30
+	marginB = 44
 	gap     = 40 // between panels, room for the next title
 )
 
@@ -79,7 +82,7 @@ func (c Chart) Image() *image.RGBA {
 	for pi, p := range c.Panels {
 		top := marginT + gap + pi*(ph+gap)
 		area := image.Rect(marginL, top, w-marginR, top+ph)
-		drawPanel(img, area, p, x0, x1, c.Marks)
+		drawPanel(img, area, p, x0, x1, c.Marks, c.Spans)
 		text(img, marginL, top-gap+12, p.Title, ink)
 	}
 	// x axis ticks under the last panel
@@ -91,7 +94,7 @@ func (c Chart) Image() *image.RGBA {
 		text(img, x-textWidth(label)/2, bottom+8, label, ink)
 	}
 	if c.XLabel != "" {
-		text(img, w-marginR-textWidth(c.XLabel), h-12, c.XLabel, ink)
+		text(img, (w-textWidth(c.XLabel))/2, h-14, c.XLabel, ink)
 	}
 	return img
 }
@@ -148,10 +151,16 @@ func yRange(p Panel) (float64, float64) {
 	return lo, hi + (hi-lo)*0.05
 }
 
-func drawPanel(img *image.RGBA, a image.Rectangle, p Panel, x0, x1 float64, marks []float64) {
+func drawPanel(img *image.RGBA, a image.Rectangle, p Panel, x0, x1 float64, marks []float64, spans [][2]float64) {
 	y0, y1 := yRange(p)
 	px := func(x float64) float64 { return float64(a.Min.X) + (x-x0)/(x1-x0)*float64(a.Dx()-1) }
 	py := func(y float64) float64 { return float64(a.Max.Y-1) - (y-y0)/(y1-y0)*float64(a.Dy()-1) }
+	for _, sp := range spans {
+		lo, hi := max(sp[0], x0), min(sp[1], x1)
+		for x := int(math.Round(px(lo))); x <= int(math.Round(px(hi))); x++ {
+			vline(img, x, a.Min.Y, a.Max.Y-1, spanColor)
+		}
+	}
 	for _, t := range ticks(y0, y1, 5) {
 		y := int(math.Round(py(t)))
 		hline(img, a.Min.X, a.Max.X, y, grid)

@@ -9,7 +9,7 @@ import (
 
 func TestPNG(t *testing.T) {
 	xs := []float64{0, 1, 2, 3, 4, 5}
-	c := Chart{Width: 640, Height: 400, XLabel: "seconds", Marks: []float64{2.5},
+	c := Chart{Width: 640, Height: 400, XLabel: "seconds", Marks: []float64{2.5}, Spans: [][2]float64{{3, 4}},
 		Panels: []Panel{
 			{Title: "RSS MiB", Series: []Series{{Name: "node 1", Color: Colors[0], X: xs, Y: []float64{10, 11, 10, 12, 10, 11}}}},
 			{Title: "p99 ms", Series: []Series{{Name: "node 1", Color: Colors[1], X: xs, Y: []float64{1, 2, math.NaN(), 2, 1, 1}}}},
@@ -39,7 +39,7 @@ func TestPNG(t *testing.T) {
 	for _, want := range []struct {
 		name string
 		c    [3]uint32
-	}{{"series 1", rgb(Colors[0].R, Colors[0].G, Colors[0].B)}, {"series 2", rgb(Colors[1].R, Colors[1].G, Colors[1].B)}, {"mark", rgb(markColor.R, markColor.G, markColor.B)}, {"text", rgb(ink.R, ink.G, ink.B)}} {
+	}{{"series 1", rgb(Colors[0].R, Colors[0].G, Colors[0].B)}, {"series 2", rgb(Colors[1].R, Colors[1].G, Colors[1].B)}, {"mark", rgb(markColor.R, markColor.G, markColor.B)}, {"span", rgb(spanColor.R, spanColor.G, spanColor.B)}, {"text", rgb(ink.R, ink.G, ink.B)}} {
 		if counts[want.c] < 20 {
 			t.Errorf("%s: %d pixels of its colour; want a drawn line", want.name, counts[want.c])
 		}
