@@ -187,3 +187,34 @@ func TestFastMatcherEquivalent(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentRequests shares one instance (as the snapshot does) between
+// goroutines; run with -race.
+func TestConcurrentRequests(t *testing.T) {
+	p := build(t, `{}`)
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			ok := true
+			for i := 0; i < 300; i++ {
+				r := httptest.NewRequest("GET", "/", nil)
+				ua := fmt.Sprintf("client-%d-%d", g, i%50)
+				if i%3 == 0 {
+					ua = "Googlebot/2.1"
+				}
+				r.Header.Set("User-Agent", ua)
+				c := &plugin.Ctx{Request: r}
+				p.Access(c)
+				if blocked := c.Exited() != nil; blocked != (i%3 == 0) {
+					ok = false
+				}
+			}
+			done <- ok
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if !<-done {
+			t.Error("a concurrent request got the wrong verdict")
+		}
+	}
+}
