@@ -14,6 +14,22 @@
 // Phases follow Kong's order: rewrite, access, header_filter, body_filter,
 // log. Within a phase, instances run by descending Priority (Kong's bundled
 // priorities: key-auth 1250, rate-limiting 910, ...).
+//
+// snapshot.Build compiles one Chain per route: for each plugin name the
+// most specific enabled instance applies (Kong's precedence, see
+// Scope.Rank), consumer-scoped instances are looked up by consumer id when
+// the access phase reaches them, i.e. after the higher-priority auth plugin
+// identified the consumer. The rewrite phase runs only for global
+// instances, as in Kong. The proxy runs rewrite/access before picking the
+// upstream peer, header_filter on the upstream response and on responses
+// Kong produces itself (exits, errors), and log after the response was
+// written, on the request's goroutine: log-phase I/O must go to bounded
+// queues. Body filters are not called by the proxy yet.
+//
+// Plugins talk to the request through Ctx (request headers and query sent
+// upstream, response headers, Error, Authenticate), get outside services
+// through Deps (Entities, StatePool for state that survives reloads,
+// Counters on Redis) and must not keep Ctx after a phase returns.
 package plugin
 
 import (

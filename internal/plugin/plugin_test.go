@@ -1,7 +1,9 @@
 package plugin
 
 import (
+	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"sluice/internal/model"
 )
@@ -26,4 +28,30 @@ func TestRegisterLookup(t *testing.T) {
 		}
 	}()
 	Register(d)
+}
+
+func FuzzJSONMessage(f *testing.F) {
+	for _, s := range []string{"", "plain", `quo"te\back`, "ctl\x01\n\t", "ünïcode"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		var got struct{ Message string }
+		if err := json.Unmarshal(JSONMessage(msg), &got); err != nil {
+			t.Fatalf("JSONMessage(%q) is not JSON: %v", msg, err)
+		}
+		if utf8.ValidString(msg) && got.Message != msg {
+			t.Errorf("round trip of %q gave %q", msg, got.Message)
+		}
+	})
+}
+
+func TestScopeRank(t *testing.T) {
+	// Kong 3.4+ order without consumer groups, most specific first.
+	order := []Scope{ScopeConsumer | ScopeRoute | ScopeService, ScopeConsumer | ScopeRoute, ScopeConsumer | ScopeService,
+		ScopeRoute | ScopeService, ScopeConsumer, ScopeRoute, ScopeService, 0}
+	for i := 1; i < len(order); i++ {
+		if order[i-1].Rank() >= order[i].Rank() {
+			t.Errorf("rank(%b) = %d not below rank(%b) = %d", order[i-1], order[i-1].Rank(), order[i], order[i].Rank())
+		}
+	}
 }

@@ -92,9 +92,9 @@ type scopeKey struct{ route, service string }
 // A plugin whose New fails, or whose name is not available, is logged: a
 // global one is skipped, a scoped one makes the requests it applies to
 // answer 500 (Kong's "An unexpected error occurred").
-func buildChains(cfg *model.Config, env *Env, ents *Entities) map[string]*plugin.Chain {
+func buildChains(cfg *model.Config, env *Env, ents *Entities) (map[string]*plugin.Chain, []*plugin.Instance) {
 	if len(cfg.Plugins) == 0 {
-		return nil
+		return nil, nil
 	}
 	lookup := env.Plugins
 	if lookup == nil {
@@ -105,6 +105,7 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) map[string]*plugin
 		log = slog.Default()
 	}
 	groups := map[scopeKey][]*plugin.Instance{}
+	var all []*plugin.Instance
 	for _, p := range cfg.Plugins {
 		if !p.Enabled {
 			continue
@@ -118,6 +119,7 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) map[string]*plugin
 			in = plugin.NewInstance(p, def, plugin.Deps{PluginID: p.ID, Plugin: p, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),
 				Entities: ents, State: env.State, Redis: env.Redis})
 		}
+		all = append(all, in)
 		if in.Err != nil {
 			if in.Scope == 0 {
 				log.Error("global plugin disabled: its configuration cannot be used", "plugin", p.Name, "plugin_id", p.ID, "error", in.Err)
@@ -166,7 +168,16 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) map[string]*plugin
 			chains[r.ID] = ch
 		}
 	}
-	return chains
+	return chains, all
+}
+
+// ClosePlugins releases the resources of the snapshot's plugin instances
+// (those implementing plugin.Closer). Call it once no request uses the
+// snapshot any more; counters kept in Env.State are not affected.
+func (s *Snapshot) ClosePlugins() {
+	for _, in := range s.instances {
+		in.Close()
+	}
 }
 
 // compose applies Kong's precedence to the instances that can apply to one

@@ -27,6 +27,8 @@ type Snapshot struct {
 	// plugin applies); Entities indexes consumers and credentials.
 	Chains   map[string]*plugin.Chain
 	Entities *Entities
+
+	instances []*plugin.Instance
 }
 
 // Env is what Build needs from outside the config: long-lived pools that
@@ -79,13 +81,13 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 		prevEnts = prev.Entities
 	}
 	ents := buildEntities(prevEnts, cfg)
-	chains := buildChains(cfg, env, ents)
+	chains, instances := buildChains(cfg, env, ents)
 	retainState(env.State, cfg)
 	// The pool is updated last: everything that can fail has succeeded, so a
 	// rejected config never touches the live balancers.
 	return &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Services: services,
 		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: certs,
-		Chains: chains, Entities: ents}, nil
+		Chains: chains, Entities: ents, instances: instances}, nil
 }
 
 // Current holds the snapshot being served.
