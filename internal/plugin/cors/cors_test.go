@@ -262,3 +262,23 @@ func FuzzConfig(f *testing.F) {
 		p.(*CORS).Access(c)
 	})
 }
+
+func TestNormalize(t *testing.T) {
+	tests := []struct{ in, domain, host string }{
+		{"http://a.com", "http://a.com", "a.com"},
+		{"http://a.com:80", "http://a.com", "a.com"},
+		{"https://a.com:443", "https://a.com", "a.com"},
+		{"http://a.com:443", "http://a.com:443", "a.com"},
+		{"https://a.com:8443/path?q", "https://a.com:8443", "a.com"},
+		{"http://user:pw@a.com:80", "http://a.com", "a.com"},
+		{"http://[::1]:8080", "http://[::1]:8080", "::1"},
+		{"a.com", "a.com", "a.com"},
+		{"null", "null", "null"},
+	}
+	for _, tt := range tests {
+		got := normalize(tt.in)
+		if got.domain != tt.domain || got.host != tt.host {
+			t.Errorf("normalize(%q) = %q, %q; want %q, %q", tt.in, got.domain, got.host, tt.domain, tt.host)
+		}
+	}
+}

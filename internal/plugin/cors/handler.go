@@ -3,7 +3,6 @@ package cors
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,6 +26,10 @@ type CORS struct {
 	privateNetwork bool
 	continuePre    bool
 	originAbsent   bool
+
+	// preflight holds the preflight answer's headers that do not depend
+	// on the request; each answer starts from a clone.
+	preflight http.Header
 }
 
 type origin struct {
@@ -91,6 +94,13 @@ func New(cfg map[string]any, _ plugin.Deps) (any, error) {
 	if b, ok := cfg["allow_origin_absent"].(bool); ok {
 		c.originAbsent = b
 	}
+	c.preflight = http.Header{"Access-Control-Allow-Methods": {c.methods}}
+	if c.allowHeaders != "" {
+		c.preflight.Set("Access-Control-Allow-Headers", c.allowHeaders)
+	}
+	if c.maxAge != "" {
+		c.preflight.Set("Access-Control-Max-Age", c.maxAge)
+	}
 	return c, nil
 }
 
@@ -108,27 +118,43 @@ func strings1(v any) []string {
 type normalized struct{ domain, host string }
 
 // normalize is Kong's normalize_origin: scheme://host[:port] without the
-// scheme's default port; a value without a host is kept as is.
+// scheme's default port (anything after the authority dropped); a value
+// without "scheme://" is kept as is. It slices s and does not allocate.
 func normalize(s string) normalized {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
+	i := strings.Index(s, "://")
+	if i <= 0 {
 		return normalized{domain: s, host: s}
 	}
-	host, port := u.Hostname(), u.Port()
-	if u.Scheme == "http" && port == "80" || u.Scheme == "https" && port == "443" {
-		port = ""
+	scheme := s[:i]
+	start := i + 3
+	end := len(s)
+	if j := strings.IndexAny(s[start:], "/?#"); j >= 0 {
+		end = start + j
 	}
-	d := host
-	if strings.Contains(host, ":") {
-		d = "[" + host + "]"
+	auth := s[start:end]
+	if at := strings.LastIndexByte(auth, '@'); at >= 0 {
+		// userinfo is not part of an origin; rebuild without it.
+		return normalize(scheme + "://" + auth[at+1:])
 	}
-	if u.Scheme != "" {
-		d = u.Scheme + "://" + d
+	if auth == "" {
+		return normalized{domain: s, host: s}
 	}
-	if port != "" {
-		d += ":" + port
+	host, port := auth, ""
+	if strings.HasPrefix(auth, "[") {
+		if k := strings.IndexByte(auth, ']'); k >= 0 {
+			host = auth[1:k]
+			if rest := auth[k+1:]; strings.HasPrefix(rest, ":") {
+				port = rest[1:]
+			}
+		}
+	} else if k := strings.LastIndexByte(auth, ':'); k >= 0 {
+		host, port = auth[:k], auth[k+1:]
 	}
-	return normalized{domain: d, host: host}
+	domainEnd := end
+	if scheme == "http" && port == "80" || scheme == "https" && port == "443" || port == "" && strings.HasSuffix(auth, ":") {
+		domainEnd = end - len(port) - 1
+	}
+	return normalized{domain: s[:domainEnd], host: host}
 }
 
 func isPreflight(r *http.Request) bool {
@@ -142,17 +168,13 @@ func (p *CORS) Access(c *plugin.Ctx) {
 	if !isPreflight(r) || p.continuePre {
 		return
 	}
-	h := http.Header{}
+	h := p.preflight.Clone()
 	allowAll := p.origin(r, h, false)
 	p.setCredentials(r, h, allowAll, false)
-	if p.allowHeaders != "" {
-		h.Set("Access-Control-Allow-Headers", p.allowHeaders)
-	} else if acrh := r.Header.Get("Access-Control-Request-Headers"); acrh != "" {
-		h.Set("Access-Control-Allow-Headers", acrh)
-	}
-	h.Set("Access-Control-Allow-Methods", p.methods)
-	if p.maxAge != "" {
-		h.Set("Access-Control-Max-Age", p.maxAge)
+	if p.allowHeaders == "" {
+		if acrh := r.Header.Get("Access-Control-Request-Headers"); acrh != "" {
+			h.Set("Access-Control-Allow-Headers", acrh)
+		}
 	}
 	if p.privateNetwork && r.Header.Get("Access-Control-Request-Private-Network") == "true" {
 		h.Set("Access-Control-Allow-Private-Network", "true")
