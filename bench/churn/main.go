@@ -387,7 +387,7 @@ func run(ctx context.Context, o options) error {
 	nAdd := max(1, int(o.addFrac*float64(o.routes)+0.5))
 	for k := 1; ; k++ {
 		at := t0.Add(o.warmup + time.Duration(k)*o.period)
-		if at.Add(o.after).After(t0.Add(total)) {
+		if at.Add(o.after).After(t0.Add(total)) || time.Now().Add(o.after).After(t0.Add(total)) {
 			break
 		}
 		select {
@@ -419,6 +419,9 @@ func run(ctx context.Context, o options) error {
 	for i := range reps {
 		sum.Replica = append(sum.Replica, summarize(i, mem[i], reqs[i], results[i].Missed, changes, from, to, o.after.Seconds()))
 		secs[i] = perSecond(reqs[i])
+		if heap {
+			sum.Replica[i].Reloads = reloadEvents(ctx, reps[i].status, t0.Add(o.warmup))
+		}
 	}
 	sum.LoadAvg, sum.CPUs = [2]float64{loadAvgStart, loadAvg()}, runtime.NumCPU()
 	if o.controlRate > 0 {
@@ -447,7 +450,8 @@ func run(ctx context.Context, o options) error {
 		if heap {
 			heapTxt = fmt.Sprintf("heap median %.1f MiB peak %.1f MiB", r.HeapMedianMiB, r.HeapPeakMiB)
 		}
-		fmt.Printf("replica %d: RSS median %.1f MiB peak %.1f MiB; %s; p50 %.2f ms\n", r.Replica+1, r.RSSMedianMiB, r.RSSPeakMiB, heapTxt, r.P50MS)
+		fmt.Printf("replica %d: RSS median %.1f MiB peak %.1f MiB; %s; p50 %.2f ms; CPU %.0f%% after changes, %.0f%% elsewhere; %d reload events\n",
+			r.Replica+1, r.RSSMedianMiB, r.RSSPeakMiB, heapTxt, r.P50MS, r.CPUChangePct, r.CPUOtherPct, r.Reloads)
 	}
 	if c := sum.Control; c != nil {
 		fmt.Printf("control (straight to the upstream, %.0f req/s): p99 after changes %.1f ms, elsewhere %.1f ms, ratio %.2f, failed %d\n", o.controlRate, c.P99ChangeMS, c.P99OtherMS, c.P99Ratio, c.Failed)
@@ -559,7 +563,10 @@ func sampleMemory(ctx context.Context, r *replica, heap bool, every time.Duratio
 		now := time.Now()
 		m, err := procstat.Proc.Memory(r.p.pid())
 		if err == nil {
-			s := memSample{T: sec(now), RSS: m.RSSKiB << 10, Heap: -1}
+			s := memSample{T: sec(now), RSS: m.RSSKiB << 10, Heap: -1, CPU: -1}
+			if st, err := procstat.Proc.Stat(r.p.pid()); err == nil {
+				s.CPU = st.CPUSeconds()
+			}
 			if heap {
 				s.Heap = heapInuse(ctx, r.status)
 			}
@@ -633,4 +640,29 @@ func loadAvg() float64 {
 	var v float64
 	_, _ = fmt.Sscan(string(b), &v)
 	return v
+}
+
+// reloadEvents counts the reload events a replica's /debug/memory
+// timeline holds since the given time (0 when it cannot tell).
+func reloadEvents(ctx context.Context, status string, since time.Time) int {
+	code, body, err := call(ctx, http.MethodGet, "http://"+status+"/debug/memory", nil)
+	if err != nil || code != 200 {
+		return 0
+	}
+	var tl struct {
+		Events []struct {
+			Time time.Time `json:"time"`
+			Kind string    `json:"kind"`
+		} `json:"events"`
+	}
+	if json.Unmarshal(body, &tl) != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range tl.Events {
+		if e.Kind == "reload" && !e.Time.Before(since) {
+			n++
+		}
+	}
+	return n
 }

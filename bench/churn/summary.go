@@ -28,8 +28,9 @@ var IssueBounds = Bounds{SpikeRatio: 1.10, P99Ratio: 1.5, Failures: 0, LagP99MS:
 // load started, Heap is -1 when the replica does not expose it.
 type memSample struct {
 	T    float64
-	RSS  int64 // bytes
-	Heap int64 // bytes, -1: unknown
+	RSS  int64   // bytes
+	Heap int64   // bytes, -1: unknown
+	CPU  float64 // user+system CPU seconds so far, -1: unknown
 }
 
 // reqSample is one request of the load: its intended send time (seconds
@@ -50,10 +51,28 @@ func (w window) contains(t float64) bool { return t >= w.From && t < w.To }
 // load started) and each replica's lag until it served it (seconds; NaN
 // when it never did within the probe's timeout).
 type Change struct {
-	Start  float64   `json:"start_s"`
-	End    float64   `json:"end_s"`
-	Writes int       `json:"writes"`
-	Lags   []float64 `json:"lag_s"`
+	Start  float64 `json:"start_s"`
+	End    float64 `json:"end_s"`
+	Writes int     `json:"writes"`
+	Lags   lags    `json:"lag_s"`
+}
+
+// lags are seconds per replica; NaN (never served) is written as null.
+type lags []float64
+
+func (l lags) MarshalJSON() ([]byte, error) {
+	b := []byte{'['}
+	for i, v := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendFloat(b, v, 'f', 4, 64)
+		}
+	}
+	return append(b, ']'), nil
 }
 
 // ReplicaSummary is one replica's figures over the measured part of the run.
@@ -73,6 +92,9 @@ type ReplicaSummary struct {
 	LagP50MS      float64 `json:"lag_p50_ms"`
 	LagP99MS      float64 `json:"lag_p99_ms"`
 	LagMissed     int     `json:"lag_never_served"`
+	CPUChangePct  float64 `json:"cpu_pct_after_change"`
+	CPUOtherPct   float64 `json:"cpu_pct_elsewhere"`
+	Reloads       int     `json:"reloads,omitempty"` // reload events in /debug/memory after the warm-up
 }
 
 const mib = 1 << 20
@@ -191,7 +213,33 @@ func summarize(replica int, mem []memSample, reqs []reqSample, missed int64, cha
 		}
 	}
 	s.LagP50MS, s.LagP99MS = percentile(lags, 50), percentile(lags, 99)
+	s.CPUChangePct, s.CPUOtherPct = cpuSplit(mem, changeWindows(changes, after), from, to)
 	return s
+}
+
+// cpuSplit returns the replica's CPU use (percent of one core) over the
+// sampling intervals that end inside the windows and over the others,
+// within [from, to).
+func cpuSplit(mem []memSample, wins []window, from, to float64) (in, out float64) {
+	var cpuIn, tIn, cpuOut, tOut float64
+	for i := 1; i < len(mem); i++ {
+		a, b := mem[i-1], mem[i]
+		if b.T < from || b.T >= to || a.CPU < 0 || b.CPU < 0 || b.T <= a.T {
+			continue
+		}
+		if slices.ContainsFunc(wins, func(w window) bool { return w.contains(b.T) }) {
+			cpuIn, tIn = cpuIn+b.CPU-a.CPU, tIn+b.T-a.T
+		} else {
+			cpuOut, tOut = cpuOut+b.CPU-a.CPU, tOut+b.T-a.T
+		}
+	}
+	if tIn > 0 {
+		in = 100 * cpuIn / tIn
+	}
+	if tOut > 0 {
+		out = 100 * cpuOut / tOut
+	}
+	return in, out
 }
 
 // Control is the latency of the requests sent straight to the upstream

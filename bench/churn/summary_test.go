@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -219,5 +220,24 @@ func TestControl(t *testing.T) {
 	c := control(reqs, 1, []Change{{Start: 1.5, End: 1.6}}, 0, 10, 1)
 	if c.P99ChangeMS != 4 || c.P99OtherMS != 2 || c.P99Ratio != 2 || c.Requests != 4 || c.Failed != 2 {
 		t.Errorf("control = %+v; want p99 4 after, 2 elsewhere, ratio 2, 2 of 4 failed", c)
+	}
+}
+
+func TestCPUSplit(t *testing.T) {
+	// One core busy during the window 2..4, a quarter elsewhere.
+	mem := []memSample{{T: 0, CPU: 0}, {T: 1, CPU: 0.25}, {T: 2, CPU: 0.5}, {T: 3, CPU: 1.5}, {T: 4, CPU: 2.5}, {T: 5, CPU: 2.75}, {T: 6, CPU: -1}}
+	in, out := cpuSplit(mem, []window{{2.5, 4.5}}, 0.5, 10)
+	if math.Abs(in-100) > 1e-9 || math.Abs(out-25) > 1e-9 {
+		t.Errorf("cpuSplit = %v%% in, %v%% out; want 100, 25", in, out)
+	}
+}
+
+func TestLagsJSON(t *testing.T) {
+	b, err := json.Marshal(Change{Start: 1, End: 2, Writes: 3, Lags: lags{0.0123, math.NaN()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"start_s":1,"end_s":2,"writes":3,"lag_s":[0.0123,null]}`; string(b) != want {
+		t.Errorf("got %s; want %s", b, want)
 	}
 }
