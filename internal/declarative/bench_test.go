@@ -3,8 +3,14 @@ package declarative
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"sluice/internal/model"
 )
 
 func mustJSONString(v any) string {
@@ -84,4 +90,83 @@ func BenchmarkParse10kRoutesJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// generateKongBench writes the shape of the proxy benchmark's sluice-10k
+// target: n services with one route each and n consumers with one key-auth
+// credential each.
+func generateKongBench(n int) []byte {
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "- name: s%d\n  url: http://127.0.0.1:9000\n  routes:\n  - name: r%d\n    paths:\n    - /r%d\n", i, i, i)
+	}
+	b.WriteString("consumers:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "- username: c%d\n  keyauth_credentials:\n  - key: key-%d\n", i, i)
+	}
+	return []byte(b.String())
+}
+
+// peakHeap runs f and returns the largest heap (live and not yet swept
+// objects) seen while it ran, sampled every 100µs: what the process's
+// resident size follows.
+func peakHeap(f func()) uint64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(100 * time.Microsecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	f()
+	close(done)
+	<-stopped
+	return peak.Load()
+}
+
+// BenchmarkParse10kConsumers parses the benchmark's 10 000 routes and
+// 10 000 consumers and reports the peak heap during the parse and the heap
+// the result keeps.
+func BenchmarkParse10kConsumers(b *testing.B) {
+	data := generateKongBench(10000)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var peak uint64
+	var kept uint64
+	for b.Loop() {
+		var cfg *model.Config
+		p := peakHeap(func() {
+			var err error
+			cfg, err = Parse(data, testOpts())
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+		peak = max(peak, p)
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		kept = ms.HeapAlloc
+		if len(cfg.Routes) != 10000 || len(cfg.KeyAuthCredentials) != 10000 {
+			b.Fatalf("routes, credentials: got %d, %d; want 10000 each", len(cfg.Routes), len(cfg.KeyAuthCredentials))
+		}
+		runtime.KeepAlive(cfg)
+	}
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(kept)/(1<<20), "kept-heap-MiB")
 }

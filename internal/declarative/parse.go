@@ -68,7 +68,10 @@ type item struct {
 	k           *kind
 	raw         map[string]any // as written
 	rec         map[string]any // input to Process: no nested children, references resolved
-	out         map[string]any // Process result
+	out         map[string]any // Process result, until decoded
+	uniq        []any          // values of k.uniques, kept for checkUniques
+	val         any            // typed entity (*model.Service, ...) once decoded
+	decodeErr   error          // reported by build, after the other phases
 	path        []any          // position in the error tree: "services", 1, "routes", 2
 	label       string         // services[1].routes[2]
 	line        int
@@ -123,7 +126,15 @@ func (l *loader) load() (*model.Config, error) {
 	byID, byKey, dupErrs := l.index()
 	refErrs := l.resolve(byID, byKey)
 	for _, it := range l.items {
+		// Each entity is processed, transformed and decoded in turn, so
+		// that only one generic record is alive at a time (the file's
+		// entities are independent at this point). Decode errors wait for
+		// build, so that errors come phase by phase as before.
 		l.process(it)
+		if it.out != nil {
+			l.transformItem(it)
+			l.decode(it)
+		}
 	}
 	if !l.tree.empty() {
 		return nil, l.err()
@@ -146,10 +157,8 @@ func (l *loader) load() (*model.Config, error) {
 		return nil, l.err()
 	}
 
-	// Phase 3: transformations, then unique fields across the file.
-	for _, it := range l.items {
-		l.transformItem(it)
-	}
+	// Phase 3: transformations (done above, entity by entity), then unique
+	// fields across the file.
 	l.checkUniques()
 	if !l.tree.empty() {
 		return nil, l.err()
@@ -516,14 +525,14 @@ func setIfNil(m map[string]any, k string, v any) {
 func (l *loader) checkUniques() {
 	seen := map[string]*item{}
 	for _, it := range l.items {
-		if it.out == nil {
+		if it.uniq == nil {
 			continue
 		}
-		for _, f := range it.k.uniques {
+		for i, f := range it.k.uniques {
 			if f == it.k.endpointKey && it.k.uniqueKey {
 				continue
 			}
-			v := it.out[f]
+			v := it.uniq[i]
 			if v == nil {
 				continue
 			}
@@ -538,87 +547,95 @@ func (l *loader) checkUniques() {
 	}
 }
 
-// build decodes every entity into its typed form.
+// decode converts an entity's processed record into its typed form and
+// drops the record. Errors are kept for build.
+func (l *loader) decode(it *item) {
+	uniq := make([]any, len(it.k.uniques))
+	for i, f := range it.k.uniques {
+		uniq[i] = it.out[f]
+	}
+	it.uniq = uniq
+	var e any
+	switch it.k.name {
+	case "services":
+		e = &model.Service{}
+	case "routes":
+		e = &model.Route{}
+	case "consumers":
+		e = &model.Consumer{}
+	case "plugins":
+		e = &model.Plugin{}
+	case "upstreams":
+		e = &model.Upstream{}
+	case "targets":
+		e = &model.Target{}
+	case "certificates":
+		e = &model.Certificate{}
+	case "snis":
+		e = &model.SNI{}
+	case "ca_certificates":
+		e = &model.CACertificate{}
+	case "keyauth_credentials":
+		e = &model.KeyAuthCredential{}
+	case "basicauth_credentials":
+		e = &model.BasicAuthCredential{}
+	case "jwt_secrets":
+		e = &model.JWTSecret{}
+	case "acls":
+		e = &model.ACL{}
+	}
+	if e != nil {
+		if err := model.Decode(it.out, e); err != nil {
+			it.decodeErr = err
+		} else {
+			it.val = e
+		}
+	}
+	it.out = nil // decoded: the generic record is garbage from here on
+}
+
+// build collects the typed entities.
 func (l *loader) build() (*model.Config, error) {
 	cfg := &model.Config{}
 	certs := map[string]*model.Certificate{}
 	var snis []*model.SNI
 	for _, it := range l.items {
-		var err error
-		switch it.k.name {
-		case "services":
-			e := &model.Service{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.Services = append(cfg.Services, e)
-			}
-		case "routes":
-			e := &model.Route{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.Routes = append(cfg.Routes, e)
-			}
-		case "consumers":
-			e := &model.Consumer{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.Consumers = append(cfg.Consumers, e)
-			}
-		case "plugins":
-			e := &model.Plugin{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.Plugins = append(cfg.Plugins, e)
-			}
-		case "upstreams":
-			e := &model.Upstream{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.Upstreams = append(cfg.Upstreams, e)
-			}
-		case "targets":
-			e := &model.Target{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.Targets = append(cfg.Targets, e)
-			}
-		case "certificates":
-			e := &model.Certificate{}
-			if err = model.Decode(it.out, e); err == nil {
-				e.SNIs = nil
-				cfg.Certificates = append(cfg.Certificates, e)
-				certs[e.ID] = e
-			}
-		case "snis":
-			e := &model.SNI{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.SNIs = append(cfg.SNIs, e)
-				snis = append(snis, e)
-			}
-		case "ca_certificates":
-			e := &model.CACertificate{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.CACertificates = append(cfg.CACertificates, e)
-			}
-		case "keyauth_credentials":
-			e := &model.KeyAuthCredential{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.KeyAuthCredentials = append(cfg.KeyAuthCredentials, e)
-			}
-		case "basicauth_credentials":
-			e := &model.BasicAuthCredential{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.BasicAuthCredentials = append(cfg.BasicAuthCredentials, e)
-			}
-		case "jwt_secrets":
-			e := &model.JWTSecret{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.JWTSecrets = append(cfg.JWTSecrets, e)
-			}
-		case "acls":
-			e := &model.ACL{}
-			if err = model.Decode(it.out, e); err == nil {
-				cfg.ACLs = append(cfg.ACLs, e)
-			}
+		if it.decodeErr != nil {
+			l.entityErr(it, "invalid value: "+it.decodeErr.Error(), nil)
+			continue
 		}
-		if err != nil {
-			l.entityErr(it, "invalid value: "+err.Error(), nil)
+		switch e := it.val.(type) {
+		case *model.Service:
+			cfg.Services = append(cfg.Services, e)
+		case *model.Route:
+			cfg.Routes = append(cfg.Routes, e)
+		case *model.Consumer:
+			cfg.Consumers = append(cfg.Consumers, e)
+		case *model.Plugin:
+			cfg.Plugins = append(cfg.Plugins, e)
+		case *model.Upstream:
+			cfg.Upstreams = append(cfg.Upstreams, e)
+		case *model.Target:
+			cfg.Targets = append(cfg.Targets, e)
+		case *model.Certificate:
+			e.SNIs = nil
+			cfg.Certificates = append(cfg.Certificates, e)
+			certs[e.ID] = e
+		case *model.SNI:
+			cfg.SNIs = append(cfg.SNIs, e)
+			snis = append(snis, e)
+		case *model.CACertificate:
+			cfg.CACertificates = append(cfg.CACertificates, e)
+		case *model.KeyAuthCredential:
+			cfg.KeyAuthCredentials = append(cfg.KeyAuthCredentials, e)
+		case *model.BasicAuthCredential:
+			cfg.BasicAuthCredentials = append(cfg.BasicAuthCredentials, e)
+		case *model.JWTSecret:
+			cfg.JWTSecrets = append(cfg.JWTSecrets, e)
+		case *model.ACL:
+			cfg.ACLs = append(cfg.ACLs, e)
 		}
-		it.out = nil // decoded: the generic record is garbage from here on
+		it.val = nil
 	}
 	if !l.tree.empty() {
 		return nil, l.err()
