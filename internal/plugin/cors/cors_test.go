@@ -282,3 +282,20 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+func FuzzOrigin(f *testing.F) {
+	for _, s := range []string{"http://a.com", "https://x@y@z:443/", "http://[::1", "://", "a://b:"} {
+		f.Add(s)
+	}
+	p := build(f, `{"origins":["http://a.com","https?://.*\\.b\\.org"],"credentials":true}`)
+	f.Fuzz(func(t *testing.T, origin string) {
+		n := normalize(origin)
+		if !strings.Contains(origin, n.host) {
+			t.Errorf("normalize(%q).host = %q is not part of the origin", origin, n.host)
+		}
+		r := req("GET", nil)
+		r.Header["Origin"] = []string{origin}
+		c := &plugin.Ctx{Request: r, Header: http.Header{}}
+		p.HeaderFilter(c)
+	})
+}
