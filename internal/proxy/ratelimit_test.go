@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 
 	"sluice/internal/model"
@@ -209,5 +210,34 @@ func TestPluginPrecedence(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRateLimitingConcurrent: under concurrent requests exactly limit
+// requests pass.
+func TestRateLimitingConcurrent(t *testing.T) {
+	up := newEcho(t, "up")
+	svc := svcTo(t, up.URL)
+	r := routeTo(svc, "/c")
+	e := newPluginEnv(t, &model.Config{Services: []*model.Service{svc}, Routes: []*model.Route{r},
+		Plugins: []*model.Plugin{rl(t, map[string]any{"hour": 25, "limit_by": "ip"}, r, nil, nil)}})
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				res, _ := e.do(t, "GET", "/c", nil, nil)
+				mu.Lock()
+				counts[res.StatusCode]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if counts[200] != 25 || counts[429] != 15 {
+		t.Errorf("statuses %v; want 25 x 200 and 15 x 429", counts)
 	}
 }
