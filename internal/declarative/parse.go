@@ -67,7 +67,7 @@ func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 type item struct {
 	k           *kind
 	raw         map[string]any // as written
-	rec         map[string]any // input to Process: no nested children, references resolved
+	refs        []ref          // references resolved to ids (see rec)
 	out         map[string]any // Process result, until decoded
 	uniq        []any          // values of k.uniques, kept for checkUniques
 	val         any            // typed entity (*model.Service, ...) once decoded
@@ -79,6 +79,11 @@ type item struct {
 	parentField string
 	id          string
 	generated   bool // id derived here, not written in the file
+}
+
+// ref is a reference field resolved to the id of its target.
+type ref struct {
+	field, id string
 }
 
 type refError struct {
@@ -255,7 +260,6 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 	it := &item{k: k, raw: m, path: path, label: label, parent: parent, parentField: parentField, line: l.lines.line(m)}
 	l.items = append(l.items, it)
 
-	rec := make(map[string]any, len(m)+4)
 	type nested struct {
 		rel   childRel
 		list  []any
@@ -287,41 +291,25 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 			children = append(children, nested{rel, list, order})
 			continue
 		}
-		rec[key] = val
 	}
 	if parent != nil {
-		if v, set := rec[parentField]; set && v != nil {
+		if v, set := m[parentField]; set && v != nil {
 			l.fieldErr(it, parentField, "value must be null")
 		}
-		rec[parentField] = map[string]any{"id": parent.id}
 	}
-	if k.name == "routes" && (l.version == "1.1" || l.version == "2.1") {
-		if paths, ok := rec["paths"].([]any); ok {
-			migrated := make([]any, len(paths))
-			for i, p := range paths {
-				if s, ok := p.(string); ok {
-					migrated[i] = migrateRegexPath(s)
-				} else {
-					migrated[i] = p
-				}
-			}
-			rec["paths"] = migrated
-		}
-	}
-	it.rec = rec
 
 	parentID := ""
 	if parent != nil {
 		parentID = parent.id
 	}
-	if idv, set := rec["id"]; set && idv != nil {
+	if idv, set := m["id"]; set && idv != nil {
 		if s, ok := idv.(string); ok {
 			it.id = s
 		}
 	} else {
 		key := idKey(k, m, parentID, parentField)
 		if key == "" {
-			key = fallbackKey(k, rec, parentID)
+			key = fallbackKey(k, l.rec(it), parentID)
 			if l.fallback == nil {
 				l.fallback = map[string]int{}
 			}
@@ -333,7 +321,6 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 		}
 		it.id = DeterministicID(k.name, key)
 		it.generated = true
-		rec["id"] = it.id
 	}
 
 	// children in a fixed order (not the map's), so the order of the
@@ -346,6 +333,81 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 				fmt.Sprintf("%s.%s[%d]", label, c.rel.kind.name, j+1), it, c.rel.field)
 		}
 	}
+}
+
+// rec is the input to Process of an entity: its fields as written without
+// nested children and comments, the parent reference of a nested entity,
+// 1.1/2.1 regex paths migrated, the derived id, and references resolved.
+// It is built when needed rather than kept, to keep the peak heap small.
+func (l *loader) rec(it *item) map[string]any {
+	rec := make(map[string]any, len(it.raw)+2)
+	for key, val := range it.raw {
+		if key == "_comment" || key == "_ignore" {
+			continue
+		}
+		if _, _, ok := childRel4(it.k, key); ok {
+			continue
+		}
+		rec[key] = val
+	}
+	if it.parent != nil {
+		rec[it.parentField] = map[string]any{"id": it.parent.id}
+	}
+	if paths, ok := rec["paths"]; ok {
+		rec["paths"] = l.migratedPaths(it, paths)
+	}
+	if it.generated {
+		rec["id"] = it.id
+	}
+	for _, r := range it.refs {
+		rec[r.field] = map[string]any{"id": r.id}
+	}
+	return rec
+}
+
+// recField is l.rec(it)[key] without building the record.
+func (l *loader) recField(it *item, key string) any {
+	for i := len(it.refs) - 1; i >= 0; i-- {
+		if it.refs[i].field == key {
+			return map[string]any{"id": it.refs[i].id}
+		}
+	}
+	switch {
+	case key == "id" && it.generated:
+		return it.id
+	case it.parent != nil && key == it.parentField:
+		return map[string]any{"id": it.parent.id}
+	case key == "_comment" || key == "_ignore":
+		return nil
+	}
+	if _, _, ok := childRel4(it.k, key); ok {
+		return nil
+	}
+	v := it.raw[key]
+	if key == "paths" && v != nil {
+		return l.migratedPaths(it, v)
+	}
+	return v
+}
+
+// migratedPaths rewrites a route's regex paths of a 1.1/2.1 file.
+func (l *loader) migratedPaths(it *item, v any) any {
+	if it.k.name != "routes" || (l.version != "1.1" && l.version != "2.1") {
+		return v
+	}
+	paths, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	migrated := make([]any, len(paths))
+	for i, p := range paths {
+		if s, ok := p.(string); ok {
+			migrated[i] = migrateRegexPath(s)
+		} else {
+			migrated[i] = p
+		}
+	}
+	return migrated
 }
 
 // childRel4 reports whether key, in an entity of kind k, is an array of
@@ -380,7 +442,7 @@ func (l *loader) index() (byID, byKey map[string]map[string]*item, dups []dupErr
 	for _, it := range l.items {
 		k := it.k
 		if k.uniqueKey {
-			if s, ok := it.rec[k.endpointKey].(string); ok {
+			if s, ok := l.recField(it, k.endpointKey).(string); ok {
 				if prev := byKey[k.name][s]; prev != nil {
 					dups = append(dups, dupError{it, prev, uniquenessMsg(k.name, k.endpointKey, s)})
 					continue
@@ -409,7 +471,7 @@ func (l *loader) resolve(byID, byKey map[string]map[string]*item) []refError {
 			if it.parent != nil && fk.name == it.parentField {
 				continue
 			}
-			v := it.rec[fk.name]
+			v := l.recField(it, fk.name)
 			var key string
 			switch t := v.(type) {
 			case nil:
@@ -430,7 +492,7 @@ func (l *loader) resolve(byID, byKey map[string]map[string]*item) []refError {
 				found = byID[fk.ref][key]
 			}
 			if found != nil {
-				it.rec[fk.name] = map[string]any{"id": found.id}
+				it.refs = append(it.refs, ref{fk.name, found.id})
 				continue
 			}
 			shown := key
@@ -438,11 +500,11 @@ func (l *loader) resolve(byID, byKey map[string]map[string]*item) []refError {
 				b, _ := json.Marshal(v)
 				shown = string(b)
 			} else {
-				it.rec[fk.name] = map[string]any{"id": nilUUID}
+				it.refs = append(it.refs, ref{fk.name, nilUUID})
 			}
 			at := it.id
 			if it.k.uniqueKey {
-				if s, ok := it.rec[it.k.endpointKey].(string); ok && s != "" {
+				if s, ok := l.recField(it, it.k.endpointKey).(string); ok && s != "" {
 					at = s
 				}
 			}
@@ -462,7 +524,7 @@ func (l *loader) process(it *item) {
 		l.entityErr(it, "unknown entity '"+it.k.name+"'", nil)
 		return
 	}
-	out, serr := schema.Process(it.rec, &model.ProcessOptions{Plugins: l.opts.Plugins})
+	out, serr := schema.Process(l.rec(it), &model.ProcessOptions{Plugins: l.opts.Plugins})
 	if serr != nil {
 		l.schemaErr(it, serr.Fields)
 		return
@@ -471,7 +533,6 @@ func (l *loader) process(it *item) {
 		out = map[string]any{}
 	}
 	it.out = out
-	it.rec = nil // Process made its own copy; keep the peak heap small
 }
 
 // hasUpdatedAt lists the entities that carry updated_at.
