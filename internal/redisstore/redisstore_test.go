@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,11 @@ import (
 
 // startRedis runs a throw-away redis-server on a free port.
 func startRedis(t *testing.T) int {
+	port, _ := startRedisCmd(t)
+	return port
+}
+
+func startRedisCmd(t *testing.T) (int, *exec.Cmd) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -35,12 +41,12 @@ func startRedis(t *testing.T) int {
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
 			c.Close()
-			return port
+			return port, cmd
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("redis-server did not start")
-	return 0
+	return 0, nil
 }
 
 func TestTake(t *testing.T) {
@@ -146,5 +152,68 @@ func TestRedisPolicyFaultTolerance(t *testing.T) {
 			t.Errorf("fault_tolerant=%v with Redis down: %d, headers %v; want %d without rate-limit headers", tt.tolerant, st, h, tt.want)
 		}
 		pool.Close()
+	}
+}
+
+// TestRedisPolicyThreeNodes: three nodes (instances with their own client
+// pools) share a limit of N under concurrent clients: exactly N pass. Then
+// Redis stops: fault_tolerant nodes let traffic through, the others answer
+// 500, and no request waits longer than the Redis timeout.
+func TestRedisPolicyThreeNodes(t *testing.T) {
+	port, cmd := startRedisCmd(t)
+	const limit = 40
+	mk := func(id string, tolerant bool) []plugin.Accessor {
+		p := &model.Plugin{ID: id, Name: "rate-limiting", Service: &model.ForeignKey{ID: "s-" + id},
+			Config: map[string]any{"minute": limit, "hour": 10 * limit, "limit_by": "service", "policy": "redis", "fault_tolerant": tolerant,
+				"redis": map[string]any{"host": "127.0.0.1", "port": port, "timeout": 300}}}
+		var nodes []plugin.Accessor
+		for i := 0; i < 3; i++ {
+			pool := NewPool()
+			t.Cleanup(pool.Close)
+			nodes = append(nodes, newRL(t, pool, p))
+		}
+		return nodes
+	}
+	tolerant, strict := mk("tolerant", true), mk("strict", false)
+	// Stay inside one minute window.
+	if s := time.Now().Second(); s > 50 {
+		time.Sleep(time.Duration(61-s) * time.Second)
+	}
+	var mu sync.Mutex
+	counts := map[int]int{}
+	var wg sync.WaitGroup
+	for g := 0; g < 9; g++ {
+		wg.Add(1)
+		go func(node plugin.Accessor) {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				st, _ := access(node)
+				mu.Lock()
+				counts[st]++
+				mu.Unlock()
+			}
+		}(tolerant[g%3])
+	}
+	wg.Wait()
+	if counts[200] != limit || counts[429] != 90-limit {
+		t.Fatalf("statuses across three nodes %v; want %d x 200 and %d x 429", counts, limit, 90-limit)
+	}
+
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	for _, tt := range []struct {
+		nodes []plugin.Accessor
+		want  int
+	}{{tolerant, 200}, {strict, 500}} {
+		for i, node := range tt.nodes {
+			start := time.Now()
+			st, _ := access(node)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("node %d: request took %v with Redis down", i, d)
+			}
+			if st != tt.want {
+				t.Errorf("node %d with Redis down: %d; want %d", i, st, tt.want)
+			}
+		}
 	}
 }
