@@ -49,7 +49,7 @@ func decodeInput(data []byte) (map[string]any, lineIndex, error) {
 		return nil, nil, fmt.Errorf("failed parsing declarative configuration: line %d: more than one YAML document", extra.Line)
 	}
 	li := lineIndex{}
-	c := &converter{lines: li, budget: 8*len(data) + 1024}
+	c := &converter{lines: li, budget: 8*len(data) + 1024, release: !hasAlias(&doc)}
 	v, err := c.convert(&doc, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed parsing declarative configuration: %w", err)
@@ -104,6 +104,28 @@ func normalizeJSON(v any) any {
 type converter struct {
 	lines  lineIndex
 	budget int // nodes left to convert; bounds alias expansion
+	// release drops each YAML node from its parent once converted, so that
+	// the node tree shrinks while the values grow (a 10 000-route file's
+	// nodes weigh about twice its values). Only without aliases: an alias
+	// may point at any node converted before.
+	release bool
+}
+
+// hasAlias reports whether the document uses an alias anywhere.
+func hasAlias(root *yaml.Node) bool {
+	stack := []*yaml.Node{root}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n == nil {
+			continue
+		}
+		if n.Kind == yaml.AliasNode {
+			return true
+		}
+		stack = append(stack, n.Content...)
+	}
+	return false
 }
 
 const maxDepth = 200
@@ -126,12 +148,15 @@ func (c *converter) convert(n *yaml.Node, depth int) (any, error) {
 		return c.convert(n.Alias, depth+1)
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
-		for _, e := range n.Content {
+		for i, e := range n.Content {
 			v, err := c.convert(e, depth+1)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, v)
+			if c.release {
+				n.Content[i] = nil
+			}
 		}
 		return out, nil
 	case yaml.MappingNode:
@@ -155,6 +180,9 @@ func (c *converter) convert(n *yaml.Node, depth int) (any, error) {
 				return nil, err
 			}
 			out[k.Value] = v
+			if c.release {
+				n.Content[i], n.Content[i+1] = nil, nil
+			}
 		}
 		for _, mn := range merges {
 			if err := c.merge(out, mn, depth+1); err != nil {
