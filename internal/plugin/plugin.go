@@ -24,7 +24,8 @@
 // upstream peer, header_filter on the upstream response and on responses
 // Kong produces itself (exits, errors), and log after the response was
 // written, on the request's goroutine: log-phase I/O must go to bounded
-// queues. Body filters are not called by the proxy yet.
+// queues. body_filter runs on proxied response bodies as they stream
+// (Content-Length is then dropped), not on responses Kong produces.
 //
 // Plugins talk to the request through Ctx (request headers and query sent
 // upstream, response headers, Error, Authenticate), get outside services

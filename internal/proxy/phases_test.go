@@ -1,7 +1,11 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -113,4 +117,41 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// upperBody is a test plugin whose body filter upper-cases the body and
+// appends a marker at the end.
+type upperBody struct{}
+
+func (upperBody) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
+	out := []byte(strings.ToUpper(string(chunk)))
+	if last {
+		out = append(out, "|END"...)
+	}
+	return out
+}
+
+func init() {
+	plugin.Register(plugin.Definition{Name: "test-body", Priority: 4, Schema: &model.Schema{Name: "test-body"},
+		New: func(map[string]any, plugin.Deps) (any, error) { return upperBody{}, nil }})
+}
+
+func TestPluginBodyFilter(t *testing.T) {
+	big := strings.Repeat("abc", 40000) // several reads
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(big)))
+		_, _ = io.WriteString(w, big)
+	}))
+	t.Cleanup(up.Close)
+	svc := svcTo(t, up.URL)
+	r, plain := routeTo(svc, "/f"), routeTo(svc, "/plain")
+	e := newPluginEnv(t, &model.Config{Services: []*model.Service{svc}, Routes: []*model.Route{r, plain},
+		Plugins: []*model.Plugin{plug(t, "test-body", nil, r, nil, nil)}})
+	res, body := e.do(t, "GET", "/f", nil, nil)
+	if want := strings.ToUpper(big) + "|END"; res.StatusCode != 200 || body != want {
+		t.Errorf("filtered body: %d, %d bytes (suffix %q); want %d bytes ending in |END", res.StatusCode, len(body), body[max(0, len(body)-8):], len(want))
+	}
+	if res, body := e.do(t, "GET", "/plain", nil, nil); body != big || res.ContentLength != int64(len(big)) {
+		t.Errorf("unfiltered route: %d bytes, Content-Length %d; want the upstream body as is", len(body), res.ContentLength)
+	}
 }

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"errors"
+	"io"
 	"net"
 	"net/http"
 
@@ -68,3 +70,39 @@ func (p *Proxy) logPhase(st *reqState) {
 	}
 	c.Log()
 }
+
+// filteredBody runs the body_filter phase on an upstream response body as
+// it is read: each chunk read from the upstream goes through the plugins,
+// the last call has last=true (with the final bytes or none).
+type filteredBody struct {
+	src  io.ReadCloser
+	c    *plugin.Ctx
+	buf  []byte
+	out  []byte
+	done bool
+}
+
+func (f *filteredBody) Read(p []byte) (int, error) {
+	for len(f.out) == 0 {
+		if f.done {
+			return 0, io.EOF
+		}
+		if f.buf == nil {
+			f.buf = make([]byte, 32<<10)
+		}
+		n, err := f.src.Read(f.buf)
+		last := errors.Is(err, io.EOF)
+		if err != nil && !last {
+			return 0, err
+		}
+		if n > 0 || last {
+			f.out = f.c.BodyFilter(f.buf[:n], last)
+		}
+		f.done = last
+	}
+	n := copy(p, f.out)
+	f.out = f.out[n:]
+	return n, nil
+}
+
+func (f *filteredBody) Close() error { return f.src.Close() }

@@ -676,6 +676,12 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	p.proxiedHeaders(st, h)
 	if st.plug != nil {
 		res.StatusCode = p.headerFilter(st, res.StatusCode, h)
+		if st.plug.HasBodyFilter() && res.Body != nil && res.Body != http.NoBody {
+			// The size may change: the body goes out chunked.
+			delete(h, "Content-Length")
+			res.ContentLength = -1
+			res.Body = &filteredBody{src: res.Body, c: st.plug}
+		}
 	}
 	return nil
 }
