@@ -151,7 +151,7 @@ consumers:
 
 func TestEntityErrorsAccumulate(t *testing.T) {
 	l := &loader{tree: newNode()}
-	it := &item{k: kindByName["services"], raw: map[string]any{"name": "s"}, path: []any{"services", 2}, label: "services[2]"}
+	it := &item{k: kindByName["services"], raw: map[string]any{"name": "s"}, index: 2}
 	l.entityErr(it, "first", nil)
 	l.fieldErr(it, "host", "bad")
 	l.entityErr(it, "second", nil)

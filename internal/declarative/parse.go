@@ -72,13 +72,30 @@ type item struct {
 	uniq        []any          // values of k.uniques, kept for checkUniques
 	val         any            // typed entity (*model.Service, ...) once decoded
 	decodeErr   error          // reported by build, after the other phases
-	path        []any          // position in the error tree: "services", 1, "routes", 2
-	label       string         // services[1].routes[2]
+	index       int            // 1-based position in its list (see path and label)
 	line        int
 	parent      *item
 	parentField string
 	id          string
 	generated   bool // id derived here, not written in the file
+}
+
+// path is the entity's position in the error tree: "services", 1,
+// "routes", 2. It and label are derived when an error needs them.
+func (it *item) path() []any {
+	if it.parent == nil {
+		return []any{it.k.name, it.index}
+	}
+	return append(it.parent.path(), it.k.name, it.index)
+}
+
+// label names the entity's position for people: services[1].routes[2].
+func (it *item) label() string {
+	s := it.k.name + "[" + strconv.Itoa(it.index) + "]"
+	if it.parent != nil {
+		s = it.parent.label() + "." + s
+	}
+	return s
 }
 
 // ref is a reference field resolved to the id of its target.
@@ -119,7 +136,7 @@ func (l *loader) load() (*model.Config, error) {
 			continue // reported by checkTop
 		}
 		for i, e := range list {
-			l.visit(k, e, []any{k.name, i + 1}, fmt.Sprintf("%s[%d]", k.name, i+1), nil, "")
+			l.visit(k, e, i+1, nil, "")
 		}
 	}
 	if !l.tree.empty() {
@@ -250,14 +267,15 @@ func (l *loader) rootErr(field, msg string) {
 }
 
 // visit records one entity (and, recursively, its nested children).
-func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, parentField string) {
+func (l *loader) visit(k *kind, v any, index int, parent *item, parentField string) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		l.setAt(path, "expected a record")
-		l.problems = append(l.problems, label+": expected a record")
+		bad := &item{k: k, index: index, parent: parent}
+		l.setAt(bad.path(), "expected a record")
+		l.problems = append(l.problems, bad.label()+": expected a record")
 		return
 	}
-	it := &item{k: k, raw: m, path: path, label: label, parent: parent, parentField: parentField, line: l.lines.line(m)}
+	it := &item{k: k, raw: m, index: index, parent: parent, parentField: parentField, line: l.lines.line(m)}
 	l.items = append(l.items, it)
 
 	type nested struct {
@@ -328,9 +346,7 @@ func (l *loader) visit(k *kind, v any, path []any, label string, parent *item, p
 	sort.Slice(children, func(i, j int) bool { return children[i].order < children[j].order })
 	for _, c := range children {
 		for j, e := range c.list {
-			l.visit(c.rel.kind, e,
-				append(append([]any(nil), path...), c.rel.kind.name, j+1),
-				fmt.Sprintf("%s.%s[%d]", label, c.rel.kind.name, j+1), it, c.rel.field)
+			l.visit(c.rel.kind, e, j+1, it, c.rel.field)
 		}
 	}
 }
@@ -509,7 +525,7 @@ func (l *loader) resolve(byID, byKey map[string]map[string]*item) []refError {
 				}
 			}
 			if at == "" {
-				at = strconv.Itoa(it.path[len(it.path)-1].(int))
+				at = strconv.Itoa(it.index)
 			}
 			errs = append(errs, refError{it: it, at: at,
 				msg: "invalid reference '" + fk.name + ": " + shown + "' (no such entry in '" + fk.ref + "')"})
@@ -743,7 +759,7 @@ func (l *loader) setAt(path []any, msg string) {
 }
 
 func (l *loader) fieldErr(it *item, field, msg string) {
-	l.nodeAt(it.path).setStr(field, msg)
+	l.nodeAt(it.path()).setStr(field, msg)
 	l.problem(it, field, msg)
 }
 
@@ -751,8 +767,9 @@ func (l *loader) fieldErr(it *item, field, msg string) {
 // has no other error (as Kong does), under "@entity" otherwise. dup, when
 // set, is the earlier entity this one collides with.
 func (l *loader) entityErr(it *item, msg string, dup *item) {
-	parent := l.nodeAt(it.path[:len(it.path)-1])
-	key := it.path[len(it.path)-1]
+	path := it.path()
+	parent := l.nodeAt(path[:len(path)-1])
+	key := path[len(path)-1]
 	var cur any
 	switch k := key.(type) {
 	case int:
@@ -780,13 +797,13 @@ func (l *loader) entityErr(it *item, msg string, dup *item) {
 		parent.setStr(k, val)
 	}
 	if dup != nil {
-		msg += " (same as " + dup.label + l.describe(dup) + ")"
+		msg += " (same as " + dup.label() + l.describe(dup) + ")"
 	}
 	l.problem(it, "", msg)
 }
 
 func (l *loader) schemaErr(it *item, fields map[string]any) {
-	n := l.nodeAt(it.path)
+	n := l.nodeAt(it.path())
 	conv, ok := fromSchemaFields(fields).(*node)
 	if !ok || conv.empty() {
 		l.entityErr(it, "schema violation", nil)
@@ -807,7 +824,7 @@ func (l *loader) schemaErr(it *item, fields map[string]any) {
 
 func (l *loader) problem(it *item, field, msg string) {
 	var b strings.Builder
-	b.WriteString(it.label)
+	b.WriteString(it.label())
 	b.WriteString(l.describe(it))
 	b.WriteString(": ")
 	if field != "" {
