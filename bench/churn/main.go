@@ -385,6 +385,7 @@ func run(ctx context.Context, o options) error {
 	// Bulk changes.
 	var changes []Change
 	nAdd := max(1, int(o.addFrac*float64(o.routes)+0.5))
+	overran := false
 	for k := 1; ; k++ {
 		at := t0.Add(o.warmup + time.Duration(k)*o.period)
 		if at.Add(o.after).After(t0.Add(total)) || time.Now().Add(o.after).After(t0.Add(total)) {
@@ -401,7 +402,11 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		changes = append(changes, c)
-		logf("change %d: %d writes in %.2f s; lag per replica (ms): %s", b.gen, c.Writes, c.End-c.Start, lagText(c.Lags))
+		logf("change %d: %d writes in %.2f s (%.0f/s); lag per replica (ms): %s", b.gen, c.Writes, c.End-c.Start, float64(c.Writes)/max(c.End-c.Start, 1e-3), lagText(c.Lags))
+		if c.End-c.Start > o.period.Seconds() && !overran {
+			overran = true
+			notes = append(notes, fmt.Sprintf("change %d took %.1f s, longer than the %v period: the changes ran back to back and fewer fitted in the run", b.gen, c.End-c.Start, o.period))
+		}
 	}
 	wg.Wait()
 	stopSampling()
