@@ -402,7 +402,11 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		changes = append(changes, c)
-		logf("change %d: %d writes in %.2f s (%.0f/s); lag per replica (ms): %s", b.gen, c.Writes, c.End-c.Start, float64(c.Writes)/max(c.End-c.Start, 1e-3), lagText(c.Lags))
+		what := fmt.Sprintf("%d Admin API writes in %.2f s (%.0f/s)", c.Writes, c.End-c.Start, float64(c.Writes)/max(c.End-c.Start, 1e-3))
+		if o.mode == "off" {
+			what = fmt.Sprintf("config posted to %d replicas in %.2f s", len(reps), c.End-c.Start)
+		}
+		logf("change %d: %s; lag per replica (ms): %s", b.gen, what, lagText(c.Lags))
 		if c.End-c.Start > o.period.Seconds() && !overran {
 			overran = true
 			notes = append(notes, fmt.Sprintf("change %d took %.1f s, longer than the %v period: the changes ran back to back and fewer fitted in the run", b.gen, c.End-c.Start, o.period))
