@@ -339,7 +339,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			_, err := st.Version(ctx)
 			return err
 		},
-		StatusExtra: statusExtra(mw),
+		StatusExtra: statusExtra(mw, func(w io.Writer) error { return writeReloadMetrics(w, rl, cur) }),
 		StatusInfo: func() map[string]any {
 			rs := rl.Stats()
 			info := map[string]any{
@@ -612,12 +612,15 @@ func adminConfiguration(s *settings.Settings) map[string]any {
 
 // statusExtra serves the status listener's sluice paths: the memory
 // timeline and the memory metrics.
-func statusExtra(mw *memwatch.Watcher) http.Handler {
+func statusExtra(mw *memwatch.Watcher, more ...func(io.Writer) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/debug/memory", mw.Handler())
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		_ = mw.WriteMetrics(w)
+		for _, f := range more {
+			_ = f(w)
+		}
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -625,4 +628,42 @@ func statusExtra(mw *memwatch.Watcher) http.Handler {
 		_, _ = w.Write([]byte(`{"message":"Not found"}`))
 	})
 	return mux
+}
+
+// writeReloadMetrics writes the config-reload and store-lag gauges in
+// Prometheus text format.
+func writeReloadMetrics(w io.Writer, rl *reload.Reloader, cur *snapshot.Current) error {
+	st := rl.Stats()
+	var version uint64
+	if snap := cur.Load(); snap != nil {
+		version = snap.Version
+	}
+	ok := 0
+	if st.LastOK {
+		ok = 1
+	}
+	_, err := fmt.Fprintf(w, `# HELP sluice_config_version Version of the snapshot being served (increases with every applied config).
+# TYPE sluice_config_version gauge
+sluice_config_version %d
+# HELP sluice_config_reloads_total Config builds by result.
+# TYPE sluice_config_reloads_total counter
+sluice_config_reloads_total{result="success"} %d
+sluice_config_reloads_total{result="failure"} %d
+# HELP sluice_config_last_reload_successful Whether the last config build succeeded (1) or was rejected (0).
+# TYPE sluice_config_last_reload_successful gauge
+sluice_config_last_reload_successful %d
+# HELP sluice_config_last_reload_success_timestamp_seconds Time of the last successful config build.
+# TYPE sluice_config_last_reload_success_timestamp_seconds gauge
+sluice_config_last_reload_success_timestamp_seconds %d
+# HELP sluice_config_build_duration_seconds Duration of the last config build.
+# TYPE sluice_config_build_duration_seconds gauge
+sluice_config_build_duration_seconds %g
+# HELP sluice_store_version Newest config version seen in the store (database modes).
+# TYPE sluice_store_version gauge
+sluice_store_version %d
+# HELP sluice_store_versions_behind Store versions not yet served by this node.
+# TYPE sluice_store_versions_behind gauge
+sluice_store_versions_behind %d
+`, version, st.Successes, st.Failures, ok, st.LastOKUnix, st.LastBuildTime.Seconds(), st.StoreVersion, st.StoreVersion-st.AppliedVersion)
+	return err
 }
