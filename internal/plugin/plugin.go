@@ -92,6 +92,15 @@ type Entities interface {
 	// KeyAuthCredential finds a key-auth credential by its key; nil when
 	// unknown.
 	KeyAuthCredential(key string) *model.KeyAuthCredential
+	// BasicAuthCredential finds a basic-auth credential by username; nil
+	// when unknown.
+	BasicAuthCredential(username string) *model.BasicAuthCredential
+	// JWTSecret finds a jwt secret by its key (the iss claim by default);
+	// nil when unknown.
+	JWTSecret(key string) *model.JWTSecret
+	// ConsumerGroups returns the acl groups of a consumer in configuration
+	// order; nil when it has none. The slice is shared: do not modify it.
+	ConsumerGroups(consumerID string) []string
 }
 
 // Ctx is the per-request state plugins see. The proxy owns and reuses it; a

@@ -16,6 +16,24 @@ import (
 type Entities struct {
 	consumers *consumerIndex
 	keys      *keyIndex
+	basic     *basicIndex
+	jwts      *jwtIndex
+	acls      *aclIndex
+}
+
+type basicIndex struct {
+	src        []*model.BasicAuthCredential
+	byUsername map[string]*model.BasicAuthCredential
+}
+
+type jwtIndex struct {
+	src   []*model.JWTSecret
+	byKey map[string]*model.JWTSecret
+}
+
+type aclIndex struct {
+	src        []*model.ACL
+	byConsumer map[string][]string
 }
 
 type consumerIndex struct {
@@ -41,6 +59,17 @@ func (e *Entities) Consumer(idOrUsername string) *model.Consumer {
 func (e *Entities) KeyAuthCredential(key string) *model.KeyAuthCredential {
 	return e.keys.byKey[key]
 }
+
+// BasicAuthCredential finds a basic-auth credential by username.
+func (e *Entities) BasicAuthCredential(username string) *model.BasicAuthCredential {
+	return e.basic.byUsername[username]
+}
+
+// JWTSecret finds a jwt secret by key.
+func (e *Entities) JWTSecret(key string) *model.JWTSecret { return e.jwts.byKey[key] }
+
+// ConsumerGroups returns a consumer's acl groups in configuration order.
+func (e *Entities) ConsumerGroups(consumerID string) []string { return e.acls.byConsumer[consumerID] }
 
 // KeyAuthIndexLen is the number of indexed key-auth credentials.
 func (e *Entities) KeyAuthIndexLen() int { return len(e.keys.byKey) }
@@ -80,6 +109,37 @@ func buildEntities(prev *Entities, cfg *model.Config) *Entities {
 			ki.byKey[k.Key] = k
 		}
 		e.keys = ki
+	}
+	if prev != nil && samePointers(prev.basic.src, cfg.BasicAuthCredentials) {
+		e.basic = prev.basic
+	} else {
+		bi := &basicIndex{src: cfg.BasicAuthCredentials,
+			byUsername: make(map[string]*model.BasicAuthCredential, len(cfg.BasicAuthCredentials))}
+		for _, b := range cfg.BasicAuthCredentials {
+			bi.byUsername[b.Username] = b
+		}
+		e.basic = bi
+	}
+	if prev != nil && samePointers(prev.jwts.src, cfg.JWTSecrets) {
+		e.jwts = prev.jwts
+	} else {
+		ji := &jwtIndex{src: cfg.JWTSecrets, byKey: make(map[string]*model.JWTSecret, len(cfg.JWTSecrets))}
+		for _, j := range cfg.JWTSecrets {
+			ji.byKey[j.Key] = j
+		}
+		e.jwts = ji
+	}
+	if prev != nil && samePointers(prev.acls.src, cfg.ACLs) {
+		e.acls = prev.acls
+	} else {
+		ai := &aclIndex{src: cfg.ACLs, byConsumer: map[string][]string{}}
+		for _, a := range cfg.ACLs {
+			if a.Consumer == nil {
+				continue
+			}
+			ai.byConsumer[a.Consumer.ID] = append(ai.byConsumer[a.Consumer.ID], a.Group)
+		}
+		e.acls = ai
 	}
 	return e
 }
