@@ -36,8 +36,8 @@ type ents struct {
 	keys      map[string]*model.KeyAuthCredential
 }
 
-func (e ents) Consumer(id string) *model.Consumer                  { return e.consumers[id] }
-func (e ents) KeyAuthCredential(k string) *model.KeyAuthCredential { return e.keys[k] }
+func (e ents) Consumer(id string) *model.Consumer                    { return e.consumers[id] }
+func (e ents) KeyAuthCredential(k string) *model.KeyAuthCredential   { return e.keys[k] }
 func (e ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil }
 func (e ents) JWTSecret(string) *model.JWTSecret                     { return nil }
 func (e ents) ConsumerGroups(string) []string                        { return nil }
