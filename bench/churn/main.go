@@ -459,8 +459,8 @@ func run(ctx context.Context, o options) error {
 		if heap {
 			heapTxt = fmt.Sprintf("heap median %.1f MiB peak %.1f MiB", r.HeapMedianMiB, r.HeapPeakMiB)
 		}
-		fmt.Printf("replica %d: RSS median %.1f MiB peak %.1f MiB; %s; p50 %.2f ms; CPU %.0f%% after changes, %.0f%% elsewhere; %d reload events\n",
-			r.Replica+1, r.RSSMedianMiB, r.RSSPeakMiB, heapTxt, r.P50MS, r.CPUChangePct, r.CPUOtherPct, r.Reloads)
+		fmt.Printf("replica %d: RSS median %.1f MiB peak %.1f MiB (before the first change %.1f MiB: peak/before %.2f); %s; p50 %.2f ms; CPU %.0f%% after changes, %.0f%% elsewhere; %d reload events\n",
+			r.Replica+1, r.RSSMedianMiB, r.RSSPeakMiB, r.RSSBeforeMiB, r.GrowthRatio, heapTxt, r.P50MS, r.CPUChangePct, r.CPUOtherPct, r.Reloads)
 	}
 	if c := sum.Control; c != nil {
 		fmt.Printf("control (straight to the upstream, %.0f req/s): p99 after changes %.1f ms, elsewhere %.1f ms, ratio %.2f, failed %d\n", o.controlRate, c.P99ChangeMS, c.P99OtherMS, c.P99Ratio, c.Failed)

@@ -77,10 +77,15 @@ func (l lags) MarshalJSON() ([]byte, error) {
 
 // ReplicaSummary is one replica's figures over the measured part of the run.
 type ReplicaSummary struct {
-	Replica       int     `json:"replica"`
-	RSSMedianMiB  float64 `json:"rss_median_mib"`
-	RSSPeakMiB    float64 `json:"rss_peak_mib"`
-	SpikeRatio    float64 `json:"spike_ratio"`
+	Replica      int     `json:"replica"`
+	RSSMedianMiB float64 `json:"rss_median_mib"`
+	RSSPeakMiB   float64 `json:"rss_peak_mib"`
+	SpikeRatio   float64 `json:"spike_ratio"`
+	// RSSBeforeMiB is the median RSS from the end of the warm-up to the
+	// first change; GrowthRatio is the peak over it: how far the changes
+	// lifted memory from where it was without them.
+	RSSBeforeMiB  float64 `json:"rss_before_changes_mib"`
+	GrowthRatio   float64 `json:"peak_over_before_changes"`
 	HeapMedianMiB float64 `json:"heap_median_mib,omitempty"`
 	HeapPeakMiB   float64 `json:"heap_peak_mib,omitempty"`
 	P99ChangeMS   float64 `json:"p99_after_change_ms"`
@@ -183,6 +188,17 @@ func summarize(replica int, mem []memSample, reqs []reqSample, missed int64, cha
 	s := ReplicaSummary{Replica: replica}
 	med, peak, ratio := spike(mem, from, false)
 	s.RSSMedianMiB, s.RSSPeakMiB, s.SpikeRatio = med/mib, peak/mib, ratio
+	if len(changes) > 0 {
+		var before []memSample
+		for _, m := range mem {
+			if m.T >= from && m.T < changes[0].Start {
+				before = append(before, m)
+			}
+		}
+		if bm, _, _ := spike(before, from, false); bm > 0 {
+			s.RSSBeforeMiB, s.GrowthRatio = bm/mib, peak/bm
+		}
+	}
 	if hm, hp, _ := spike(mem, from, true); hp > 0 {
 		s.HeapMedianMiB, s.HeapPeakMiB = hm/mib, hp/mib
 	}

@@ -88,6 +88,9 @@ func TestSplitP99AndSummarize(t *testing.T) {
 	if s.P99Ratio != 5 || s.Failed != 3 || s.Requests != 1004 {
 		t.Errorf("summary p99 ratio %v, failed %d of %d; want 5, 3 of 1004", s.P99Ratio, s.Failed, s.Requests)
 	}
+	if s.RSSBeforeMiB != 10.5 || math.Abs(s.GrowthRatio-11/10.5) > 1e-9 {
+		t.Errorf("RSS before changes %v MiB, growth %v; want 10.5 and 11/10.5", s.RSSBeforeMiB, s.GrowthRatio)
+	}
 	if math.Abs(s.SpikeRatio-1.1) > 1e-9 || s.HeapPeakMiB != 5 {
 		t.Errorf("spike ratio %v heap peak %v; want 1.1 and 5", s.SpikeRatio, s.HeapPeakMiB)
 	}
