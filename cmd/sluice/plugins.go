@@ -8,11 +8,13 @@ import (
 	"sluice/internal/settings"
 
 	// The bundled plugins register themselves.
+	_ "sluice/internal/plugin/acl"
 	_ "sluice/internal/plugin/botdetection"
 	_ "sluice/internal/plugin/correlationid"
 	_ "sluice/internal/plugin/cors"
 	_ "sluice/internal/plugin/iprestriction"
 	_ "sluice/internal/plugin/keyauth"
+	_ "sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/ratelimiting"
 	_ "sluice/internal/plugin/requestsizelimiting"
 	_ "sluice/internal/plugin/requesttransformer"

@@ -13,11 +13,13 @@ import (
 
 	// Every plugin folder must be imported here so that its README can be
 	// checked against its schema.
+	_ "sluice/internal/plugin/acl"
 	_ "sluice/internal/plugin/botdetection"
 	_ "sluice/internal/plugin/correlationid"
 	_ "sluice/internal/plugin/cors"
 	_ "sluice/internal/plugin/iprestriction"
 	_ "sluice/internal/plugin/keyauth"
+	_ "sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/ratelimiting"
 	_ "sluice/internal/plugin/requestsizelimiting"
 	_ "sluice/internal/plugin/requesttransformer"
