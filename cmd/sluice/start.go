@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -245,6 +246,9 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			log.Error("declarative config is invalid, not starting", "source", src.name(), "error", err)
 			return 1
 		}
+		// Parsing a large file leaves garbage several times the size of
+		// the config; hand it back now rather than carry it as RSS.
+		debug.FreeOSMemory()
 	} else {
 		var err error
 		st, err = openStore(ctx, s, log.With("component", "store"))
@@ -263,6 +267,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		for deadline := time.Now().Add(10 * time.Second); cur.Load() == nil && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
+		debug.FreeOSMemory()
 	}
 
 	popts := proxyOptions(s, log)
@@ -399,6 +404,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 					continue
 				}
 				_ = rl.Apply(cfg, hash) // logs its outcome
+				cfg = nil
+				debug.FreeOSMemory() // the parse's garbage, as at start
 			}
 		}
 	}()

@@ -38,9 +38,14 @@ func (b *bufferPool) Put(v []byte) {
 	}
 }
 
-// transportKey identifies a transport: the service plus every field that
-// changes how connections are made. Two services (or two versions of one
-// service) with equal keys share connections.
+// transportKey identifies a transport: every field that changes how
+// connections are made. Plain-text services with equal keys share one
+// transport and so one keep-alive pool per upstream address, as Kong keys
+// its upstream pools by address: at 10 000 services, a transport per
+// service kept an idle connection (two buffers, two goroutines) per service.
+// TLS services keep a transport of their own (serviceID set), because Go's
+// transport pools connections by address, not by TLS server name, and two
+// services reaching one address may need different server names.
 type transportKey struct {
 	serviceID      string
 	protocol       string
@@ -53,8 +58,11 @@ type transportKey struct {
 }
 
 func keyFor(s *model.Service) transportKey {
-	k := transportKey{serviceID: s.ID, protocol: s.Protocol, connectTimeout: s.ConnectTimeout,
+	k := transportKey{protocol: s.Protocol, connectTimeout: s.ConnectTimeout,
 		writeTimeout: s.WriteTimeout, readTimeout: s.ReadTimeout, tlsVerify: -1}
+	if s.Protocol == "https" || s.Protocol == "grpcs" || s.Protocol == "tls" {
+		k.serviceID = s.ID
+	}
 	if s.TLSVerify != nil {
 		k.tlsVerify = 0
 		if *s.TLSVerify {
