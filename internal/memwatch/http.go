@@ -61,7 +61,7 @@ type JSONEvent struct {
 }
 
 func jsonEvent(e Event) JSONEvent {
-	return JSONEvent{Time: e.Time, Kind: e.Kind, Detail: e.Detail, Attrs: e.Attrs}
+	return JSONEvent(e)
 }
 
 // Timeline returns a copy of the timeline; last > 0 keeps only the newest
@@ -287,8 +287,14 @@ func FormatBytes(n int64) string {
 func (w *Watcher) WriteMetrics(out io.Writer) error {
 	s, names := w.live()
 	bw := bufio.NewWriter(out)
+	var werr error // the first write error; later writes are skipped
+	printf := func(format string, args ...any) {
+		if werr == nil {
+			_, werr = fmt.Fprintf(bw, format, args...)
+		}
+	}
 	metric := func(name, typ, help string, v int64) {
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
+		printf("# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, typ, name, v)
 	}
 	metric("sluice_memory_heap_inuse_bytes", "gauge", "Bytes of live and unswept Go heap objects.", s.HeapInuse)
 	metric("sluice_memory_heap_goal_bytes", "gauge", "Heap size at which the next GC cycle starts.", s.HeapGoal)
@@ -296,19 +302,22 @@ func (w *Watcher) WriteMetrics(out io.Writer) error {
 	metric("sluice_memory_rss_bytes", "gauge", "Resident set size of the process.", s.RSS)
 	metric("sluice_memory_goroutines", "gauge", "Live goroutines.", s.Goroutines)
 	metric("sluice_memory_gc_cycles_total", "counter", "Completed GC cycles.", s.GCCycles)
-	fmt.Fprintf(bw, "# HELP sluice_memory_gc_pause_seconds_total Stop-the-world GC pause time.\n# TYPE sluice_memory_gc_pause_seconds_total counter\nsluice_memory_gc_pause_seconds_total %s\n",
+	printf("# HELP sluice_memory_gc_pause_seconds_total Stop-the-world GC pause time.\n# TYPE sluice_memory_gc_pause_seconds_total counter\nsluice_memory_gc_pause_seconds_total %s\n",
 		strconv.FormatFloat(float64(s.GCPauseNs)/1e9, 'g', -1, 64))
 	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
 		metric("sluice_memory_gomemlimit_bytes", "gauge", "Go runtime soft memory limit.", l)
 	}
 	metric("sluice_memory_spikes_total", "counter", "Memory spikes detected.", w.spikesTotal.Load())
 	if len(names) > 0 {
-		bw.WriteString("# HELP sluice_memory_component_bytes Bytes held by a component (snapshots, caches, queues).\n# TYPE sluice_memory_component_bytes gauge\n")
+		printf("# HELP sluice_memory_component_bytes Bytes held by a component (snapshots, caches, queues).\n# TYPE sluice_memory_component_bytes gauge\n")
 		for i, n := range names {
-			fmt.Fprintf(bw, "sluice_memory_component_bytes{component=\"%s\"} %d\n", escapeLabel(n), s.Gauges[i])
+			printf("sluice_memory_component_bytes{component=\"%s\"} %d\n", escapeLabel(n), s.Gauges[i])
 		}
 	}
-	return bw.Flush()
+	if err := bw.Flush(); werr == nil {
+		werr = err
+	}
+	return werr
 }
 
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)

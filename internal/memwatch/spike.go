@@ -171,7 +171,9 @@ func writeFileFunc(path string, write func(*os.File) error) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
+		// The capture failed and err says why; a partial file left behind
+		// is only clutter, so a failed removal is not worth reporting.
+		_ = os.Remove(path)
 	}
 	return err
 }

@@ -91,7 +91,7 @@ func FuzzBody(f *testing.F) {
 		b := readBody(r)
 		vals := b.get("apikey")
 		b.remove(r, "apikey")
-		if vals != nil && len(vals) == 1 && b.form != nil {
+		if len(vals) == 1 && b.form != nil {
 			if _, err := url.ParseQuery(b.form.Encode()); err != nil {
 				t.Fatalf("re-encoded form does not parse: %v", err)
 			}
