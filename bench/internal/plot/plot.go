@@ -148,7 +148,7 @@ func yRange(p Panel) (float64, float64) {
 	if hi <= lo {
 		hi = lo + 1
 	}
-	return lo, hi + (hi-lo)*0.05
+	return lo, hi + (hi-lo)*0.15
 }
 
 func drawPanel(img *image.RGBA, a image.Rectangle, p Panel, x0, x1 float64, marks []float64, spans [][2]float64) {
