@@ -9,6 +9,7 @@ import (
 
 	// The bundled plugins register themselves.
 	_ "sluice/internal/plugin/acl"
+	_ "sluice/internal/plugin/basicauth"
 	_ "sluice/internal/plugin/botdetection"
 	_ "sluice/internal/plugin/correlationid"
 	_ "sluice/internal/plugin/cors"

@@ -14,6 +14,7 @@ import (
 	// Every plugin folder must be imported here so that its README can be
 	// checked against its schema.
 	_ "sluice/internal/plugin/acl"
+	_ "sluice/internal/plugin/basicauth"
 	_ "sluice/internal/plugin/botdetection"
 	_ "sluice/internal/plugin/correlationid"
 	_ "sluice/internal/plugin/cors"
