@@ -18,6 +18,7 @@ import (
 	_ "sluice/internal/plugin/botdetection"
 	_ "sluice/internal/plugin/correlationid"
 	_ "sluice/internal/plugin/cors"
+	_ "sluice/internal/plugin/filelog"
 	_ "sluice/internal/plugin/iprestriction"
 	_ "sluice/internal/plugin/keyauth"
 	_ "sluice/internal/plugin/prometheus"

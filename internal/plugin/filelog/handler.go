@@ -1,0 +1,50 @@
+package filelog
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
+
+// FileLog is one plugin instance.
+type FileLog struct {
+	conf  Config
+	w     *writer
+	now   func() time.Time
+	close sync.Once
+}
+
+// New builds an instance from a validated config.
+func New(cfg map[string]any, deps plugin.Deps) (any, error) {
+	var c Config
+	if err := model.Decode(cfg, &c); err != nil {
+		return nil, err
+	}
+	if len(c.CustomFieldsByLua) > 0 && deps.Logger != nil {
+		keys := make([]string, 0, len(c.CustomFieldsByLua))
+		for k := range c.CustomFieldsByLua {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		deps.Logger.Warn("file-log: custom_fields_by_lua is not supported (no Lua); the fields are not added",
+			"fields", strings.Join(keys, ","))
+	}
+	return &FileLog{conf: c, w: acquire(c.Path, c.Reopen), now: time.Now}, nil
+}
+
+// Rewrite notes the request's start (global instances).
+func (p *FileLog) Rewrite(c *plugin.Ctx) { markStart(c, p.now()) }
+
+// Access notes the request's start (scoped instances).
+func (p *FileLog) Access(c *plugin.Ctx) { markStart(c, p.now()) }
+
+// Log queues the request's entry; it never blocks.
+func (p *FileLog) Log(c *plugin.Ctx) { p.w.enqueue(NewEntry(c, p.now())) }
+
+// Close releases the file's writer; the last instance of a file stops it
+// once its queue is written.
+func (p *FileLog) Close() { p.close.Do(func() { release(p.w) }) }
