@@ -1,0 +1,62 @@
+package httplog
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
+
+// HTTPLog is one plugin instance.
+type HTTPLog struct {
+	q     *queue
+	now   func() time.Time
+	close sync.Once
+}
+
+// New builds an instance from a validated config.
+func New(cfg map[string]any, deps plugin.Deps) (any, error) {
+	var c Config
+	if err := model.Decode(cfg, &c); err != nil {
+		return nil, err
+	}
+	if deps.Logger != nil {
+		if len(c.CustomFieldsByLua) > 0 {
+			keys := make([]string, 0, len(c.CustomFieldsByLua))
+			for k := range c.CustomFieldsByLua {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			deps.Logger.Warn("http-log: custom_fields_by_lua is not supported (no Lua); the fields are not added",
+				"fields", strings.Join(keys, ","))
+		}
+		if c.RetryCount != nil || c.QueueSize != nil || c.FlushTimeout != nil {
+			deps.Logger.Warn("http-log: retry_count, queue_size and flush_timeout are deprecated and ignored; use queue.*")
+		}
+	}
+	return &HTTPLog{q: acquire(c), now: time.Now}, nil
+}
+
+// Rewrite notes the request's start (global instances).
+func (p *HTTPLog) Rewrite(c *plugin.Ctx) { markStart(c, p.now()) }
+
+// Access notes the request's start (scoped instances).
+func (p *HTTPLog) Access(c *plugin.Ctx) { markStart(c, p.now()) }
+
+// Log encodes the request's record and queues it; it never blocks.
+func (p *HTTPLog) Log(c *plugin.Ctx) {
+	b, err := json.Marshal(NewEntry(c, p.now()))
+	if err != nil {
+		p.q.drop(1, "encode")
+		return
+	}
+	p.q.push(b)
+}
+
+// Close releases the queue; the last instance of a configuration stops its
+// worker.
+func (p *HTTPLog) Close() { p.close.Do(func() { release(p.q) }) }
