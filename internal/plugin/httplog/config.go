@@ -51,14 +51,14 @@ var Schema = &model.Schema{
 
 // QueueConfig is Kong's queue record.
 type QueueConfig struct {
-	MaxBatchSize       int      `json:"max_batch_size"`
-	MaxCoalescingDelay float64  `json:"max_coalescing_delay"`
-	MaxEntries         int      `json:"max_entries"`
-	MaxBytes           *int     `json:"max_bytes"`
-	MaxRetryTime       float64  `json:"max_retry_time"`
-	InitialRetryDelay  float64  `json:"initial_retry_delay"`
-	MaxRetryDelay      float64  `json:"max_retry_delay"`
-	ConcurrencyLimit   int      `json:"concurrency_limit"`
+	MaxBatchSize       int     `json:"max_batch_size"`
+	MaxCoalescingDelay float64 `json:"max_coalescing_delay"`
+	MaxEntries         int     `json:"max_entries"`
+	MaxBytes           *int    `json:"max_bytes"`
+	MaxRetryTime       float64 `json:"max_retry_time"`
+	InitialRetryDelay  float64 `json:"initial_retry_delay"`
+	MaxRetryDelay      float64 `json:"max_retry_delay"`
+	ConcurrencyLimit   int     `json:"concurrency_limit"`
 }
 
 // Config is the decoded config record.
