@@ -94,7 +94,7 @@ func TestMetricsThroughProxy(t *testing.T) {
 		"kong_datastore_reachable 1",
 	)
 	for _, l := range strings.Split(text, "\n") {
-		if strings.HasPrefix(l, "kong_bandwidth_bytes{") && strings.Contains(l, `direction="ingress"`) {
+		if strings.HasPrefix(l, `kong_bandwidth_bytes{service="svc",route="`+route+`",direction="ingress",consumer=""}`) {
 			// Three GETs and one POST whose body alone is 100 bytes.
 			var v float64
 			if _, err := fmtSscan(l[strings.LastIndexByte(l, ' ')+1:], &v); err != nil || v < 100 {
