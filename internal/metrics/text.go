@@ -31,7 +31,7 @@ func (v *vec) write(w *bufio.Writer) {
 	for _, l := range idx {
 		all = append(all, l...)
 	}
-	if len(all) == 0 && len(v.labels) > 0 {
+	if len(all) == 0 {
 		return
 	}
 	slices.SortFunc(all, func(a, b *series) int { return slices.Compare(a.values, b.values) })

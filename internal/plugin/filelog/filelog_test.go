@@ -159,3 +159,38 @@ func TestReopenFollowsRotation(t *testing.T) {
 	close(w.stop)
 	<-w.done
 }
+
+// TestInstancesShareWriter: instances for one path share a writer that
+// stops with the last Close; a Log after that is dropped, not a panic.
+func TestInstancesShareWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.log")
+	rec, serr := Schema.Process(map[string]any{"path": path}, nil)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	a, err := New(rec, plugin.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(rec, plugin.Deps{})
+	fa, fb := a.(*FileLog), b.(*FileLog)
+	if fa.w != fb.w {
+		t.Fatal("two instances for one path got different writers")
+	}
+	r, _ := http.NewRequest("GET", "http://x/", nil)
+	fa.Log(&plugin.Ctx{Request: r})
+	fa.Close()
+	fa.Close() // idempotent
+	fb.Log(&plugin.Ctx{Request: r})
+	readLines(t, path, 2)
+	fb.Close()
+	<-fb.w.done
+	before := fb.w.drops.Load()
+	fb.Log(&plugin.Ctx{Request: r})
+	if got := fb.w.drops.Load(); got != before+1 {
+		t.Fatalf("drops after stop: got %d; want %d", got, before+1)
+	}
+	if got := readLines(t, path, 2); len(got) != 2 {
+		t.Fatalf("lines: got %d; want 2", len(got))
+	}
+}
