@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
 )
 
@@ -276,5 +277,36 @@ func TestBasicAuthFromURL(t *testing.T) {
 	defer col.mu.Unlock()
 	if got := col.headers[0].Get("Authorization"); got != "Basic dXNlcjpwdw==" {
 		t.Fatalf("Authorization = %q; want Basic dXNlcjpwdw==", got)
+	}
+}
+
+// TestInstancesShareQueue: instances with one configuration share a queue
+// that stops with the last Close; records logged after that are dropped.
+func TestInstancesShareQueue(t *testing.T) {
+	rec, serr := Schema.Process(map[string]any{"http_endpoint": "http://127.0.0.1:1/share"}, nil)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	a, err := New(rec, plugin.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(rec, plugin.Deps{})
+	ha, hb := a.(*HTTPLog), b.(*HTTPLog)
+	if ha.q != hb.q {
+		t.Fatal("two instances with one configuration got different queues")
+	}
+	ha.Close()
+	ha.Close()
+	if hb.q.closed.Load() {
+		t.Fatal("queue stopped while an instance still uses it")
+	}
+	hb.Close()
+	<-hb.q.done
+	r, _ := http.NewRequest("GET", "http://x/", nil)
+	before := hb.q.drops.Load()
+	hb.Log(&plugin.Ctx{Request: r})
+	if got := hb.q.drops.Load(); got != before+1 {
+		t.Fatalf("drops after stop: got %d; want %d", got, before+1)
 	}
 }
