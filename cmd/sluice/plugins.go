@@ -16,6 +16,7 @@ import (
 	_ "sluice/internal/plugin/filelog"
 	_ "sluice/internal/plugin/httplog"
 	_ "sluice/internal/plugin/iprestriction"
+	_ "sluice/internal/plugin/jwt"
 	_ "sluice/internal/plugin/keyauth"
 	_ "sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/ratelimiting"
