@@ -285,7 +285,13 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	adminAPI := admin.New(admin.Options{
 		Store:    st,
 		Database: s.Database,
-		Apply:    rl.Apply,
+		Apply: func(cfg *model.Config, hash string) error {
+			err := rl.Apply(cfg, hash)
+			// A POST /config leaves the parse's garbage behind (the whole
+			// config, twice over); return it instead of letting RSS ratchet.
+			debug.FreeOSMemory()
+			return err
+		},
 		Current: func() (*model.Config, string) {
 			if snap := cur.Load(); snap != nil {
 				return snap.Config, snap.Hash

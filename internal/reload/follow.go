@@ -18,8 +18,13 @@ type FollowOptions struct {
 	// arrives (Kong's db_update_frequency; default 5 s). A lost notification
 	// delays a change by at most Poll.
 	Poll time.Duration
-	// Debounce gathers a burst of changes into one build (default 50 ms).
+	// Debounce gathers a burst of changes into one build: a build starts
+	// once no notification has come for Debounce (default 50 ms), or
+	// MaxDelay (default 500 ms) after the first one, whichever is first. A
+	// bulk change of thousands of writes then costs a few builds, not one
+	// per write, and no change waits more than MaxDelay to be applied.
 	Debounce time.Duration
+	MaxDelay time.Duration
 }
 
 // Follow keeps the served snapshot in step with st until ctx is done: it
@@ -35,6 +40,9 @@ func (r *Reloader) Follow(ctx context.Context, st store.Store, opts FollowOption
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = 50 * time.Millisecond
+	}
+	if opts.MaxDelay < opts.Debounce {
+		opts.MaxDelay = max(opts.Debounce, 500*time.Millisecond)
 	}
 	var (
 		cfg     *model.Config
@@ -98,15 +106,34 @@ func (r *Reloader) Follow(ctx context.Context, st store.Store, opts FollowOption
 			return
 		case <-notify:
 			// Let the burst finish: more commits usually follow.
-			select {
-			case <-ctx.Done():
+			if !settle(ctx, notify, opts.Debounce, opts.MaxDelay) {
 				return
-			case <-time.After(opts.Debounce):
 			}
 		case <-timer.C:
 		}
 		sync()
 		timer.Reset(jitter())
+	}
+}
+
+// settle waits until notify has been quiet for quiet, or until maxDelay has
+// passed; it returns false when ctx is done.
+func settle(ctx context.Context, notify <-chan struct{}, quiet, maxDelay time.Duration) bool {
+	deadline := time.NewTimer(maxDelay)
+	defer deadline.Stop()
+	q := time.NewTimer(quiet)
+	defer q.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return true
+		case <-q.C:
+			return true
+		case <-notify:
+			q.Reset(quiet)
+		}
 	}
 }
 

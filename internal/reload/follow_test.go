@@ -2,6 +2,7 @@ package reload
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -130,3 +131,39 @@ func TestFollowPollsWithoutNotifications(t *testing.T) {
 type noNotify struct{ store.Store }
 
 func (noNotify) Notify() <-chan struct{} { return nil }
+
+// TestFollowCoalescesBursts: a burst of writes is applied in a few builds,
+// not one per write, and the last write is served.
+func TestFollowCoalescesBursts(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cur snapshot.Current
+	rl := New(&cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+	go rl.Follow(ctx, st, FollowOptions{Poll: time.Hour, Debounce: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond})
+	waitFor(t, "the initial load", func() bool { return cur.Load() != nil })
+	before := rl.Stats().Successes
+
+	svc := storetest.Record(t, "services", map[string]any{"host": "example.com"})
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", svc) }); err != nil {
+		t.Fatal(err)
+	}
+	const writes = 100
+	for i := range writes {
+		rt := storetest.Record(t, "routes", map[string]any{"paths": []any{fmt.Sprintf("/b%d", i)}, "service": map[string]any{"id": svc["id"]}})
+		if err := st.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "routes", rt) }); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	waitFor(t, "the last route of the burst", func() bool { return matches(&cur, fmt.Sprintf("/b%d", writes-1)) })
+	builds := rl.Stats().Successes - before
+	t.Logf("%d writes applied in %d builds", writes+1, builds)
+	if builds > writes/4 {
+		t.Errorf("%d builds for a burst of %d writes; want them coalesced", builds, writes+1)
+	}
+}
