@@ -1,11 +1,13 @@
 package acl_test
 
 import (
+	"encoding/base64"
 	"net/http/httptest"
 	"testing"
 
 	"sluice/internal/model"
 	_ "sluice/internal/plugin/acl"
+	_ "sluice/internal/plugin/basicauth"
 	_ "sluice/internal/plugin/keyauth"
 	"sluice/internal/proxytest"
 )
@@ -76,5 +78,56 @@ func TestWithoutAuthPlugin(t *testing.T) {
 	res, body := g.Do(t, "GET", "/", nil, "")
 	if res.StatusCode != 401 || proxytest.Message(t, body) != "Unauthorized" {
 		t.Errorf("got %d %s; want 401 Unauthorized", res.StatusCode, body)
+	}
+}
+
+// TestAnonymousOR: basic-auth with an anonymous consumer in front of acl.
+// A valid credential is checked with its consumer's groups; without one the
+// request continues as the anonymous consumer, checked with its own groups.
+func TestAnonymousOR(t *testing.T) {
+	up := httptest.NewServer(proxytest.EchoUpstream)
+	t.Cleanup(up.Close)
+	const aliceID, anonID = "00000000-0000-4000-8000-0000000000c1", "00000000-0000-4000-8000-0000000000c9"
+	cfg := proxytest.Config(t, up.URL, map[string]string{
+		"basic-auth": `{"anonymous":"` + anonID + `"}`,
+		"acl":        `{"allow":["admin"]}`,
+	})
+	alice, anon := "alice", "anon"
+	cfg.Consumers = []*model.Consumer{{ID: aliceID, Username: &alice}, {ID: anonID, Username: &anon}}
+	fk := func(id string) *model.ForeignKey { return &model.ForeignKey{ID: id} }
+	cfg.BasicAuthCredentials = []*model.BasicAuthCredential{{ID: "00000000-0000-4000-8000-0000000000a1", Consumer: fk(aliceID),
+		Username: "alice", Password: model.HashBasicAuthPassword("pw", aliceID)}}
+	cfg.ACLs = []*model.ACL{
+		{ID: "00000000-0000-4000-8000-0000000000b1", Consumer: fk(aliceID), Group: "admin"},
+		{ID: "00000000-0000-4000-8000-0000000000b2", Consumer: fk(anonID), Group: "guest"},
+	}
+	g := proxytest.Serve(t, cfg)
+	for _, tt := range []struct {
+		name, auth string
+		status     int
+	}{
+		{"credential", "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw")), 200},
+		{"anonymous", "", 403},
+		{"bad password falls back to anonymous", "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:x")), 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := map[string]string{}
+			if tt.auth != "" {
+				hdr["Authorization"] = tt.auth
+			}
+			res, body := g.Do(t, "GET", "/", hdr, "")
+			if res.StatusCode != tt.status {
+				t.Fatalf("status = %d; want %d (body %s)", res.StatusCode, tt.status, body)
+			}
+			if tt.status == 403 {
+				if got := proxytest.Message(t, body); got != "You cannot consume this service" {
+					t.Errorf("message = %q; want You cannot consume this service", got)
+				}
+				return
+			}
+			if got := proxytest.DecodeEcho(t, body).Headers.Get("X-Consumer-Groups"); got != "admin" {
+				t.Errorf("upstream X-Consumer-Groups = %q; want admin", got)
+			}
+		})
 	}
 }
