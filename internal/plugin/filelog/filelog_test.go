@@ -122,7 +122,7 @@ func TestQueueBounded(t *testing.T) {
 	r, _ := http.NewRequest("GET", "http://x/", nil)
 	const n = 1000
 	for range n {
-		w.enqueue(NewEntry(&plugin.Ctx{Request: r}, time.Now()))
+		w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now()))
 	}
 	acc, drops := w.accepted.Load(), w.drops.Load()
 	if acc+drops != n {
@@ -135,7 +135,7 @@ func TestQueueBounded(t *testing.T) {
 	w.closed.Store(true)
 	close(w.stop)
 	<-w.done
-	if !w.enqueue(NewEntry(&plugin.Ctx{Request: r}, time.Now())) && w.drops.Load() != drops+1 {
+	if !w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now())) && w.drops.Load() != drops+1 {
 		t.Fatalf("enqueue after stop not counted as a drop")
 	}
 }
@@ -146,12 +146,12 @@ func TestReopenFollowsRotation(t *testing.T) {
 	w := newWriter(path, true, 8)
 	go w.run()
 	r, _ := http.NewRequest("GET", "http://x/", nil)
-	w.enqueue(NewEntry(&plugin.Ctx{Request: r}, time.Now()))
+	w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now()))
 	readLines(t, path, 1)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	w.enqueue(NewEntry(&plugin.Ctx{Request: r}, time.Now()))
+	w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now()))
 	if got := readLines(t, path, 1); len(got) != 1 {
 		t.Fatalf("new file has %d lines; want 1", len(got))
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"sluice/internal/metrics"
+	"sluice/internal/plugin"
 )
 
 // QueueSize is the number of entries a file's queue holds; past it entries
@@ -22,7 +23,7 @@ var dropped = metrics.Default().NewCounterVec(metrics.Opts{
 type writer struct {
 	path   string
 	reopen bool
-	queue  chan *Entry
+	queue  chan *plugin.LogEntry
 	stop   chan struct{} // closed by the last release
 	done   chan struct{} // closed when run returns
 	closed atomic.Bool
@@ -78,7 +79,7 @@ func release(w *writer) {
 }
 
 func newWriter(path string, reopen bool, size int) *writer {
-	w := &writer{path: path, reopen: reopen, queue: make(chan *Entry, size),
+	w := &writer{path: path, reopen: reopen, queue: make(chan *plugin.LogEntry, size),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	w.write = w.writeFile
 	return w
@@ -86,7 +87,7 @@ func newWriter(path string, reopen bool, size int) *writer {
 
 // enqueue never blocks: a full queue drops the entry, and so does a
 // stopped writer (a request still finishing on a dropped snapshot).
-func (w *writer) enqueue(e *Entry) bool {
+func (w *writer) enqueue(e *plugin.LogEntry) bool {
 	if w.closed.Load() {
 		w.drop()
 		return false
@@ -114,7 +115,7 @@ func (w *writer) run() {
 		}
 	}()
 	var buf []byte
-	put := func(e *Entry) {
+	put := func(e *plugin.LogEntry) {
 		b, err := json.Marshal(e)
 		if err != nil {
 			w.drop()

@@ -25,23 +25,3 @@ func FuzzEndpoint(f *testing.F) {
 		}
 	})
 }
-
-// FuzzQueryMap checks that arbitrary query strings parse without panics and
-// keep every argument Go's parser finds.
-func FuzzQueryMap(f *testing.F) {
-	for _, s := range []string{"", "a=1&b", "a=1&a=2&a", "%zz=%41+b", "&&=&"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, raw string) {
-		m := queryMap(raw)
-		vals, err := url.ParseQuery(raw)
-		if err != nil {
-			return
-		}
-		for k := range vals {
-			if _, ok := m[k]; !ok {
-				t.Fatalf("%q: argument %q missing from %v", raw, k, m)
-			}
-		}
-	})
-}

@@ -42,14 +42,14 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 }
 
 // Rewrite notes the request's start (global instances).
-func (p *HTTPLog) Rewrite(c *plugin.Ctx) { markStart(c, p.now()) }
+func (p *HTTPLog) Rewrite(c *plugin.Ctx) { plugin.MarkLogStart(c, startKey, p.now()) }
 
 // Access notes the request's start (scoped instances).
-func (p *HTTPLog) Access(c *plugin.Ctx) { markStart(c, p.now()) }
+func (p *HTTPLog) Access(c *plugin.Ctx) { plugin.MarkLogStart(c, startKey, p.now()) }
 
 // Log encodes the request's record and queues it; it never blocks.
 func (p *HTTPLog) Log(c *plugin.Ctx) {
-	b, err := json.Marshal(NewEntry(c, p.now()))
+	b, err := json.Marshal(plugin.NewLogEntry(c, startKey, p.now()))
 	if err != nil {
 		p.q.drop(1, "encode")
 		return
@@ -60,3 +60,7 @@ func (p *HTTPLog) Log(c *plugin.Ctx) {
 // Close releases the queue; the last instance of a configuration stops its
 // worker.
 func (p *HTTPLog) Close() { p.close.Do(func() { release(p.q) }) }
+
+// startKey is the per-request key of the time the plugin first saw the
+// request (rewrite or access phase); see plugin.MarkLogStart.
+const startKey = "http-log.start"

@@ -1,18 +1,18 @@
-package filelog
+package plugin
 
 import (
 	"net/url"
 	"testing"
 )
 
-// FuzzQueryMap checks that arbitrary query strings parse without panics and
+// FuzzLogQueryMap checks that arbitrary query strings parse without panics and
 // that every argument Go's parser finds is present.
-func FuzzQueryMap(f *testing.F) {
+func FuzzLogQueryMap(f *testing.F) {
 	for _, s := range []string{"", "a=1&b", "a=1&a=2&a", "%zz=%41+b", "&&=&", "k=%"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		m := queryMap(raw)
+		m := logQueryMap(raw)
 		vals, err := url.ParseQuery(raw)
 		if err != nil {
 			return
