@@ -23,6 +23,7 @@ import (
 	"sluice/internal/admin"
 	"sluice/internal/declarative"
 	"sluice/internal/memwatch"
+	"sluice/internal/metrics"
 	"sluice/internal/model"
 	"sluice/internal/plugin"
 	"sluice/internal/proxy"
@@ -628,13 +629,9 @@ func adminConfiguration(s *settings.Settings) map[string]any {
 func statusExtra(mw *memwatch.Watcher, more ...func(io.Writer) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/debug/memory", mw.Handler())
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		_ = mw.WriteMetrics(w)
-		for _, f := range more {
-			_ = f(w)
-		}
-	})
+	// Kong's and the plugins' metrics (the registry), then memory and
+	// reload gauges.
+	mux.Handle("/metrics", metrics.Handler(append([]func(io.Writer) error{mw.WriteMetrics}, more...)...))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
