@@ -156,7 +156,7 @@ func run(ctx context.Context, o options) error {
 	if o.keep {
 		logf("work directory (logs): %s", work)
 	} else {
-		defer os.RemoveAll(work)
+		defer func() { _ = os.RemoveAll(work) }()
 	}
 
 	// Build.

@@ -166,7 +166,7 @@ func TestDecodeMatchesJSONRoundTrip(t *testing.T) {
 // treats specially.
 var oddValues = []any{
 	nil, "", "text", "bad\xffutf8", true, false,
-	0, 7, -3, int64(1) << 60, 3.0, -0.0, 2.5, 1e300, math.Inf(1), math.NaN(), float64(1 << 53),
+	0, 7, -3, int64(1) << 60, 3.0, math.Copysign(0, -1), 2.5, 1e300, math.Inf(1), math.NaN(), float64(1 << 53),
 	[]any{}, []any(nil), []any{"a", nil, 1}, []any{1.5}, []any{map[string]any{"id": "x"}}, []string{"s"}, []string(nil),
 	map[string]any{}, map[string]any(nil), map[string]any{"id": "x"}, map[string]any{"ID": "y", "id": "z"},
 	map[string]any{"k": []any{"v"}}, map[string]any{"ip": "1.2.3.4", "port": 80},

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -320,7 +321,7 @@ func (s *Schema) Process(in map[string]any, opts *ProcessOptions) (map[string]an
 // records of the usual shapes take a direct path that builds the same
 // values without the intermediate text.
 func Decode(rec map[string]any, dst any) error {
-	if err := decodeFast(rec, dst); err != errSlowPath {
+	if err := decodeFast(rec, dst); !errors.Is(err, errSlowPath) {
 		return err
 	}
 	return jsonRoundTrip(rec, dst)
