@@ -1,10 +1,12 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -335,6 +337,14 @@ func (s *server) getConfig(c *call) error {
 // "config" field of a JSON, form or multipart body, or a JSON body that is
 // itself the configuration (it has _format_version).
 func configText(c *call) ([]byte, error) {
+	// A JSON body (what go-kong and the ingress controller send) is looked
+	// at for its two top-level keys only: decoding the whole config into
+	// maps here, before declarative.Parse reads it again, doubled the
+	// memory of every POST /config.
+	if mt, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type")); strings.HasPrefix(strings.ToLower(mt), "application/json") &&
+		len(bytes.TrimSpace(c.body)) > 0 {
+		return jsonConfigText(c.body)
+	}
 	in, kind, err := decodeBody(c.r, c.body)
 	if err != nil {
 		return nil, err
@@ -352,6 +362,35 @@ func configText(c *call) ([]byte, error) {
 	}
 	if _, ok := in["_format_version"]; ok && kind == bodyJSON {
 		return c.body, nil
+	}
+	return nil, nil
+}
+
+// jsonConfigText finds the declarative config in a JSON body: the "config"
+// field (a string holding YAML or JSON, or the config object itself), or
+// the whole body when it has "_format_version".
+func jsonConfigText(body []byte) ([]byte, error) {
+	if jsonDepth(body) > maxJSONDepth {
+		return nil, errParseJSON
+	}
+	var top struct {
+		Config        json.RawMessage `json:"config"`
+		FormatVersion json.RawMessage `json:"_format_version"`
+	}
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, errParseJSON
+	}
+	switch {
+	case len(top.Config) > 0 && top.Config[0] == '"':
+		var str string
+		if err := json.Unmarshal(top.Config, &str); err != nil {
+			return nil, errParseJSON
+		}
+		return []byte(str), nil
+	case len(top.Config) > 0 && !bytes.Equal(top.Config, []byte("null")):
+		return top.Config, nil
+	case len(top.FormatVersion) > 0:
+		return body, nil
 	}
 	return nil, nil
 }
