@@ -180,12 +180,14 @@ func TestThroughProxy(t *testing.T) {
 			{"GET", "/b?cc=max-age=5,s-maxage=20", nil, "Hit", "/b #5", 4, -1, 19},
 			{"GET", "/b?cc=max-age=5,s-maxage=20", nil, "Miss", "/b #6", 4, -1, 2},
 		}},
-		{"cache_control request max-age", `{` + mem + `,"cache_control":true}`, []step{
+		{"cache_control request max-age, min-fresh, max-stale", `{` + mem + `,"cache_control":true,"storage_ttl":1000}`, []step{
 			{"GET", "/a?cc=max-age=60", nil, "Miss", "/a #1", -1, -1, 0},
 			{"GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "max-age=5"}, "Hit", "/a #1", 0, -1, 5},
 			{"GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "max-age=5"}, "Refresh", "/a #2", 0, -1, 1},
 			{"GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "min-fresh=59"}, "Hit", "/a #2", 0, -1, 0},
 			{"GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "min-fresh=59"}, "Refresh", "/a #3", 0, -1, 2},
+			{"GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "max-stale=1"}, "Hit", "/a #3", 0, -1, 61},
+			{"GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "max-stale=0"}, "Refresh", "/a #4", 0, -1, 0},
 		}},
 		{"cache_control off ignores directives", `{` + mem + `}`, []step{
 			{"GET", "/a?cc=no-store", map[string]string{"Cache-Control": "no-store"}, "Miss", "/a #1", -1, -1, 0},
@@ -199,6 +201,20 @@ func TestThroughProxy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { run(t, tt.cfg, tt.steps) })
+	}
+}
+
+func TestOnlyIfCached(t *testing.T) {
+	clock(t)
+	g, up := gateway(t, `{"strategy":"memory","cache_control":true}`)
+	res, body := g.Do(t, "GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "only-if-cached"}, "")
+	if res.StatusCode != 504 || body != "" || up.n.Load() != 0 {
+		t.Errorf("only-if-cached miss: %d %q with %d upstream requests; want 504, empty body, none", res.StatusCode, body, up.n.Load())
+	}
+	g.Do(t, "GET", "/a?cc=max-age=60", nil, "")
+	res, body = g.Do(t, "GET", "/a?cc=max-age=60", map[string]string{"Cache-Control": "only-if-cached"}, "")
+	if res.StatusCode != 200 || body != "/a #1" || res.Header.Get("X-Cache-Status") != "Hit" {
+		t.Errorf("only-if-cached hit: %d %q %q; want 200 \"/a #1\" Hit", res.StatusCode, body, res.Header.Get("X-Cache-Status"))
 	}
 }
 

@@ -43,7 +43,6 @@ func New(cfg map[string]any, _ plugin.Deps) (any, error) {
 type reqState struct {
 	key      string
 	storeKey string
-	hit      bool
 	header   http.Header
 	status   int
 	ttl      int64
@@ -89,7 +88,8 @@ func (p *Cache) Access(c *plugin.Ctx) {
 	res := p.store.Get(storeKey, t)
 	if res == nil {
 		if p.conf.CacheControl && reqCC.has("only-if-cached") {
-			c.Terminate(&plugin.Exit{Status: http.StatusGatewayTimeout, Message: "Gateway Timeout"})
+			// kong.response.exit(504) without a body.
+			c.Terminate(&plugin.Exit{Status: http.StatusGatewayTimeout, Body: []byte{}})
 			return
 		}
 		p.miss(c, key, storeKey, "Miss")
@@ -123,16 +123,17 @@ func (p *Cache) Access(c *plugin.Ctx) {
 	delete(h, "Age")
 	delete(h, "X-Cache-Status")
 	delete(h, "X-Cache-Key")
+	vals := [3]string{strconv.FormatInt(age, 10), "Hit", key}
 	if p.enabled(c, "Age") {
-		h["Age"] = []string{strconv.FormatInt(age, 10)}
+		h["Age"] = vals[0:1:1]
 	}
 	if p.enabled(c, "X-Cache-Status") {
-		h["X-Cache-Status"] = []string{"Hit"}
+		h["X-Cache-Status"] = vals[1:2:2]
 	}
 	if p.enabled(c, "X-Cache-Key") {
-		h["X-Cache-Key"] = []string{key}
+		h["X-Cache-Key"] = vals[2:3:3]
 	}
-	c.Set(ctxKey, &reqState{hit: true})
+	// No state is kept: header_filter and body_filter leave a hit alone.
 	c.Terminate(&plugin.Exit{Status: res.Status, Body: res.Body, Header: h})
 }
 
@@ -144,7 +145,7 @@ func (p *Cache) miss(c *plugin.Ctx, key, storeKey, status string) {
 func state(c *plugin.Ctx) *reqState {
 	v, _ := c.Get(ctxKey)
 	s, _ := v.(*reqState)
-	if s == nil || s.hit || s.key == "" {
+	if s == nil || s.key == "" {
 		return nil
 	}
 	return s
