@@ -1,6 +1,8 @@
 package proxycache
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -103,6 +105,8 @@ func TestThroughProxy(t *testing.T) {
 			{"GET", "/a", nil, "Hit", "/a #1", 0, -1, 0},
 			{"GET", "/b", nil, "Miss", "/b #2", -1, 0, 0},
 			{"HEAD", "/a", nil, "Miss", "", -1, 0, 0},
+			{"HEAD", "/a", nil, "Hit", "", 3, -1, 0},
+			{"GET", "/a", nil, "Hit", "/a #1", 0, -1, 0},
 		}},
 		{"post bypasses", `{` + mem + `}`, []step{
 			{"POST", "/a", nil, "Bypass", "/a #1", -1, -1, 0},
@@ -201,6 +205,31 @@ func TestThroughProxy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { run(t, tt.cfg, tt.steps) })
+	}
+}
+
+// TestKeyFormat checks X-Cache-Key against Kong's formula computed here:
+// sha256_hex("<route id>|<method>|<path>|<params>|<headers>").
+func TestKeyFormat(t *testing.T) {
+	clock(t)
+	g, _ := gateway(t, `{"strategy":"memory","vary_headers":["X-B","X-A"]}`)
+	const route = "00000000-0000-4000-8000-000000000002"
+	tests := []struct {
+		path string
+		hdr  map[string]string
+		in   string
+	}{
+		{"/a", nil, route + "|GET|/a||"},
+		{"/a/b?y=2&x=1&f", nil, route + "|GET|/a/b|f:x=1:y=2|"},
+		{"/a", map[string]string{"X-A": "1", "X-B": "2"}, route + "|GET|/a||X-B=2:X-A=1"},
+		{"/a", map[string]string{"X-A": "1"}, route + "|GET|/a||X-A=1"},
+	}
+	for _, tt := range tests {
+		res, _ := g.Do(t, "GET", tt.path, tt.hdr, "")
+		sum := sha256.Sum256([]byte(tt.in))
+		if got, want := res.Header.Get("X-Cache-Key"), hex.EncodeToString(sum[:]); got != want {
+			t.Errorf("GET %s %v: X-Cache-Key %s; want sha256(%q) = %s", tt.path, tt.hdr, got, tt.in, want)
+		}
 	}
 }
 

@@ -274,28 +274,22 @@ func (p *Cache) cacheKey(c *plugin.Ctx) string {
 	b = appendParams(b, r.URL.RawQuery, p.conf.VaryQueryParams)
 	b = append(b, '|')
 	if len(p.conf.VaryHeaders) > 0 {
-		b = appendVary(b, p.conf.VaryHeaders, func(name string) ([]string, bool) {
-			v := r.Header.Values(name)
-			return v, len(v) > 0
-		})
+		b = appendHeaders(b, r.Header, p.conf.VaryHeaders)
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 
-// queryArg is one argument's values; flag marks "?a" (Kong's true).
-type queryArg struct {
-	values []string
-	flag   bool
+// queryPair is one query argument; flag marks "?a" without "=" (Kong's
+// true).
+type queryPair struct {
+	name, value string
+	flag        bool
 }
 
-// parseQuery reads a raw query the way kong.request.get_query does: "a"
-// alone is a flag, "a=" an empty string, repeated names collect values.
-func parseQuery(raw string) map[string]*queryArg {
-	if raw == "" {
-		return nil
-	}
-	m := map[string]*queryArg{}
+// parseQuery reads a raw query into pairs the way kong.request.get_query
+// decodes it ("a" alone is a flag, "a=" an empty string), appending to dst.
+func parseQuery(dst []queryPair, raw string) []queryPair {
 	for raw != "" {
 		var part string
 		part, raw, _ = strings.Cut(raw, "&")
@@ -303,69 +297,108 @@ func parseQuery(raw string) map[string]*queryArg {
 			continue
 		}
 		k, v, hasEq := strings.Cut(part, "=")
-		if dk, err := url.QueryUnescape(k); err == nil {
-			k = dk
+		if strings.ContainsAny(k, "%+") {
+			if dk, err := url.QueryUnescape(k); err == nil {
+				k = dk
+			}
 		}
 		if k == "" {
 			continue
 		}
-		a := m[k]
-		if a == nil {
-			a = &queryArg{}
-			m[k] = a
-		}
-		if !hasEq {
-			if len(a.values) == 0 {
-				a.flag = true
+		if hasEq && strings.ContainsAny(v, "%+") {
+			if dv, err := url.QueryUnescape(v); err == nil {
+				v = dv
 			}
-			continue
 		}
-		if dv, err := url.QueryUnescape(v); err == nil {
-			v = dv
-		}
-		a.flag = false
-		a.values = append(a.values, v)
+		dst = append(dst, queryPair{name: k, value: v, flag: !hasEq})
 	}
-	return m
+	return dst
+}
+
+// appendArg writes one argument of the key: "name" for a flag, else
+// "name=v" with several values sorted and joined by ",". A flag repeated
+// with values counts as its values.
+func appendArg(b []byte, name string, pairs []queryPair) []byte {
+	var one string
+	n := 0
+	for _, p := range pairs {
+		if p.name == name && !p.flag {
+			one = p.value
+			n++
+		}
+	}
+	b = append(b, name...)
+	switch n {
+	case 0:
+		return b
+	case 1:
+		b = append(b, '=')
+		return append(b, one...)
+	}
+	vals := make([]string, 0, n)
+	for _, p := range pairs {
+		if p.name == name && !p.flag {
+			vals = append(vals, p.value)
+		}
+	}
+	return appendValues(b, vals)
 }
 
 func appendParams(b []byte, raw string, vary []string) []byte {
 	if raw == "" {
 		return b
 	}
-	args := parseQuery(raw)
-	if len(vary) == 0 {
-		vary = make([]string, 0, len(args))
-		for k := range args {
-			vary = append(vary, k)
-		}
-		slices.Sort(vary)
-	}
+	var arr [16]queryPair
+	pairs := parseQuery(arr[:0], raw)
 	first := true
+	if len(vary) == 0 {
+		// Every argument, by name.
+		slices.SortStableFunc(pairs, func(a, b queryPair) int { return strings.Compare(a.name, b.name) })
+		for i := range pairs {
+			if i > 0 && pairs[i].name == pairs[i-1].name {
+				continue
+			}
+			if !first {
+				b = append(b, ':')
+			}
+			first = false
+			j := i + 1
+			for j < len(pairs) && pairs[j].name == pairs[i].name {
+				j++
+			}
+			b = appendArg(b, pairs[i].name, pairs[i:j])
+		}
+		return b
+	}
 	for _, f := range vary {
-		a := args[f]
-		if a == nil {
+		found := false
+		for _, p := range pairs {
+			if p.name == f {
+				found = true
+				break
+			}
+		}
+		if !found {
 			continue
 		}
 		if !first {
 			b = append(b, ':')
 		}
 		first = false
-		b = append(b, f...)
-		if a.flag {
-			continue
-		}
-		b = appendValues(b, a.values)
+		b = appendArg(b, f, pairs)
 	}
 	return b
 }
 
-func appendVary(b []byte, fields []string, get func(string) ([]string, bool)) []byte {
+func appendHeaders(b []byte, h http.Header, fields []string) []byte {
 	first := true
 	for _, f := range fields {
-		v, ok := get(f)
-		if !ok {
+		v := h.Values(f)
+		if len(v) == 0 {
 			continue
+		}
+		if len(v) > 1 {
+			v = slices.Clone(v) // appendValues sorts
 		}
 		if !first {
 			b = append(b, ':')
@@ -377,13 +410,13 @@ func appendVary(b []byte, fields []string, get func(string) ([]string, bool)) []
 	return b
 }
 
-// appendValues writes "=v" or, for several values, "=v1,v2" sorted.
+// appendValues writes "=v" or, for several values, "=v1,v2" sorted (v is
+// sorted in place when it has several values).
 func appendValues(b []byte, v []string) []byte {
 	b = append(b, '=')
 	if len(v) == 1 {
 		return append(b, v[0]...)
 	}
-	v = slices.Clone(v)
 	slices.Sort(v)
 	for i, s := range v {
 		if i > 0 {

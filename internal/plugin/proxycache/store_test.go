@@ -98,7 +98,10 @@ func TestCacheKeyParts(t *testing.T) {
 		{"a=2&a=1", nil, "a=1,2"},
 		{"flag&a=", nil, "a=:flag"},
 		{"a=1&b=2", []string{"b", "c"}, "b=2"},
-		{"a%20b=c%2Fd", nil, "a b=c/d"},
+		{"a%20b=c%2Fd+e", nil, "a b=c/d e"},
+		{"a&a=1", nil, "a=1"},
+		{"b&a", nil, "a:b"},
+		{"b=1&a=3&b=0", []string{"b", "a"}, "b=0,1:a=3"},
 	}
 	for _, tt := range tests {
 		if got := string(appendParams(nil, tt.raw, tt.vary)); got != tt.want {
