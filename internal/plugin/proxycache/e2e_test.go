@@ -33,6 +33,9 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, _ = strconv.Atoi(v)
 	}
 	w.WriteHeader(status)
+	if q.Get("empty") != "" {
+		return
+	}
 	if v := q.Get("size"); v != "" {
 		size, _ := strconv.Atoi(v)
 		fmt.Fprintf(w, "%d:%s", n, strings.Repeat("x", size))
@@ -107,6 +110,10 @@ func TestThroughProxy(t *testing.T) {
 			{"HEAD", "/a", nil, "Miss", "", -1, 0, 0},
 			{"HEAD", "/a", nil, "Hit", "", 3, -1, 0},
 			{"GET", "/a", nil, "Hit", "/a #1", 0, -1, 0},
+		}},
+		{"empty body", `{` + mem + `}`, []step{
+			{"GET", "/a?empty=1", nil, "Miss", "", -1, -1, 0},
+			{"GET", "/a?empty=1", nil, "Hit", "", 0, -1, 0},
 		}},
 		{"post bypasses", `{` + mem + `}`, []step{
 			{"POST", "/a", nil, "Bypass", "/a #1", -1, -1, 0},

@@ -171,6 +171,32 @@ func (p *Cache) HeaderFilter(c *plugin.Ctx) {
 	} else {
 		s.ttl = p.conf.CacheTTL
 	}
+	if bodiless(c) {
+		// The proxy runs no body_filter on a response without a body.
+		p.save(s)
+	}
+}
+
+// bodiless reports whether the response cannot have a body (HEAD, 204,
+// 304) or declares an empty one.
+func bodiless(c *plugin.Ctx) bool {
+	return c.Request.Method == http.MethodHead || c.Status == http.StatusNoContent ||
+		c.Status == http.StatusNotModified || c.Header.Get("Content-Length") == "0"
+}
+
+// save stores the captured response.
+func (p *Cache) save(s *reqState) {
+	t := now()
+	ttl := s.ttl
+	if p.conf.StorageTTL != 0 {
+		ttl = p.conf.StorageTTL
+	}
+	body := s.body
+	if body == nil {
+		body = []byte{}
+	}
+	p.store.Put(s.storeKey, &Response{Status: s.status, Header: s.header, Body: body, Timestamp: t, TTL: s.ttl}, ttl, t)
+	s.key, s.body = "", nil
 }
 
 // BodyFilter buffers the body (up to the store's maximum entry size) and
@@ -186,17 +212,7 @@ func (p *Cache) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
 	}
 	s.body = append(s.body, chunk...)
 	if last {
-		t := now()
-		ttl := s.ttl
-		if p.conf.StorageTTL != 0 {
-			ttl = p.conf.StorageTTL
-		}
-		body := s.body
-		if body == nil {
-			body = []byte{}
-		}
-		p.store.Put(s.storeKey, &Response{Status: s.status, Header: s.header, Body: body, Timestamp: t, TTL: s.ttl}, ttl, t)
-		s.key, s.body = "", nil
+		p.save(s)
 	}
 	return chunk
 }
