@@ -282,6 +282,11 @@ func TestHitHeaders(t *testing.T) {
 	if got := res2.Header.Values("X-Cache-Status"); len(got) != 1 || got[0] != "Hit" {
 		t.Errorf("X-Cache-Status %q; want exactly [Hit]", got)
 	}
+	b, n := shared.Size()
+	if n != 1 || metricEntries.With().Value() != 1 || metricBytes.With().Value() != float64(b) || metricCapacity.With().Value() != DefaultCapacity {
+		t.Errorf("metrics entries %v bytes %v capacity %v; want 1, %d, %d", metricEntries.With().Value(), metricBytes.With().Value(),
+			metricCapacity.With().Value(), b, DefaultCapacity)
+	}
 }
 
 func TestResponseHeadersOff(t *testing.T) {
