@@ -199,7 +199,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		log.Info("memory limit", "gomemlimit", limit.GoMemLimit, "cgroup_limit", limit.CgroupLimit, "gomaxprocs", limit.GoMaxProcs, "source", limit.Source)
 	}
 	// The memory timeline, spike detection and captures.
-	mw := memwatch.New(memwatch.Options{Dir: filepath.Join(s.Prefix, "diagnostics"), Limit: limit, Log: log.With("component", "memwatch")})
+	mw := memwatch.New(memwatch.Options{NoTrace: !s.MemTrace, Dir: filepath.Join(s.Prefix, "diagnostics"), Limit: limit, Log: log.With("component", "memwatch")})
 	mwCtx, mwCancel := context.WithCancel(context.Background())
 	mw.Start(mwCtx)
 	defer func() { mwCancel(); mw.Stop() }()

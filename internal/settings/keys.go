@@ -150,6 +150,7 @@ var defs = []keyDef{
 	// sluice keys.
 	{name: "mem_limit_ratio", def: "0.9", set: number(func(s *Settings) *float64 { return &s.MemLimitRatio }, 0, 1, false)},
 	{name: "shutdown_timeout", def: "10", set: seconds(func(s *Settings) *time.Duration { return &s.ShutdownTimeout })},
+	{name: "mem_trace", def: "off", set: boolean(func(s *Settings) *bool { return &s.MemTrace })},
 	{name: "admin_token", set: str(func(s *Settings) *string { return &s.AdminToken }), sensitive: true},
 	{name: "log_format", def: "text", set: enum(func(s *Settings) *string { return &s.LogFormat }, "text", "json")},
 }

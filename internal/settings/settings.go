@@ -96,6 +96,11 @@ type Settings struct {
 	DeclarativeConfigString string
 
 	DBUpdateFrequency time.Duration
+	// MemTrace (sluice key mem_trace) keeps an execution-trace flight
+	// recorder running so that each memory-spike capture includes a trace
+	// window; it costs about 25 MiB and a few percent of CPU, so it is off
+	// by default (heap profiles are captured either way).
+	MemTrace bool
 	// AdminToken, when set (sluice key admin_token), is required in the
 	// Kong-Admin-Token header of every Admin API request.
 	AdminToken            string
