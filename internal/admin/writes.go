@@ -230,7 +230,9 @@ func (s *server) saveCertSnis(ctx context.Context, tx store.Tx, cert store.Recor
 	return nil
 }
 
-func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
+// writeHandler serves a write to entity e: it decodes the body, runs write
+// in one transaction and replies with status and the record write returns.
+func (s *server) writeHandler(e *entityInfo, status int, write func(ctx context.Context, rd store.Reader, tx store.Tx, c *call, in map[string]any) (store.Record, error)) func(*call) error {
 	return func(c *call) error {
 		in, err := s.input(c, e)
 		if err != nil {
@@ -239,36 +241,43 @@ func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
 		ctx := c.r.Context()
 		var out store.Record
 		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
-			p, err := s.parentOf(ctx, rd, c, n)
-			if err != nil {
-				return err
-			}
-			if p != nil {
-				in[n.field] = map[string]any{"id": idOf(p)}
-			}
-			if err := s.resolveForeign(ctx, rd, e, in); err != nil {
-				return err
-			}
-			rec, err := s.process(e, in)
-			if err != nil {
-				return err
-			}
-			if tx == nil {
-				return errUnsupported("create", e.name, "")
-			}
-			snis, setSnis := rec["snis"].([]any)
-			rec = s.finalize(e, rec, nil, true)
-			if err := s.save(ctx, tx, e, rec, nil, snis, setSnis); err != nil {
-				return err
-			}
-			out = s.output(ctx, tx, e, rec)
-			return nil
+			var err error
+			out, err = write(ctx, rd, tx, c, in)
+			return err
 		})
 		if err != nil {
 			return err
 		}
-		return s.reply(c, http.StatusCreated, out)
+		return s.reply(c, status, out)
 	}
+}
+
+func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
+	return s.writeHandler(e, http.StatusCreated, func(ctx context.Context, rd store.Reader, tx store.Tx, c *call, in map[string]any) (store.Record, error) {
+		p, err := s.parentOf(ctx, rd, c, n)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			in[n.field] = map[string]any{"id": idOf(p)}
+		}
+		if err := s.resolveForeign(ctx, rd, e, in); err != nil {
+			return nil, err
+		}
+		rec, err := s.process(e, in)
+		if err != nil {
+			return nil, err
+		}
+		if tx == nil {
+			return nil, errUnsupported("create", e.name, "")
+		}
+		snis, setSnis := rec["snis"].([]any)
+		rec = s.finalize(e, rec, nil, true)
+		if err := s.save(ctx, tx, e, rec, nil, snis, setSnis); err != nil {
+			return nil, err
+		}
+		return s.output(ctx, tx, e, rec), nil
+	})
 }
 
 // upsert creates or replaces the entity named by key with the full input.
@@ -300,41 +309,28 @@ func (s *server) upsert(ctx context.Context, rd store.Reader, tx store.Tx, e *en
 }
 
 func (s *server) putHandler(e *entityInfo, n *nest) func(*call) error {
-	return func(c *call) error {
-		in, err := s.input(c, e)
-		if err != nil {
-			return err
-		}
-		ctx := c.r.Context()
+	return s.writeHandler(e, http.StatusOK, func(ctx context.Context, rd store.Reader, tx store.Tx, c *call, in map[string]any) (store.Record, error) {
 		key := c.params[e.name]
-		var out store.Record
-		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
-			p, err := s.parentOf(ctx, rd, c, n)
-			if err != nil {
-				return err
-			}
-			prev, err := s.lookup(ctx, rd, e, key, p, n)
-			switch {
-			case errors.Is(err, errSNINotFound):
-				// PUT /certificates/{new sni}: a new certificate with
-				// that SNI.
-				snis, _ := in["snis"].([]any)
-				in["snis"] = append(snis, key)
-				key = newUUID()
-			case err != nil:
-				return err
-			}
-			if p != nil {
-				in[n.field] = map[string]any{"id": idOf(p)}
-			}
-			out, err = s.upsert(ctx, rd, tx, e, key, in, prev)
-			return err
-		})
+		p, err := s.parentOf(ctx, rd, c, n)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return s.reply(c, http.StatusOK, out)
-	}
+		prev, err := s.lookup(ctx, rd, e, key, p, n)
+		switch {
+		case errors.Is(err, errSNINotFound):
+			// PUT /certificates/{new sni}: a new certificate with
+			// that SNI.
+			snis, _ := in["snis"].([]any)
+			in["snis"] = append(snis, key)
+			key = newUUID()
+		case err != nil:
+			return nil, err
+		}
+		if p != nil {
+			in[n.field] = map[string]any{"id": idOf(p)}
+		}
+		return s.upsert(ctx, rd, tx, e, key, in, prev)
+	})
 }
 
 // merge applies a PATCH body over a stored record: records (plugin config,
@@ -408,34 +404,21 @@ func (s *server) patch(ctx context.Context, rd store.Reader, tx store.Tx, e *ent
 }
 
 func (s *server) patchHandler(e *entityInfo, n *nest) func(*call) error {
-	return func(c *call) error {
-		in, err := s.input(c, e)
-		if err != nil {
-			return err
-		}
-		ctx := c.r.Context()
+	return s.writeHandler(e, http.StatusOK, func(ctx context.Context, rd store.Reader, tx store.Tx, c *call, in map[string]any) (store.Record, error) {
 		key := c.params[e.name]
-		var out store.Record
-		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
-			p, err := s.parentOf(ctx, rd, c, n)
-			if err != nil {
-				return err
-			}
-			prev, err := s.lookup(ctx, rd, e, key, p, n)
-			if err != nil {
-				return err
-			}
-			if prev == nil || (n != nil && fkID(prev, n.field) != idOf(p)) {
-				return errNotFound()
-			}
-			out, err = s.patch(ctx, rd, tx, e, key, prev, s.inferPatch(c, e, in, prev))
-			return err
-		})
+		p, err := s.parentOf(ctx, rd, c, n)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return s.reply(c, http.StatusOK, out)
-	}
+		prev, err := s.lookup(ctx, rd, e, key, p, n)
+		if err != nil {
+			return nil, err
+		}
+		if prev == nil || (n != nil && fkID(prev, n.field) != idOf(p)) {
+			return nil, errNotFound()
+		}
+		return s.patch(ctx, rd, tx, e, key, prev, s.inferPatch(c, e, in, prev))
+	})
 }
 
 func (s *server) deleteHandler(e *entityInfo, n *nest) func(*call) error {
@@ -504,77 +487,49 @@ func (s *server) parentHandlers(e *entityInfo, field string, p *entityInfo) map[
 		}
 		return s.reply(c, http.StatusOK, s.output(ctx, rd, p, prec))
 	}
-	patch := func(c *call) error {
-		in, err := s.input(c, p)
+	patch := s.writeHandler(p, http.StatusOK, func(ctx context.Context, rd store.Reader, tx store.Tx, c *call, in map[string]any) (store.Record, error) {
+		ch, err := child(ctx, rd, c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ctx := c.r.Context()
-		var out store.Record
-		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
-			ch, err := child(ctx, rd, c)
-			if err != nil {
-				return err
-			}
-			id := fkID(ch, field)
-			if id == "" {
-				return errNotFound()
-			}
-			prev, err := s.lookup(ctx, rd, p, id, nil, nil)
-			if err != nil {
-				return err
-			}
-			if prev == nil {
-				return errNotFound()
-			}
-			out, err = s.patch(ctx, rd, tx, p, id, prev, in)
-			return err
-		})
+		id := fkID(ch, field)
+		if id == "" {
+			return nil, errNotFound()
+		}
+		prev, err := s.lookup(ctx, rd, p, id, nil, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return s.reply(c, http.StatusOK, out)
-	}
-	put := func(c *call) error {
-		in, err := s.input(c, p)
+		if prev == nil {
+			return nil, errNotFound()
+		}
+		return s.patch(ctx, rd, tx, p, id, prev, in)
+	})
+	put := s.writeHandler(p, http.StatusOK, func(ctx context.Context, rd store.Reader, tx store.Tx, c *call, in map[string]any) (store.Record, error) {
+		ch, err := child(ctx, rd, c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		ctx := c.r.Context()
-		var out store.Record
-		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
-			ch, err := child(ctx, rd, c)
-			if err != nil {
-				return err
-			}
-			id := fkID(ch, field)
-			associate := id == ""
-			var prev store.Record
-			if associate {
-				id = newUUID()
-			} else if prev, err = s.lookup(ctx, rd, p, id, nil, nil); err != nil {
-				return err
-			}
-			out, err = s.upsert(ctx, rd, tx, p, id, in, prev)
-			if err != nil {
-				return err
-			}
-			if associate {
-				upd := make(store.Record, len(ch))
-				for k, v := range ch {
-					upd[k] = v
-				}
-				upd[field] = map[string]any{"id": idOf(out)}
-				upd["updated_at"] = s.finalize(e, store.Record{"id": idOf(ch)}, ch, false)["updated_at"]
-				return tx.Replace(ctx, e.name, upd)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+		id := fkID(ch, field)
+		associate := id == ""
+		var prev store.Record
+		if associate {
+			id = newUUID()
+		} else if prev, err = s.lookup(ctx, rd, p, id, nil, nil); err != nil {
+			return nil, err
 		}
-		return s.reply(c, http.StatusOK, out)
-	}
+		out, err := s.upsert(ctx, rd, tx, p, id, in, prev)
+		if err != nil || !associate {
+			return out, err
+		}
+		upd := make(store.Record, len(ch))
+		for k, v := range ch {
+			upd[k] = v
+		}
+		upd[field] = map[string]any{"id": idOf(out)}
+		upd["updated_at"] = s.finalize(e, store.Record{"id": idOf(ch)}, ch, false)["updated_at"]
+		return out, tx.Replace(ctx, e.name, upd)
+	})
 	del := func(c *call) error {
 		ctx := c.r.Context()
 		ch, err := child(ctx, s.reader(), c)
