@@ -214,6 +214,47 @@ func setOrClear(h http.Header, name, v string) {
 	h.Set(name, v)
 }
 
+// transformValues applies remove, rename, replace, add and append, in that
+// order, to query or form values; of picks the section's entries. It
+// reports whether anything was done.
+func (t *Transformer) transformValues(e *env, vals url.Values, of func(*section) []entry) bool {
+	changed := false
+	for _, en := range of(&t.remove) {
+		if _, ok := vals[en.name]; ok {
+			delete(vals, en.name)
+			changed = true
+		}
+	}
+	for _, en := range of(&t.rename) {
+		if v, ok := vals[en.name]; ok {
+			nv, _ := en.value.render(e)
+			delete(vals, en.name)
+			vals[nv] = v
+			changed = true
+		}
+	}
+	for _, en := range of(&t.replace) {
+		if _, ok := vals[en.name]; ok {
+			v, _ := en.value.render(e)
+			vals[en.name] = []string{v}
+			changed = true
+		}
+	}
+	for _, en := range of(&t.add) {
+		if _, ok := vals[en.name]; !ok {
+			v, _ := en.value.render(e)
+			vals[en.name] = []string{v}
+			changed = true
+		}
+	}
+	for _, en := range of(&t.apend) {
+		v, _ := en.value.render(e)
+		vals[en.name] = append(vals[en.name], v)
+		changed = true
+	}
+	return changed
+}
+
 func (t *Transformer) transformQuery(c *plugin.Ctx, e *env, q url.Values) {
 	if len(t.remove.query)+len(t.rename.query)+len(t.replace.query)+len(t.add.query)+len(t.apend.query) == 0 {
 		return
@@ -221,40 +262,7 @@ func (t *Transformer) transformQuery(c *plugin.Ctx, e *env, q url.Values) {
 	if q == nil {
 		q = cloneValues(c.Query())
 	}
-	changed := false
-	for _, en := range t.remove.query {
-		if _, ok := q[en.name]; ok {
-			delete(q, en.name)
-			changed = true
-		}
-	}
-	for _, en := range t.rename.query {
-		if v, ok := q[en.name]; ok {
-			nv, _ := en.value.render(e)
-			delete(q, en.name)
-			q[nv] = v
-			changed = true
-		}
-	}
-	for _, en := range t.replace.query {
-		if _, ok := q[en.name]; ok {
-			v, _ := en.value.render(e)
-			q[en.name] = []string{v}
-			changed = true
-		}
-	}
-	for _, en := range t.add.query {
-		if _, ok := q[en.name]; !ok {
-			v, _ := en.value.render(e)
-			q[en.name] = []string{v}
-			changed = true
-		}
-	}
-	for _, en := range t.apend.query {
-		v, _ := en.value.render(e)
-		q[en.name] = append(q[en.name], v)
-		changed = true
-	}
+	changed := t.transformValues(e, q, func(sec *section) []entry { return sec.query })
 	if changed {
 		c.SetQuery(q)
 	}
@@ -444,40 +452,7 @@ func (t *Transformer) formBody(raw []byte, e *env) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	changed := false
-	for _, en := range t.remove.body {
-		if _, ok := form[en.name]; ok {
-			delete(form, en.name)
-			changed = true
-		}
-	}
-	for _, en := range t.rename.body {
-		if v, ok := form[en.name]; ok {
-			nv, _ := en.value.render(e)
-			delete(form, en.name)
-			form[nv] = v
-			changed = true
-		}
-	}
-	for _, en := range t.replace.body {
-		if _, ok := form[en.name]; ok {
-			v, _ := en.value.render(e)
-			form[en.name] = []string{v}
-			changed = true
-		}
-	}
-	for _, en := range t.add.body {
-		if _, ok := form[en.name]; !ok {
-			v, _ := en.value.render(e)
-			form[en.name] = []string{v}
-			changed = true
-		}
-	}
-	for _, en := range t.apend.body {
-		v, _ := en.value.render(e)
-		form[en.name] = append(form[en.name], v)
-		changed = true
-	}
+	changed := t.transformValues(e, form, func(sec *section) []entry { return sec.body })
 	if !changed {
 		return nil, false
 	}
