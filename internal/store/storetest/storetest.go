@@ -1015,35 +1015,25 @@ func testLoad(t *testing.T, s store.Store) {
 		var dst any
 		switch o.entity {
 		case "services":
-			e := &model.Service{}
-			want.Services, dst = append(want.Services, e), e
+			dst = appendNew(&want.Services)
 		case "routes":
-			e := &model.Route{}
-			want.Routes, dst = append(want.Routes, e), e
+			dst = appendNew(&want.Routes)
 		case "consumers":
-			e := &model.Consumer{}
-			want.Consumers, dst = append(want.Consumers, e), e
+			dst = appendNew(&want.Consumers)
 		case "plugins":
-			e := &model.Plugin{}
-			want.Plugins, dst = append(want.Plugins, e), e
+			dst = appendNew(&want.Plugins)
 		case "upstreams":
-			e := &model.Upstream{}
-			want.Upstreams, dst = append(want.Upstreams, e), e
+			dst = appendNew(&want.Upstreams)
 		case "targets":
-			e := &model.Target{}
-			want.Targets, dst = append(want.Targets, e), e
+			dst = appendNew(&want.Targets)
 		case "certificates":
-			e := &model.Certificate{}
-			want.Certificates, dst = append(want.Certificates, e), e
+			dst = appendNew(&want.Certificates)
 		case "snis":
-			e := &model.SNI{}
-			want.SNIs, dst = append(want.SNIs, e), e
+			dst = appendNew(&want.SNIs)
 		case "keyauth_credentials":
-			e := &model.KeyAuthCredential{}
-			want.KeyAuthCredentials, dst = append(want.KeyAuthCredentials, e), e
+			dst = appendNew(&want.KeyAuthCredentials)
 		case "acls":
-			e := &model.ACL{}
-			want.ACLs, dst = append(want.ACLs, e), e
+			dst = appendNew(&want.ACLs)
 		}
 		if err := model.Decode(o.rec, dst); err != nil {
 			t.Fatalf("decode %s: %v", o.entity, err)
@@ -1055,6 +1045,13 @@ func testLoad(t *testing.T, s store.Store) {
 	if cfg.Services[0].Port != 8443 || cfg.Routes[0].Service == nil || cfg.Routes[0].Service.ID != svc["id"] {
 		t.Fatalf("decoded service/route wrong: %+v %+v", cfg.Services[0], cfg.Routes[0])
 	}
+}
+
+// appendNew appends a new zero entity to list and returns it.
+func appendNew[T any](list *[]*T) *T {
+	e := new(T)
+	*list = append(*list, e)
+	return e
 }
 
 func testConcurrentWriters(t *testing.T, s store.Store) {
