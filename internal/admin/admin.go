@@ -16,7 +16,6 @@ import (
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
-	"sluice/internal/proxy"
 	"sluice/internal/store"
 )
 
@@ -51,7 +50,7 @@ type Options struct {
 	NodeID   string
 	Hostname string
 	// Version is the Kong version advertised (GET /, Server header);
-	// default proxy.KongVersion.
+	// default model.KongVersion.
 	Version string
 	// Configuration is kong.conf as GET / shows it, secrets removed.
 	Configuration map[string]any
@@ -104,7 +103,7 @@ func New(opts Options) http.Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.version == "" {
-		s.version = proxy.KongVersion
+		s.version = model.KongVersion
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes

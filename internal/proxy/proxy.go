@@ -23,9 +23,8 @@ import (
 	"sluice/internal/upstream"
 )
 
-// KongVersion is the Kong version sluice advertises in Server and Via
-// headers ("kong/3.9.1").
-const KongVersion = "3.9.1"
+// KongVersion is the Kong version sluice advertises (model.KongVersion).
+const KongVersion = model.KongVersion
 
 // Options are the proxy's settings, filled from kong.conf by cmd/sluice.
 // The zero value gives Kong's defaults.
