@@ -261,23 +261,29 @@ func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
 		if p != nil {
 			in[n.field] = map[string]any{"id": idOf(p)}
 		}
-		if err := s.resolveForeign(ctx, rd, e, in); err != nil {
-			return nil, err
-		}
-		rec, err := s.process(e, in)
-		if err != nil {
-			return nil, err
-		}
-		if tx == nil {
-			return nil, errUnsupported("create", e.name, "")
-		}
-		snis, setSnis := rec["snis"].([]any)
-		rec = s.finalize(e, rec, nil, true)
-		if err := s.save(ctx, tx, e, rec, nil, snis, setSnis); err != nil {
-			return nil, err
-		}
-		return s.output(ctx, tx, e, rec), nil
+		return s.store(ctx, rd, tx, e, in, nil, "create", "")
 	})
+}
+
+// store validates the full input in, then inserts it (prev nil) or
+// replaces prev with it; op and by name the refused write in DB-less mode.
+func (s *server) store(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, in map[string]any, prev store.Record, op, by string) (store.Record, error) {
+	if err := s.resolveForeign(ctx, rd, e, in); err != nil {
+		return nil, err
+	}
+	rec, err := s.process(e, in)
+	if err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		return nil, errUnsupported(op, e.name, by)
+	}
+	snis, setSnis := rec["snis"].([]any)
+	rec = s.finalize(e, rec, prev, true)
+	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis); err != nil {
+		return nil, err
+	}
+	return s.output(ctx, tx, e, rec), nil
 }
 
 // upsert creates or replaces the entity named by key with the full input.
@@ -290,22 +296,7 @@ func (s *server) upsert(ctx context.Context, rd store.Reader, tx store.Tx, e *en
 			in["id"] = prev["id"]
 		}
 	}
-	if err := s.resolveForeign(ctx, rd, e, in); err != nil {
-		return nil, err
-	}
-	rec, err := s.process(e, in)
-	if err != nil {
-		return nil, err
-	}
-	if tx == nil {
-		return nil, errUnsupported("create or update", e.name, byField(e, key))
-	}
-	snis, setSnis := rec["snis"].([]any)
-	rec = s.finalize(e, rec, prev, true)
-	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis); err != nil {
-		return nil, err
-	}
-	return s.output(ctx, tx, e, rec), nil
+	return s.store(ctx, rd, tx, e, in, prev, "create or update", byField(e, key))
 }
 
 func (s *server) putHandler(e *entityInfo, n *nest) func(*call) error {
