@@ -261,13 +261,13 @@ func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
 		if p != nil {
 			in[n.field] = map[string]any{"id": idOf(p)}
 		}
-		return s.store(ctx, rd, tx, e, in, nil, "create", "")
+		return s.storeInput(ctx, rd, tx, e, in, nil, "create", "")
 	})
 }
 
-// store validates the full input in, then inserts it (prev nil) or
+// storeInput validates the full input in, then inserts it (prev nil) or
 // replaces prev with it; op and by name the refused write in DB-less mode.
-func (s *server) store(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, in map[string]any, prev store.Record, op, by string) (store.Record, error) {
+func (s *server) storeInput(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, in map[string]any, prev store.Record, op, by string) (store.Record, error) {
 	if err := s.resolveForeign(ctx, rd, e, in); err != nil {
 		return nil, err
 	}
@@ -296,7 +296,7 @@ func (s *server) upsert(ctx context.Context, rd store.Reader, tx store.Tx, e *en
 			in["id"] = prev["id"]
 		}
 	}
-	return s.store(ctx, rd, tx, e, in, prev, "create or update", byField(e, key))
+	return s.storeInput(ctx, rd, tx, e, in, prev, "create or update", byField(e, key))
 }
 
 func (s *server) putHandler(e *entityInfo, n *nest) func(*call) error {
