@@ -458,41 +458,38 @@ func (s *server) parentHandlers(e *entityInfo, field string, p *entityInfo) map[
 		}
 		return rec, nil
 	}
-	get := func(c *call) error {
-		ctx := c.r.Context()
-		rd := s.reader()
+	// parent is the record the child points to and its id; 404 if none.
+	parent := func(ctx context.Context, rd store.Reader, c *call) (string, store.Record, error) {
 		ch, err := child(ctx, rd, c)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		id := fkID(ch, field)
 		if id == "" {
-			return errNotFound()
+			return "", nil, errNotFound()
 		}
 		prec, err := s.lookup(ctx, rd, p, id, nil, nil)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		if prec == nil {
-			return errNotFound()
+			return "", nil, errNotFound()
+		}
+		return id, prec, nil
+	}
+	get := func(c *call) error {
+		ctx := c.r.Context()
+		rd := s.reader()
+		_, prec, err := parent(ctx, rd, c)
+		if err != nil {
+			return err
 		}
 		return s.reply(c, http.StatusOK, s.output(ctx, rd, p, prec))
 	}
 	patch := s.writeHandler(p, http.StatusOK, func(ctx context.Context, rd store.Reader, tx store.Tx, c *call, in map[string]any) (store.Record, error) {
-		ch, err := child(ctx, rd, c)
+		id, prev, err := parent(ctx, rd, c)
 		if err != nil {
 			return nil, err
-		}
-		id := fkID(ch, field)
-		if id == "" {
-			return nil, errNotFound()
-		}
-		prev, err := s.lookup(ctx, rd, p, id, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		if prev == nil {
-			return nil, errNotFound()
 		}
 		return s.patch(ctx, rd, tx, p, id, prev, in)
 	})
