@@ -622,6 +622,17 @@ func (w *Watcher) growthLocked() []Growth {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Growth) int { return cmpDesc(a.Delta, b.Delta) })
+	// Memory outside the heap that grows in step with the heap (allocator
+	// metadata; the race detector's shadow memory, as large as the heap
+	// itself) follows from the heap's growth: name the heap unless the rest
+	// clearly outgrew it.
+	if len(out) > 1 && out[0].Component == "outside the Go heap" {
+		if i := slices.IndexFunc(out, func(g Growth) bool { return g.Component == "heap" }); i > 0 && out[i].Delta*3 >= out[0].Delta*2 {
+			h := out[i]
+			out = slices.Delete(out, i, i+1)
+			out = append([]Growth{h}, out...)
+		}
+	}
 	slices.SortStableFunc(gauges, func(a, b Growth) int { return cmpDesc(a.Delta, b.Delta) })
 	if len(out) > 0 && out[0].Component == "heap" && len(gauges) > 0 && gauges[0].Delta*2 >= heapD {
 		out = append([]Growth{gauges[0]}, out...)
