@@ -156,6 +156,10 @@ func TestSyntheticSpikeDetection(t *testing.T) {
 			rss: []int64{150, 150, 150, 150, 150, 150, 300, 300}, wantSpikes: 1, wantGrew: "outside the Go heap", wantMetric: "rss",
 		},
 		{
+			name: "memory outside the heap grows in step with the heap (race shadow)", heap: []int64{100, 100, 100, 100, 100, 100, 180, 180},
+			rss: []int64{150, 150, 150, 150, 150, 150, 315, 315}, wantSpikes: 1, wantGrew: "heap", wantMetric: "heap+rss",
+		},
+		{
 			name: "a gauge explains the heap", heap: []int64{100, 100, 100, 100, 100, 100, 180, 180},
 			rss: []int64{150, 150, 150, 150, 150, 150, 230, 230}, gauge: []int64{20, 20, 20, 20, 20, 20, 90, 90},
 			wantSpikes: 1, wantGrew: "snapshot_bytes", wantMetric: "heap+rss",
