@@ -70,7 +70,7 @@ func (t *Transformer) section(v any, pairs bool) section {
 		out := make([]entry, 0, len(l))
 		for _, e := range l {
 			s, _ := e.(string)
-			name, value, ok := splitPair(s)
+			name, value, ok := plugin.SplitHeaderPair(s)
 			if !ok {
 				continue
 			}

@@ -59,7 +59,7 @@ func parseOps(v any) ops {
 		out := make([]pair, 0, len(l))
 		for i, e := range l {
 			s, _ := e.(string)
-			name, value := splitPair(s)
+			name, value, _ := plugin.SplitHeaderPair(s)
 			p := pair{name: name, value: value, hasValue: value != ""}
 			if typed && i < len(types) {
 				p.typ, _ = types[i].(string)
