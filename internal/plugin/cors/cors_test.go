@@ -8,23 +8,12 @@ import (
 	"testing"
 
 	"sluice/internal/plugin"
+	"sluice/internal/proxytest"
 )
 
 func build(t testing.TB, cfg string) *CORS {
 	t.Helper()
-	var in map[string]any
-	if err := json.Unmarshal([]byte(cfg), &in); err != nil {
-		t.Fatal(err)
-	}
-	rec, serr := Schema.Process(in, nil)
-	if serr != nil {
-		t.Fatalf("Process(%s): %v", cfg, serr)
-	}
-	p, err := New(rec, plugin.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.(*CORS)
+	return proxytest.Instance[*CORS](t, Schema, New, cfg)
 }
 
 func req(method string, h map[string]string) *http.Request {

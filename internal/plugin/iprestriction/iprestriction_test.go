@@ -7,23 +7,12 @@ import (
 	"testing"
 
 	"sluice/internal/plugin"
+	"sluice/internal/proxytest"
 )
 
 func build(t testing.TB, cfg string) *IPRestriction {
 	t.Helper()
-	var in map[string]any
-	if err := json.Unmarshal([]byte(cfg), &in); err != nil {
-		t.Fatal(err)
-	}
-	rec, serr := Schema.Process(in, nil)
-	if serr != nil {
-		t.Fatalf("Process(%s): %v", cfg, serr)
-	}
-	p, err := New(rec, plugin.Deps{})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return p.(*IPRestriction)
+	return proxytest.Instance[*IPRestriction](t, Schema, New, cfg)
 }
 
 func TestAccess(t *testing.T) {
