@@ -40,6 +40,7 @@ import (
 	"net/url"
 	"sort"
 	"sync"
+	"time"
 
 	"sluice/internal/model"
 )
@@ -123,6 +124,11 @@ type Ctx struct {
 	// plain paths.
 	Captures map[string]string
 
+	// Timing is filled in by the proxy as the request goes (Kong's
+	// ngx.ctx KONG_* timers and nginx's byte counters); log-phase plugins
+	// read it. Fields not yet known are zero (durations -1, see Timing).
+	Timing Timing
+
 	exit *Exit
 
 	// Proxy-side run state (see chain.go).
@@ -133,6 +139,40 @@ type Ctx struct {
 	query     url.Values
 	shared    map[string]any
 	anonymous bool
+}
+
+// Timing is what the proxy measured of one request, for the log phase.
+type Timing struct {
+	// Start is when the request was read from the client.
+	Start time.Time
+	// Kong is the time spent in the gateway before the upstream was
+	// contacted, plus the time to process its response headers (Kong's
+	// latencies.kong, X-Kong-Proxy-Latency); -1 when unknown.
+	Kong time.Duration
+	// Upstream is from the last attempt's send to the upstream's response
+	// headers (latencies.proxy, X-Kong-Upstream-Latency); -1 when no
+	// upstream answered (a plugin or the gateway produced the response).
+	Upstream time.Duration
+	// Request is the whole request, receive to last byte sent
+	// (latencies.request); -1 when unknown.
+	Request time.Duration
+	// RequestSize is the bytes read from the client: request line, headers
+	// and body (nginx's $request_length). ResponseSize is the bytes sent
+	// to the client: status line, headers and body ($bytes_sent).
+	RequestSize, ResponseSize int64
+	// UpstreamURI is the path and query sent upstream ("" when none).
+	UpstreamURI string
+	// Tries are the balancer attempts, in order (Kong's
+	// balancer_data.tries); empty when no upstream was contacted.
+	Tries []Try
+}
+
+// Try is one attempt to reach an upstream peer.
+type Try struct {
+	IP       string
+	Port     int
+	Balancer time.Duration // time spent picking the peer
+	Code     int           // status from that peer, 0 on failure
 }
 
 // Exit is a response produced by a plugin instead of the upstream (Kong's
