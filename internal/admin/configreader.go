@@ -1,10 +1,14 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"sluice/internal/model"
@@ -142,3 +146,85 @@ func tagsMatch(rec store.Record, want []string, or bool) bool {
 }
 
 func emptyConfig() *model.Config { return &model.Config{} }
+
+// replyEntities writes Kong's POST /config answer, entity type -> id ->
+// entity, straight from cfg one entity at a time: building it as generic
+// maps first (marshal, unmarshal, marshal again) cost more memory than the
+// parse of the config itself. The body is streamed (chunked), without a
+// Content-Length. Entity types and ids come sorted, as a marshalled map
+// would have them.
+func (s *server) replyEntities(c *call, status int, cfg *model.Config) error {
+	s.writeLatency(c)
+	c.status = status
+	c.w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	c.w.WriteHeader(status)
+	bw := bufio.NewWriterSize(c.w, 32<<10)
+	if err := writeEntitiesByID(bw, cfg); err != nil {
+		return nil // the status is out; the client sees a cut body
+	}
+	_ = bw.Flush()
+	return nil
+}
+
+// writeEntitiesByID writes cfg as {"<entity type>": {"<id>": <entity>}}.
+func writeEntitiesByID(w *bufio.Writer, cfg *model.Config) error {
+	v := reflect.ValueOf(cfg).Elem()
+	t := v.Type()
+	type field struct {
+		name string
+		list reflect.Value
+	}
+	fields := make([]field, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "" || name == "-" || v.Field(i).Kind() != reflect.Slice {
+			continue
+		}
+		fields = append(fields, field{name, v.Field(i)})
+	}
+	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	w.WriteByte('{')
+	for n, f := range fields {
+		if n > 0 {
+			w.WriteByte(',')
+		}
+		writeJSONString(w, f.name)
+		w.WriteString(":{")
+		ids := make([]string, f.list.Len())
+		order := make([]int, f.list.Len())
+		for i := range ids {
+			order[i] = i
+			if e := f.list.Index(i); !e.IsNil() {
+				ids[i] = e.Elem().FieldByName("ID").String()
+			}
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
+		written := 0
+		for k, i := range order {
+			if k+1 < len(order) && ids[order[k+1]] == ids[i] {
+				continue // one entry per id, the last one, as a map would keep
+			}
+			b, err := json.Marshal(f.list.Index(i).Interface())
+			if err != nil {
+				return err
+			}
+			if written > 0 {
+				w.WriteByte(',')
+			}
+			written++
+			writeJSONString(w, ids[i])
+			w.WriteByte(':')
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		w.WriteByte('}')
+	}
+	w.WriteByte('}')
+	return nil
+}
+
+func writeJSONString(w *bufio.Writer, s string) {
+	b, _ := json.Marshal(s)
+	w.Write(b)
+}

@@ -438,7 +438,7 @@ func (s *server) postConfig(c *call) error {
 		}
 		return err
 	}
-	return s.reply(c, http.StatusCreated, entitiesByID(cfg))
+	return s.replyEntities(c, http.StatusCreated, cfg)
 }
 
 func truthy(v string) bool {
@@ -447,25 +447,6 @@ func truthy(v string) bool {
 		return true
 	}
 	return false
-}
-
-// entitiesByID renders a configuration as Kong's POST /config answer:
-// entity type -> id -> entity.
-func entitiesByID(cfg any) map[string]any {
-	var generic map[string][]map[string]any
-	if b, err := json.Marshal(cfg); err == nil {
-		_ = json.Unmarshal(b, &generic)
-	}
-	out := map[string]any{}
-	for name, list := range generic {
-		m := make(map[string]any, len(list))
-		for _, rec := range list {
-			id, _ := rec["id"].(string)
-			m[id] = rec
-		}
-		out[name] = m
-	}
-	return out
 }
 
 // upstreamHealth serves GET /upstreams/{u}/health[?balancer_health=1].
