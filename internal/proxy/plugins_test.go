@@ -116,9 +116,9 @@ func TestKeyAuth(t *testing.T) {
 		upURI      string
 	}{
 		{name: "no plugin", path: "/open", status: 200, upHeaders: map[string]string{"X-Consumer-Id": ""}},
-		{name: "missing key", path: "/ka/x", status: 401, body: "No API key found in request", wwwAuth: `Key realm="kong"`},
-		{name: "empty key", path: "/ka/x", hdr: map[string]string{"apikey": ""}, status: 401, body: "No API key found in request", wwwAuth: `Key realm="kong"`},
-		{name: "invalid key header", path: "/ka/x", hdr: map[string]string{"apikey": "nope"}, status: 401, body: "Unauthorized", wwwAuth: `Key realm="kong"`},
+		{name: "missing key", path: "/ka/x", status: 401, body: "No API key found in request", wwwAuth: "Key"},
+		{name: "empty key", path: "/ka/x", hdr: map[string]string{"apikey": ""}, status: 401, body: "No API key found in request", wwwAuth: "Key"},
+		{name: "invalid key header", path: "/ka/x", hdr: map[string]string{"apikey": "nope"}, status: 401, body: "Unauthorized", wwwAuth: "Key"},
 		{name: "invalid key query", path: "/ka/x?apikey=nope", status: 401, body: "Unauthorized"},
 		{name: "duplicate query key", path: "/ka/x?apikey=a&apikey=b", status: 401, body: "Duplicate API key found"},
 		{name: "valid key header", path: "/ka/x", hdr: map[string]string{"apikey": "secret-a", "X-Consumer-Id": "forged", "X-Anonymous-Consumer": "true"}, status: 200,

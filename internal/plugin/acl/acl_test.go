@@ -45,7 +45,13 @@ func TestSchema(t *testing.T) {
 	}
 }
 
+// TestAccess pins Kong 3.9's answers (kong/plugins/acl/handler.lua and
+// groups.lua): no consumer and no credential -> kong.response.error(401),
+// i.e. {"message":"Unauthorized"}; a credential without consumer, or a
+// consumer whose groups (an empty list counts) are not allowed -> 403
+// {"message":"You cannot consume this service"}.
 func TestAccess(t *testing.T) {
+	const msgForbidden = "You cannot consume this service"
 	e := ents{groups: map[string][]string{"c1": {"admin", "ops"}, "c2": {"dev"}}}
 	c1, c2, c3 := &model.Consumer{ID: "c1"}, &model.Consumer{ID: "c2"}, &model.Consumer{ID: "c3"}
 	tests := []struct {

@@ -103,6 +103,13 @@ func testEnts() ents {
 	}
 }
 
+// TestAccess pins Kong 3.9's answers: since 3.6 (kong/plugins/basic-auth/
+// access.lua, Kong PR #11795, CHANGELOG 3.6.0 "Add missing WWW-Authenticate
+// headers to 401 response in basic auth plugin") every failure -- no
+// header, unknown user, wrong password, unparsable header -- is 401
+// {"message":"Unauthorized"} with WWW-Authenticate: Basic realm="<realm>",
+// realm defaulting to "service". Before 3.6 a bad credential was 401
+// "Invalid authentication credentials" without the header.
 func TestAccess(t *testing.T) {
 	e := testEnts()
 	tests := []struct {

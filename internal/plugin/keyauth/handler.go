@@ -15,7 +15,9 @@ import (
 	"sluice/internal/plugin"
 )
 
-// Kong 3.9's messages.
+// Kong 3.9's messages (kong/plugins/key-auth/handler.lua: ERR_NO_API_KEY,
+// ERR_DUPLICATE_API_KEY, ERR_INVALID_AUTH_CRED), all with status 401 and
+// WWW-Authenticate.
 const (
 	msgNoKey     = "No API key found in request"
 	msgDuplicate = "Duplicate API key found"
@@ -65,11 +67,13 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	k.inQuery = boolOr(cfg["key_in_query"], true)
 	k.inBody, _ = cfg["key_in_body"].(bool)
 	k.runOnPreflight = boolOr(cfg["run_on_preflight"], true)
-	realm := "kong"
+	// Kong 3.7+ (kong/plugins/key-auth/handler.lua): 'Key realm="<realm>"'
+	// when realm is set, else the bare scheme "Key", on every 401.
+	www := "Key"
 	if r, ok := cfg["realm"].(string); ok {
-		realm = r
+		www = `Key realm="` + r + `"`
 	}
-	k.wwwAuthenticate = http.Header{"Www-Authenticate": {`Key realm="` + realm + `"`}}
+	k.wwwAuthenticate = http.Header{"Www-Authenticate": {www}}
 	if a, ok := cfg["anonymous"].(string); ok && a != "" {
 		k.anonymousName = a
 		if k.ents != nil {

@@ -101,3 +101,65 @@ func FuzzBody(f *testing.F) {
 		}
 	})
 }
+
+// TestFailures pins Kong 3.9's answers (kong/plugins/key-auth/handler.lua,
+// 3.7+): every failure is a 401 through kong.response.error with
+// WWW-Authenticate 'Key realm="<realm>"', or the bare scheme "Key" when no
+// realm is configured (the schema's realm has no default).
+func TestFailures(t *testing.T) {
+	e := ents{consumers: map[string]*model.Consumer{"c1": {ID: "c1"}}, keys: map[string]*model.KeyAuthCredential{
+		"good": {ID: "k1", Consumer: &model.ForeignKey{ID: "c1"}, Key: "good"},
+	}}
+	for _, tt := range []struct {
+		name, realm, url string
+		hdr              []string // apikey header values
+		status           int
+		msg, www         string
+	}{
+		{name: "no key", url: "/", status: 401, msg: "No API key found in request", www: "Key"},
+		{name: "empty key", url: "/?apikey=", status: 401, msg: "No API key found in request", www: "Key"},
+		{name: "invalid key", url: "/?apikey=nope", status: 401, msg: "Unauthorized", www: "Key"},
+		{name: "duplicate key", url: "/", hdr: []string{"a", "b"}, status: 401, msg: "Duplicate API key found", www: "Key"},
+		{name: "realm, no key", realm: "orders", url: "/", status: 401, msg: "No API key found in request", www: `Key realm="orders"`},
+		{name: "realm, invalid key", realm: "orders", url: "/?apikey=nope", status: 401, msg: "Unauthorized", www: `Key realm="orders"`},
+		{name: "good key", url: "/?apikey=good"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := map[string]any{}
+			if tt.realm != "" {
+				in["realm"] = tt.realm
+			}
+			rec, serr := Schema.Process(in, nil)
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			impl, err := New(rec, plugin.Deps{Entities: e})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := http.NewRequest("GET", "http://x"+tt.url, nil)
+			for _, v := range tt.hdr {
+				r.Header.Add("apikey", v)
+			}
+			c := &plugin.Ctx{Request: r}
+			impl.(*KeyAuth).Access(c)
+			ex := c.Exited()
+			if tt.status == 0 {
+				if ex != nil {
+					t.Fatalf("exit %d %q; want authenticated", ex.Status, ex.Message)
+				}
+				if c.Consumer == nil || c.Consumer.ID != "c1" || c.Credential != "k1" {
+					t.Fatalf("consumer %v credential %q; want c1/k1", c.Consumer, c.Credential)
+				}
+				return
+			}
+			if ex == nil {
+				t.Fatal("request let through")
+			}
+			if ex.Status != tt.status || ex.Message != tt.msg || ex.Header.Get("WWW-Authenticate") != tt.www {
+				t.Fatalf("exit = %d %q %q; want %d %q %q", ex.Status, ex.Message, ex.Header.Get("WWW-Authenticate"),
+					tt.status, tt.msg, tt.www)
+			}
+		})
+	}
+}
