@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"sluice/internal/plugin"
 )
@@ -14,7 +15,9 @@ import (
 // Plugins change the incoming request in place (headers, query); the
 // outbound request is built from it afterwards.
 func (p *Proxy) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState, ch *plugin.Chain) bool {
-	c := &plugin.Ctx{Request: r, Route: st.route, Service: st.svc, ClientIP: st.clientIP, Captures: st.match.Captures}
+	c := &st.ps.c
+	c.Request, c.Route, c.Service, c.ClientIP, c.Captures = r, st.route, st.svc, st.clientIP, st.match.Captures
+	c.Timing.Kong, c.Timing.Upstream, c.Timing.Request = -1, -1, -1
 	st.plug = c
 	if st.clientIP != st.peerIP {
 		// Plugins that read RemoteAddr see the real client address.
@@ -68,6 +71,7 @@ func (p *Proxy) logPhase(st *reqState) {
 	if c.Header != nil {
 		c.Status = st.status
 	}
+	st.fillTiming(st.ps, time.Now())
 	c.Log()
 }
 

@@ -238,8 +238,16 @@ type reqState struct {
 	status          int
 	done            bool
 
-	// plug is the plugin context, nil when no plugin applies to the route.
+	// plug is the plugin context, nil when no plugin applies to the route;
+	// ps holds it with the log phase's measurements.
 	plug *plugin.Ctx
+	ps   *plugState
+	// For the log phase (set only when ps is not nil): when the proxied
+	// response headers were processed, the latency reported on a response
+	// Kong produced, and the request body of the last attempt.
+	headersDone time.Time
+	kongLatency time.Duration
+	lastBody    *attemptBody
 }
 
 // one returns v as a one-element header value slice without allocating
@@ -350,6 +358,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		return
 	}
 	if ch := st.snap.Chains[st.route.ID]; ch != nil {
+		ps := &plugState{reqHead: requestHeadSize(r)}
+		st.ps = ps
+		w = ps.sent.wrap(w, r)
 		defer p.logPhase(st)
 		if p.runPlugins(w, r, st, ch) {
 			return
@@ -389,7 +400,14 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	if b := st.snap.Balancers[svc.Host]; b != nil {
 		st.balancer = b
 		st.pc = upstream.PickContext{ClientIP: st.clientIP, Captures: m.Captures}
+		var t0 time.Time
+		if st.ps != nil {
+			t0 = time.Now()
+		}
 		peer, err := b.Pick(r, &st.pc, nil)
+		if st.ps != nil {
+			st.ps.pickTime = time.Since(t0)
+		}
 		if err != nil || peer == nil {
 			if err == nil || errors.Is(err, upstream.ErrNoPeer) {
 				p.exitError(w, r, st, http.StatusServiceUnavailable, msgNoPeer)
@@ -575,7 +593,14 @@ func (st *reqState) nextPeer() bool {
 	if st.balancer == nil {
 		return true
 	}
+	var t0 time.Time
+	if st.ps != nil {
+		t0 = time.Now()
+	}
 	peer, err := st.balancer.Pick(st.in, &st.pc, st.tried)
+	if st.ps != nil {
+		st.ps.pickTime = time.Since(t0)
+	}
 	if err != nil || peer == nil {
 		return false
 	}
@@ -681,6 +706,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 			res.ContentLength = -1
 			res.Body = &filteredBody{src: res.Body, c: st.plug}
 		}
+		st.headersDone = time.Now()
 	}
 	return nil
 }
@@ -689,6 +715,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 // upstream (or failed there): latencies, Via, Server when absent, request id.
 func (p *Proxy) proxiedHeaders(st *reqState, h http.Header) {
 	now := time.Now()
+	if st.ps != nil && st.upstreamHeaders.IsZero() {
+		st.kongLatency = now.Sub(st.start)
+	}
 	if p.enabled.upstreamLatency {
 		var d time.Duration
 		if !st.upstreamStart.IsZero() {
@@ -727,8 +756,12 @@ func (p *Proxy) proxiedHeaders(st *reqState, h http.Header) {
 
 // generatedHeaders sets the headers of a response Kong produced itself.
 func (p *Proxy) generatedHeaders(st *reqState, h http.Header) {
-	if p.enabled.responseLatency {
-		h[hdrResponseLatency] = st.one(msString(time.Since(st.start)))
+	if p.enabled.responseLatency || st.ps != nil {
+		d := time.Since(st.start)
+		st.kongLatency = d
+		if p.enabled.responseLatency {
+			h[hdrResponseLatency] = st.one(msString(d))
+		}
 	}
 	if !p.enabled.via || h.Get("Via") != p.serverHeader {
 		if p.enabled.server {

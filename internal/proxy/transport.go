@@ -390,11 +390,18 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		st.target(req)
+		if st.ps != nil {
+			st.ps.addTry(req.URL.Host)
+			st.lastBody = body
+		}
 		start := time.Now()
 		res, err := t.base.RoundTrip(req)
 		if err == nil {
 			st.upstreamStart = start
 			st.upstreamHeaders = time.Now()
+			if st.ps != nil {
+				st.ps.lastTry().Code = res.StatusCode
+			}
 			return res, nil
 		}
 		if body != nil {
