@@ -223,6 +223,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		Redis: redisCounters.Counters}
 	// Reload outcomes also become events on the memory timeline.
 	rl := reload.New(cur, env, slog.New(mw.LogHandler(log.Handler())).With("component", "reload"))
+	_ = mw.RegisterGauge("snapshot_current", func() int64 { c, _ := rl.SnapshotBytes(); return c })
+	_ = mw.RegisterGauge("snapshot_previous", func() int64 { _, p := rl.SnapshotBytes(); return p })
 
 	src := configSource{s}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -644,6 +646,7 @@ func statusExtra(mw *memwatch.Watcher, more ...func(io.Writer) error) http.Handl
 // Prometheus text format.
 func writeReloadMetrics(w io.Writer, rl *reload.Reloader, cur *snapshot.Current) error {
 	st := rl.Stats()
+	curBytes, prevBytes := rl.SnapshotBytes()
 	var version uint64
 	if snap := cur.Load(); snap != nil {
 		version = snap.Version
@@ -668,12 +671,18 @@ sluice_config_last_reload_success_timestamp_seconds %d
 # HELP sluice_config_build_duration_seconds Duration of the last config build.
 # TYPE sluice_config_build_duration_seconds gauge
 sluice_config_build_duration_seconds %g
+# HELP sluice_snapshot_current_bytes Estimated heap bytes of the snapshot being served (entities, indexes, compiled routes).
+# TYPE sluice_snapshot_current_bytes gauge
+sluice_snapshot_current_bytes %d
+# HELP sluice_snapshot_previous_bytes Estimated heap bytes of the snapshot last replaced, until it is garbage collected (then 0).
+# TYPE sluice_snapshot_previous_bytes gauge
+sluice_snapshot_previous_bytes %d
 # HELP sluice_store_version Newest config version seen in the store (database modes).
 # TYPE sluice_store_version gauge
 sluice_store_version %d
 # HELP sluice_store_versions_behind Store versions not yet served by this node.
 # TYPE sluice_store_versions_behind gauge
 sluice_store_versions_behind %d
-`, version, st.Successes, st.Failures, ok, st.LastOKUnix, st.LastBuildTime.Seconds(), st.StoreVersion, st.StoreVersion-st.AppliedVersion)
+`, version, st.Successes, st.Failures, ok, st.LastOKUnix, st.LastBuildTime.Seconds(), curBytes, prevBytes, st.StoreVersion, st.StoreVersion-st.AppliedVersion)
 	return err
 }

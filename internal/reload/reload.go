@@ -28,6 +28,8 @@ type Reloader struct {
 
 	mu sync.Mutex // one build at a time
 
+	sizes sizes // estimated bytes of the current and previous snapshots
+
 	successes   atomic.Uint64
 	failures    atomic.Uint64
 	lastOK      atomic.Bool
@@ -73,6 +75,7 @@ func (r *Reloader) Apply(cfg *model.Config, hash string) error {
 		return fmt.Errorf("%w: %w", ErrBuild, err)
 	}
 	r.cur.Store(snap)
+	r.sizes.published(prev, snap, snapshot.Size(snap))
 	r.successes.Add(1)
 	r.lastOK.Store(true)
 	r.lastOKUnix.Store(time.Now().Unix())
