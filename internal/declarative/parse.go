@@ -47,7 +47,7 @@ func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 	if err != nil {
 		return nil, nil, &SyntaxError{Msg: err.Error()}
 	}
-	l := &loader{input: input, lines: lines, tree: newNode()}
+	l := &loader{input: input, lines: lines, tree: newNode(), release: true}
 	if opts != nil {
 		l.opts = *opts
 	}
@@ -57,6 +57,18 @@ func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 	}
 	l.now = now()
 	cfg, err := l.load()
+	if err != nil && l.released {
+		// The error report names entities as written, and those were
+		// dropped as the parse went: parse again keeping them. The errors
+		// do not depend on the release, so they come out the same; only
+		// a rejected config pays for the second parse.
+		input, lines, derr := decodeInput(data)
+		if derr != nil {
+			return nil, nil, &SyntaxError{Msg: derr.Error()}
+		}
+		l = &loader{input: input, lines: lines, tree: newNode(), opts: l.opts, now: l.now}
+		cfg, err = l.load()
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -78,6 +90,7 @@ type item struct {
 	parentField string
 	id          string
 	generated   bool // id derived here, not written in the file
+	stamped     bool // created_at or updated_at written in the file
 }
 
 // path is the entity's position in the error tree: "services", 1,
@@ -110,7 +123,14 @@ type refError struct {
 }
 
 type loader struct {
-	opts      Options
+	opts Options
+	// release drops each entity as written (raw) once it is decoded, and
+	// the input's lists before the first is, so that the generic tree of
+	// the whole file is not alive next to the typed entities it becomes.
+	// released is set once something was dropped: an error found after
+	// that is reported by a second parse that keeps everything.
+	release   bool
+	released  bool
 	input     map[string]any
 	lines     lineIndex
 	tree      *node
@@ -147,6 +167,15 @@ func (l *loader) load() (*model.Config, error) {
 	// possible so that each entity can be validated as the store will see it.
 	byID, byKey, dupErrs := l.index()
 	refErrs := l.resolve(byID, byKey)
+	if l.release {
+		// From here on, entities are read through their items only.
+		for _, k := range kinds {
+			if _, ok := l.input[k.name]; ok {
+				l.input[k.name] = nil
+			}
+		}
+		l.released = true
+	}
 	for _, it := range l.items {
 		// Each entity is processed, transformed and decoded in turn, so
 		// that only one generic record is alive at a time (the file's
@@ -156,6 +185,9 @@ func (l *loader) load() (*model.Config, error) {
 		if it.out != nil {
 			l.transformItem(it)
 			l.decode(it)
+		}
+		if l.release {
+			it.raw = nil
 		}
 	}
 	if !l.tree.empty() {
@@ -275,7 +307,8 @@ func (l *loader) visit(k *kind, v any, index int, parent *item, parentField stri
 		l.problems = append(l.problems, bad.label()+": expected a record")
 		return
 	}
-	it := &item{k: k, raw: m, index: index, parent: parent, parentField: parentField, line: l.lines.line(m)}
+	it := &item{k: k, raw: m, index: index, parent: parent, parentField: parentField, line: l.lines.line(m),
+		stamped: m["created_at"] != nil || m["updated_at"] != nil}
 	l.items = append(l.items, it)
 
 	type nested struct {

@@ -42,7 +42,7 @@ func reusePrevious(cfg, prev *model.Config, items map[string]*item) {
 				continue
 			}
 			it := items[kindName+"\x00"+id]
-			if it != nil && (it.raw["created_at"] != nil || it.raw["updated_at"] != nil) {
+			if it != nil && it.stamped {
 				continue
 			}
 			ev, pe := e.Elem(), p.Elem()
