@@ -33,8 +33,23 @@ var (
 	// 503 and the data plane keeps serving its last snapshot.
 	ErrUnavailable = errors.New("database unavailable")
 	// ErrInvalidOffset: a paging token that this store did not issue.
+	// Stores return it as an *OffsetError naming the reason.
 	ErrInvalidOffset = errors.New("invalid offset")
 )
+
+// OffsetError is an unreadable paging token; Reason is Kong's ("bad base64
+// encoding", "bad json encoding"). errors.Is(err, ErrInvalidOffset) holds.
+type OffsetError struct {
+	Offset string
+	Reason string
+}
+
+func (e *OffsetError) Error() string {
+	return fmt.Sprintf("'%s' is not a valid offset: %s", e.Offset, e.Reason)
+}
+
+// Is makes an OffsetError match ErrInvalidOffset.
+func (e *OffsetError) Is(target error) bool { return target == ErrInvalidOffset }
 
 // UniqueError is Kong's "unique constraint violation" (409). For a
 // composite key (an entity's cache key, e.g. a plugin's name, route, service

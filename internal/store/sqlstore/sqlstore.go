@@ -14,7 +14,8 @@
 // of a transaction increments the version row, which both numbers the
 // transaction's changes and (in PostgreSQL) locks out other writers until
 // commit, so uniqueness and foreign-key checks made afterwards are exact.
-// Collections are paged in creation order (seq), with opaque offset tokens.
+// Collections are paged in id order with Kong's PostgreSQL offset tokens
+// (base64 of the JSON array of the last id), as Kong's Admin API pages.
 package sqlstore
 
 import (
@@ -230,26 +231,27 @@ func (r reader) GetByKey(ctx context.Context, entity, field, value string) (stor
 	return decodeRecord(data)
 }
 
-const offsetPrefix = "sluice1:"
-
-func encodeOffset(entity string, seq int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(offsetPrefix + entity + ":" + strconv.FormatInt(seq, 10)))
+// encodeOffset is Kong's PostgreSQL paging token: the primary key of the
+// last record of a page as a JSON array, base64 without padding
+// (kong/db/strategies/postgres/init.lua, page).
+func encodeOffset(id string) string {
+	b, _ := json.Marshal([]string{id})
+	return base64.RawStdEncoding.EncodeToString(b)
 }
 
-func decodeOffset(entity, tok string) (int64, error) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
-	if err != nil {
-		return 0, store.ErrInvalidOffset
+// decodeOffset reads a token of encodeOffset. As Kong's, it is not bound
+// to an entity: it names the id after which the next page starts. Padding
+// is optional, as for ngx.decode_base64.
+func decodeOffset(tok string) (string, error) {
+	b, err := base64.RawStdEncoding.Strict().DecodeString(strings.TrimRight(tok, "="))
+	if err != nil || tok == "" {
+		return "", &store.OffsetError{Offset: tok, Reason: "bad base64 encoding"}
 	}
-	rest, ok := strings.CutPrefix(string(b), offsetPrefix+entity+":")
-	if !ok {
-		return 0, store.ErrInvalidOffset
+	var key []string
+	if err := json.Unmarshal(b, &key); err != nil || len(key) != 1 {
+		return "", &store.OffsetError{Offset: tok, Reason: "bad json encoding"}
 	}
-	seq, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil || seq < 0 || strconv.FormatInt(seq, 10) != rest {
-		return 0, store.ErrInvalidOffset
-	}
-	return seq, nil
+	return key[0], nil
 }
 
 // MaxPageSize is Kong's upper bound of a page size.
@@ -267,15 +269,17 @@ func (r reader) List(ctx context.Context, entity string, opts store.ListOptions)
 	if size > MaxPageSize {
 		size = MaxPageSize
 	}
-	var after int64 = -1
+	// Kong's PostgreSQL strategy pages in primary key order: after the
+	// id of the token, ordered by id.
+	after := ""
 	if opts.Offset != "" {
-		if after, err = decodeOffset(entity, opts.Offset); err != nil {
+		if after, err = decodeOffset(opts.Offset); err != nil {
 			return store.Page{}, err
 		}
 	}
 	var b strings.Builder
 	args := []any{entity, after}
-	b.WriteString(`SELECT e.seq, e.data FROM entities e WHERE e.entity = ? AND e.seq > ?`)
+	b.WriteString(`SELECT e.id, e.data FROM entities e WHERE e.entity = ? AND e.id > ?`)
 	if opts.Foreign != nil {
 		f, ok := m.schema.Field(opts.Foreign.Field)
 		if !ok || f.Type != model.TypeForeign {
@@ -297,7 +301,7 @@ func (r reader) List(ctx context.Context, entity string, opts store.ListOptions)
 			}
 		}
 	}
-	b.WriteString(` ORDER BY e.seq LIMIT ?`)
+	b.WriteString(` ORDER BY e.id LIMIT ?`)
 	args = append(args, size+1)
 	rows, err := r.db.QueryContext(ctx, r.s.q(b.String()), args...)
 	if err != nil {
@@ -305,15 +309,15 @@ func (r reader) List(ctx context.Context, entity string, opts store.ListOptions)
 	}
 	defer rows.Close()
 	var page store.Page
-	var last int64
+	var last string
 	for rows.Next() {
-		var seq int64
+		var id string
 		var data []byte
-		if err := rows.Scan(&seq, &data); err != nil {
+		if err := rows.Scan(&id, &data); err != nil {
 			return store.Page{}, r.s.mapErr(err)
 		}
 		if len(page.Records) == size {
-			page.Offset = encodeOffset(entity, last)
+			page.Offset = encodeOffset(last)
 			break
 		}
 		rec, err := decodeRecord(data)
@@ -321,7 +325,7 @@ func (r reader) List(ctx context.Context, entity string, opts store.ListOptions)
 			return store.Page{}, err
 		}
 		page.Records = append(page.Records, rec)
-		last = seq
+		last = id
 	}
 	if err := rows.Err(); err != nil {
 		return store.Page{}, r.s.mapErr(err)
