@@ -95,6 +95,7 @@ func (s *server) buildRoutes() []*route {
 			s.add(coll+"/{"+e.name+"}", s.itemHandlers(e, n))
 		}
 	}
+	s.addPluginRoutes()
 	return s.routes
 }
 
@@ -316,7 +317,9 @@ func (s *server) listHandler(e *entityInfo, n *nest) func(*call) error {
 			}
 			opts.Foreign = &store.Foreign{Field: n.field, ID: idOf(p)}
 			opts.Tags, opts.TagsOr = nil, false
-			prefix = "/" + n.parent.admin + "/" + idOf(p) + "/" + e.nested
+			// Kong's next names the parent as the request did
+			// (kong/api/endpoints.lua, get_collection_endpoint).
+			prefix = "/" + n.parent.admin + "/" + url.PathEscape(c.params[n.parent.name]) + "/" + e.nested
 		}
 		if e.name == "consumers" && n == nil && q.Has("custom_id") {
 			rec, err := rd.GetByKey(ctx, e.name, "custom_id", q.Get("custom_id"))
@@ -329,7 +332,8 @@ func (s *server) listHandler(e *entityInfo, n *nest) func(*call) error {
 			return s.reply(c, http.StatusOK, map[string]any{"data": data, "next": nil})
 		}
 		page, err := rd.List(ctx, e.name, opts)
-		if errors.Is(err, store.ErrInvalidOffset) {
+		var oe *store.OffsetError
+		if errors.Is(err, store.ErrInvalidOffset) && !errors.As(err, &oe) {
 			return errDAO(http.StatusBadRequest, codeInvalidOffset,
 				"'"+opts.Offset+"' is not a valid offset: bad base64 encoding", nil)
 		}

@@ -23,6 +23,7 @@ const (
 	codeInvalidOptions      = 11
 	codeOperationUnsupport  = 12
 	codeForeignKeysUnresolv = 13
+	codeReferencedByOthers  = 19
 )
 
 var codeNames = map[int]string{
@@ -35,6 +36,7 @@ var codeNames = map[int]string{
 	codeInvalidOptions:      "invalid options",
 	codeOperationUnsupport:  "operation unsupported",
 	codeForeignKeysUnresolv: "foreign keys unresolved",
+	codeReferencedByOthers:  "referenced by others",
 }
 
 // Error is an Admin API error: the HTTP status and the JSON body Kong sends
@@ -157,6 +159,16 @@ func toError(err error) *Error {
 		return errDAO(http.StatusBadRequest, codeForeignKey,
 			fmt.Sprintf("the foreign key '{id=%q}' does not reference an existing '%s' entity.", fe.ParentID, fe.ParentEntity),
 			map[string]any{fe.Field: map[string]any{"id": fe.ParentID}})
+	}
+	var re *store.ReferencedError
+	if errors.As(err, &re) {
+		// kong/db/dao/ca_certificates.lua: referenced_by_others, 400
+		// (kong/api/endpoints.lua ERRORS_HTTP_CODES).
+		return errDAO(http.StatusBadRequest, codeReferencedByOthers, re.Error(), nil)
+	}
+	var oe *store.OffsetError
+	if errors.As(err, &oe) {
+		return errDAO(http.StatusBadRequest, codeInvalidOffset, oe.Error(), nil)
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -1,0 +1,320 @@
+package admin
+
+// Cases translated from Kong's own Admin API integration specs
+// (Kong/kong spec/02-integration/04-admin_api/*), each naming its file.
+// They assert Kong's status codes, bodies and error messages as sluice
+// answers them over a real socket on the embedded store.
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"mime/multipart"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	// Kong's bundled plugins used by the specs.
+	_ "sluice/internal/plugin/basicauth"
+	_ "sluice/internal/plugin/cors"
+	_ "sluice/internal/plugin/keyauth"
+)
+
+const (
+	ctForm = "application/x-www-form-urlencoded"
+	ctJSON = "application/json"
+)
+
+// multipartBody encodes fields as multipart/form-data; it returns the body
+// and its content type.
+func multipartBody(t testing.TB, fields [][2]string) (string, string) {
+	t.Helper()
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for _, f := range fields {
+		if err := w.WriteField(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String(), w.FormDataContentType()
+}
+
+// sendAs sends fields as a form-encoded, multipart or JSON body (JSON: a
+// flat object of the same strings, numbers left as strings unless the
+// caller passes a map).
+func (c *client) sendAs(ct, method, path string, fields [][2]string, jsonBody map[string]any) *resp {
+	c.t.Helper()
+	switch ct {
+	case ctForm:
+		v := url.Values{}
+		for _, f := range fields {
+			v.Add(f[0], f[1])
+		}
+		return c.do(method, path, v.Encode(), ctForm)
+	case "multipart":
+		body, mct := multipartBody(c.t, fields)
+		return c.do(method, path, body, mct)
+	}
+	return c.do(method, path, jsonBody)
+}
+
+func wantBody(t *testing.T, r *resp, status int, body string) {
+	t.Helper()
+	if r.status != status || string(r.raw) != body {
+		t.Errorf("got %d %s\nwant %d %s", r.status, r.raw, status, body)
+	}
+}
+
+// 10-services_routes_spec.lua: POST /services with each content type.
+func TestKongSpecServicesCreate(t *testing.T) {
+	c := newServer(t, nil)
+	for _, ct := range []string{ctForm, "multipart", ctJSON} {
+		r := c.sendAs(ct, "POST", "/services", [][2]string{{"protocol", "http"}, {"host", "service.com"}},
+			map[string]any{"protocol": "http", "host": "service.com"})
+		if r.status != 201 {
+			t.Fatalf("%s: %d %s", ct, r.status, r.raw)
+		}
+		j := r.json(t)
+		if j["name"] != nil || j["port"] != 80.0 || j["connect_timeout"] != 60000.0 || j["write_timeout"] != 60000.0 ||
+			j["read_timeout"] != 60000.0 || j["host"] != "service.com" {
+			t.Errorf("%s: %s", ct, r.raw)
+		}
+		r = c.sendAs(ct, "POST", "/services", [][2]string{{"url", "https://service.com/"}}, map[string]any{"url": "https://service.com/"})
+		if j := r.json(t); r.status != 201 || j["port"] != 443.0 || j["path"] != "/" || j["protocol"] != "https" {
+			t.Errorf("%s url: %d %s", ct, r.status, r.raw)
+		}
+		for _, u := range []string{"", " "} {
+			if r := c.sendAs(ct, "POST", "/services", [][2]string{{"url", u}}, map[string]any{"url": u}); r.status != 400 {
+				t.Errorf("%s url %q: %d %s", ct, u, r.status, r.raw)
+			}
+		}
+		r = c.sendAs(ct, "POST", "/services", [][2]string{{"url", "invalid url"}}, map[string]any{"url": "invalid url"})
+		wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"2 schema violations (host: required field missing; path: should start with: /)","fields":{"host":"required field missing","path":"should start with: /"}}`)
+		r = c.sendAs(ct, "POST", "/services", nil, map[string]any{})
+		if j := r.json(t); r.status != 400 || fmt.Sprint(j["fields"]) != "map[host:required field missing]" {
+			t.Errorf("%s empty: %d %s", ct, r.status, r.raw)
+		}
+	}
+	r := c.do("POST", "/services", `{"hello": "world"`, ctJSON)
+	wantBody(t, r, 400, `{"message":"Cannot parse JSON body"}`)
+}
+
+// 10-services_routes_spec.lua: GET /services, empty and paged; invalid
+// filters and bodies are ignored.
+func TestKongSpecServicesList(t *testing.T) {
+	c := newServer(t, nil)
+	wantBody(t, c.do("GET", "/services", nil), 200, `{"data":[],"next":null}`)
+	wantBody(t, c.do("GET", "/services?foo=bar", nil), 200, `{"data":[],"next":null}`)
+	if r := c.do("GET", "/services", "this fails if decoded as json", ctJSON); r.status != 200 {
+		t.Errorf("invalid body on GET: %d", r.status)
+	}
+	var ids []string
+	for i := 0; i < 10; i++ {
+		j := c.must(201, "POST", "/services", map[string]any{"name": fmt.Sprintf("svc-%d", i), "host": "a.test"})
+		ids = append(ids, j["id"].(string))
+	}
+	sort.Strings(ids)
+	var got []string
+	offset := ""
+	for i := 1; i <= 4; i++ {
+		q := "/services?size=3"
+		if offset != "" {
+			q += "&offset=" + url.QueryEscape(offset)
+		}
+		j := c.must(200, "GET", q, nil)
+		data := j["data"].([]any)
+		want := 3
+		if i == 4 {
+			want = 1
+		}
+		if len(data) != want {
+			t.Fatalf("page %d: %d entries; want %d", i, len(data), want)
+		}
+		for _, d := range data {
+			got = append(got, d.(map[string]any)["id"].(string))
+		}
+		offset, _ = j["offset"].(string)
+	}
+	if offset != "" {
+		t.Errorf("last page has an offset")
+	}
+	// Kong's PostgreSQL strategy orders pages by primary key.
+	if fmt.Sprint(got) != fmt.Sprint(ids) {
+		t.Errorf("pages in order\n%v\nwant id order\n%v", got, ids)
+	}
+}
+
+// 10-services_routes_spec.lua: GET, PATCH and DELETE /services/{service}.
+func TestKongSpecServiceItem(t *testing.T) {
+	c := newServer(t, nil)
+	svc := c.must(201, "POST", "/services", map[string]any{"name": "svc", "host": "a.test"})
+	id := svc["id"].(string)
+	for _, k := range []string{id, "svc"} {
+		if r := c.do("GET", "/services/"+k, "this fails if decoded as json", ctJSON); r.status != 200 {
+			t.Errorf("GET %s: %d", k, r.status)
+		}
+	}
+	wantBody(t, c.do("GET", "/services/not-found", nil), 404, `{"message":"Not found"}`)
+	wantBody(t, c.do("GET", "/services/"+newUUID(), nil), 404, `{"message":"Not found"}`)
+
+	// PATCH name to null (JSON) and protocol; by name with a form.
+	j := c.must(200, "PATCH", "/services/svc", "protocol=https", ctForm)
+	if j["protocol"] != "https" || j["name"] != "svc" || j["id"] != id {
+		t.Errorf("PATCH by name: %v", j)
+	}
+	j = c.must(200, "PATCH", "/services/"+id, map[string]any{"name": nil, "protocol": "http"})
+	if j["name"] != nil || j["protocol"] != "http" {
+		t.Errorf("PATCH name null: %v", j)
+	}
+	// PATCH url sets protocol, host, port and path (path null without one).
+	j = c.must(200, "PATCH", "/services/"+id, map[string]any{"url": "http://example.test:443"})
+	if j["protocol"] != "http" || j["host"] != "example.test" || j["port"] != 443.0 || j["path"] != nil {
+		t.Errorf("PATCH url: %v", j)
+	}
+	j = c.must(200, "PATCH", "/services/"+id, "url=https%3A%2F%2Fexample2.test%3A80%2F", ctForm)
+	if j["protocol"] != "https" || j["host"] != "example2.test" || j["port"] != 80.0 || j["path"] != "/" {
+		t.Errorf("PATCH url form: %v", j)
+	}
+	j = c.must(200, "PATCH", "/services/"+id, map[string]any{"url": "http://example2.test"})
+	if j["port"] != 80.0 || j["path"] != nil {
+		t.Errorf("PATCH url default port: %v", j)
+	}
+	// DELETE answers 204 with an empty body, found or not.
+	for _, k := range []string{newUUID(), "not-found", id} {
+		r := c.do("DELETE", "/services/"+k, nil)
+		if r.status != 204 || len(r.raw) != 0 {
+			t.Errorf("DELETE %s: %d %q", k, r.status, r.raw)
+		}
+	}
+}
+
+// 10-services_routes_spec.lua: /services/{service}/routes and /plugins.
+func TestKongSpecServiceNested(t *testing.T) {
+	c := newServer(t, nil)
+	svc := c.must(201, "POST", "/services", map[string]any{"name": "svc", "host": "service.com"})
+	sid := svc["id"].(string)
+	rt := c.must(201, "POST", "/routes", map[string]any{"hosts": []any{"service.com"}, "service": map[string]any{"id": sid}})
+	c.must(201, "POST", "/routes", map[string]any{"hosts": []any{"service.com"}})
+	j := c.must(200, "GET", "/services/"+sid+"/routes", nil)
+	if d := j["data"].([]any); len(d) != 1 || d[0].(map[string]any)["id"] != rt["id"] || j["next"] != nil {
+		t.Errorf("routes of service: %v", j)
+	}
+
+	// Plugins by form (indexed arrays) and JSON, by service id and name.
+	j = c.must(201, "POST", "/services/"+sid+"/plugins", "name=key-auth&config.key_names[1]=apikey&config.key_names[2]=key", ctForm)
+	if fmt.Sprint(j["config"].(map[string]any)["key_names"]) != "[apikey key]" {
+		t.Errorf("form plugin: %v", j)
+	}
+	c.must(201, "POST", "/services/svc/plugins", map[string]any{"name": "cors"})
+	r := c.do("POST", "/services/"+sid+"/plugins", map[string]any{})
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (name: required field missing)","fields":{"name":"required field missing"}}`)
+	c.must(201, "POST", "/services/"+sid+"/plugins", map[string]any{"name": "basic-auth"})
+	r = c.do("POST", "/services/"+sid+"/plugins", "name=basic-auth", ctForm)
+	wantBody(t, r, 409, `{"code":5,"name":"unique constraint violation","message":"UNIQUE violation detected on '{consumer=null,name=\"basic-auth\",route=null,service={id=\"`+sid+`\"}}'","fields":{"consumer":null,"name":"basic-auth","route":null,"service":{"id":"`+sid+`"}}}`)
+
+	// PATCH a plugin under its service: unknown field, then enabled.
+	pid := j["id"].(string)
+	r = c.do("PATCH", "/services/"+sid+"/plugins/"+pid, map[string]any{"foo": "bar"})
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (foo: unknown field)","fields":{"foo":"unknown field"}}`)
+	j = c.must(200, "PATCH", "/services/"+sid+"/plugins/"+pid, map[string]any{"enabled": false})
+	if j["enabled"] != false || fmt.Sprint(j["config"].(map[string]any)["key_names"]) != "[apikey key]" {
+		t.Errorf("PATCH enabled: %v", j)
+	}
+	c.must(404, "PATCH", "/services/"+sid+"/plugins/f4aecadc-05c7-11e6-8d41-1f3b3d5fa15c", map[string]any{"enabled": false})
+	// Removing the foreign key.
+	j = c.must(200, "PATCH", "/services/"+sid+"/plugins/"+pid, map[string]any{"service": nil})
+	if j["service"] != nil {
+		t.Errorf("PATCH service null: %v", j)
+	}
+	if r := c.do("GET", "/services/"+sid+"/plugins", "this fails if decoded as json", ctJSON); r.status != 200 || strings.Count(string(r.raw), `"name":"`) != 2 {
+		t.Errorf("plugins of service: %d %s", r.status, r.raw)
+	}
+	// Deleting a service that routes use: Kong's restrict foreign key error.
+	r = c.do("DELETE", "/services/"+sid, nil)
+	wantBody(t, r, 400, `{"code":4,"name":"foreign key violation","message":"an existing 'routes' entity references this 'services' entity","fields":{"@referenced_by":"routes"}}`)
+}
+
+// expiredCA is a CA certificate whose "Not After" has passed.
+func expiredCA(t testing.TB) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "old CA"},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// 16-ca_certificates_routes_spec.lua; the referenced delete is Kong's
+// kong/db/dao/ca_certificates.lua (its DAO spec: "can't delete ca
+// certificate that is referenced by services"), answered 400 with code 19
+// per kong/api/endpoints.lua and kong/db/errors.lua.
+func TestKongSpecCACertificates(t *testing.T) {
+	c := newServer(t, nil)
+	ca, _ := selfSigned(t, "My CA", true)
+	leaf, _ := selfSigned(t, "leaf.test", false)
+	old := expiredCA(t)
+	msg := func(r *resp) string { return fmt.Sprint(r.json(t)["message"]) }
+	if r := c.do("POST", "/ca_certificates", map[string]any{}); r.status != 400 || msg(r) != "schema violation (cert: required field missing)" {
+		t.Errorf("missing cert: %d %s", r.status, r.raw)
+	}
+	const notCA = `schema violation (certificate does not appear to be a CA because it is missing the "CA" basic constraint)`
+	const expired = `schema violation (certificate expired, "Not After" time is in the past)`
+	if r := c.do("POST", "/ca_certificates", map[string]any{"cert": leaf}); r.status != 400 || msg(r) != notCA {
+		t.Errorf("non CA: %d %s", r.status, r.raw)
+	}
+	if r := c.do("POST", "/ca_certificates", map[string]any{"cert": old}); r.status != 400 || msg(r) != expired {
+		t.Errorf("expired: %d %s", r.status, r.raw)
+	}
+	if r := c.do("POST", "/ca_certificates", map[string]any{"cert": leaf + "\n" + leaf}); r.status != 400 || msg(r) != "schema violation (please submit only one certificate at a time)" {
+		t.Errorf("two certs: %d %s", r.status, r.raw)
+	}
+	j := c.must(201, "POST", "/ca_certificates", map[string]any{"cert": ca})
+	id := j["id"].(string)
+	for _, m := range []string{"PATCH", "PUT"} {
+		if r := c.do(m, "/ca_certificates/"+id, map[string]any{"cert": leaf}); r.status != 400 || msg(r) != notCA {
+			t.Errorf("%s non CA: %d %s", m, r.status, r.raw)
+		}
+		if r := c.do(m, "/ca_certificates/"+id, map[string]any{"cert": old}); r.status != 400 || msg(r) != expired {
+			t.Errorf("%s expired: %d %s", m, r.status, r.raw)
+		}
+	}
+	if r := c.do("PUT", "/ca_certificates/"+id, map[string]any{}); r.status != 400 || msg(r) != "schema violation (cert: required field missing)" {
+		t.Errorf("PUT missing cert: %d %s", r.status, r.raw)
+	}
+	c.must(200, "PUT", "/ca_certificates/123e4567-e89b-12d3-a456-426655440000", map[string]any{"cert": ca2(t)})
+	if j := c.must(200, "GET", "/ca_certificates/123e4567-e89b-12d3-a456-426655440000", nil); j["cert"] == nil {
+		t.Errorf("PUT created nothing")
+	}
+
+	// A CA certificate that a service lists cannot be deleted.
+	svc := c.must(201, "POST", "/services", map[string]any{"url": "https://a.test", "ca_certificates": []any{id}})
+	r := c.do("DELETE", "/ca_certificates/"+id, nil)
+	wantBody(t, r, 400, `{"code":19,"name":"referenced by others","message":"ca certificate `+id+` is still referenced by services (id = `+svc["id"].(string)+`)"}`)
+	c.must(200, "GET", "/ca_certificates/"+id, nil)
+	c.must(200, "PATCH", "/services/"+svc["id"].(string), map[string]any{"ca_certificates": nil})
+	c.must(204, "DELETE", "/ca_certificates/"+id, nil)
+}
+
+// ca2 is a second CA certificate (certificates are unique by digest).
+func ca2(t testing.TB) string {
+	pemText, _ := selfSigned(t, "Other CA", true)
+	return pemText
+}
