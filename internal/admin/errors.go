@@ -16,6 +16,7 @@ import (
 const (
 	codeInvalidPrimaryKey   = 1
 	codeSchemaViolation     = 2
+	codePrimaryKey          = 3
 	codeForeignKey          = 4
 	codeUnique              = 5
 	codeInvalidOffset       = 7
@@ -29,6 +30,7 @@ const (
 var codeNames = map[int]string{
 	codeInvalidPrimaryKey:   "invalid primary key",
 	codeSchemaViolation:     "schema violation",
+	codePrimaryKey:          "primary key violation",
 	codeForeignKey:          "foreign key violation",
 	codeUnique:              "unique constraint violation",
 	codeInvalidOffset:       "invalid offset",
@@ -181,6 +183,26 @@ func toError(err error) *Error {
 	}
 	return &Error{Status: http.StatusInternalServerError, Cause: err,
 		Body: map[string]string{"message": "An unexpected error occurred"}}
+}
+
+// errPrimaryKey is Kong's answer to an insert of rec reusing an existing
+// id (kong/db/strategies/postgres/init.lua, toerror): PostgreSQL names the
+// violated constraint "<table>_pkey", and Kong reports a unique violation
+// on the first unique field whose name occurs in that text (the "key" of
+// key-auth and jwt credentials), else a primary key violation, code 3,
+// HTTP 400.
+func errPrimaryKey(entity string, rec store.Record) *Error {
+	if sc, ok := model.Lookup(entity); ok {
+		for _, f := range sc.Fields {
+			if f.Unique && strings.Contains(entity+"_pkey", f.Name) {
+				ue := &store.UniqueError{Entity: entity, Field: f.Name, Value: rec[f.Name]}
+				return errDAO(http.StatusConflict, codeUnique, ue.Error(), map[string]any{f.Name: rec[f.Name]})
+			}
+		}
+	}
+	id := idOf(rec)
+	return errDAO(http.StatusBadRequest, codePrimaryKey,
+		fmt.Sprintf("primary key violation on key '{id=%q}'", id), map[string]any{"id": id})
 }
 
 // uniqueFields is the "fields" of a unique violation: the clashing field

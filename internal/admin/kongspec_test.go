@@ -318,3 +318,143 @@ func ca2(t testing.TB) string {
 	pemText, _ := selfSigned(t, "Other CA", true)
 	return pemText
 }
+
+// 09-routes_routes_spec.lua: /routes collection errors and methods.
+func TestKongSpecRoutesCollection(t *testing.T) {
+	c := newServer(t, nil)
+	svc := c.must(201, "POST", "/services", map[string]any{"host": "a.test"})
+	sid := svc["id"].(string)
+	j := c.must(201, "POST", "/routes", map[string]any{"protocols": []any{"http"}, "hosts": []any{"my.route.com"}, "service": map[string]any{"id": sid}})
+	if j["name"] != nil || j["paths"] != nil || j["preserve_host"] != false || j["strip_path"] != true || j["regex_priority"] != 0.0 {
+		t.Errorf("route defaults: %v", j)
+	}
+	// Arrays from a form: repeated keys, [] and [n] suffixes.
+	j = c.must(201, "POST", "/routes", "protocols=http&methods[]=GET&methods[]=POST&methods[]=PATCH&hosts[1]=foo.api.com&hosts[2]=bar.api.com&paths=/foo&paths=/bar&service.id="+sid, ctForm)
+	if fmt.Sprint(j["methods"], j["hosts"], j["paths"]) != "[GET POST PATCH] [foo.api.com bar.api.com] [/foo /bar]" || j["service"].(map[string]any)["id"] != sid {
+		t.Errorf("form route: %v", j)
+	}
+	// Headers (a map of arrays) from a form.
+	j = c.must(201, "POST", "/routes", "paths[]=/h&headers.x-foo=a&headers.x-foo=b&headers.x-bar=c", ctForm)
+	if fmt.Sprint(j["headers"]) != "map[x-bar:[c] x-foo:[a b]]" {
+		t.Errorf("form headers: %v", j["headers"])
+	}
+	body, mct := multipartBody(t, [][2]string{{"paths[1]", "/mp"}, {"methods", "GET"}, {"strip_path", "false"}})
+	j = c.must(201, "POST", "/routes", body, mct)
+	if fmt.Sprint(j["paths"], j["methods"], j["strip_path"]) != "[/mp] [GET] false" {
+		t.Errorf("multipart route: %v", j)
+	}
+	wantBody(t, c.do("POST", "/routes", `{"hello": "world"`, ctJSON), 400, `{"message":"Cannot parse JSON body"}`)
+	for _, m := range []string{"DELETE", "PUT", "PATCH"} {
+		wantBody(t, c.do(m, "/routes", map[string]any{}), 405, `{"message":"Method not allowed"}`)
+	}
+	wantBody(t, c.do("GET", "/routes?size=x", nil), 400, `{"code":9,"name":"invalid size","message":"size must be a number"}`)
+	wantBody(t, c.do("GET", "/routes?size=potato", nil), 400, `{"code":9,"name":"invalid size","message":"size must be a number"}`)
+	wantBody(t, c.do("GET", "/routes?offset=x", nil), 400, `{"code":7,"name":"invalid offset","message":"'x' is not a valid offset: bad base64 encoding"}`)
+	wantBody(t, c.do("GET", "/routes?offset=%7Cpotato%7C", nil), 400, `{"code":7,"name":"invalid offset","message":"'|potato|' is not a valid offset: bad base64 encoding"}`)
+	// Base64 of something that is not JSON.
+	wantBody(t, c.do("GET", "/routes?offset=Zm9vYmFy", nil), 400, `{"code":7,"name":"invalid offset","message":"'Zm9vYmFy' is not a valid offset: bad json encoding"}`)
+}
+
+// 09-routes_routes_spec.lua: PUT, PATCH, DELETE /routes/{route} and
+// /routes/{route}/service.
+func TestKongSpecRouteItem(t *testing.T) {
+	c := newServer(t, nil)
+	svc := c.must(201, "POST", "/services", map[string]any{"host": "example.com", "path": "/"})
+	sid := svc["id"].(string)
+	id := newUUID()
+	j := c.must(200, "PUT", "/routes/"+id, map[string]any{"paths": []any{"/updated-paths"}, "service": map[string]any{"id": sid}})
+	if j["id"] != id || j["hosts"] != nil || j["methods"] != nil || fmt.Sprint(j["paths"]) != "[/updated-paths]" {
+		t.Errorf("PUT by id: %v", j)
+	}
+	j = c.must(200, "PUT", "/routes/my-route", "paths[]=/updated-paths&service.id="+sid, ctForm)
+	if j["name"] != "my-route" || fmt.Sprint(j["paths"]) != "[/updated-paths]" {
+		t.Errorf("PUT by name: %v", j)
+	}
+	rid := j["id"].(string)
+	j = c.must(200, "PUT", "/routes/my-route", map[string]any{"paths": []any{"/again"}})
+	if j["id"] != rid || j["service"] != nil || fmt.Sprint(j["paths"]) != "[/again]" {
+		t.Errorf("PUT by name replaces: %v", j)
+	}
+	wantBody(t, c.do("PUT", "/routes/"+rid, `{"hello": "world"`, ctJSON), 400, `{"message":"Cannot parse JSON body"}`)
+	r := c.do("PUT", "/routes/"+rid, "paths[]=/&regex_priority=foobar", ctForm)
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (regex_priority: expected an integer)","fields":{"regex_priority":"expected an integer"}}`)
+	r = c.do("PATCH", "/routes/"+rid, "regex_priority=foobar", ctForm)
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (regex_priority: expected an integer)","fields":{"regex_priority":"expected an integer"}}`)
+
+	j = c.must(200, "PATCH", "/routes/my-route", map[string]any{"methods": nil, "hosts": nil, "paths": []any{"/updated-paths"}})
+	if j["id"] != rid || fmt.Sprint(j["paths"]) != "[/updated-paths]" || j["hosts"] != nil {
+		t.Errorf("PATCH by name: %v", j)
+	}
+	j = c.must(200, "PATCH", "/routes/"+rid, "strip_path=false", ctForm)
+	if j["strip_path"] != false {
+		t.Errorf("PATCH strip_path: %v", j)
+	}
+	j = c.must(200, "PATCH", "/routes/"+rid, map[string]any{"methods": nil, "paths": nil, "hosts": []any{"my-updated.tld"}})
+	if j["paths"] != nil || fmt.Sprint(j["hosts"]) != "[my-updated.tld]" {
+		t.Errorf("PATCH nulls: %v", j)
+	}
+	r = c.do("PATCH", "/routes/"+rid, map[string]any{"methods": []any{}, "paths": []any{}, "hosts": []any{"my-updated.tld"}})
+	if r.status != 200 || !strings.Contains(string(r.raw), `"methods":[]`) || !strings.Contains(string(r.raw), `"paths":[]`) {
+		t.Errorf("PATCH empty arrays: %d %s", r.status, r.raw)
+	}
+	c.must(404, "PATCH", "/routes/"+newUUID(), map[string]any{"paths": []any{"/x"}})
+
+	// /routes/{route}/service
+	c.must(200, "PATCH", "/routes/"+rid, map[string]any{"service": map[string]any{"id": sid}})
+	for _, k := range []string{rid, "my-route"} {
+		j = c.must(200, "GET", "/routes/"+k+"/service", nil)
+		if j["id"] != sid || j["path"] != "/" {
+			t.Errorf("GET /routes/%s/service: %v", k, j)
+		}
+	}
+	c.must(404, "GET", "/routes/"+newUUID()+"/service", nil)
+	j = c.must(200, "PATCH", "/routes/my-route/service", map[string]any{"read_timeout": 1000})
+	if j["read_timeout"] != 1000.0 || j["id"] != sid {
+		t.Errorf("PATCH route's service: %v", j)
+	}
+	// DELETE of the route's service is refused: 405 (Kong's
+	// delete_entity_endpoint for a foreign entity).
+	wantBody(t, c.do("DELETE", "/routes/my-route/service", nil), 405, `{"message":"Method not allowed"}`)
+	for _, k := range []string{"my-route", newUUID()} {
+		if r := c.do("DELETE", "/routes/"+k, nil); r.status != 204 || len(r.raw) != 0 {
+			t.Errorf("DELETE %s: %d %s", k, r.status, r.raw)
+		}
+	}
+}
+
+// 09-routes_routes_spec.lua (the pending "409 on id conflict" case) and
+// kong/db/strategies/postgres/init.lua toerror: a POST reusing an existing
+// id is Kong's primary key violation, code 3, HTTP 400 (kong/api/
+// endpoints.lua ERRORS_HTTP_CODES).
+func TestKongSpecPrimaryKeyViolation(t *testing.T) {
+	c := newServer(t, nil)
+	rt := c.must(201, "POST", "/routes", map[string]any{"paths": []any{"/my-route"}})
+	rid := rt["id"].(string)
+	p := c.must(201, "POST", "/routes/"+rid+"/plugins", map[string]any{"name": "basic-auth"})
+	pid := p["id"].(string)
+	r := c.do("POST", "/routes/"+rid+"/plugins", map[string]any{"name": "key-auth", "id": pid})
+	wantBody(t, r, 400, `{"code":3,"name":"primary key violation","message":"primary key violation on key '{id=\"`+pid+`\"}'","fields":{"id":"`+pid+`"}}`)
+	r = c.do("POST", "/routes", map[string]any{"paths": []any{"/other"}, "id": rid})
+	wantBody(t, r, 400, `{"code":3,"name":"primary key violation","message":"primary key violation on key '{id=\"`+rid+`\"}'","fields":{"id":"`+rid+`"}}`)
+	// keyauth_credentials_pkey contains "key": Kong reports the id clash of
+	// a key-auth credential as a unique violation on its key.
+	c.must(201, "POST", "/consumers", map[string]any{"username": "bob"})
+	ka := c.must(201, "POST", "/consumers/bob/key-auth", map[string]any{"key": "k1"})
+	r = c.do("POST", "/consumers/bob/key-auth", map[string]any{"key": "k2", "id": ka["id"]})
+	wantBody(t, r, 409, `{"code":5,"name":"unique constraint violation","message":"UNIQUE violation detected on '{key=\"k2\"}'","fields":{"key":"k2"}}`)
+	// The same plugin name on the route is a unique violation (409).
+	r = c.do("POST", "/routes/"+rid+"/plugins", "name=basic-auth", ctForm)
+	wantBody(t, r, 409, `{"code":5,"name":"unique constraint violation","message":"UNIQUE violation detected on '{consumer=null,name=\"basic-auth\",route={id=\"`+rid+`\"},service=null}'","fields":{"consumer":null,"name":"basic-auth","route":{"id":"`+rid+`"},"service":null}}`)
+	// PATCH /routes/{route}/service: bad input, url, unknown route.
+	svc := c.must(201, "POST", "/services", map[string]any{"host": "example.com", "path": "/"})
+	c.must(200, "PATCH", "/routes/"+rid, map[string]any{"service": map[string]any{"id": svc["id"]}})
+	r = c.do("PATCH", "/routes/"+rid+"/service", "connect_timeout=foobar", ctForm)
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (connect_timeout: expected an integer)","fields":{"connect_timeout":"expected an integer"}}`)
+	j := c.must(200, "PATCH", "/routes/"+rid+"/service", "url=http%3A%2F%2Fedited2.com%3A1234%2Ffoo", ctForm)
+	if j["host"] != "edited2.com" || j["port"] != 1234.0 || j["path"] != "/foo" {
+		t.Errorf("PATCH service url: %v", j)
+	}
+	c.must(404, "PATCH", "/routes/"+newUUID()+"/service", map[string]any{"name": "edited"})
+	c.must(404, "DELETE", "/routes/"+newUUID()+"/service", nil)
+	c.must(404, "DELETE", "/routes/in-existent-route/service", nil)
+}

@@ -157,6 +157,9 @@ func (s *server) save(ctx context.Context, tx store.Tx, e *entityInfo, rec, prev
 	var err error
 	if prev == nil {
 		err = tx.Insert(ctx, e.name, rec)
+		if ue := (*store.UniqueError)(nil); errors.As(err, &ue) && ue.Field == "id" && ue.Values == nil {
+			return errPrimaryKey(e.name, rec)
+		}
 	} else {
 		err = tx.Replace(ctx, e.name, rec)
 	}
