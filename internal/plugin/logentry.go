@@ -9,16 +9,17 @@ import (
 	"sluice/internal/model"
 )
 
-// LogEntry is Kong's log serializer record (kong.log.serialize), built in the
-// log phase from copies so that it can be encoded later on another
-// goroutine.
+// LogEntry is Kong's log serializer record (kong.log.serialize in
+// kong/pdk/log.lua, 3.x), built in the log phase from copies so that it can
+// be encoded later on another goroutine. Latencies, sizes, the upstream URI
+// and the tries come from Ctx.Timing, which the proxy fills in.
 type LogEntry struct {
 	Request             LogRequest      `json:"request"`
 	UpstreamURI         string          `json:"upstream_uri"`
 	UpstreamStatus      string          `json:"upstream_status"`
 	Response            LogResponse     `json:"response"`
 	Latencies           LogLatencies    `json:"latencies"`
-	Tries               []any           `json:"tries,omitempty"`
+	Tries               []LogTry        `json:"tries,omitempty"`
 	AuthenticatedEntity *LogAuth        `json:"authenticated_entity,omitempty"`
 	Route               *model.Route    `json:"route,omitempty"`
 	Service             *model.Service  `json:"service,omitempty"`
@@ -28,7 +29,8 @@ type LogEntry struct {
 	Source              string          `json:"source"`
 }
 
-// LogRequest is the request part.
+// LogRequest is the request part; Size is the bytes read from the client
+// (nginx's $request_length).
 type LogRequest struct {
 	ID          string         `json:"id"`
 	URI         string         `json:"uri"`
@@ -39,19 +41,36 @@ type LogRequest struct {
 	Size        int64          `json:"size"`
 }
 
-// LogResponse is the response part.
+// LogResponse is the response part; Size is the bytes sent to the client
+// (nginx's $bytes_sent).
 type LogResponse struct {
 	Status  int            `json:"status"`
 	Headers map[string]any `json:"headers"`
 	Size    int64          `json:"size"`
 }
 
-// LogLatencies are in milliseconds; proxy is -1 when unknown.
+// LogLatencies are whole milliseconds: kong is the time spent in the
+// gateway, proxy the upstream's time to its response headers (-1 when no
+// upstream answered), request the whole request, receive the time the
+// response body took to go through after its headers.
 type LogLatencies struct {
 	Kong    int64 `json:"kong"`
 	Proxy   int64 `json:"proxy"`
 	Request int64 `json:"request"`
 	Receive int64 `json:"receive"`
+}
+
+// LogTry is one balancer attempt (Kong's balancer_data.tries entry). State
+// and Code are set on the attempts that were not the last: "failed" with no
+// code when the peer could not be reached, "next" with the status that made
+// the proxy try the next peer.
+type LogTry struct {
+	IP                string `json:"ip"`
+	Port              int    `json:"port"`
+	BalancerLatency   int64  `json:"balancer_latency"`
+	BalancerLatencyNs int64  `json:"balancer_latency_ns"`
+	State             string `json:"state,omitempty"`
+	Code              int    `json:"code,omitempty"`
 }
 
 // LogAuth identifies the credential an auth plugin accepted.
@@ -60,27 +79,42 @@ type LogAuth struct {
 	ConsumerID string `json:"consumer_id"`
 }
 
-// MarkLogStart records, once per request under key, the time a log plugin
-// first saw the request (its rewrite or access phase); NewLogEntry reads it.
-func MarkLogStart(c *Ctx, key string, now time.Time) {
-	if _, ok := c.Get(key); !ok {
-		c.Set(key, now)
-	}
-}
-
-// NewLogEntry serializes the request like Kong's kong.log.serialize; key is
-// the one given to MarkLogStart. Log plugins (file-log, http-log) share it.
-func NewLogEntry(c *Ctx, key string, now time.Time) *LogEntry {
+// NewLogEntry serializes the request like Kong's kong.log.serialize; now is
+// used for started_at when the proxy did not fill c.Timing in. Log plugins
+// (file-log, http-log) share it.
+func NewLogEntry(c *Ctx, now time.Time) *LogEntry {
 	r := c.Request
-	e := &LogEntry{ClientIP: c.ClientIP, Route: c.Route, Service: c.Service, Consumer: c.Consumer}
-	start := now
-	if v, ok := c.Get(key); ok {
-		if t, ok := v.(time.Time); ok {
-			start = t
+	t := &c.Timing
+	e := &LogEntry{ClientIP: c.ClientIP, Route: c.Route, Service: c.Service, Consumer: c.Consumer,
+		UpstreamURI: t.UpstreamURI}
+	e.StartedAt = now.UnixMilli()
+	e.Latencies.Proxy = -1
+	if !t.Start.IsZero() {
+		e.StartedAt = t.Start.UnixMilli()
+		e.Latencies = LogLatencies{Kong: max(t.Kong.Milliseconds(), 0), Proxy: -1,
+			Request: max(t.Request.Milliseconds(), 0)}
+		if t.Upstream >= 0 {
+			e.Latencies.Proxy = t.Upstream.Milliseconds()
+			if t.Request >= 0 && t.Kong >= 0 {
+				e.Latencies.Receive = max((t.Request - t.Kong - t.Upstream).Milliseconds(), 0)
+			}
 		}
 	}
-	e.StartedAt = start.UnixMilli()
-	e.Latencies = LogLatencies{Proxy: -1, Request: now.Sub(start).Milliseconds()}
+	if len(t.Tries) > 0 {
+		e.Tries = make([]LogTry, len(t.Tries))
+		for i, tr := range t.Tries {
+			lt := LogTry{IP: tr.IP, Port: tr.Port, BalancerLatency: tr.Balancer.Milliseconds(),
+				BalancerLatencyNs: tr.Balancer.Nanoseconds()}
+			if i < len(t.Tries)-1 {
+				if tr.Code == 0 {
+					lt.State = "failed"
+				} else {
+					lt.State, lt.Code = "next", tr.Code
+				}
+			}
+			e.Tries[i] = lt
+		}
+	}
 	if r != nil {
 		scheme := "http"
 		if r.TLS != nil {
@@ -93,11 +127,10 @@ func NewLogEntry(c *Ctx, key string, now time.Time) *LogEntry {
 		e.Request = LogRequest{
 			ID: r.Header.Get("X-Kong-Request-Id"), URI: uri, URL: scheme + "://" + r.Host + uri,
 			QueryString: logQueryMap(r.URL.RawQuery), Method: r.Method,
-			Headers: logHeaderMap(r.Header, true), Size: logRequestSize(r),
+			Headers: logHeaderMap(r.Header, true), Size: t.RequestSize,
 		}
-		e.UpstreamURI = r.URL.RequestURI()
 	}
-	e.Response = LogResponse{Status: c.Status, Headers: logHeaderMap(c.Header, false), Size: logResponseSize(c.Header)}
+	e.Response = LogResponse{Status: c.Status, Headers: logHeaderMap(c.Header, false), Size: t.ResponseSize}
 	e.Source = "service"
 	if c.Exited() != nil {
 		e.Source = "exit"
@@ -189,35 +222,4 @@ func logUnhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
-}
-
-// logRequestSize estimates nginx's $request_length.
-func logRequestSize(r *http.Request) int64 {
-	n := int64(len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2 + 2)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			n += int64(len(k) + len(v) + 4)
-		}
-	}
-	if r.ContentLength > 0 {
-		n += r.ContentLength
-	}
-	return n
-}
-
-// logResponseSize estimates nginx's $bytes_sent.
-func logResponseSize(h http.Header) int64 {
-	if h == nil {
-		return 0
-	}
-	n := int64(len("HTTP/1.1 200 OK\r\n") + 2)
-	for k, vs := range h {
-		for _, v := range vs {
-			n += int64(len(k) + len(v) + 4)
-		}
-	}
-	if v, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && v > 0 {
-		n += v
-	}
-	return n
 }

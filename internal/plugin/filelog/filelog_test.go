@@ -115,14 +115,14 @@ func TestLinesThroughProxy(t *testing.T) {
 // TestQueueBounded blocks the file and queues far more entries than the
 // queue holds: what does not fit is dropped and counted, never queued.
 func TestQueueBounded(t *testing.T) {
-	w := newWriter("/dev/null", false, 8)
+	w := newWriter("/dev/null", false, 8, QueueBytes)
 	gate := make(chan struct{})
 	w.write = func([]byte) error { <-gate; return nil }
 	go w.run()
 	r, _ := http.NewRequest("GET", "http://x/", nil)
 	const n = 1000
 	for range n {
-		w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now()))
+		w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, time.Now()))
 	}
 	acc, drops := w.accepted.Load(), w.drops.Load()
 	if acc+drops != n {
@@ -135,7 +135,7 @@ func TestQueueBounded(t *testing.T) {
 	w.closed.Store(true)
 	close(w.stop)
 	<-w.done
-	if !w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now())) && w.drops.Load() != drops+1 {
+	if !w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, time.Now())) && w.drops.Load() != drops+1 {
 		t.Fatalf("enqueue after stop not counted as a drop")
 	}
 }
@@ -143,15 +143,15 @@ func TestQueueBounded(t *testing.T) {
 func TestReopenFollowsRotation(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.log")
-	w := newWriter(path, true, 8)
+	w := newWriter(path, true, 8, QueueBytes)
 	go w.run()
 	r, _ := http.NewRequest("GET", "http://x/", nil)
-	w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now()))
+	w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, time.Now()))
 	readLines(t, path, 1)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, startKey, time.Now()))
+	w.enqueue(plugin.NewLogEntry(&plugin.Ctx{Request: r}, time.Now()))
 	if got := readLines(t, path, 1); len(got) != 1 {
 		t.Fatalf("new file has %d lines; want 1", len(got))
 	}

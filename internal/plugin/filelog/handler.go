@@ -36,19 +36,9 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	return &FileLog{conf: c, w: acquire(c.Path, c.Reopen), now: time.Now}, nil
 }
 
-// Rewrite notes the request's start (global instances).
-func (p *FileLog) Rewrite(c *plugin.Ctx) { plugin.MarkLogStart(c, startKey, p.now()) }
-
-// Access notes the request's start (scoped instances).
-func (p *FileLog) Access(c *plugin.Ctx) { plugin.MarkLogStart(c, startKey, p.now()) }
-
 // Log queues the request's entry; it never blocks.
-func (p *FileLog) Log(c *plugin.Ctx) { p.w.enqueue(plugin.NewLogEntry(c, startKey, p.now())) }
+func (p *FileLog) Log(c *plugin.Ctx) { p.w.enqueue(plugin.NewLogEntry(c, p.now())) }
 
 // Close releases the file's writer; the last instance of a file stops it
 // once its queue is written.
 func (p *FileLog) Close() { p.close.Do(func() { release(p.w) }) }
-
-// startKey is the per-request key of the time the plugin first saw the
-// request (rewrite or access phase); see plugin.MarkLogStart.
-const startKey = "file-log.start"

@@ -10,30 +10,46 @@ import (
 	"sluice/internal/plugin"
 )
 
-// QueueSize is the number of entries a file's queue holds; past it entries
-// are dropped and counted.
-const QueueSize = 4096
+// QueueSize is the number of entries a file's queue holds and QueueBytes
+// the bytes of encoded lines; past either, entries are dropped and counted.
+const (
+	QueueSize  = 4096
+	QueueBytes = 16 << 20
+)
 
-var dropped = metrics.Default().NewCounterVec(metrics.Opts{
-	Name: "sluice_file_log_dropped_total",
-	Help: "file-log entries dropped because the file's queue was full or the write failed.", MaxSeries: 100,
-}, "path")
+var (
+	dropped = metrics.Default().NewCounterVec(metrics.Opts{
+		Name: "sluice_file_log_dropped_total",
+		Help: "file-log entries dropped because the file's queue was full, the write failed or the writer had stopped.", MaxSeries: 100,
+	}, "path")
+	queuedEntries = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_file_log_queue_entries", Help: "file-log entries waiting to be written, by file.", MaxSeries: 100,
+	}, "path")
+	queuedBytes = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_file_log_queue_bytes", Help: "Bytes of file-log lines waiting to be written, by file.", MaxSeries: 100,
+	}, "path")
+)
 
-// writer owns one file: a bounded queue drained by one goroutine.
+// writer owns one file: a bounded queue of encoded lines drained by one
+// goroutine.
 type writer struct {
-	path   string
-	reopen bool
-	queue  chan *plugin.LogEntry
-	stop   chan struct{} // closed by the last release
-	done   chan struct{} // closed when run returns
-	closed atomic.Bool
-	refs   int // guarded by writersMu
+	path     string
+	reopen   bool
+	maxBytes int64
+	queue    chan []byte
+	stop     chan struct{} // closed by the last release
+	done     chan struct{} // closed when run returns
+	closed   atomic.Bool   // set under mu's write lock
+	mu       sync.RWMutex  // enqueue sends under the read lock
+	refs     int           // guarded by writersMu
 
 	// write appends one line; replaced by tests.
 	write func(line []byte) error
 	f     *os.File
 
-	accepted, drops atomic.Int64
+	bytes                  atomic.Int64 // encoded bytes queued
+	gEntries, gBytes       metrics.Gauge
+	accepted, drops, wrote atomic.Int64
 }
 
 var (
@@ -52,7 +68,7 @@ func acquire(path string, reopen bool) *writer {
 	defer writersMu.Unlock()
 	w := writers[key]
 	if w == nil {
-		w = newWriter(path, reopen, QueueSize)
+		w = newWriter(path, reopen, QueueSize, QueueBytes)
 		writers[key] = w
 		go w.run()
 	}
@@ -74,32 +90,63 @@ func release(w *writer) {
 			delete(writers, k)
 		}
 	}
+	w.mu.Lock()
 	w.closed.Store(true)
+	w.mu.Unlock()
 	close(w.stop)
 }
 
-func newWriter(path string, reopen bool, size int) *writer {
-	w := &writer{path: path, reopen: reopen, queue: make(chan *plugin.LogEntry, size),
-		stop: make(chan struct{}), done: make(chan struct{})}
+func newWriter(path string, reopen bool, size int, maxBytes int64) *writer {
+	w := &writer{path: path, reopen: reopen, maxBytes: maxBytes, queue: make(chan []byte, size),
+		stop: make(chan struct{}), done: make(chan struct{}),
+		gEntries: queuedEntries.With(path), gBytes: queuedBytes.With(path)}
 	w.write = w.writeFile
 	return w
 }
 
-// enqueue never blocks: a full queue drops the entry, and so does a
-// stopped writer (a request still finishing on a dropped snapshot).
+// enqueue encodes the entry and queues the line; it never blocks. A full
+// queue (entries or bytes) drops the entry, and so does a stopped writer
+// (a request still finishing on a retired snapshot).
 func (w *writer) enqueue(e *plugin.LogEntry) bool {
 	if w.closed.Load() {
 		w.drop()
 		return false
 	}
-	select {
-	case w.queue <- e:
-		w.accepted.Add(1)
-		return true
-	default:
+	b, err := json.Marshal(e)
+	if err != nil {
 		w.drop()
 		return false
 	}
+	line := append(b, '\n')
+	n := int64(len(line))
+	if w.bytes.Add(n) > w.maxBytes {
+		w.bytes.Add(-n)
+		w.drop()
+		return false
+	}
+	// The read lock orders the send before release's close: once the
+	// writer is told to stop, nothing more lands in its queue.
+	w.gEntries.Add(1)
+	w.gBytes.Add(float64(n))
+	w.mu.RLock()
+	sent := false
+	if !w.closed.Load() {
+		select {
+		case w.queue <- line:
+			sent = true
+		default:
+		}
+	}
+	w.mu.RUnlock()
+	if !sent {
+		w.bytes.Add(-n)
+		w.gEntries.Add(-1)
+		w.gBytes.Add(-float64(n))
+		w.drop()
+		return false
+	}
+	w.accepted.Add(1)
+	return true
 }
 
 func (w *writer) drop() {
@@ -114,27 +161,26 @@ func (w *writer) run() {
 			_ = w.f.Close()
 		}
 	}()
-	var buf []byte
-	put := func(e *plugin.LogEntry) {
-		b, err := json.Marshal(e)
-		if err != nil {
+	put := func(line []byte) {
+		n := int64(len(line))
+		if err := w.write(line); err != nil {
 			w.drop()
-			return
+		} else {
+			w.wrote.Add(1)
 		}
-		buf = append(append(buf[:0], b...), '\n')
-		if err := w.write(buf); err != nil {
-			w.drop()
-		}
+		w.bytes.Add(-n)
+		w.gEntries.Add(-1)
+		w.gBytes.Add(-float64(n))
 	}
 	for {
 		select {
-		case e := <-w.queue:
-			put(e)
+		case line := <-w.queue:
+			put(line)
 		case <-w.stop:
 			for {
 				select {
-				case e := <-w.queue:
-					put(e)
+				case line := <-w.queue:
+					put(line)
 				default:
 					return
 				}

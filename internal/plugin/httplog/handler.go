@@ -41,15 +41,9 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	return &HTTPLog{q: acquire(c), now: time.Now}, nil
 }
 
-// Rewrite notes the request's start (global instances).
-func (p *HTTPLog) Rewrite(c *plugin.Ctx) { plugin.MarkLogStart(c, startKey, p.now()) }
-
-// Access notes the request's start (scoped instances).
-func (p *HTTPLog) Access(c *plugin.Ctx) { plugin.MarkLogStart(c, startKey, p.now()) }
-
 // Log encodes the request's record and queues it; it never blocks.
 func (p *HTTPLog) Log(c *plugin.Ctx) {
-	b, err := json.Marshal(plugin.NewLogEntry(c, startKey, p.now()))
+	b, err := json.Marshal(plugin.NewLogEntry(c, p.now()))
 	if err != nil {
 		p.q.drop(1, "encode")
 		return
@@ -60,7 +54,3 @@ func (p *HTTPLog) Log(c *plugin.Ctx) {
 // Close releases the queue; the last instance of a configuration stops its
 // worker.
 func (p *HTTPLog) Close() { p.close.Do(func() { release(p.q) }) }
-
-// startKey is the per-request key of the time the plugin first saw the
-// request (rewrite or access phase); see plugin.MarkLogStart.
-const startKey = "http-log.start"

@@ -15,32 +15,58 @@ import (
 	"sluice/internal/metrics"
 )
 
-var dropped = metrics.Default().NewCounterVec(metrics.Opts{
-	Name: "sluice_http_log_dropped_total",
-	Help: "http-log entries dropped: queue full, send given up after max_retry_time, or queue stopped.",
-}, "reason")
+var (
+	dropped = metrics.Default().NewCounterVec(metrics.Opts{
+		Name: "sluice_http_log_dropped_total",
+		Help: "http-log entries dropped: queue full, send given up after max_retry_time, or queue stopped.",
+	}, "reason")
+	queuedEntries = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_http_log_queue_entries", Help: "http-log entries waiting to be sent, by endpoint (scheme, host and path).",
+		MaxSeries: 100,
+	}, "endpoint")
+	queuedBytes = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_http_log_queue_bytes", Help: "Bytes of encoded http-log entries waiting to be sent, by endpoint.",
+		MaxSeries: 100,
+	}, "endpoint")
+)
+
+// DefaultMaxBytes caps a queue's encoded entries when queue.max_bytes is
+// null (Kong sets no byte limit then; request headers may be up to 1 MiB
+// each here, so max_entries alone does not bound memory).
+const DefaultMaxBytes = 32 << 20
+
+// DrainTimeout is how long a stopped queue (its configuration was replaced
+// or removed) keeps sending what it holds, one attempt per batch, before
+// dropping the rest.
+const DrainTimeout = 5 * time.Second
 
 // queue holds encoded entries for one collector configuration, bounded by
 // max_entries and max_bytes, drained by one worker goroutine.
 type queue struct {
 	conf Config
 
-	mu    sync.Mutex
-	items [][]byte
-	bytes int
+	mu       sync.Mutex
+	items    [][]byte
+	bytes    int
+	maxBytes int
+
+	gEntries, gBytes metrics.Gauge
 
 	wake chan struct{} // cap 1: "there is something to send"
 	stop chan struct{}
 	done chan struct{}
 	refs int // guarded by queuesMu
 
-	closed   atomic.Bool
+	closed   atomic.Bool // set under mu
 	accepted atomic.Int64
 	drops    atomic.Int64
 	sent     atomic.Int64
 
 	// send delivers one payload; replaced by tests.
 	send func(ctx context.Context, body []byte) error
+	// closeIdle closes the client's idle connections when the worker
+	// stops.
+	closeIdle func()
 }
 
 var (
@@ -81,20 +107,25 @@ func release(q *queue) {
 			delete(queues, k)
 		}
 	}
+	q.mu.Lock()
 	q.closed.Store(true)
+	q.mu.Unlock()
 	close(q.stop)
 }
 
 func newQueue(c Config) *queue {
-	q := &queue{conf: c, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	client := &http.Client{
-		Timeout: time.Duration(c.Timeout * float64(time.Millisecond)),
-		Transport: &http.Transport{
-			Proxy:               nil,
-			IdleConnTimeout:     time.Duration(c.Keepalive * float64(time.Millisecond)),
-			MaxIdleConnsPerHost: 2,
-		},
+	q := &queue{conf: c, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		maxBytes: DefaultMaxBytes}
+	if c.Queue.MaxBytes != nil {
+		q.maxBytes = *c.Queue.MaxBytes
 	}
+	tr := &http.Transport{
+		Proxy:               nil,
+		IdleConnTimeout:     time.Duration(c.Keepalive * float64(time.Millisecond)),
+		MaxIdleConnsPerHost: 2,
+	}
+	client := &http.Client{Timeout: time.Duration(c.Timeout * float64(time.Millisecond)), Transport: tr}
+	q.closeIdle = tr.CloseIdleConnections
 	u, _ := url.Parse(c.HTTPEndpoint)
 	var user, pass string
 	if u != nil && u.User != nil {
@@ -103,9 +134,12 @@ func newQueue(c Config) *queue {
 		u.User = nil
 	}
 	endpoint := c.HTTPEndpoint
+	label := ""
 	if u != nil {
 		endpoint = u.String()
+		label = u.Scheme + "://" + u.Host + u.Path // no credentials, no query
 	}
+	q.gEntries, q.gBytes = queuedEntries.With(label), queuedBytes.With(label)
 	q.send = func(ctx context.Context, body []byte) error {
 		req, err := http.NewRequestWithContext(ctx, c.Method, endpoint, bytes.NewReader(body))
 		if err != nil {
@@ -140,11 +174,17 @@ func (q *queue) push(b []byte) bool {
 		return false
 	}
 	q.mu.Lock()
-	full := len(q.items) >= q.conf.Queue.MaxEntries ||
-		q.conf.Queue.MaxBytes != nil && q.bytes+len(b) > *q.conf.Queue.MaxBytes
+	if q.closed.Load() {
+		q.mu.Unlock()
+		q.drop(1, "stopped")
+		return false
+	}
+	full := len(q.items) >= q.conf.Queue.MaxEntries || q.bytes+len(b) > q.maxBytes
 	if !full {
 		q.items = append(q.items, b)
 		q.bytes += len(b)
+		q.gEntries.Add(1)
+		q.gBytes.Add(float64(len(b)))
 	}
 	q.mu.Unlock()
 	if full {
@@ -182,7 +222,9 @@ func (q *queue) take(n int) [][]byte {
 	q.items = q.items[:rest]
 	for _, b := range out {
 		q.bytes -= len(b)
+		q.gBytes.Add(-float64(len(b)))
 	}
+	q.gEntries.Add(-float64(n))
 	if cap(q.items) > 1024 && len(q.items) < cap(q.items)/4 {
 		q.items = append([][]byte(nil), q.items...) // give back a burst's memory
 	}
@@ -191,34 +233,63 @@ func (q *queue) take(n int) [][]byte {
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-// run sends batches until the queue is stopped.
+// run sends batches until the queue is stopped, then drains it.
 func (q *queue) run() {
 	defer close(q.done)
+	defer func() {
+		if q.closeIdle != nil {
+			q.closeIdle()
+		}
+	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-q.stop
-		cancel()
+		// Once stopped, the drain gets DrainTimeout; then sends are
+		// cancelled.
+		select {
+		case <-q.stop:
+		case <-ctx.Done():
+			return
+		}
+		t := time.NewTimer(DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	batch := max(q.conf.Queue.MaxBatchSize, 1)
 	for {
 		select {
 		case <-q.wake:
 		case <-q.stop:
-			q.drop(q.len(), "stopped")
+			q.drain(ctx, batch)
 			return
 		}
 		for q.len() > 0 {
 			if batch > 1 && q.len() < batch && !q.coalesce(batch) {
-				q.drop(q.len(), "stopped")
+				q.drain(ctx, batch)
 				return
 			}
 			q.deliver(ctx, q.take(batch))
 			if q.closed.Load() {
-				q.drop(q.len(), "stopped")
+				q.drain(ctx, batch)
 				return
 			}
 		}
+	}
+}
+
+// drain sends what a stopped queue holds, one attempt per batch (deliver
+// does not retry once stopped), until DrainTimeout cancels ctx; the rest
+// is dropped and counted.
+func (q *queue) drain(ctx context.Context, batch int) {
+	for q.len() > 0 && ctx.Err() == nil {
+		q.deliver(ctx, q.take(batch))
+	}
+	if n := len(q.take(q.len())); n > 0 {
+		q.drop(n, "stopped")
 	}
 }
 
