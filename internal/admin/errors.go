@@ -21,6 +21,7 @@ const (
 	codeUnique              = 5
 	codeInvalidOffset       = 7
 	codeInvalidSize         = 9
+	codeInvalidUnique       = 10
 	codeInvalidOptions      = 11
 	codeOperationUnsupport  = 12
 	codeForeignKeysUnresolv = 13
@@ -35,6 +36,7 @@ var codeNames = map[int]string{
 	codeUnique:              "unique constraint violation",
 	codeInvalidOffset:       "invalid offset",
 	codeInvalidSize:         "invalid size",
+	codeInvalidUnique:       "invalid unique tag", // Kong's "invalid unique %s"; only tags use it
 	codeInvalidOptions:      "invalid options",
 	codeOperationUnsupport:  "operation unsupported",
 	codeForeignKeysUnresolv: "foreign keys unresolved",

@@ -458,3 +458,46 @@ func TestKongSpecPrimaryKeyViolation(t *testing.T) {
 	c.must(404, "DELETE", "/routes/"+newUUID()+"/service", nil)
 	c.must(404, "DELETE", "/routes/in-existent-route/service", nil)
 }
+
+// 14-tags_spec.lua: ?tags= filters, their errors and next, /tags and
+// /tags/{tag}.
+func TestKongSpecTags(t *testing.T) {
+	c := newServer(t, nil)
+	for i := 1; i <= 2; i++ {
+		cons := c.must(201, "POST", "/consumers", map[string]any{"username": fmt.Sprintf("adminapi-filter-by-tag-%d", i),
+			"tags": []any{"corp_a", fmt.Sprintf("consumer%d", i), "🦍"}})
+		c.must(201, "POST", "/plugins", map[string]any{"name": "test-limit", "config": map[string]any{"minute": 1}, "consumer": map[string]any{"id": cons["id"]},
+			"tags": []any{"corp_a", fmt.Sprintf("consumer%d", i)}})
+	}
+	c.must(201, "POST", "/consumers", map[string]any{"username": "adminapi-filter-by-tag-3", "tags": []any{"consumer3"}})
+	n := func(path string) int {
+		t.Helper()
+		return len(c.must(200, "GET", path, nil)["data"].([]any))
+	}
+	for path, want := range map[string]int{
+		"/consumers?tags=corp_a": 2, "/consumers?tags=" + url.QueryEscape("🦍"): 2,
+		"/consumers?tags=corp_a,consumer1": 1, "/consumers?tags=consumer2/consumer1": 2,
+		// Nested collections ignore tags (Kong #6779).
+		"/consumers/adminapi-filter-by-tag-1/plugins?tags=consumer2": 1,
+	} {
+		if got := n(path); got != want {
+			t.Errorf("GET %s: %d entries; want %d", path, got, want)
+		}
+	}
+	const badSyntax = `{"code":11,"name":"invalid options","message":"invalid option (tags: invalid filter syntax)","options":{"tags":"invalid filter syntax"}}`
+	for _, q := range []string{"consumer3,consumer2/consumer1", "consumer3/consumer2,consumer1", "%FF"} {
+		wantBody(t, c.do("GET", "/consumers?tags="+q, nil), 400, badSyntax)
+	}
+	j := c.must(200, "GET", "/consumers?tags=corp_a&size=1", nil)
+	if next, _ := j["next"].(string); !strings.Contains(next, "tags=corp_a") || len(j["data"].([]any)) != 1 {
+		t.Errorf("next %v", j)
+	}
+	// /tags lists every (entity, tag) pair; ?tags= is ignored.
+	for path, want := range map[string]int{"/tags": 11, "/tags?tags=not_a_tag": 11, "/tags?tags=invalid@tag": 11,
+		"/tags/corp_a": 4, "/tags/corp_a?tags=not_a_tag": 4} {
+		if got := n(path); got != want {
+			t.Errorf("GET %s: %d rows; want %d", path, got, want)
+		}
+	}
+	wantBody(t, c.do("GET", "/tags/%FF", nil), 400, `{"code":10,"name":"invalid unique tag","message":"invalid utf-8 character sequence detected at position 1"}`)
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"sluice/internal/declarative"
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 	"sluice/internal/store"
 )
@@ -241,6 +242,13 @@ func (s *server) tags(c *call) error {
 	ctx := c.r.Context()
 	rd := s.reader()
 	only, filtered := c.params["tags"]
+	if filtered {
+		// kong/db/dao/tags.lua page_by_tag: the tag is validated first,
+		// failing with invalid_unique('tag', err), code 10, HTTP 400.
+		if msg := model.ValidateTag(only); msg != "" {
+			return errDAO(http.StatusBadRequest, codeInvalidUnique, msg, nil)
+		}
+	}
 	q := c.r.URL.Query()
 	sizeQ := url.Values{}
 	if q.Has("size") {

@@ -225,6 +225,10 @@ func validateUTF8Name(v any) string {
 	return ""
 }
 
+// ValidateTag is Kong's typedefs.tag check of one tag: "" when valid,
+// else Kong's message (an invalid UTF-8 position or the tag's charset).
+func ValidateTag(tag string) string { return validateTag(tag) }
+
 func validateTag(v any) string {
 	tag := v.(string)
 	if msg := validateUTF8(tag); msg != "" {
