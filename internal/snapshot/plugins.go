@@ -3,7 +3,12 @@ package snapshot
 import (
 	"errors"
 	"log/slog"
+	"runtime"
+	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
@@ -231,12 +236,111 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) (map[string]*plugi
 	return chains, all
 }
 
-// ClosePlugins releases the resources of the snapshot's plugin instances
-// (those implementing plugin.Closer). Call it once no request uses the
-// snapshot any more; counters kept in Env.State are not affected.
-func (s *Snapshot) ClosePlugins() {
-	for _, in := range s.instances {
+// Plugin instances are closed (plugin.Closer) once no snapshot holds them
+// and no request can still run them:
+//
+//   - every snapshot holds a reference on each of its instances (a map of
+//     counts, so that an instance shared by two snapshots is closed with the
+//     last one);
+//   - a snapshot gives its references back when the garbage collector finds
+//     it unreachable (runtime.AddCleanup). The proxy keeps the snapshot it
+//     loaded for the whole request, log phase included, so an unreachable
+//     snapshot has no request in flight: nothing can call a closed instance.
+//     A Chain must not be used without its Snapshot being reachable.
+//   - ClosePlugins gives them back at once (shutdown, tests).
+//
+// Instances sharing a resource keyed by configuration (file-log writers,
+// http-log queues) count their own references, so closing a replaced
+// instance does not stop the resource that an identical instance of the new
+// snapshot uses. Close runs on the runtime's cleanup goroutine: it must not
+// block (the log plugins signal their worker and return).
+var (
+	heldMu sync.Mutex
+	held   = map[*plugin.Instance]int{}
+)
+
+// pluginHold is a snapshot's references on its instances.
+type pluginHold struct {
+	instances []*plugin.Instance
+	released  atomic.Bool
+}
+
+// holdPlugins takes the snapshot's references and arranges for them to be
+// given back when s is collected.
+func holdPlugins(s *Snapshot, instances []*plugin.Instance) {
+	if len(instances) == 0 {
+		return
+	}
+	h := &pluginHold{instances: instances}
+	heldMu.Lock()
+	for _, in := range instances {
+		held[in]++
+	}
+	heldMu.Unlock()
+	s.plugins = h
+	runtime.AddCleanup(s, (*pluginHold).release, h)
+}
+
+// release gives the references back once and closes the instances no
+// other snapshot holds.
+func (h *pluginHold) release() {
+	if h.released.Swap(true) {
+		return
+	}
+	var closing []*plugin.Instance
+	heldMu.Lock()
+	for _, in := range h.instances {
+		if held[in]--; held[in] <= 0 {
+			delete(held, in)
+			closing = append(closing, in)
+		}
+	}
+	heldMu.Unlock()
+	for _, in := range closing {
 		in.Close()
+	}
+}
+
+// HeldInstances is the number of plugin instances that some snapshot still
+// holds (for tests and diagnostics).
+func HeldInstances() int {
+	heldMu.Lock()
+	defer heldMu.Unlock()
+	return len(held)
+}
+
+// ClosePlugins gives back the snapshot's references on its plugin
+// instances now, closing those no other snapshot holds (process shutdown).
+// Call it only when no request uses the snapshot any more; calling it
+// again, or the collection of the snapshot afterwards, does nothing.
+// Counters kept in Env.State are not affected.
+func (s *Snapshot) ClosePlugins() {
+	if s.plugins != nil {
+		s.plugins.release()
+	}
+}
+
+// EachTargetHealth calls yield for every address of every target of the
+// snapshot's upstreams, sorted by upstream name, with Kong's health states
+// in lower case (healthchecks_off, healthy, unhealthy; dns_error with an
+// empty address for a target that resolved to none), as Kong's prometheus
+// exporter reports kong_upstream_target_health.
+func (s *Snapshot) EachTargetHealth(yield func(upstream, target, address, state string)) {
+	names := make([]string, 0, len(s.Balancers))
+	for n := range s.Balancers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		for _, th := range s.Balancers[n].Health() {
+			if len(th.Addresses) == 0 {
+				yield(n, th.Target, "", "dns_error")
+				continue
+			}
+			for _, a := range th.Addresses {
+				yield(n, th.Target, a.IP+":"+strconv.Itoa(a.Port), strings.ToLower(a.Health))
+			}
+		}
 	}
 }
 

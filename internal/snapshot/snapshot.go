@@ -28,7 +28,7 @@ type Snapshot struct {
 	Chains   map[string]*plugin.Chain
 	Entities *Entities
 
-	instances []*plugin.Instance
+	plugins *pluginHold // references on the plugin instances (plugins.go)
 }
 
 // Env is what Build needs from outside the config: long-lived pools that
@@ -85,9 +85,11 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	retainState(env.State, cfg)
 	// The pool is updated last: everything that can fail has succeeded, so a
 	// rejected config never touches the live balancers.
-	return &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Services: services,
+	snap := &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Services: services,
 		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: certs,
-		Chains: chains, Entities: ents, instances: instances}, nil
+		Chains: chains, Entities: ents}
+	holdPlugins(snap, instances)
+	return snap, nil
 }
 
 // Current holds the snapshot being served.
