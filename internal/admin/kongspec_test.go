@@ -501,3 +501,106 @@ func TestKongSpecTags(t *testing.T) {
 	}
 	wantBody(t, c.do("GET", "/tags/%FF", nil), 400, `{"code":10,"name":"invalid unique tag","message":"invalid utf-8 character sequence detected at position 1"}`)
 }
+
+// 03-consumers_routes_spec.lua: /consumers bodies, content types, errors,
+// PUT by username and nested plugins.
+func TestKongSpecConsumers(t *testing.T) {
+	c := newServer(t, nil)
+	const atLeastOne = `"@entity":["at least one of these fields must be non-empty: 'custom_id', 'username'"]`
+	for _, ct := range []string{ctForm, "multipart", ctJSON} {
+		name := "abc def " + ct // a space, for the urlencoded case
+		r := c.sendAs(ct, "POST", "/consumers", [][2]string{{"username", name}}, map[string]any{"username": name})
+		if r.status != 201 || r.json(t)["username"] != name {
+			t.Errorf("%s create: %d %s", ct, r.status, r.raw)
+		}
+		r = c.sendAs(ct, "POST", "/consumers", nil, map[string]any{})
+		if r.status != 400 || !strings.Contains(string(r.raw), atLeastOne) {
+			t.Errorf("%s empty: %d %s", ct, r.status, r.raw)
+		}
+		r = c.sendAs(ct, "POST", "/consumers", [][2]string{{"username", name}}, map[string]any{"username": name})
+		if r.status != 409 || r.json(t)["message"] != `UNIQUE violation detected on '{username="`+name+`"}'` {
+			t.Errorf("%s conflict: %d %s", ct, r.status, r.raw)
+		}
+	}
+	c.must(201, "POST", "/consumers", map[string]any{"username": "tom1", "custom_id": "cid"})
+	r := c.do("POST", "/consumers", map[string]any{"username": "tom", "custom_id": "cid"})
+	if r.status != 409 || r.json(t)["message"] != `UNIQUE violation detected on '{custom_id="cid"}'` {
+		t.Errorf("custom_id conflict: %d %s", r.status, r.raw)
+	}
+	// Content types.
+	if r := c.do("POST", "/consumers", `{"hello": "world"}`, "invalid"); r.status != 415 {
+		t.Errorf("invalid content type: %d %s", r.status, r.raw)
+	}
+	if r := c.do("POST", "/consumers", "invalid"); r.status != 415 {
+		t.Errorf("body without content type: %d %s", r.status, r.raw)
+	}
+	wantBody(t, c.do("POST", "/consumers", nil, ctJSON), 400, `{"message":"Cannot parse JSON body"}`)
+	for _, ct := range []string{"multipart/form-data", ctForm, ""} {
+		r := c.do("POST", "/consumers", nil, ct)
+		if r.status != 400 || !strings.Contains(string(r.raw), atLeastOne) {
+			t.Errorf("no body, content type %q: %d %s", ct, r.status, r.raw)
+		}
+	}
+	for _, m := range []string{"DELETE", "PATCH"} {
+		wantBody(t, c.do(m, "/consumers", map[string]any{}), 405, `{"message":"Method not allowed"}`)
+	}
+	// GET by escaped username, custom_id filter, 404.
+	j := c.must(200, "GET", "/consumers/"+url.PathEscape("abc def "+ctJSON), nil)
+	if j["username"] != "abc def "+ctJSON {
+		t.Errorf("by escaped username: %v", j)
+	}
+	if d := c.must(200, "GET", "/consumers?custom_id=cid", nil)["data"].([]any); len(d) != 1 || d[0].(map[string]any)["username"] != "tom1" {
+		t.Errorf("custom_id filter: %v", d)
+	}
+	c.must(404, "GET", "/consumers/_inexistent_", nil)
+	c.must(404, "PATCH", "/consumers/_inexistent_", map[string]any{"username": "x"})
+	if r := c.do("PATCH", "/consumers/tom1", `{"hello": "world"}`, "invalid"); r.status != 415 {
+		t.Errorf("PATCH invalid content type: %d %s", r.status, r.raw)
+	}
+	wantBody(t, c.do("PATCH", "/consumers/tom1", nil, ctJSON), 400, `{"message":"Cannot parse JSON body"}`)
+	j = c.must(200, "PATCH", "/consumers/tom1", "username=tom1&custom_id=cid", ctForm)
+	if j["username"] != "tom1" || j["custom_id"] != "cid" {
+		t.Errorf("PATCH same values: %v", j)
+	}
+	// PUT by id and by username; an empty PUT by username keeps the
+	// username and clears custom_id.
+	id := newUUID()
+	j = c.must(200, "PUT", "/consumers/"+id, "custom_id=abc+def", ctForm)
+	if j["id"] != id || j["custom_id"] != "abc def" {
+		t.Errorf("PUT by id: %v", j)
+	}
+	j = c.must(200, "PUT", "/consumers/newbie", map[string]any{})
+	if j["username"] != "newbie" || j["custom_id"] != nil {
+		t.Errorf("PUT by username: %v", j)
+	}
+	j = c.must(200, "PUT", "/consumers/newbie", map[string]any{"custom_id": "x1"})
+	nid := j["id"]
+	j = c.must(200, "PUT", "/consumers/newbie", nil, ctForm)
+	if j["id"] != nid || j["username"] != "newbie" || j["custom_id"] != nil {
+		t.Errorf("empty PUT by username: %v", j)
+	}
+	r = c.do("PUT", "/consumers/"+newUUID(), map[string]any{})
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (at least one of these fields must be non-empty: 'custom_id', 'username')","fields":{`+atLeastOne+`}}`)
+	wantBody(t, c.do("PUT", "/consumers/newbie", `{"hello": "world"`, ctJSON), 400, `{"message":"Cannot parse JSON body"}`)
+
+	// Plugins of a consumer: by id and username, 409, wrong consumer 404,
+	// partial PATCH of config keeps the rest.
+	p := c.must(201, "POST", "/consumers/newbie/plugins", "name=test-limit&config.minute=5&config.policy=redis", ctForm)
+	r = c.do("POST", "/consumers/"+nid.(string)+"/plugins", map[string]any{"name": "test-limit", "config": map[string]any{"minute": 1}})
+	wantBody(t, r, 409, `{"code":5,"name":"unique constraint violation","message":"UNIQUE violation detected on '{consumer={id=\"`+nid.(string)+`\"},name=\"test-limit\",route=null,service=null}'","fields":{"consumer":{"id":"`+nid.(string)+`"},"name":"test-limit","route":null,"service":null}}`)
+	c.must(404, "GET", "/consumers/tom1/plugins/"+p["id"].(string), nil)
+	c.must(404, "PATCH", "/consumers/newbie/plugins/b6cca0aa-4537-11e5-af97-23a06d98af51", map[string]any{})
+	j = c.must(200, "PATCH", "/consumers/newbie/plugins/"+p["id"].(string), "config.minute=9", ctForm)
+	if cfg := j["config"].(map[string]any); cfg["minute"] != 9.0 || cfg["policy"] != "redis" {
+		t.Errorf("partial config PATCH: %v", cfg)
+	}
+	j = c.must(200, "PATCH", "/consumers/newbie/plugins/"+p["id"].(string), "name=test-limit&enabled=false", ctForm)
+	if j["enabled"] != false {
+		t.Errorf("PATCH enabled: %v", j)
+	}
+	for _, k := range []string{"newbie", id} {
+		if r := c.do("DELETE", "/consumers/"+k, nil); r.status != 204 || len(r.raw) != 0 {
+			t.Errorf("DELETE %s: %d %s", k, r.status, r.raw)
+		}
+	}
+}

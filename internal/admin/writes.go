@@ -3,7 +3,9 @@ package admin
 import (
 	"context"
 	"errors"
+	"mime"
 	"net/http"
+	"strings"
 
 	"sluice/internal/model"
 	"sluice/internal/store"
@@ -16,11 +18,23 @@ func (s *server) input(c *call, e *entityInfo) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if kind == bodyNone && isJSONType(c.r.Header.Get("Content-Type")) {
+		// Kong's json_params finds no JSON in an empty application/json
+		// body: 400 "Cannot parse JSON body" (03-consumers_routes_spec.lua
+		// "returns 400 on missing body with application/json").
+		return nil, errParseJSON
+	}
 	if kind == bodyForm {
 		c.form = true
 		in = e.schema.Infer(in, s.procOpts())
 	}
 	return in, nil
+}
+
+// isJSONType reports whether a Content-Type header names JSON.
+func isJSONType(ct string) bool {
+	mt, _, _ := mime.ParseMediaType(ct)
+	return strings.HasPrefix(strings.ToLower(mt), "application/json")
 }
 
 // inferPatch types a form-encoded PATCH of a plugin's config, which needs
