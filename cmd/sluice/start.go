@@ -26,6 +26,7 @@ import (
 	"sluice/internal/metrics"
 	"sluice/internal/model"
 	"sluice/internal/plugin"
+	"sluice/internal/plugin/prometheus"
 	"sluice/internal/proxy"
 	"sluice/internal/reload"
 	"sluice/internal/router"
@@ -285,6 +286,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	// (created below).
 	var srv *server.Server
 	hostname, _ := os.Hostname()
+	node := nodeID()
 	adminAPI := admin.New(admin.Options{
 		Store:    st,
 		Database: s.Database,
@@ -301,7 +303,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			}
 			return nil, ""
 		},
-		NodeID:        nodeID(),
+		NodeID:        node,
 		Hostname:      hostname,
 		Version:       kongCompat,
 		Configuration: adminConfiguration(s),
@@ -353,7 +355,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			_, err := st.Version(ctx)
 			return err
 		},
-		StatusExtra: statusExtra(mw, func(w io.Writer) error { return writeReloadMetrics(w, rl, cur) }),
+		StatusExtra: statusExtra(mw, func(w io.Writer) error { return writeReloadMetrics(w, rl, cur) }, prometheus.WriteMetrics),
 		StatusInfo: func() map[string]any {
 			rs := rl.Stats()
 			info := map[string]any{
@@ -374,6 +376,21 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		},
 		Log: log.With("component", "server"),
 	})
+	// What the prometheus plugin's exporter reads at scrape time.
+	prometheus.SetNode(prometheus.Node{ID: node, Version: kongCompat,
+		Connections: func() prometheus.Connections {
+			st := srv.Stats()
+			return prometheus.Connections{Accepted: st.ConnectionsAccepted, Handled: st.ConnectionsHandled,
+				Total: st.TotalRequests, Active: st.ConnectionsActive, Reading: st.ConnectionsReading,
+				Writing: st.ConnectionsWriting, Waiting: st.ConnectionsWaiting}
+		},
+		TargetHealth: func(yield func(prometheus.TargetState)) {
+			if snap := cur.Load(); snap != nil {
+				snap.EachTargetHealth(func(up, target, addr, state string) {
+					yield(prometheus.TargetState{Upstream: up, Target: target, Address: addr, State: state})
+				})
+			}
+		}})
 	if err := srv.Start(); err != nil {
 		log.Error("opening listeners", "error", err)
 		return 1

@@ -1,8 +1,9 @@
 package prometheus
 
 import (
-	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"sluice/internal/metrics"
@@ -10,9 +11,12 @@ import (
 	"sluice/internal/plugin"
 )
 
-// Kong's histogram buckets (exporter.lua), in milliseconds.
+// Kong's histogram buckets in milliseconds (kong/plugins/prometheus/
+// exporter.lua, 3.x: KONG_LATENCY_BUCKETS, raised to 6000 in 3.9 by
+// Kong/kong#13588, and UPSTREAM_LATENCY_BUCKETS, also used for the request
+// latency).
 var (
-	kongLatencyBuckets     = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000}
+	kongLatencyBuckets     = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000}
 	upstreamLatencyBuckets = []float64{25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000}
 )
 
@@ -24,12 +28,10 @@ var (
 	requests = reg.NewCounterVec(metrics.Opts{Name: "kong_http_requests_total",
 		Help: "HTTP status codes per consumer/service/route in Kong", MaxSeries: 10000},
 		"service", "route", "code", "source", "consumer")
-	// Registered with Kong's names and buckets so dashboards find them; not
-	// observed yet: the proxy does not hand its timings to plugins.
-	_ = reg.NewHistogramVec(metrics.Opts{Name: "kong_kong_latency_ms",
+	kongLatency = reg.NewHistogramVec(metrics.Opts{Name: "kong_kong_latency_ms",
 		Help: "Latency added by Kong and enabled plugins for each service/route in Kong"},
 		kongLatencyBuckets, "service", "route")
-	_ = reg.NewHistogramVec(metrics.Opts{Name: "kong_upstream_latency_ms",
+	upstreamLatency = reg.NewHistogramVec(metrics.Opts{Name: "kong_upstream_latency_ms",
 		Help: "Latency added by upstream response for each service/route in Kong"},
 		upstreamLatencyBuckets, "service", "route")
 	requestLatency = reg.NewHistogramVec(metrics.Opts{Name: "kong_request_latency_ms",
@@ -48,13 +50,16 @@ func init() {
 	datastoreReachable.With().Set(1)
 }
 
-// startKey is the per-request key of the time the access phase saw.
-const startKey = "prometheus.start"
+// healthInstances counts the live instances with upstream_health_metrics:
+// kong_upstream_target_health is written while it is above zero. (Kong
+// keeps exporting until a restart once an instance turned it on; here it
+// stops when the last such instance is closed.)
+var healthInstances atomic.Int64
 
 // Prometheus is one plugin instance.
 type Prometheus struct {
-	conf Config
-	now  func() time.Time
+	conf  Config
+	close sync.Once
 }
 
 // New builds an instance from a validated config.
@@ -63,38 +68,32 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if err := model.Decode(cfg, &c); err != nil {
 		return nil, err
 	}
-	if c.UpstreamHealthMetrics && deps.Logger != nil {
-		deps.Logger.Warn("prometheus: upstream_health_metrics is accepted but kong_upstream_target_health is not exported yet")
+	if c.UpstreamHealthMetrics {
+		healthInstances.Add(1)
 	}
-	return &Prometheus{conf: c, now: time.Now}, nil
+	return &Prometheus{conf: c}, nil
 }
 
-// Rewrite notes when the request reached the plugin, for the latency
-// histograms; it runs for global instances only, before every access-phase
-// plugin, so requests other plugins terminate are measured too.
-func (p *Prometheus) Rewrite(c *plugin.Ctx) { p.mark(c) }
-
-// Access notes the start for route- and service-scoped instances.
-func (p *Prometheus) Access(c *plugin.Ctx) { p.mark(c) }
-
-func (p *Prometheus) mark(c *plugin.Ctx) {
-	if !p.conf.LatencyMetrics {
-		return
-	}
-	if _, ok := c.Get(startKey); !ok {
-		c.Set(startKey, p.now())
-	}
+// Close stops counting the instance for upstream_health_metrics.
+func (p *Prometheus) Close() {
+	p.close.Do(func() {
+		if p.conf.UpstreamHealthMetrics {
+			healthInstances.Add(-1)
+		}
+	})
 }
 
-// Log records the request. Requests without a service are not recorded
-// (as in Kong).
+// Log records the request from the proxy's measurements (Ctx.Timing), as
+// Kong's exporter does from kong.log.serialize(). Requests without a
+// service are recorded with an empty service label (Kong 3.6+,
+// Kong/kong#11781).
 func (p *Prometheus) Log(c *plugin.Ctx) {
-	if c.Service == nil {
-		return
-	}
-	service := c.Service.Host
-	if c.Service.Name != nil {
-		service = *c.Service.Name
+	service := ""
+	if c.Service != nil {
+		service = c.Service.Host
+		if c.Service.Name != nil {
+			service = *c.Service.Name
+		}
 	}
 	route := ""
 	if c.Route != nil {
@@ -107,6 +106,15 @@ func (p *Prometheus) Log(c *plugin.Ctx) {
 	if p.conf.PerConsumer && c.Consumer != nil && c.Consumer.Username != nil {
 		consumer = *c.Consumer.Username
 	}
+	t := &c.Timing
+	if p.conf.BandwidthMetrics {
+		if t.RequestSize > 0 {
+			bandwidth.With(service, route, "ingress", consumer).Add(float64(t.RequestSize))
+		}
+		if t.ResponseSize > 0 {
+			bandwidth.With(service, route, "egress", consumer).Add(float64(t.ResponseSize))
+		}
+	}
 	if p.conf.StatusCodeMetrics && c.Status > 0 {
 		source := "service"
 		if c.Exited() != nil {
@@ -114,23 +122,26 @@ func (p *Prometheus) Log(c *plugin.Ctx) {
 		}
 		requests.With(service, route, statusText(c.Status), source, consumer).Inc()
 	}
-	if p.conf.BandwidthMetrics {
-		if n := requestSize(c.Request); n > 0 {
-			bandwidth.With(service, route, "ingress", consumer).Add(float64(n))
+	// A Timing without a start was not filled in by a proxy: nothing was
+	// measured.
+	if p.conf.LatencyMetrics && !t.Start.IsZero() {
+		// Kong observes the serializer's whole milliseconds; a negative
+		// value is "not measured" (latencies.proxy is -1 when no upstream
+		// answered) and is not observed.
+		if t.Request >= 0 {
+			requestLatency.With(service, route).Observe(ms(t.Request))
 		}
-		if n := responseSize(c); n > 0 {
-			bandwidth.With(service, route, "egress", consumer).Add(float64(n))
+		if t.Upstream >= 0 {
+			upstreamLatency.With(service, route).Observe(ms(t.Upstream))
 		}
-	}
-	if p.conf.LatencyMetrics {
-		if v, ok := c.Get(startKey); ok {
-			if start, ok := v.(time.Time); ok {
-				ms := float64(p.now().Sub(start).Microseconds()) / 1000
-				requestLatency.With(service, route).Observe(ms)
-			}
+		if t.Kong >= 0 {
+			kongLatency.With(service, route).Observe(ms(t.Kong))
 		}
 	}
 }
+
+// ms is d in whole milliseconds, as Kong's latencies.
+func ms(d time.Duration) float64 { return float64(d.Milliseconds()) }
 
 var statusTexts [600]string
 
@@ -146,46 +157,4 @@ func statusText(code int) string {
 		return statusTexts[code]
 	}
 	return strconv.Itoa(code)
-}
-
-// requestSize estimates nginx's $request_length: request line, headers and
-// body (Content-Length; 0 when unknown).
-func requestSize(r *http.Request) int64 {
-	if r == nil {
-		return 0
-	}
-	n := int64(len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2)
-	n += headerSize(r.Header) + 2
-	if r.Host != "" && r.Header.Get("Host") == "" {
-		n += int64(len("Host: ") + len(r.Host) + 2)
-	}
-	if r.ContentLength > 0 {
-		n += r.ContentLength
-	}
-	return n
-}
-
-// responseSize estimates nginx's $bytes_sent: status line, headers and the
-// Content-Length body.
-func responseSize(c *plugin.Ctx) int64 {
-	if c.Header == nil {
-		return 0
-	}
-	n := int64(len("HTTP/1.1 200 OK\r\n")) + headerSize(c.Header) + 2
-	if cl := c.Header.Get("Content-Length"); cl != "" {
-		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v > 0 {
-			n += v
-		}
-	}
-	return n
-}
-
-func headerSize(h http.Header) int64 {
-	var n int64
-	for k, vs := range h {
-		for _, v := range vs {
-			n += int64(len(k) + 2 + len(v) + 2)
-		}
-	}
-	return n
 }
