@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"mime/multipart"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -602,5 +603,101 @@ func TestKongSpecConsumers(t *testing.T) {
 		if r := c.do("DELETE", "/consumers/"+k, nil); r.status != 204 || len(r.raw) != 0 {
 			t.Errorf("DELETE %s: %d %s", k, r.status, r.raw)
 		}
+	}
+}
+
+// 02-kong_routes_spec.lua: /, /endpoints, /status, /schemas and unknown
+// paths.
+func TestKongSpecKongRoutes(t *testing.T) {
+	c := newServer(t, nil)
+	get := c.do("GET", "/", nil)
+	head := c.do("HEAD", "/", nil)
+	if get.status != 200 || head.status != 200 || len(head.raw) != 0 || len(get.raw) == 0 {
+		t.Fatalf("GET / %d, HEAD / %d %q", get.status, head.status, head.raw)
+	}
+	for _, h := range []string{"Content-Type", "Content-Length", "Server", "Access-Control-Allow-Origin"} {
+		if get.header.Get(h) != head.header.Get(h) {
+			t.Errorf("HEAD / header %s = %q; GET has %q", h, head.header.Get(h), get.header.Get(h))
+		}
+	}
+	opt := c.do("OPTIONS", "/", nil)
+	if opt.status != 204 || len(opt.raw) != 0 || opt.header.Get("Allow") != "GET, HEAD, OPTIONS" ||
+		opt.header.Get("Access-Control-Allow-Methods") != "GET, HEAD, OPTIONS" || opt.header.Get("Access-Control-Allow-Origin") != "*" ||
+		opt.header.Get("X-Kong-Admin-Latency") == "" {
+		t.Errorf("OPTIONS /: %d %v", opt.status, opt.header)
+	}
+	root := get.json(t)
+	if root["tagline"] != "Welcome to kong" || !uuidRe.MatchString(fmt.Sprint(root["node_id"])) || get.header.Get("Server") != "kong/"+fmt.Sprint(root["version"]) {
+		t.Errorf("GET /: %v %v", root["tagline"], get.header.Get("Server"))
+	}
+	if _, ok := root["configuration"].(map[string]any); !ok {
+		t.Errorf("GET / configuration: %v", root["configuration"])
+	}
+	if pids, ok := root["pids"].(map[string]any); !ok || pids["master"] == nil {
+		t.Errorf("GET / pids: %v", root["pids"])
+	}
+	if _, ok := root["prng_seeds"]; ok {
+		t.Errorf("GET / has prng_seeds")
+	}
+	for _, m := range []string{"POST", "PUT", "DELETE", "PATCH", "GEEEET"} {
+		wantBody(t, c.do(m, "/", map[string]any{}), 405, `{"message":"Method not allowed"}`)
+	}
+	eps := c.must(200, "GET", "/endpoints", nil)
+	list := fmt.Sprint(eps["data"])
+	for _, ep := range []string{"/plugins", "/basic-auths/{basicauth_credentials}"} {
+		if !strings.Contains(list, ep+" ") && !strings.HasSuffix(list, ep+"]") {
+			t.Errorf("/endpoints lacks %s", ep)
+		}
+	}
+	st := c.must(200, "GET", "/status", nil)
+	srv, _ := st["server"].(map[string]any)
+	for _, k := range []string{"connections_accepted", "connections_active", "connections_handled", "connections_reading",
+		"connections_writing", "connections_waiting", "total_requests"} {
+		if _, ok := srv[k].(float64); !ok {
+			t.Errorf("/status server.%s = %v", k, srv[k])
+		}
+	}
+	if _, ok := st["configuration_hash"]; ok {
+		t.Errorf("/status has a configuration_hash in DB mode")
+	}
+	wantBody(t, c.do("GET", "/status?unit=V", nil), 400, `{"message":"invalid unit 'V' (expected 'k/K', 'm/M', or 'g/G')"}`)
+	vm := func(q string) any {
+		j := c.must(200, "GET", "/status"+q, nil)
+		return j["memory"].(map[string]any)["workers_lua_vms"].([]any)[0].(map[string]any)["http_allocated_gc"]
+	}
+	for q, re := range map[string]string{"": `^\d+\.\d\d MiB$`, "?unit=k": `^\d+\.\d\d KiB$`, "?scale=3": `^\d+\.\d\d\d MiB$`, "?unit=G&scale=0": `^\d+ GiB$`} {
+		if v, ok := vm(q).(string); !ok || !regexp.MustCompile(re).MatchString(v) {
+			t.Errorf("/status%s http_allocated_gc = %v; want %s", q, vm(q), re)
+		}
+	}
+	if _, ok := vm("?unit=b").(float64); !ok {
+		t.Errorf("/status?unit=b: %v is not a number", vm("?unit=b"))
+	}
+
+	for _, e := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets", "certificates", "snis",
+		"ca_certificates", "keyauth_credentials", "basicauth_credentials", "jwt_secrets", "acls"} {
+		if j := c.must(200, "GET", "/schemas/"+e, nil); j["fields"] == nil {
+			t.Errorf("/schemas/%s has no fields", e)
+		}
+	}
+	wantBody(t, c.do("GET", "/schemas/not-present", nil), 404, `{"message":"No entity named 'not-present'"}`)
+	wantBody(t, c.do("GET", "/schemas/plugins/not-present", nil), 404, `{"message":"No plugin named 'not-present'"}`)
+	if j := c.must(200, "GET", "/schemas/plugins/key-auth", nil); j["fields"] == nil {
+		t.Errorf("key-auth schema: %v", j)
+	}
+	j := c.must(200, "POST", "/schemas/services/validate", map[string]any{"host": "example.com"})
+	if j["message"] != "schema validation successful" {
+		t.Errorf("validate: %v", j)
+	}
+	c.must(200, "POST", "/schemas/plugins/validate", map[string]any{"name": "key-auth", "config": map[string]any{"key_names": []any{"foo", "bar"}, "hide_credentials": true}})
+	if r := c.do("POST", "/schemas/plugins/validate", map[string]any{"name": "key-auth", "config": map[string]any{"keys": "foo"}}); r.status != 400 || r.json(t)["name"] != "schema violation" {
+		t.Errorf("invalid plugin validate: %d %s", r.status, r.raw)
+	}
+	// Unknown paths: 404 "Not found" for every method, HEAD without body.
+	if r := c.do("HEAD", "/non-existing", nil); r.status != 404 || len(r.raw) != 0 {
+		t.Errorf("HEAD /non-existing: %d %q", r.status, r.raw)
+	}
+	for _, m := range []string{"OPTIONS", "GET", "POST", "PUT", "DELETE"} {
+		wantBody(t, c.do(m, "/non-existing", nil), 404, `{"message":"Not found"}`)
 	}
 }

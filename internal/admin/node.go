@@ -139,17 +139,30 @@ func (s *server) status(c *call) error {
 		}
 		return s.reply(c, http.StatusOK, v)
 	}
+	q := c.r.URL.Query()
+	unit := "m"
+	if q.Has("unit") {
+		unit = q.Get("unit")
+	}
+	scale := 2
+	if q.Has("scale") {
+		if f, err := strconv.ParseFloat(q.Get("scale"), 64); err == nil {
+			scale = int(f)
+		}
+	}
+	heap, err := memSize(ms0(), unit, scale)
+	if err != nil {
+		return message(http.StatusBadRequest, err.Error())
+	}
 	reachable := true
 	if !s.dbless {
 		_, err := s.opts.Store.Version(ctx)
 		reachable = err == nil
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
 	body := map[string]any{
 		"database": map[string]any{"reachable": reachable},
 		"memory": map[string]any{
-			"workers_lua_vms":  []any{map[string]any{"http_allocated_gc": fmt.Sprintf("%.2f MiB", float64(ms.HeapAlloc)/(1<<20)), "pid": os.Getpid()}},
+			"workers_lua_vms":  []any{map[string]any{"http_allocated_gc": heap, "pid": os.Getpid()}},
 			"lua_shared_dicts": map[string]any{},
 		},
 		"server": map[string]any{"total_requests": 0, "connections_active": 0, "connections_accepted": 0,
@@ -165,6 +178,37 @@ func (s *server) status(c *call) error {
 		body["configuration_hash"] = hash
 	}
 	return s.reply(c, http.StatusOK, body)
+}
+
+// ms0 is the Go heap in use, reported where Kong reports a worker's Lua VM.
+func ms0() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// memSize formats bytes as Kong's utils.bytes_to_str does for GET /status
+// ?unit=&scale= (kong/api/routes/health.lua): "b" gives a number, k/m/g a
+// string with scale decimals ("0.86 MiB"); anything else is Kong's error.
+func memSize(bytes uint64, unit string, scale int) (any, error) {
+	if scale < 0 {
+		return nil, errors.New("scale must be equal or greater than 0")
+	}
+	var div float64
+	var suffix string
+	switch strings.ToLower(unit) {
+	case "b":
+		return bytes, nil
+	case "k":
+		div, suffix = 1<<10, " KiB"
+	case "m":
+		div, suffix = 1<<20, " MiB"
+	case "g":
+		div, suffix = 1<<30, " GiB"
+	default:
+		return nil, fmt.Errorf("invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", unit)
+	}
+	return strconv.FormatFloat(float64(bytes)/div, 'f', scale, 64) + suffix, nil
 }
 
 func (s *server) pluginsEnabled(c *call) error {
