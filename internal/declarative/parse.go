@@ -51,6 +51,7 @@ func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 	if opts != nil {
 		l.opts = *opts
 	}
+	l.memo = memoFor(l.opts.Previous)
 	now := time.Now
 	if l.opts.Now != nil {
 		now = l.opts.Now
@@ -91,6 +92,9 @@ type item struct {
 	id          string
 	generated   bool // id derived here, not written in the file
 	stamped     bool // created_at or updated_at written in the file
+	fp          fingerprint
+	memoable    bool // fp is set and the entity may come from the memo
+	pos         int  // index in its kind's list of the result
 }
 
 // path is the entity's position in the error tree: "services", 1,
@@ -131,6 +135,7 @@ type loader struct {
 	// that is reported by a second parse that keeps everything.
 	release   bool
 	released  bool
+	memo      *memo // the previous configuration's entities (memo.go)
 	input     map[string]any
 	lines     lineIndex
 	tree      *node
@@ -177,6 +182,15 @@ func (l *loader) load() (*model.Config, error) {
 		l.released = true
 	}
 	for _, it := range l.items {
+		l.fingerprintItem(it)
+	}
+	for _, it := range l.items {
+		if l.fromMemo(it) {
+			if l.release {
+				it.raw = nil
+			}
+			continue
+		}
 		// Each entity is processed, transformed and decoded in turn, so
 		// that only one generic record is alive at a time (the file's
 		// entities are independent at this point). Decode errors wait for
@@ -709,10 +723,16 @@ func (l *loader) build() (*model.Config, error) {
 	cfg := &model.Config{}
 	certs := map[string]*model.Certificate{}
 	var snis []*model.SNI
+	counts := make(map[*kind]int, len(kinds))
 	for _, it := range l.items {
 		if it.decodeErr != nil {
 			l.entityErr(it, "invalid value: "+it.decodeErr.Error(), nil)
 			continue
+		}
+		it.pos = -1
+		if it.val != nil {
+			it.pos = counts[it.k]
+			counts[it.k]++
 		}
 		switch e := it.val.(type) {
 		case *model.Service:
@@ -764,6 +784,9 @@ func (l *loader) build() (*model.Config, error) {
 			byID[it.k.name+"\x00"+it.id] = it
 		}
 		reusePrevious(cfg, l.opts.Previous, byID)
+	}
+	if l.release {
+		l.remember(cfg)
 	}
 	return cfg, nil
 }

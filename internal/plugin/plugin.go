@@ -59,6 +59,9 @@ type Definition struct {
 	NoConsumer bool
 	// New builds an instance from a validated config.
 	New func(cfg map[string]any, deps Deps) (any, error)
+	// Admin are the Admin API endpoints the plugin serves (Kong's
+	// api.lua), present while the plugin is enabled; nil for most.
+	Admin []AdminEndpoint
 }
 
 // Deps are the services a plugin may use from outside, filled in by

@@ -19,5 +19,6 @@ func init() {
 		Version:  "3.9.0",
 		Schema:   Schema,
 		New:      New,
+		Admin:    AdminEndpoints,
 	})
 }

@@ -1,0 +1,287 @@
+package declarative
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+	"sync"
+	"weak"
+
+	"sluice/internal/model"
+)
+
+// The memo lets a parse skip the work of an entity unchanged since the
+// previous parse. Most reloads (a controller re-posting the whole config)
+// change a few entities of thousands; validating, transforming and
+// decoding the others again only to find them equal to the previous ones
+// cost most of the parse's CPU and garbage.
+//
+// After a successful parse, every entity's fingerprint is remembered with
+// the configuration it produced. A later parse whose Options.Previous is
+// that configuration takes an entity whose fingerprint is remembered
+// straight from it, as reusePrevious would have after the full work. The
+// fingerprint covers everything the entity's typed form depends on: its
+// kind and id, its fields as written (without nested children), its
+// parent and its resolved references, the format version and _transform.
+// Entities whose form is not a function of those are left out: those with
+// values generated at random (a key-auth credential without a key) and
+// certificates (build links their SNIs into them).
+//
+// Plugin entities also depend on Options.Plugins, which is assumed to be the
+// same for the parses of one process (it comes from kong.conf's plugins).
+
+// fingerprint identifies an entity's input: two 64-bit hashes of it with
+// independent seeds.
+type fingerprint [2]uint64
+
+var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// memoEntry locates a remembered entity in the configuration it belongs to.
+type memoEntry struct {
+	pos  int32 // index in its kind's list of the configuration
+	uniq []any // the entity's values of its kind's unique fields (item.uniq)
+}
+
+type memo struct {
+	cfg     weak.Pointer[model.Config]
+	entries map[fingerprint]memoEntry
+}
+
+var lastMemo struct {
+	sync.Mutex
+	m *memo
+}
+
+// memoFor returns the memo of prev, nil when there is none.
+func memoFor(prev *model.Config) *memo {
+	if prev == nil {
+		return nil
+	}
+	lastMemo.Lock()
+	defer lastMemo.Unlock()
+	if m := lastMemo.m; m != nil && m.cfg.Value() == prev {
+		return m
+	}
+	return nil
+}
+
+// remember replaces the memo by the entities of cfg, just built from items.
+func (l *loader) remember(cfg *model.Config) {
+	m := &memo{cfg: weak.Make(cfg), entries: make(map[fingerprint]memoEntry, len(l.items))}
+	for _, it := range l.items {
+		if it.memoable && it.pos >= 0 {
+			e := memoEntry{pos: int32(it.pos)}
+			if checksUniques(it.k) {
+				e.uniq = it.uniq
+			}
+			m.entries[it.fp] = e
+		}
+	}
+	lastMemo.Lock()
+	lastMemo.m = m
+	lastMemo.Unlock()
+}
+
+// checksUniques reports whether checkUniques reads k's unique values.
+func checksUniques(k *kind) bool {
+	for _, f := range k.uniques {
+		if f != k.endpointKey || !k.uniqueKey {
+			return true
+		}
+	}
+	return false
+}
+
+// fromMemo takes it from the previous configuration when its fingerprint
+// is remembered, and reports whether it did.
+func (l *loader) fromMemo(it *item) bool {
+	if l.memo == nil || !it.memoable {
+		return false
+	}
+	e, ok := l.memo.entries[it.fp]
+	if !ok {
+		return false
+	}
+	val, id := entityAt(l.opts.Previous, it.k.name, int(e.pos))
+	if val == nil || id != it.id {
+		return false
+	}
+	it.val, it.uniq = val, e.uniq
+	return true
+}
+
+// fingerprintItem sets it.fp and it.memoable. It runs after references
+// are resolved.
+func (l *loader) fingerprintItem(it *item) {
+	if it.k.name == "certificates" || it.raw == nil {
+		return
+	}
+	if gen := generatedFields(it.k.name); len(gen) > 0 {
+		for _, f := range gen {
+			if it.raw[f] == nil {
+				return // a value drawn at random
+			}
+		}
+	}
+	for i, seed := range fpSeeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(it.k.name)
+		h.WriteByte(0)
+		h.WriteString(it.id)
+		h.WriteByte(0)
+		if it.generated {
+			h.WriteByte(1)
+		}
+		h.WriteString(l.version)
+		h.WriteByte(0)
+		if l.transform {
+			h.WriteByte(1)
+		}
+		if it.parent != nil {
+			h.WriteString(it.parentField)
+			h.WriteByte(0)
+			h.WriteString(it.parent.id)
+			h.WriteByte(0)
+		}
+		for _, r := range it.refs {
+			h.WriteString(r.field)
+			h.WriteByte(0)
+			h.WriteString(r.id)
+			h.WriteByte(0)
+		}
+		var fields uint64
+		for key, val := range it.raw {
+			if key == "_comment" || key == "_ignore" {
+				continue
+			}
+			if _, _, ok := childRel4(it.k, key); ok {
+				continue
+			}
+			fields += mix(hashString(seed, key), hashValue(seed, val, 0))
+		}
+		writeUint64(&h, fields)
+		it.fp[i] = h.Sum64()
+	}
+	it.memoable = true
+}
+
+// generatedFields lists the fields a kind's schema fills with generated
+// values when they are missing (found by running Generate on an empty
+// record), cached per kind.
+func generatedFields(kind string) []string {
+	generatedOnce.Do(func() {
+		generated = map[string][]string{}
+		for _, k := range kinds {
+			s, ok := model.Lookup(k.name)
+			if !ok || s.Generate == nil {
+				continue
+			}
+			probe := map[string]any{}
+			s.Generate(probe)
+			for f := range probe {
+				generated[k.name] = append(generated[k.name], f)
+			}
+		}
+	})
+	return generated[kind]
+}
+
+var (
+	generatedOnce sync.Once
+	generated     map[string][]string
+)
+
+func mix(a, b uint64) uint64 {
+	x := a*0x9e3779b97f4a7c15 ^ (b + 0x632be59bd9b4e019 + (a << 6) + (a >> 2))
+	x ^= x >> 31
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 29
+	return x
+}
+
+func hashString(seed maphash.Seed, s string) uint64 { return maphash.String(seed, s) }
+
+func writeUint64(h *maphash.Hash, v uint64) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	h.Write(b[:])
+}
+
+// hashValue hashes a generic value (what decodeInput produces): its type and
+// content, maps independently of their order.
+func hashValue(seed maphash.Seed, v any, depth int) uint64 {
+	if depth > maxDepth {
+		return 0
+	}
+	switch t := v.(type) {
+	case nil:
+		return 0x6e756c6c
+	case string:
+		return mix(1, hashString(seed, t))
+	case bool:
+		if t {
+			return mix(2, 1)
+		}
+		return mix(2, 0)
+	case int:
+		return mix(3, uint64(t))
+	case float64:
+		return mix(4, math.Float64bits(t))
+	case []any:
+		acc := uint64(5)
+		for _, e := range t {
+			acc = mix(acc, hashValue(seed, e, depth+1))
+		}
+		return mix(acc, uint64(len(t)))
+	case map[string]any:
+		var sum uint64
+		for k, e := range t {
+			sum += mix(hashString(seed, k), hashValue(seed, e, depth+1))
+		}
+		return mix(mix(6, sum), uint64(len(t)))
+	}
+	// a type decodeInput does not produce: never equal to anything
+	return mix(7, uint64(math.MaxUint64))
+}
+
+// entityAt returns the entity at pos in cfg's list of kind and its id.
+func entityAt(cfg *model.Config, kind string, pos int) (any, string) {
+	if cfg == nil || pos < 0 {
+		return nil, ""
+	}
+	switch kind {
+	case "services":
+		return at(cfg.Services, pos, func(e *model.Service) string { return e.ID })
+	case "routes":
+		return at(cfg.Routes, pos, func(e *model.Route) string { return e.ID })
+	case "consumers":
+		return at(cfg.Consumers, pos, func(e *model.Consumer) string { return e.ID })
+	case "plugins":
+		return at(cfg.Plugins, pos, func(e *model.Plugin) string { return e.ID })
+	case "upstreams":
+		return at(cfg.Upstreams, pos, func(e *model.Upstream) string { return e.ID })
+	case "targets":
+		return at(cfg.Targets, pos, func(e *model.Target) string { return e.ID })
+	case "snis":
+		return at(cfg.SNIs, pos, func(e *model.SNI) string { return e.ID })
+	case "ca_certificates":
+		return at(cfg.CACertificates, pos, func(e *model.CACertificate) string { return e.ID })
+	case "keyauth_credentials":
+		return at(cfg.KeyAuthCredentials, pos, func(e *model.KeyAuthCredential) string { return e.ID })
+	case "basicauth_credentials":
+		return at(cfg.BasicAuthCredentials, pos, func(e *model.BasicAuthCredential) string { return e.ID })
+	case "jwt_secrets":
+		return at(cfg.JWTSecrets, pos, func(e *model.JWTSecret) string { return e.ID })
+	case "acls":
+		return at(cfg.ACLs, pos, func(e *model.ACL) string { return e.ID })
+	}
+	return nil, ""
+}
+
+func at[T any](list []*T, pos int, id func(*T) string) (any, string) {
+	if pos >= len(list) || list[pos] == nil {
+		return nil, ""
+	}
+	return list[pos], id(list[pos])
+}
