@@ -1,7 +1,7 @@
 package filelog
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -39,22 +39,25 @@ func TestSchema(t *testing.T) {
 	}
 }
 
+// readLines waits until path has n complete lines (a line still being
+// written, without its newline, is not read) and decodes them.
 func readLines(t *testing.T, path string, n int) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for range 300 {
 		out = out[:0]
-		if f, err := os.Open(path); err == nil {
-			sc := bufio.NewScanner(f)
-			sc.Buffer(nil, 1<<20)
-			for sc.Scan() {
+		if b, err := os.ReadFile(path); err == nil {
+			complete := b[:bytes.LastIndexByte(b, '\n')+1]
+			for _, l := range bytes.SplitAfter(complete, []byte("\n")) {
+				if len(l) == 0 {
+					continue
+				}
 				var m map[string]any
-				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-					t.Fatalf("line %q: %v", sc.Text(), err)
+				if err := json.Unmarshal(l, &m); err != nil {
+					t.Fatalf("line %q: %v", l, err)
 				}
 				out = append(out, m)
 			}
-			f.Close()
 		}
 		if len(out) >= n {
 			return out
