@@ -701,3 +701,48 @@ func TestKongSpecKongRoutes(t *testing.T) {
 		wantBody(t, c.do(m, "/non-existing", nil), 404, `{"message":"Not found"}`)
 	}
 }
+
+// 04-plugins_routes_spec.lua: /plugins and /plugins/{plugin}.
+func TestKongSpecPlugins(t *testing.T) {
+	c := newServer(t, nil)
+	en := c.must(200, "GET", "/plugins/enabled", nil)
+	if l, _ := en["enabled_plugins"].([]any); len(l) == 0 {
+		t.Errorf("/plugins/enabled: %v", en)
+	}
+	var plugins []map[string]any
+	for i := 1; i <= 3; i++ {
+		svc := c.must(201, "POST", "/services", map[string]any{"name": fmt.Sprintf("service-%d", i), "host": "127.0.0.1", "port": 15555})
+		c.must(201, "POST", "/routes", map[string]any{"service": map[string]any{"id": svc["id"]}, "hosts": []any{fmt.Sprintf("route_%d.test", i)}})
+		plugins = append(plugins, c.must(201, "POST", "/plugins", map[string]any{"name": "key-auth", "service": map[string]any{"id": svc["id"]},
+			"config": map[string]any{"key_names": []any{"testkey"}}}))
+	}
+	if n := len(c.must(200, "GET", "/plugins", nil)["data"].([]any)); n != 3 {
+		t.Errorf("GET /plugins: %d", n)
+	}
+	for _, m := range []string{"DELETE", "PATCH"} {
+		wantBody(t, c.do(m, "/plugins", map[string]any{}), 405, `{"message":"Method not allowed"}`)
+	}
+	p1 := plugins[0]["id"].(string)
+	if r := c.do("GET", "/plugins/"+p1, nil); r.status != 200 || string(r.raw) != string(mustJSON(plugins[0])) {
+		t.Errorf("GET plugin: %d %s\nwant %s", r.status, r.raw, mustJSON(plugins[0]))
+	}
+	c.must(404, "GET", "/plugins/f4aecadc-05c7-11e6-8d41-1f3b3d5fa15c", nil)
+	svc := c.must(201, "POST", "/services", map[string]any{"host": "a.test"})
+	c.must(200, "PUT", "/plugins/"+newUUID(), map[string]any{"name": "key-auth", "service": map[string]any{"id": svc["id"]}})
+	// PATCH with the whole plugin back (without created_at).
+	p2 := c.must(200, "GET", "/plugins/"+plugins[1]["id"].(string), nil)
+	delete(p2, "created_at")
+	p2["enabled"] = false
+	if j := c.must(200, "PATCH", "/plugins/"+p2["id"].(string), p2); j["enabled"] != false {
+		t.Errorf("PATCH bis: %v", j)
+	}
+	r := c.do("PATCH", "/plugins/"+p1, map[string]any{"foo": "bar"})
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (foo: unknown field)","fields":{"foo":"unknown field"}}`)
+	if j := c.must(200, "GET", "/plugins/"+p1, nil); fmt.Sprint(j["config"].(map[string]any)["key_names"]) != "[testkey]" {
+		t.Errorf("plugin changed by a failed PATCH: %v", j)
+	}
+	c.must(404, "PATCH", "/plugins/f4aecadc-05c7-11e6-8d41-1f3b3d5fa15c", map[string]any{"enabled": false})
+	c.must(204, "DELETE", "/plugins/"+plugins[2]["id"].(string), nil)
+	c.must(204, "DELETE", "/plugins/f4aecadc-05c7-11e6-8d41-1f3b3d5fa15c", nil)
+	wantBody(t, c.do("GET", "/schemas/plugins/foobar", nil), 404, `{"message":"No plugin named 'foobar'"}`)
+}
