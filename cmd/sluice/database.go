@@ -69,6 +69,12 @@ func openStore(ctx context.Context, s *settings.Settings, log *slog.Logger) (sto
 	return nil, nil
 }
 
+// openClusterCounters opens rate-limiting's cluster policy counters
+// (ratelimiting_metrics) on the PostgreSQL database, with their own pool.
+func openClusterCounters(s *settings.Settings, log *slog.Logger) (*postgres.Counters, error) {
+	return postgres.OpenCounters(pgOptions(s), postgres.CountersOptions{Logger: log})
+}
+
 // cmdMigrations runs `sluice migrations bootstrap|up|status|reset`.
 func cmdMigrations(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

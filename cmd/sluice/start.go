@@ -27,6 +27,7 @@ import (
 	"sluice/internal/model"
 	"sluice/internal/plugin"
 	"sluice/internal/plugin/prometheus"
+	"sluice/internal/plugin/ratelimiting"
 	"sluice/internal/proxy"
 	"sluice/internal/reload"
 	"sluice/internal/router"
@@ -164,6 +165,7 @@ func configIsEmpty(c *model.Config) bool {
 // runGateway starts everything, waits for signals, and stops in order.
 func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	dbless := s.Database == "off"
+	ratelimiting.SetDBless(dbless) // Kong refuses policy cluster without a database
 	if !dbless && (s.DeclarativeConfig != "" || s.DeclarativeConfigString != "") {
 		log.Warn("declarative_config is ignored with database = " + s.Database + " (as in Kong); the config comes from the store")
 	}
@@ -260,6 +262,15 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			log.Error("opening the "+s.Database+" store", "error", err)
 			say(stderr, "Error: %v\n", err)
 			return 1
+		}
+		if s.Database == "postgres" {
+			counters, err := openClusterCounters(s, log.With("component", "ratelimiting"))
+			if err != nil {
+				log.Error("rate-limiting counters", "error", err)
+				return 1
+			}
+			defer counters.Close()
+			env.Cluster = counters
 		}
 		wg.Add(1)
 		go func() {

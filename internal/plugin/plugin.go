@@ -84,6 +84,10 @@ type Deps struct {
 	// Redis returns shared counters on a Redis server (one client per
 	// distinct config, owned by the provider); nil when unavailable.
 	Redis func(RedisConfig) (Counters, error)
+	// Cluster is the counters table in the cluster's database
+	// (rate-limiting policy cluster); nil without one (database = off or
+	// embedded, tests).
+	Cluster ClusterCounters
 }
 
 // Entities is the read-only view of consumers and credentials that auth

@@ -182,7 +182,7 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) (map[string]*plugi
 				Def: &plugin.Definition{Name: p.Name}}
 		} else {
 			in = plugin.NewInstance(p, def, plugin.Deps{PluginID: p.ID, Plugin: p, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),
-				Entities: ents, State: env.State, Redis: env.Redis})
+				Entities: ents, State: env.State, Redis: env.Redis, Cluster: env.Cluster})
 		}
 		all = append(all, in)
 		if in.Err != nil {

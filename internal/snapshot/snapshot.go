@@ -46,6 +46,9 @@ type Env struct {
 	// Redis gives plugins shared counters (rate-limiting policy redis);
 	// may be nil.
 	Redis func(plugin.RedisConfig) (plugin.Counters, error)
+	// Cluster gives plugins the counters table of the cluster's database
+	// (rate-limiting policy cluster); may be nil.
+	Cluster plugin.ClusterCounters
 	// Logger receives plugin build errors; slog.Default() when nil.
 	Logger *slog.Logger
 }

@@ -2,9 +2,20 @@ package ratelimiting
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"sluice/internal/model"
 )
+
+// dbless is Kong's is_dbless() (database = off): the schema then accepts
+// only the local and redis policies.
+var dbless atomic.Bool
+
+// SetDBless tells the schema whether the node runs without a database
+// (database = off), where Kong 3.x's schema.lua offers only "local" and
+// "redis" as policies, so that a config asking for "cluster" is refused
+// with Kong's message. cmd/sluice calls it before validating any config.
+func SetDBless(on bool) { dbless.Store(on) }
 
 // periods in Kong's order, shortest first.
 var periodNames = [...]string{"second", "minute", "hour", "day", "month", "year"}
@@ -102,6 +113,15 @@ func check(rec map[string]any) ([]string, map[string]any) {
 		}
 		prevName, prev = p, v
 	}
+	// The same custom validator (validate_periods_order in Kong 3.x
+	// schema.lua) then checks sync_rate, which belongs to the redis policy.
+	if sr, ok := num(rec["sync_rate"]); ok && sr != -1 && len(ent) == 0 {
+		if rec["policy"] != "redis" {
+			ent = append(ent, "sync_rate can only be used with the redis policy")
+		} else if sr < 0.02 {
+			ent = append(ent, "sync_rate must be greater than 0.02, or -1 to disable")
+		}
+	}
 	if !any1 {
 		ent = append(ent, "at least one of these fields must be non-empty: 'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'")
 	}
@@ -114,6 +134,11 @@ func check(rec map[string]any) ([]string, map[string]any) {
 		if rec["path"] == nil {
 			fields["path"] = "required field missing"
 		}
+	}
+	// Kong 3.x schema.lua: the policy field of a DB-less node is one_of
+	// {local, redis}.
+	if dbless.Load() && rec["policy"] == "cluster" {
+		fields["policy"] = "expected one of: local, redis"
 	}
 	if rec["policy"] == "redis" {
 		r, _ := rec["redis"].(map[string]any)

@@ -43,6 +43,10 @@ type RateLimiting struct {
 	keyPrefix     string // "ratelimit:<route id>:<service id>:"
 	faultTolerant bool
 	log           *slog.Logger
+
+	// cluster policy
+	cluster            plugin.ClusterCounters
+	serviceID, routeID string // Kong's empty UUID when the plugin has no such scope
 }
 
 const emptyUUID = "00000000-0000-0000-0000-000000000000"
@@ -118,6 +122,15 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if rl.log == nil {
 		rl.log = slog.Default()
 	}
+	rl.routeID, rl.serviceID = emptyUUID, emptyUUID
+	if p := deps.Plugin; p != nil {
+		if p.Route != nil {
+			rl.routeID = p.Route.ID
+		}
+		if p.Service != nil {
+			rl.serviceID = p.Service.ID
+		}
+	}
 	switch pol, _ := cfg["policy"].(string); {
 	case pol == "redis" && deps.Redis != nil:
 		counters, err := deps.Redis(redisConfig(cfg))
@@ -125,21 +138,20 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 			return nil, err
 		}
 		rl.remote = counters
-		routeID, serviceID := emptyUUID, emptyUUID
-		if p := deps.Plugin; p != nil {
-			if p.Route != nil {
-				routeID = p.Route.ID
-			}
-			if p.Service != nil {
-				serviceID = p.Service.ID
-			}
-		}
-		rl.keyPrefix = "ratelimit:" + routeID + ":" + serviceID + ":"
-	case pol == "redis" || pol == "cluster":
+		rl.keyPrefix = "ratelimit:" + rl.routeID + ":" + rl.serviceID + ":"
+		return rl, nil
+	case pol == "cluster" && deps.Cluster != nil:
+		rl.cluster = deps.Cluster
+		return rl, nil
+	case pol == "cluster":
+		// No cluster database: the embedded store is one node, whose
+		// process is the whole cluster.
+		rl.log.Info("rate-limiting policy cluster without a cluster database: counting in this process")
+	case pol == "redis":
 		rl.log.Warn("rate-limiting policy is not available: counting locally (per node)", "policy", pol)
 	}
 	if deps.State != nil && deps.PluginID != "" {
-		rl.store = deps.State.Get(deps.PluginID, func() any { return NewStore(0) }).(*Store)
+		rl.store = deps.State.Get(deps.PluginID, func() any { return newStore(0, true) }).(*Store)
 	} else {
 		rl.store = NewStore(0)
 	}
@@ -209,12 +221,18 @@ func (rl *RateLimiting) Access(c *plugin.Ctx) {
 		ws = append(ws, window{period: uint8(i), limit: l, start: periodStart(i, t, sec), expiry: expiration[i]})
 	}
 	var stop int
-	if rl.remote != nil {
+	switch {
+	case rl.cluster != nil:
+		var ok bool
+		if stop, ok = rl.takeCluster(c, ws); !ok {
+			return
+		}
+	case rl.remote != nil:
 		var ok bool
 		if stop, ok = rl.takeRemote(c, ws, t); !ok {
 			return
 		}
-	} else {
+	default:
 		stop = rl.store.take(rl.identifier(c), ws, sec)
 	}
 
@@ -276,6 +294,32 @@ func (rl *RateLimiting) takeRemote(c *plugin.Ctx, ws []window, t time.Time) (sto
 	usage, err := rl.remote.Take(c.Request.Context(), keys, ttls)
 	if err != nil {
 		rl.log.Error("rate-limiting: redis failed", "error", err, "fault_tolerant", rl.faultTolerant)
+		if !rl.faultTolerant {
+			c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
+		}
+		return 0, false
+	}
+	stop = -1
+	for i := range ws {
+		ws[i].usage = usage[i]
+		if stop < 0 && ws[i].limit-usage[i] <= 0 {
+			stop = i
+		}
+	}
+	return stop, true
+}
+
+// takeCluster counts the request in the cluster database (Kong's cluster
+// policy, without its race: see README). Failures are handled as for redis.
+func (rl *RateLimiting) takeCluster(c *plugin.Ctx, ws []window) (stop int, ok bool) {
+	var cwBuf [len(periodNames)]plugin.CounterWindow
+	var usage [len(periodNames)]int64
+	cw := cwBuf[:len(ws)]
+	for i, w := range ws {
+		cw[i] = plugin.CounterWindow{Period: w.period, Start: w.start, Limit: w.limit}
+	}
+	if err := rl.cluster.Take(c.Request.Context(), rl.serviceID, rl.routeID, rl.identifier(c), cw, usage[:]); err != nil {
+		rl.log.Error("rate-limiting: cluster counters failed", "error", err, "fault_tolerant", rl.faultTolerant)
 		if !rl.faultTolerant {
 			c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
 		}

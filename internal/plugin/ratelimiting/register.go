@@ -6,8 +6,11 @@
 // The "local" policy keeps counters in this process, in a bounded store
 // kept in plugin.StatePool under the plugin id so that they survive
 // snapshot rebuilds. The "redis" policy counts through plugin.Counters
-// (Deps.Redis, provided by package redisstore). "cluster" is accepted and
-// counted locally (a warning is logged when the instance is built).
+// (Deps.Redis, provided by package redisstore). The "cluster" policy counts
+// through plugin.ClusterCounters (Deps.Cluster: the PostgreSQL store's
+// Counters, on Kong's ratelimiting_metrics table); without a cluster
+// database (embedded store) it counts in the process, and on a DB-less
+// node (SetDBless) the schema refuses it as Kong does.
 package ratelimiting
 
 import "sluice/internal/plugin"

@@ -3,12 +3,13 @@ package ratelimiting
 import (
 	"sync"
 	"time"
+
+	"sluice/internal/metrics"
 )
 
 // DefaultMaxKeys bounds the counters one plugin instance keeps (one key per
-// identifier and window). When the store is full, expired windows are
-// dropped first, then arbitrary ones: an overloaded store under-counts
-// rather than grows.
+// identifier and window). An overloaded store under-counts rather than
+// grows: see Store.
 const DefaultMaxKeys = 1 << 16
 
 type counterKey struct {
@@ -22,28 +23,81 @@ type counter struct {
 	expires int64 // unix seconds after which the window is over
 }
 
-// Store holds the local policy's counters. Safe for concurrent use.
+// The local policy's stores publish process-wide totals (no per-plugin
+// label: the series stay bounded whatever the number of plugin entities).
+var (
+	metricCounters = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_rate_limiting_counters",
+		Help: "Counters held by rate-limiting's local policy, all plugin entities together (each store is capped at sluice_rate_limiting_counters_cap).",
+	}).With()
+	metricCap = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_rate_limiting_counters_cap",
+		Help: "Most counters one rate-limiting plugin entity keeps (local policy).",
+	}).With()
+	metricStores = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_rate_limiting_counter_stores",
+		Help: "Rate-limiting plugin entities counting locally (each holds at most sluice_rate_limiting_counters_cap counters).",
+	}).With()
+	metricEvicted = metrics.Default().NewCounterVec(metrics.Opts{
+		Name: "sluice_rate_limiting_counters_evicted_total",
+		Help: "Counters of running windows dropped because their store was full (those clients start counting again).",
+	}).With()
+)
+
+// Store holds the local policy's counters, at most max of them, in two
+// generations of at most max/2 each: new counters go to cur, a counter
+// found in old moves to cur, and when cur is full old is dropped whole
+// and cur becomes old. So a flood of new identifiers evicts the clients
+// that were not seen for the longest, active clients keep their counts,
+// and no map ever holds the tombstones of in-place deletes (Go maps do
+// not shrink: deleting from a full map and inserting again grows it).
+// Finished windows are swept by copying the live counters into fresh
+// maps. Safe for concurrent use.
 type Store struct {
 	mu        sync.Mutex
-	m         map[counterKey]*counter
+	cur, old  map[counterKey]*counter
 	max       int
 	lastSweep int64
+	export    bool // publishes to the metrics; false once closed
 }
 
 // NewStore returns a store holding at most max keys (DefaultMaxKeys when
-// max <= 0).
-func NewStore(max int) *Store {
-	if max <= 0 {
+// max <= 0). It is not counted in the metrics.
+func NewStore(max int) *Store { return newStore(max, false) }
+
+// newStore returns a store; export counts it in the metrics until Close.
+func newStore(max int, export bool) *Store {
+	if max < 2 {
 		max = DefaultMaxKeys
 	}
-	return &Store{m: make(map[counterKey]*counter), max: max}
+	if export {
+		metricStores.Add(1)
+		metricCap.Set(float64(max))
+	}
+	return &Store{cur: map[counterKey]*counter{}, old: map[counterKey]*counter{}, max: max, export: export}
 }
+
+// Close takes the store out of the metrics; plugin.StatePool calls it when
+// the plugin entity leaves the configuration. A request still running on
+// the store may finish.
+func (s *Store) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.export {
+		s.export = false
+		metricStores.Add(-1)
+		metricCounters.Add(-float64(len(s.cur) + len(s.old)))
+	}
+}
+
+// Cap is the most keys the store holds.
+func (s *Store) Cap() int { return s.max }
 
 // Len is the number of counters held (for metrics).
 func (s *Store) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.m)
+	return len(s.cur) + len(s.old)
 }
 
 // window is one configured period for a request.
@@ -53,6 +107,39 @@ type window struct {
 	start  int64 // unix seconds
 	expiry int64 // Kong's EXPIRATION for the period
 	usage  int64 // filled by take
+}
+
+// lookup finds a counter, moving it from old to cur.
+func (s *Store) lookup(k counterKey, now int64) *counter {
+	if c := s.cur[k]; c != nil {
+		return c
+	}
+	c := s.old[k]
+	if c != nil {
+		delete(s.old, k)
+		s.insert(k, c, now)
+	}
+	return c
+}
+
+// insert adds a counter to cur, turning the generations first when cur is
+// full.
+func (s *Store) insert(k counterKey, c *counter, now int64) {
+	if len(s.cur) >= s.max/2 {
+		var live int
+		for _, o := range s.old {
+			if o.expires > now {
+				live++
+			}
+		}
+		if s.export {
+			metricCounters.Add(-float64(len(s.old)))
+			metricEvicted.Add(float64(live))
+		}
+		s.old = s.cur
+		s.cur = make(map[counterKey]*counter, len(s.old)/4)
+	}
+	s.cur[k] = c
 }
 
 // take reads the usage of every window and, unless one is exhausted,
@@ -65,7 +152,7 @@ func (s *Store) take(id string, ws []window, now int64) int {
 	for i := range ws {
 		w := &ws[i]
 		w.usage = 0
-		if c := s.m[counterKey{id, w.period, w.start}]; c != nil {
+		if c := s.lookup(counterKey{id, w.period, w.start}, now); c != nil {
 			w.usage = c.n
 		}
 		if stop < 0 && w.limit-w.usage <= 0 {
@@ -78,49 +165,50 @@ func (s *Store) take(id string, ws []window, now int64) int {
 	for i := range ws {
 		w := &ws[i]
 		k := counterKey{id, w.period, w.start}
-		c := s.m[k]
+		c := s.cur[k] // lookup above moved it to cur, unless cur turned since
 		if c == nil {
-			if len(s.m) >= s.max {
-				s.makeRoom(now)
-			}
+			c = s.lookup(k, now)
+		}
+		if c == nil {
 			c = &counter{expires: w.start + w.expiry}
-			s.m[k] = c
+			s.insert(k, c, now)
+			if s.export {
+				metricCounters.Add(1)
+			}
 		}
 		c.n++
 	}
-	if now-s.lastSweep >= 60 && len(s.m) > 1024 {
+	if now-s.lastSweep >= 60 && len(s.cur)+len(s.old) > 1024 {
 		s.sweep(now)
 	}
 	return -1
 }
 
-// sweep drops the counters of finished windows.
+// sweep drops the counters of finished windows, copying the live ones into
+// fresh maps.
 func (s *Store) sweep(now int64) {
 	s.lastSweep = now
-	for k, c := range s.m {
-		if c.expires <= now {
-			delete(s.m, k)
-		}
+	n := len(s.cur) + len(s.old)
+	s.cur, s.old = live(s.cur, now), live(s.old, now)
+	if s.export {
+		metricCounters.Add(float64(len(s.cur) + len(s.old) - n))
 	}
 }
 
-func (s *Store) makeRoom(now int64) {
-	s.sweep(now)
-	if len(s.m) < s.max {
-		return
-	}
-	// Still full of live windows: drop about 1/8 of them.
-	n := s.max / 8
-	if n < 1 {
-		n = 1
-	}
-	for k := range s.m {
-		delete(s.m, k)
-		n--
-		if n == 0 {
-			return
+func live(m map[counterKey]*counter, now int64) map[counterKey]*counter {
+	var n int
+	for _, c := range m {
+		if c.expires > now {
+			n++
 		}
 	}
+	out := make(map[counterKey]*counter, n)
+	for k, c := range m {
+		if c.expires > now {
+			out[k] = c
+		}
+	}
+	return out
 }
 
 // now is the clock, replaced in tests.

@@ -185,12 +185,15 @@ func Up(ctx context.Context, o Options) ([]string, error) {
 }
 
 // tables are sluice's tables, dropped by Reset.
-var tables = []string{"entities", "uniques", "refs", "tags", "changes", "meta", migrationsTable}
+var tables = []string{"entities", "uniques", "refs", "tags", "changes", "meta", "ratelimiting_metrics", migrationsTable}
+
+// dropFunctions drops the functions the migrations create.
+const dropFunctions = `DROP FUNCTION IF EXISTS ratelimiting_take(TEXT, UUID, UUID, BIGINT[], BIGINT[])`
 
 // Reset drops every sluice table: all entities are lost.
 func Reset(ctx context.Context, o Options) error {
 	return withLock(ctx, o, func(conn *sql.Conn) error {
-		if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+strings.Join(tables, ", ")+` CASCADE`); err != nil {
+		if _, err := conn.ExecContext(ctx, `DROP TABLE IF EXISTS `+strings.Join(tables, ", ")+` CASCADE; `+dropFunctions); err != nil {
 			return mapErr(fmt.Errorf("postgres: %w", err))
 		}
 		return nil
