@@ -746,3 +746,55 @@ func TestKongSpecPlugins(t *testing.T) {
 	c.must(204, "DELETE", "/plugins/f4aecadc-05c7-11e6-8d41-1f3b3d5fa15c", nil)
 	wantBody(t, c.do("GET", "/schemas/plugins/foobar", nil), 404, `{"message":"No plugin named 'foobar'"}`)
 }
+
+// 06-certificates_routes_spec.lua and kong/db/dao/certificates.lua: snis
+// of a certificate (sorted, [] when none, duplicates, taken names), by SNI
+// lookups, PATCH keeping snis.
+func TestKongSpecCertificates(t *testing.T) {
+	c := newServer(t, nil)
+	cert, key := selfSigned(t, "foo.com", false)
+	j := c.must(201, "POST", "/certificates", "cert="+url.QueryEscape(cert)+"&key="+url.QueryEscape(key)+"&snis[]=foo.com&snis[]=bar.com", ctForm)
+	if fmt.Sprint(j["snis"]) != "[bar.com foo.com]" {
+		t.Errorf("snis sorted: %v", j["snis"])
+	}
+	fooID := j["id"].(string)
+	r := c.do("POST", "/certificates", map[string]any{"cert": cert, "key": key})
+	if r.status != 201 || !strings.Contains(string(r.raw), `"snis":[]`) {
+		t.Errorf("no snis: %d %s", r.status, r.raw)
+	}
+	r = c.do("POST", "/certificates", map[string]any{"cert": cert, "key": key, "snis": []any{"foobar.com", "baz.com", "foobar.com"}})
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (snis: foobar.com is duplicated)","fields":{"snis":"foobar.com is duplicated"}}`)
+	r = c.do("POST", "/certificates", map[string]any{"cert": cert, "key": key, "snis": []any{"foo.com"}})
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (snis: foo.com already associated with existing certificate '`+fooID+`')","fields":{"snis":"foo.com already associated with existing certificate '`+fooID+`'"}}`)
+	if n := len(c.must(200, "GET", "/snis", nil)["data"].([]any)); n != 2 {
+		t.Errorf("%d snis after refused writes; want 2", n)
+	}
+	if n := len(c.must(200, "GET", "/certificates", nil)["data"].([]any)); n != 2 {
+		t.Errorf("%d certificates after refused writes; want 2", n)
+	}
+	// By SNI name.
+	if j := c.must(200, "GET", "/certificates/foo.com", nil); j["id"] != fooID {
+		t.Errorf("GET by sni: %v", j["id"])
+	}
+	wantBody(t, c.do("GET", "/certificates/nosuch.com", nil), 404, `{"message":"SNI not found"}`)
+	// PATCH without snis keeps them; with snis replaces them.
+	j = c.must(200, "PATCH", "/certificates/"+fooID, map[string]any{"tags": []any{"t"}})
+	if fmt.Sprint(j["snis"]) != "[bar.com foo.com]" {
+		t.Errorf("PATCH kept snis: %v", j["snis"])
+	}
+	j = c.must(200, "PATCH", "/certificates/"+fooID, map[string]any{"snis": []any{"baz.com"}})
+	if fmt.Sprint(j["snis"]) != "[baz.com]" {
+		t.Errorf("PATCH snis: %v", j["snis"])
+	}
+	if n := len(c.must(200, "GET", "/snis", nil)["data"].([]any)); n != 1 {
+		t.Errorf("%d snis after PATCH; want 1", n)
+	}
+	// PUT /certificates/{new sni} creates a certificate with that SNI.
+	j = c.must(200, "PUT", "/certificates/new.com", map[string]any{"cert": cert, "key": key})
+	if fmt.Sprint(j["snis"]) != "[new.com]" {
+		t.Errorf("PUT by new sni: %v", j["snis"])
+	}
+	// Deleting a certificate deletes its SNIs.
+	c.must(204, "DELETE", "/certificates/"+fooID, nil)
+	c.must(404, "GET", "/snis/baz.com", nil)
+}

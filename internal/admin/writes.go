@@ -186,6 +186,28 @@ func (s *server) save(ctx context.Context, tx store.Tx, e *entityInfo, rec, prev
 	return nil
 }
 
+// dupSnis refuses a certificate input naming an SNI twice, as Kong's
+// certificates DAO does before anything else (kong/db/dao/certificates.lua
+// parse_name_list); a plain set would drop the repeat silently.
+func dupSnis(e *entityInfo, in map[string]any) error {
+	if e.name != "certificates" {
+		return nil
+	}
+	list, _ := in["snis"].([]any)
+	seen := make(map[string]bool, len(list))
+	for _, v := range list {
+		name, ok := v.(string)
+		if !ok {
+			continue
+		}
+		if seen[name] {
+			return errSchemaFields(map[string]any{"snis": name + " is duplicated"})
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
 // saveCertSnis makes the certificate's SNIs exactly names.
 func (s *server) saveCertSnis(ctx context.Context, tx store.Tx, cert store.Record, names []any) error {
 	certID := idOf(cert)
@@ -285,6 +307,9 @@ func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
 // storeInput validates the full input in, then inserts it (prev nil) or
 // replaces prev with it; op and by name the refused write in DB-less mode.
 func (s *server) storeInput(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, in map[string]any, prev store.Record, op, by string) (store.Record, error) {
+	if err := dupSnis(e, in); err != nil {
+		return nil, err
+	}
 	if err := s.resolveForeign(ctx, rd, e, in); err != nil {
 		return nil, err
 	}
@@ -380,6 +405,9 @@ func mergeRecord(prev, in map[string]any) map[string]any {
 
 // patch merges in over prev, validates the whole and replaces it.
 func (s *server) patch(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, key string, prev store.Record, in map[string]any) (store.Record, error) {
+	if err := dupSnis(e, in); err != nil {
+		return nil, err
+	}
 	merged := merge(e, prev, in)
 	delete(merged, "created_at")
 	delete(merged, "updated_at")
