@@ -798,3 +798,74 @@ func TestKongSpecCertificates(t *testing.T) {
 	c.must(204, "DELETE", "/certificates/"+fooID, nil)
 	c.must(404, "GET", "/snis/baz.com", nil)
 }
+
+// spec/03-plugins/09-key-auth/01-api_spec.lua: the key-auth credential
+// endpoints nested under consumers and at /key-auths.
+func TestKongSpecKeyAuthAPI(t *testing.T) {
+	c := newServer(t, nil)
+	bob := c.must(201, "POST", "/consumers", map[string]any{"username": "bob"})
+	bid := bob["id"].(string)
+	j := c.must(201, "POST", "/consumers/bob/key-auth", map[string]any{"key": "1234"})
+	if j["key"] != "1234" || j["consumer"].(map[string]any)["id"] != bid {
+		t.Errorf("create with key: %v", j)
+	}
+	k1 := c.must(201, "POST", "/consumers/bob/key-auth", map[string]any{})["key"]
+	k2 := c.must(201, "POST", "/consumers/bob/key-auth", "", ctForm)["key"]
+	if k1 == nil || k1 == k2 || k1 == "" {
+		t.Errorf("generated keys %v %v", k1, k2)
+	}
+	if n := len(c.must(200, "GET", "/consumers/bob/key-auth", nil)["data"].([]any)); n != 3 {
+		t.Errorf("%d credentials; want 3", n)
+	}
+	cred := c.must(200, "GET", "/consumers/bob/key-auth/1234", nil)
+	cid := cred["id"].(string)
+	c.must(200, "GET", "/consumers/bob/key-auth/"+cid, nil)
+	c.must(201, "POST", "/consumers", map[string]any{"username": "alice"})
+	c.must(404, "GET", "/consumers/alice/key-auth/"+cid, nil)
+	// PUT by key and by a new id.
+	if j := c.must(200, "PUT", "/consumers/bob/key-auth/5678", map[string]any{}); j["key"] != "5678" || j["consumer"].(map[string]any)["id"] != bid {
+		t.Errorf("PUT by key: %v", j)
+	}
+	if j := c.must(200, "PUT", "/consumers/bob/key-auth/c16bbff7-5d0d-4a28-8127-1ee581898f11", map[string]any{}); j["key"] == nil || j["id"] != "c16bbff7-5d0d-4a28-8127-1ee581898f11" {
+		t.Errorf("PUT by id: %v", j)
+	}
+	if j := c.must(200, "PATCH", "/consumers/bob/key-auth/"+cid, map[string]any{"key": "4321"}); j["key"] != "4321" {
+		t.Errorf("PATCH by id: %v", j)
+	}
+	if j := c.must(200, "PATCH", "/consumers/bob/key-auth/4321", map[string]any{"key": "4321UPD"}); j["key"] != "4321UPD" {
+		t.Errorf("PATCH by key: %v", j)
+	}
+	r := c.do("PATCH", "/consumers/bob/key-auth/"+cid, map[string]any{"key": 123})
+	if r.status != 400 || fmt.Sprint(r.json(t)["fields"]) != "map[key:expected a string]" {
+		t.Errorf("PATCH bad key: %d %s", r.status, r.raw)
+	}
+	c.must(404, "DELETE", "/consumers/bob/key-auth/blah", nil)
+	c.must(404, "DELETE", "/consumers/bob/key-auth/00000000-0000-0000-0000-000000000000", nil)
+	// /key-auths with and without a trailing slash, paged.
+	for _, p := range []string{"/key-auths/", "/key-auths"} {
+		if n := len(c.must(200, "GET", p, nil)["data"].([]any)); n != 5 {
+			t.Errorf("GET %s: %d; want 5", p, n)
+		}
+	}
+	p1 := c.must(200, "GET", "/key-auths?size=3", nil)
+	p2 := c.must(200, "GET", "/key-auths?size=3&offset="+url.QueryEscape(p1["offset"].(string)), nil)
+	if len(p2["data"].([]any)) != 2 || p2["offset"] != nil {
+		t.Errorf("second page: %v", p2)
+	}
+	// /key-auths/{id or key}/consumer
+	for _, k := range []string{cid, "4321UPD"} {
+		if j := c.must(200, "GET", "/key-auths/"+k+"/consumer", nil); j["id"] != bid {
+			t.Errorf("consumer of %s: %v", k, j)
+		}
+	}
+	c.must(404, "GET", "/key-auths/"+newUUID()+"/consumer", nil)
+	c.must(404, "GET", "/key-auths/randomstring/consumer", nil)
+	c.must(204, "DELETE", "/consumers/bob/key-auth/"+cid, nil)
+	// key_names are header names.
+	rt := c.must(201, "POST", "/routes", map[string]any{"hosts": []any{"keyauth1.test"}})
+	r = c.do("POST", "/plugins", map[string]any{"name": "key-auth", "route": map[string]any{"id": rt["id"]}, "config": map[string]any{"key_names": []any{`hello\world`}}})
+	// Newer Kong specs read fields.config.key_names[1]: one error per element.
+	if r.status != 400 || !strings.Contains(string(r.raw), `"key_names":["bad header name 'hello\\world', allowed characters are A-Z, a-z, 0-9, '_', and '-'"]`) {
+		t.Errorf("bad key_names: %d %s", r.status, r.raw)
+	}
+}
