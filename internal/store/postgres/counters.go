@@ -131,25 +131,44 @@ func (c *Counters) Close() {
 	})
 }
 
+// takeArgs are one Take's query arguments and results, pooled: the
+// arrays are boxed into args and dest once, when the value is made.
+type takeArgs struct {
+	starts, limits, usage [6]int64
+	args                  [5]any
+	dest                  [6]any
+}
+
+var takeArgsPool = sync.Pool{New: func() any {
+	a := &takeArgs{}
+	a.args[3], a.args[4] = a.starts[:], a.limits[:]
+	for i := range a.dest {
+		a.dest[i] = &a.usage[i]
+	}
+	return a
+}}
+
 // Take implements plugin.ClusterCounters in one round trip.
 func (c *Counters) Take(ctx context.Context, serviceID, routeID, identifier string, ws []plugin.CounterWindow, usage []int64) error {
-	var starts, limits [6]int64
+	a := takeArgsPool.Get().(*takeArgs)
+	defer takeArgsPool.Put(a)
+	a.starts, a.limits = [6]int64{}, [6]int64{}
 	for _, w := range ws {
-		if int(w.Period) >= len(limits) {
+		if int(w.Period) >= len(a.limits) {
 			return fmt.Errorf("postgres counters: period %d out of range", w.Period)
 		}
-		starts[w.Period], limits[w.Period] = w.Start, w.Limit
+		a.starts[w.Period], a.limits[w.Period] = w.Start, w.Limit
 	}
+	a.args[0], a.args[1], a.args[2] = identifier, serviceID, routeID
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var u [6]int64
-	err := c.pool.QueryRow(ctx, takeSQL, identifier, serviceID, routeID, starts[:], limits[:]).
-		Scan(&u[0], &u[1], &u[2], &u[3], &u[4], &u[5])
+	err := c.pool.QueryRow(ctx, takeSQL, a.args[:]...).Scan(a.dest[:]...)
+	a.args[0], a.args[1], a.args[2] = nil, nil, nil
 	if err != nil {
 		return mapErr(fmt.Errorf("postgres counters: %w", err))
 	}
 	for i, w := range ws {
-		usage[i] = u[w.Period]
+		usage[i] = a.usage[w.Period]
 	}
 	return nil
 }
