@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -58,7 +59,7 @@ func benchAccess(b *testing.B, a plugin.Accessor, parallel bool) {
 // The cluster policy's per-request cost (one round trip to PostgreSQL),
 // next to the local policy's:
 //
-//	go test -run '^$' -bench 'PolicyAccess' ./internal/store/postgres/
+//	go test -run '^$' -bench 'PolicyAccess|RoundTripFloor' ./internal/store/postgres/
 func BenchmarkClusterPolicyAccess(b *testing.B) {
 	c := openCounters(b, bootstrapped(b), CountersOptions{})
 	benchAccess(b, benchPlugin(b, "cluster", plugin.Deps{Cluster: c}), false)
@@ -71,4 +72,18 @@ func BenchmarkClusterPolicyAccessParallel(b *testing.B) {
 
 func BenchmarkLocalPolicyAccess(b *testing.B) {
 	benchAccess(b, benchPlugin(b, "local", plugin.Deps{State: plugin.NewStatePool()}), false)
+}
+
+// BenchmarkRoundTripFloor is one trivial query on the counters' pool: the
+// floor the cluster policy's cost is compared with.
+func BenchmarkRoundTripFloor(b *testing.B) {
+	c := openCounters(b, bootstrapped(b), CountersOptions{})
+	ctx := context.Background()
+	var x int64
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.pool.QueryRow(ctx, "SELECT 1::bigint").Scan(&x); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
