@@ -315,10 +315,11 @@ func TestNestedEndpoints(t *testing.T) {
 	if !equalJSON(made["snis"], []any{"new.example.com"}) || made["id"] == crt["id"] {
 		t.Errorf("PUT /certificates/{new sni}: %v", made)
 	}
-	r = c.do("GET", "/acls/not-a-uuid", nil)
+	// ca_certificates have no endpoint key (ACLs have "group").
+	r = c.do("GET", "/ca_certificates/not-a-uuid", nil)
 	want := `{"code":1,"name":"invalid primary key","message":"invalid primary key: '{id=\"not-a-uuid\"}'","fields":{"id":"expected a valid UUID"}}`
 	if r.status != 400 || string(r.raw) != want {
-		t.Errorf("GET /acls/not-a-uuid: %d %s; want 400 %s", r.status, r.raw, want)
+		t.Errorf("GET /ca_certificates/not-a-uuid: %d %s; want 400 %s", r.status, r.raw, want)
 	}
 	// A PUT without snis (go-kong's certificate update) keeps them.
 	crt = c.must(200, "PUT", "/certificates/"+crt["id"].(string), map[string]any{"cert": cert, "key": key})

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,6 +153,10 @@ func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key
 		rec, err = rd.Get(ctx, e.name, strings.ToLower(key))
 	case e.name == "targets" && parent != nil:
 		return s.findTarget(ctx, rd, parent, key)
+	case parent != nil && n != nil && e.schema.EndpointKey != "" && slices.Contains(e.schema.CacheKey, e.schema.EndpointKey):
+		// An endpoint key unique only within its parent (an ACL's group
+		// within its consumer) names the parent's child.
+		return s.findChild(ctx, rd, e, n.field, idOf(parent), key)
 	case e.name == "certificates":
 		// Kong also finds a certificate by one of its SNI names.
 		sni, serr := rd.GetByKey(ctx, "snis", "name", key)
@@ -182,6 +187,27 @@ func (s *server) findTarget(ctx context.Context, rd store.Reader, upstream store
 		}
 		for _, r := range page.Records {
 			if t, _ := r["target"].(string); t == key || t == key+":8000" {
+				return r, nil
+			}
+		}
+		if page.Offset == "" {
+			return nil, nil
+		}
+		opts.Offset = page.Offset
+	}
+}
+
+// findChild finds the child of parentID (by its foreign field) whose
+// endpoint key is key; nil when there is none.
+func (s *server) findChild(ctx context.Context, rd store.Reader, e *entityInfo, field, parentID, key string) (store.Record, error) {
+	opts := store.ListOptions{Size: 1000, Foreign: &store.Foreign{Field: field, ID: parentID}}
+	for {
+		page, err := rd.List(ctx, e.name, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Records {
+			if v, _ := r[e.schema.EndpointKey].(string); v == key {
 				return r, nil
 			}
 		}

@@ -869,3 +869,37 @@ func TestKongSpecKeyAuthAPI(t *testing.T) {
 		t.Errorf("bad key_names: %d %s", r.status, r.raw)
 	}
 }
+
+// kong/plugins/acl/api.lua and daos.lua (endpoint_key "group"): an ACL is
+// named by id or by group under its consumer.
+func TestKongSpecACLByGroup(t *testing.T) {
+	c := newServer(t, nil)
+	c.must(201, "POST", "/consumers", map[string]any{"username": "alice"})
+	c.must(201, "POST", "/consumers", map[string]any{"username": "bob"})
+	a := c.must(201, "POST", "/consumers/alice/acls", map[string]any{"group": "admins"})
+	b := c.must(201, "POST", "/consumers/bob/acls", "group=admins", ctForm)
+	if j := c.must(200, "GET", "/consumers/bob/acls/admins", nil); j["id"] != b["id"] {
+		t.Errorf("bob's admins: %v", j["id"])
+	}
+	if j := c.must(200, "GET", "/consumers/alice/acls/admins", nil); j["id"] != a["id"] {
+		t.Errorf("alice's admins: %v", j["id"])
+	}
+	c.must(404, "GET", "/consumers/bob/acls/nosuch", nil)
+	j := c.must(200, "PATCH", "/consumers/bob/acls/admins", map[string]any{"tags": []any{"x"}})
+	if j["id"] != b["id"] || fmt.Sprint(j["tags"]) != "[x]" {
+		t.Errorf("PATCH by group: %v", j)
+	}
+	// PUT by group creates the consumer's ACL when missing.
+	j = c.must(200, "PUT", "/consumers/bob/acls/ops", map[string]any{})
+	if j["group"] != "ops" || j["consumer"].(map[string]any)["id"] == nil {
+		t.Errorf("PUT by group: %v", j)
+	}
+	c.must(204, "DELETE", "/consumers/bob/acls/admins", nil)
+	c.must(404, "DELETE", "/consumers/bob/acls/admins", nil)
+	if j := c.must(200, "GET", "/consumers/alice/acls/admins", nil); j["id"] != a["id"] {
+		t.Errorf("alice's admins after bob's delete: %v", j)
+	}
+	if j := c.must(200, "GET", "/acls/"+a["id"].(string)+"/consumer", nil); j["username"] != "alice" {
+		t.Errorf("consumer of acl: %v", j)
+	}
+}

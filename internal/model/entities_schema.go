@@ -575,7 +575,9 @@ func jwtSchema() *Schema {
 
 func aclsSchema() *Schema {
 	return &Schema{
-		Name: "acls", CacheKey: []string{"consumer", "group"},
+		// Kong's acls have endpoint_key "group" (kong/plugins/acl/daos.lua):
+		// /consumers/{c}/acls/{group}.
+		Name: "acls", CacheKey: []string{"consumer", "group"}, EndpointKey: "group",
 		AdminName: "acls", AdminNestedName: "acls",
 		Fields: []*Field{
 			IDField(),
