@@ -903,3 +903,19 @@ func TestKongSpecACLByGroup(t *testing.T) {
 		t.Errorf("consumer of acl: %v", j)
 	}
 }
+
+// kong/db/errors.lua foreign_key_violation_invalid_reference and
+// foreign_keys_unresolved: a reference to a missing parent.
+func TestKongSpecForeignKeyErrors(t *testing.T) {
+	c := newServer(t, nil)
+	id := newUUID()
+	r := c.do("POST", "/routes", map[string]any{"paths": []any{"/x"}, "service": map[string]any{"id": id}})
+	wantBody(t, r, 400, `{"code":4,"name":"foreign key violation","message":"the foreign key '{id=\"`+id+`\"}' does not reference an existing 'services' entity.","fields":{"service":{"id":"`+id+`"}}}`)
+	r = c.do("POST", "/routes", "paths[]=/x&service.id="+id, ctForm)
+	wantBody(t, r, 400, `{"code":4,"name":"foreign key violation","message":"the foreign key '{id=\"`+id+`\"}' does not reference an existing 'services' entity.","fields":{"service":{"id":"`+id+`"}}}`)
+	r = c.do("POST", "/routes", map[string]any{"paths": []any{"/x"}, "service": map[string]any{"name": "nope"}})
+	wantBody(t, r, 400, `{"code":13,"name":"foreign keys unresolved","message":"foreign key unresolved (service.name: the foreign key cannot be resolved with '{name=\"nope\"}' for an existing 'services' entity)","fields":{"service":{"name":"the foreign key cannot be resolved with '{name=\"nope\"}' for an existing 'services' entity"}}}`)
+	if n := c.count("routes"); n != 0 {
+		t.Errorf("%d routes written by refused requests", n)
+	}
+}
