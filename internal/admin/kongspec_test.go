@@ -693,6 +693,20 @@ func TestKongSpecKongRoutes(t *testing.T) {
 	if r := c.do("POST", "/schemas/plugins/validate", map[string]any{"name": "key-auth", "config": map[string]any{"keys": "foo"}}); r.status != 400 || r.json(t)["name"] != "schema violation" {
 		t.Errorf("invalid plugin validate: %d %s", r.status, r.raw)
 	}
+	// 20-timers_spec.lua: the shape of GET /timers.
+	tm := c.must(200, "GET", "/timers", nil)
+	w, _ := tm["worker"].(map[string]any)
+	stats, _ := tm["stats"].(map[string]any)
+	fg, _ := stats["flamegraph"].(map[string]any)
+	sys, _ := stats["sys"].(map[string]any)
+	_, idOK := w["id"].(float64)
+	_, countOK := w["count"].(float64)
+	_, runningOK := fg["running"].(string)
+	_, totalOK := sys["total"].(float64)
+	_, waitingOK := sys["waiting"].(float64)
+	if _, ok := stats["timers"].(map[string]any); !ok || !idOK || !countOK || !runningOK || !totalOK || !waitingOK {
+		t.Errorf("GET /timers: %v", tm)
+	}
 	// Unknown paths: 404 "Not found" for every method, HEAD without body.
 	if r := c.do("HEAD", "/non-existing", nil); r.status != 404 || len(r.raw) != 0 {
 		t.Errorf("HEAD /non-existing: %d %q", r.status, r.raw)

@@ -27,6 +27,7 @@ func (s *server) addNodeRoutes() {
 	s.add("/", handlers{http.MethodGet: s.root})
 	s.add("/status", handlers{http.MethodGet: s.status})
 	s.add("/endpoints", handlers{http.MethodGet: s.endpoints})
+	s.add("/timers", handlers{http.MethodGet: s.timers})
 	s.add("/plugins/enabled", handlers{http.MethodGet: s.pluginsEnabled})
 	s.add("/schemas/{name}", handlers{http.MethodGet: s.entitySchema})
 	s.add("/schemas/{name}/validate", handlers{http.MethodPost: s.validateEntity})
@@ -209,6 +210,19 @@ func memSize(bytes uint64, unit string, scale int) (any, error) {
 		return nil, fmt.Errorf("invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", unit)
 	}
 	return strconv.FormatFloat(float64(bytes)/div, 'f', scale, 64) + suffix, nil
+}
+
+// timers answers GET /timers in Kong's shape (20-timers_spec.lua). sluice
+// runs no Lua timer wheel: one worker, and every counter is zero.
+func (s *server) timers(c *call) error {
+	return s.reply(c, http.StatusOK, map[string]any{
+		"worker": map[string]any{"id": 0, "count": 1},
+		"stats": map[string]any{
+			"flamegraph": map[string]any{"running": "", "pending": "", "elapsed_time": ""},
+			"sys":        map[string]any{"total": 0, "runs": 0, "running": 0, "pending": 0, "waiting": 0},
+			"timers":     map[string]any{},
+		},
+	})
 }
 
 func (s *server) pluginsEnabled(c *call) error {
