@@ -5,7 +5,7 @@ import "sluice/internal/model"
 // Schema is file-log's config record (Kong 3.x schema.lua).
 var Schema = &model.Schema{
 	Name:      Name,
-	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"},
+	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
 	Fields: []*model.Field{
 		{Name: "path", Type: model.TypeString, Required: true,
 			MatchAll: []model.MatchRule{{Pattern: "^[^*&%\\\\`]+$", Err: "not a valid filename"}}},

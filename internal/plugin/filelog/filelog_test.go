@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
 )
@@ -195,5 +197,14 @@ func TestInstancesShareWriter(t *testing.T) {
 	}
 	if got := readLines(t, path, 2); len(got) != 2 {
 		t.Fatalf("lines: got %d; want 2", len(got))
+	}
+}
+
+// TestDefaultProtocols: the plugin's default protocols are Kong OSS 3.x's
+// (typedefs.protocols: no ws/wss, which are Enterprise-only), so that a
+// plugin entity without protocols validates.
+func TestDefaultProtocols(t *testing.T) {
+	if !slices.Equal(Schema.Protocols, model.Protocols) {
+		t.Fatalf("default protocols %v; want %v", Schema.Protocols, model.Protocols)
 	}
 }

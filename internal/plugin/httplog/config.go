@@ -30,7 +30,7 @@ func validateURL(v any) string {
 // Schema is http-log's config record (Kong 3.x schema.lua).
 var Schema = &model.Schema{
 	Name:      Name,
-	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"},
+	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
 	Fields: []*model.Field{
 		{Name: "http_endpoint", Type: model.TypeString, Required: true, Custom: validateURL, Referenceable: true, Encrypted: true},
 		{Name: "method", Type: model.TypeString, Default: "POST", OneOf: []any{"POST", "PUT", "PATCH"}},

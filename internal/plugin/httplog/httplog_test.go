@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
 )
@@ -308,5 +310,14 @@ func TestInstancesShareQueue(t *testing.T) {
 	hb.Log(&plugin.Ctx{Request: r})
 	if got := hb.q.drops.Load(); got != before+1 {
 		t.Fatalf("drops after stop: got %d; want %d", got, before+1)
+	}
+}
+
+// TestDefaultProtocols: the plugin's default protocols are Kong OSS 3.x's
+// (typedefs.protocols: no ws/wss, which are Enterprise-only), so that a
+// plugin entity without protocols validates.
+func TestDefaultProtocols(t *testing.T) {
+	if !slices.Equal(Schema.Protocols, model.Protocols) {
+		t.Fatalf("default protocols %v; want %v", Schema.Protocols, model.Protocols)
 	}
 }

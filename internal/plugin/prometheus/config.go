@@ -6,7 +6,7 @@ import "sluice/internal/model"
 // defaults to false).
 var Schema = &model.Schema{
 	Name:      Name,
-	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"},
+	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
 	Fields: []*model.Field{
 		{Name: "per_consumer", Type: model.TypeBoolean, Default: false},
 		{Name: "status_code_metrics", Type: model.TypeBoolean, Default: false},

@@ -78,7 +78,9 @@ func TestUpstreamTargetHealth(t *testing.T) {
 			return prometheus.Connections{Accepted: 7, Handled: 7, Total: 20, Active: 3, Reading: 1, Writing: 1, Waiting: 1}
 		},
 		TargetHealth: func(yield func(prometheus.TargetState)) {
-			snap.EachTargetHealth(func(u, tg, addr, state string) { yield(prometheus.TargetState{Upstream: u, Target: tg, Address: addr, State: state}) })
+			snap.EachTargetHealth(func(u, tg, addr, state string) {
+				yield(prometheus.TargetState{Upstream: u, Target: tg, Address: addr, State: state})
+			})
 		}})
 	defer prometheus.SetNode(prometheus.Node{})
 

@@ -4,11 +4,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"sluice/internal/metrics"
+	"sluice/internal/model"
 	"sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/requestsizelimiting"
 	"sluice/internal/proxytest"
@@ -117,5 +119,14 @@ func TestSwitchesOff(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if after := scrape(t); after != before {
 		t.Fatalf("exposition changed with every switch off:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// TestDefaultProtocols: the plugin's default protocols are Kong OSS 3.x's
+// (typedefs.protocols: no ws/wss, which are Enterprise-only), so that a
+// plugin entity without protocols validates.
+func TestDefaultProtocols(t *testing.T) {
+	if !slices.Equal(prometheus.Schema.Protocols, model.Protocols) {
+		t.Fatalf("default protocols %v; want %v", prometheus.Schema.Protocols, model.Protocols)
 	}
 }
