@@ -31,6 +31,17 @@ func (c *Ctx) AddRequestHeader(name, value string) { c.Request.Header.Add(name, 
 // ClearRequestHeader removes a header from the request sent upstream.
 func (c *Ctx) ClearRequestHeader(name string) { c.Request.Header.Del(name) }
 
+// SetUpstreamHost sets the Host header sent upstream (Kong's
+// kong.service.request.set_header("host", v), which sets nginx's
+// $upstream_host): it wins over the service's host, the upstream's
+// host_header and preserve_host. The client's Host (Request.Host, what
+// kong.request.get_host and log entries show) is not changed. "" undoes it.
+func (c *Ctx) SetUpstreamHost(host string) { c.upstreamHost = host }
+
+// UpstreamHost returns the Host a plugin set for the upstream request, ""
+// when none did. The proxy reads it after the access phase.
+func (c *Ctx) UpstreamHost() string { return c.upstreamHost }
+
 // Query returns the request's query arguments, parsed once per request.
 // The map is shared: modify it only through SetQuery/ClearQueryArg.
 func (c *Ctx) Query() url.Values {

@@ -146,6 +146,8 @@ type Ctx struct {
 	query     url.Values
 	shared    map[string]any
 	anonymous bool
+	// upstreamHost is the Host set by SetUpstreamHost.
+	upstreamHost string
 }
 
 // Timing is what the proxy measured of one request, for the log phase.

@@ -4,10 +4,15 @@
 // error bodies.
 //
 // The proxy sees only the snapshot (it never imports store, admin,
-// declarative or reload). Forwarding uses httputil.ReverseProxy with a
-// Rewrite hook; transports are kept in a pool keyed by the service's
-// transport-relevant fields so that config reloads neither drop keep-alive
-// connections nor leak them (unused transports are evicted).
+// declarative or reload). Requests from HTTP/1.x clients to plain-HTTP
+// services (no protocol upgrade) are forwarded by forward over sluice's own
+// HTTP/1.1 client (package upconn): the request head is written straight
+// from the client's request and the response head parsed into the client's
+// header map, on the request's goroutine. Everything else (https, grpc,
+// grpcs, upgrades, HTTP/2 clients) uses httputil.ReverseProxy with a
+// Rewrite hook over net/http's transport. Both are kept in a pool keyed by
+// the service's transport-relevant fields so that config reloads neither
+// drop keep-alive connections nor leak them (unused ones are evicted).
 //
 // Kong behaviours reproduced here (Kong 3.9):
 //   - 404 "no Route matched with those values" and every other proxy error
@@ -29,8 +34,10 @@
 // certificates are verified only when the service's tls_verify is true
 // (nginx's proxy_ssl_verify is off by default in Kong).
 //
-// Deviations from Kong: upstream_keepalive_max_requests is accepted but not
-// enforced (Go's transports cannot retire a connection after N requests);
+// Deviations from Kong: upstream_keepalive_max_requests is enforced only on
+// the own HTTP/1.1 client (Go's transports cannot retire a connection after
+// N requests); the Upstream-side 100 Continue is not passed on (the client
+// got its own from the server when the body was read), other 1xx are;
 // read_timeout and write_timeout apply to every read and write on the
 // upstream connection, as nginx's proxy timeouts do, which for a shared
 // HTTP/2 connection means "idle for read_timeout" rather than per stream;

@@ -81,9 +81,18 @@ func (p *Proxy) logPhase(st *reqState) {
 type filteredBody struct {
 	src  io.ReadCloser
 	c    *plugin.Ctx
+	pool *bufferPool // source of buf when set; release returns it
 	buf  []byte
 	out  []byte
 	done bool
+}
+
+// release returns the read buffer to the pool.
+func (f *filteredBody) release() {
+	if f.pool != nil && f.buf != nil {
+		f.pool.Put(f.buf)
+		f.buf = nil
+	}
 }
 
 func (f *filteredBody) Read(p []byte) (int, error) {
@@ -92,7 +101,11 @@ func (f *filteredBody) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		if f.buf == nil {
-			f.buf = make([]byte, 32<<10)
+			if f.pool != nil {
+				f.buf = f.pool.Get()
+			} else {
+				f.buf = make([]byte, 32<<10)
+			}
 		}
 		n, err := f.src.Read(f.buf)
 		last := errors.Is(err, io.EOF)
@@ -109,4 +122,8 @@ func (f *filteredBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (f *filteredBody) Close() error { return f.src.Close() }
+func (f *filteredBody) Close() error {
+	err := f.src.Close()
+	f.release()
+	return err
+}

@@ -248,6 +248,8 @@ type reqState struct {
 	headersDone time.Time
 	kongLatency time.Duration
 	lastBody    *attemptBody
+	// bodyRead counts the request body bytes read on the own path.
+	bodyRead int64
 }
 
 // one returns v as a one-element header value slice without allocating
@@ -431,6 +433,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		st.hostHdr = r.Host
 	}
 
+	if ownPath(r, se) {
+		p.forward(w, st, se)
+		return
+	}
 	rp := se.sp.buffered
 	if !st.route.ResponseBuffering {
 		rp = se.sp.streaming
@@ -557,23 +563,28 @@ func (p *Proxy) protocolChecks(w http.ResponseWriter, r *http.Request, st *reqSt
 // target points req at the current peer: URL host (the address dialled and
 // the connection-pool key), Host header and TLS server name.
 func (st *reqState) target(req *http.Request) {
-	if st.peer != nil {
-		req.URL.Host = st.peer.Addr
-		if !st.route.PreserveHost {
-			host := st.peer.Host // the upstream's host_header when set
-			if host == "" {
-				host, _, _ = net.SplitHostPort(st.peer.Addr)
-			}
-			st.hostHdr = hostWithPort(host, st.peer.Port, st.svc.Protocol)
-		}
-	} else {
-		req.URL.Host = st.directDst
-	}
+	req.URL.Host = st.targetAddr()
 	req.Host = st.hostHdr
 	if st.upScheme == "https" {
 		sni := hostOnly(st.hostHdr)
 		st.sni.Store(&sni)
 	}
+}
+
+// targetAddr returns the address of the current peer and sets the Host
+// header for it.
+func (st *reqState) targetAddr() string {
+	if st.peer == nil {
+		return st.directDst
+	}
+	if !st.route.PreserveHost {
+		host := st.peer.Host // the upstream's host_header when set
+		if host == "" {
+			host, _, _ = net.SplitHostPort(st.peer.Addr)
+		}
+		st.hostHdr = hostWithPort(host, st.peer.Port, st.svc.Protocol)
+	}
+	return st.peer.Addr
 }
 
 // attemptFailed reports a failed attempt to the balancer.
@@ -689,26 +700,38 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if st == nil {
 		return nil
 	}
-	st.status = res.StatusCode
-	h := res.Header
+	var filter bool
+	res.StatusCode, filter = p.upstreamHead(st, res.StatusCode, res.Header, res.Body != nil && res.Body != http.NoBody)
+	if filter {
+		res.ContentLength = -1
+		res.Body = &filteredBody{src: res.Body, c: st.plug, pool: p.buffers}
+	}
+	return nil
+}
+
+// upstreamHead adds Kong's downstream headers to an upstream response head
+// and runs the header filter. It returns the status to send and whether
+// the body must go through the body filter (Content-Length is then
+// removed: the size may change and the body goes out chunked).
+func (p *Proxy) upstreamHead(st *reqState, status int, h http.Header, hasBody bool) (int, bool) {
+	st.status = status
 	if p.enabled.upstreamStatus {
-		h[hdrUpstreamStatus] = st.one(strconv.Itoa(res.StatusCode))
+		h[hdrUpstreamStatus] = st.one(strconv.Itoa(status))
 	}
 	if st.peer != nil && st.peer.SetCookie != nil {
 		h.Add("Set-Cookie", st.peer.SetCookie.String())
 	}
 	p.proxiedHeaders(st, h)
+	filter := false
 	if st.plug != nil {
-		res.StatusCode = p.headerFilter(st, res.StatusCode, h)
-		if st.plug.HasBodyFilter() && res.Body != nil && res.Body != http.NoBody {
-			// The size may change: the body goes out chunked.
+		status = p.headerFilter(st, status, h)
+		if st.plug.HasBodyFilter() && hasBody {
 			delete(h, "Content-Length")
-			res.ContentLength = -1
-			res.Body = &filteredBody{src: res.Body, c: st.plug}
+			filter = true
 		}
 		st.headersDone = time.Now()
 	}
-	return nil
+	return status, filter
 }
 
 // proxiedHeaders sets the headers of a response that went through the
@@ -782,6 +805,11 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, req *http.Request, err error
 		w.WriteHeader(http.StatusBadGateway)
 		return
 	}
+	p.upstreamError(w, st, err)
+}
+
+// upstreamError answers a failed upstream exchange.
+func (p *Proxy) upstreamError(w http.ResponseWriter, st *reqState, err error) {
 	status, msg := errorStatus(st.in.Context(), err)
 	if st.status == 0 {
 		st.status = status

@@ -87,6 +87,8 @@ func (st *reqState) fillTiming(ps *plugState, now time.Time) {
 		body = int64(len(st.replay.b))
 	case st.lastBody != nil:
 		body = st.lastBody.n.Load()
+	default:
+		body = st.bodyRead
 	}
 	t.RequestSize = ps.reqHead + body
 	t.ResponseSize = ps.sent.total()

@@ -18,6 +18,7 @@ import (
 
 	"sluice/internal/model"
 	"sluice/internal/snapshot"
+	"sluice/internal/upconn"
 )
 
 const copyBufferSize = 32 << 10
@@ -84,6 +85,9 @@ func keyFor(s *model.Service) transportKey {
 type svcProxy struct {
 	key       transportKey
 	transport *http.Transport
+	// conns is sluice's own HTTP/1.1 client for plain-HTTP services (nil
+	// for the others), used by forward; transport serves the rest.
+	conns     *upconn.Pool
 	buffered  *httputil.ReverseProxy
 	streaming *httputil.ReverseProxy
 	lastUsed  atomic.Int64 // unix nanoseconds
@@ -182,6 +186,9 @@ func (tp *transportPool) sweep(cutoff int64) int {
 		if sp.lastUsed.Load() < cutoff {
 			delete(tp.byKey, k)
 			sp.transport.CloseIdleConnections()
+			if sp.conns != nil {
+				sp.conns.Close()
+			}
 			n++
 		}
 	}
@@ -204,7 +211,24 @@ func (tp *transportPool) run(every, maxIdle time.Duration) {
 			return
 		case now := <-t.C:
 			tp.sweep(now.Add(-maxIdle).UnixNano())
+			tp.closeIdleConns(now.Add(-tp.p.opts.KeepaliveIdleTimeout))
 		}
+	}
+}
+
+// closeIdleConns closes the own client's connections idle since before
+// cutoff (upstream_keepalive_idle_timeout).
+func (tp *transportPool) closeIdleConns(cutoff time.Time) {
+	tp.mu.Lock()
+	sps := make([]*svcProxy, 0, len(tp.byKey))
+	for _, sp := range tp.byKey {
+		if sp.conns != nil {
+			sps = append(sps, sp)
+		}
+	}
+	tp.mu.Unlock()
+	for _, sp := range sps {
+		sp.conns.CloseIdle(cutoff)
 	}
 }
 
@@ -225,13 +249,20 @@ func (p *Proxy) newSvcProxy(snap *snapshot.Snapshot, s *model.Service, k transpo
 	readTO := msDuration(s.ReadTimeout, 60*time.Second)
 	writeTO := msDuration(s.WriteTimeout, 60*time.Second)
 	dialer := &net.Dialer{Timeout: connectTO, KeepAlive: 60 * time.Second}
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+	rawDial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dialer.DialContext(ctx, network, addr)
 		if err != nil {
 			var dnsErr *net.DNSError
 			if errors.As(err, &dnsErr) {
 				return nil, &errDNS{err: err}
 			}
+			return nil, err
+		}
+		return c, nil
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := rawDial(ctx, network, addr)
+		if err != nil {
 			return nil, err
 		}
 		return &deadlineConn{Conn: c, read: readTO, write: writeTO}, nil
@@ -286,6 +317,11 @@ func (p *Proxy) newSvcProxy(snap *snapshot.Snapshot, s *model.Service, k transpo
 	tr.Protocols = &protos
 
 	sp := &svcProxy{key: k, transport: tr}
+	if s.Protocol == "http" {
+		sp.conns = upconn.New(upconn.Options{Dial: rawDial, ReadTimeout: readTO, WriteTimeout: writeTO,
+			MaxIdle: p.opts.KeepalivePoolSize, IdleTimeout: p.opts.KeepaliveIdleTimeout,
+			MaxRequests: p.opts.KeepaliveMaxRequests})
+	}
 	rt := &retryTransport{base: tr, p: p}
 	mk := func(flush time.Duration) *httputil.ReverseProxy {
 		return &httputil.ReverseProxy{

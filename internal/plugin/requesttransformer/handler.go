@@ -173,13 +173,21 @@ func (t *Transformer) transformHeaders(c *plugin.Ctx, e *env) {
 		if v, ok := h[old]; ok {
 			nv, _ := en.value.render(e)
 			delete(h, old)
+			if strings.EqualFold(nv, "host") {
+				// Kong sets headers.host: the upstream Host.
+				c.SetUpstreamHost(v[0])
+				continue
+			}
 			h[http.CanonicalHeaderKey(nv)] = v
 		}
 	}
 	for _, en := range t.replace.headers {
 		v, _ := en.value.render(e)
 		if strings.EqualFold(en.name, "host") {
-			c.Request.Host = v
+			// Kong (request-transformer/access.lua) replaces host even
+			// when the client sent none, through set_headers: the
+			// upstream Host.
+			c.SetUpstreamHost(v)
 			continue
 		}
 		if _, ok := h[http.CanonicalHeaderKey(en.name)]; ok {

@@ -22,7 +22,7 @@ type reqSpec struct {
 }
 
 type want struct {
-	method, path, query, body, host string
+	method, path, query, body, host string // host: UpstreamHost
 	headers                         map[string]string // "" = absent
 	multi                           map[string][]string
 }
@@ -59,8 +59,8 @@ func run(t *testing.T, cfg string, in reqSpec, w want, captures map[string]strin
 	if r.URL.RawQuery != w.query {
 		t.Errorf("query = %q; want %q", r.URL.RawQuery, w.query)
 	}
-	if w.host != "" && r.Host != w.host {
-		t.Errorf("host = %q; want %q", r.Host, w.host)
+	if c.UpstreamHost() != w.host {
+		t.Errorf("upstream host = %q; want %q", c.UpstreamHost(), w.host)
 	}
 	for k, v := range w.headers {
 		if got := r.Header.Get(k); got != v {
@@ -110,9 +110,41 @@ func TestOrderRemoveThenAdd(t *testing.T) {
 		want{headers: map[string]string{"X-A": "", "X-B": "replaced"}}, nil)
 }
 
+// TestHost follows kong/plugins/request-transformer/access.lua: replace and
+// rename to host set the upstream Host (set_headers with host), add and
+// append ignore host; the client's Host is left as it was.
 func TestHost(t *testing.T) {
-	run(t, `{"replace":{"headers":["host:upstream.example"]},"add":{"headers":["host:ignored"]}}`,
-		reqSpec{target: "http://client.example/"}, want{host: "upstream.example"}, nil)
+	for _, tt := range []struct {
+		cfg  string
+		in   reqSpec
+		host string
+	}{
+		{`{"replace":{"headers":["host:upstream.example"]},"add":{"headers":["host:ignored"]}}`,
+			reqSpec{target: "http://client.example/"}, "upstream.example"},
+		{`{"add":{"headers":["host:ignored"]},"append":{"headers":["host:ignored"]}}`,
+			reqSpec{target: "http://client.example/"}, ""},
+		{`{"rename":{"headers":["x-target:host"]}}`,
+			reqSpec{target: "http://client.example/", headers: map[string]string{"X-Target": "renamed.example"}}, "renamed.example"},
+		{`{"replace":{"headers":["host:$(headers[\"x-target\"])"]}}`,
+			reqSpec{target: "http://client.example/", headers: map[string]string{"X-Target": "tpl.example"}}, "tpl.example"},
+	} {
+		p := build(t, tt.cfg)
+		r := httptest.NewRequest("GET", tt.in.target, nil)
+		for k, v := range tt.in.headers {
+			r.Header.Set(k, v)
+		}
+		c := &plugin.Ctx{Request: r}
+		p.Access(c)
+		if got := c.UpstreamHost(); got != tt.host {
+			t.Errorf("%s: upstream host %q; want %q", tt.cfg, got, tt.host)
+		}
+		if r.Host != "client.example" {
+			t.Errorf("%s: client Host changed to %q", tt.cfg, r.Host)
+		}
+		if _, ok := r.Header["Host"]; ok {
+			t.Errorf("%s: Host left in the header map", tt.cfg)
+		}
+	}
 }
 
 func TestQuery(t *testing.T) {
