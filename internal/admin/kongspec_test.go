@@ -933,3 +933,25 @@ func TestKongSpecForeignKeyErrors(t *testing.T) {
 		t.Errorf("%d routes written by refused requests", n)
 	}
 }
+
+// 12-plugins-conf_spec.lua: the plugins setting decides what GET / lists
+// as available and what can be configured.
+func TestKongSpecPluginsConf(t *testing.T) {
+	c := newServer(t, func(o *Options) { o.EnabledPlugins = []string{"key-auth", "basic-auth"} })
+	avail := c.must(200, "GET", "/", nil)["plugins"].(map[string]any)["available_on_server"].(map[string]any)
+	if len(avail) != 2 || avail["key-auth"] == nil || avail["basic-auth"] == nil {
+		t.Errorf("available_on_server: %v", avail)
+	}
+	c.must(201, "POST", "/plugins/", map[string]any{"name": "key-auth"})
+	ba := c.must(201, "POST", "/plugins/", map[string]any{"name": "basic-auth"})
+	c.must(400, "POST", "/plugins/", map[string]any{"name": "cors"})
+	j := c.must(200, "PATCH", "/plugins/"+ba["id"].(string), map[string]any{"config": map[string]any{"hide_credentials": true}})
+	if j["config"].(map[string]any)["hide_credentials"] != true {
+		t.Errorf("PATCH config: %v", j)
+	}
+	off := newServer(t, func(o *Options) { o.EnabledPlugins = []string{} })
+	r := off.do("GET", "/", nil)
+	if !strings.Contains(string(r.raw), `"available_on_server":{}`) || !strings.Contains(string(r.raw), `"enabled_in_cluster":[]`) {
+		t.Errorf("plugins off: %s", r.raw)
+	}
+}
