@@ -36,7 +36,7 @@
 //
 // Deviations from Kong: upstream_keepalive_max_requests is enforced only on
 // the own HTTP/1.1 client (Go's transports cannot retire a connection after
-// N requests); the Upstream-side 100 Continue is not passed on (the client
+// N requests); the upstream's 100 Continue is not passed on (the client
 // got its own from the server when the body was read), other 1xx are;
 // read_timeout and write_timeout apply to every read and write on the
 // upstream connection, as nginx's proxy timeouts do, which for a shared
