@@ -174,7 +174,16 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	h := w.Header()
 	h.Set("Server", "kong/"+s.version)
-	h.Set("Access-Control-Allow-Origin", "*")
+	// Kong runs its cors plugin on the Admin API with origins "*" and
+	// credentials (kong/admin_gui/api_helpers.lua): the request's Origin is
+	// echoed when there is one (23-cors_spec.lua).
+	if origin := r.Header.Get("Origin"); origin != "" {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+	} else {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
+	h.Set("Access-Control-Allow-Credentials", "true")
 	if s.opts.AdminToken != "" {
 		got := r.Header.Get("Kong-Admin-Token")
 		if subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.AdminToken)) != 1 {
@@ -193,7 +202,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		allow := rt.allowed()
 		h.Set("Allow", allow)
 		h.Set("Access-Control-Allow-Methods", allow)
-		h.Set("Access-Control-Allow-Headers", "Content-Type")
+		acah := r.Header.Get("Access-Control-Request-Headers")
+		if acah == "" {
+			acah = "Content-Type"
+		}
+		h.Set("Access-Control-Allow-Headers", acah)
 		s.writeLatency(c)
 		c.status = http.StatusNoContent
 		w.WriteHeader(http.StatusNoContent)

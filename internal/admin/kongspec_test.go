@@ -14,8 +14,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"mime/multipart"
+	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
@@ -953,5 +955,47 @@ func TestKongSpecPluginsConf(t *testing.T) {
 	r := off.do("GET", "/", nil)
 	if !strings.Contains(string(r.raw), `"available_on_server":{}`) || !strings.Contains(string(r.raw), `"enabled_in_cluster":[]`) {
 		t.Errorf("plugins off: %s", r.raw)
+	}
+}
+
+// 23-cors_spec.lua (no admin_gui_url): preflight methods per route,
+// request headers and Origin echoed.
+func TestKongSpecCORS(t *testing.T) {
+	c := newServer(t, nil)
+	send := func(method, path string, hdr map[string]string) *resp {
+		t.Helper()
+		req, _ := http.NewRequest(method, c.url+path, nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		return &resp{status: res.StatusCode, header: res.Header, raw: raw}
+	}
+	for path, want := range map[string]string{"/": "GET, HEAD, OPTIONS", "/routes": "GET, HEAD, OPTIONS, POST",
+		"/routes/test": "DELETE, GET, HEAD, OPTIONS, PATCH, PUT"} {
+		r := send("OPTIONS", path, nil)
+		if r.status != 204 || r.header.Get("Allow") != want || r.header.Get("Access-Control-Allow-Methods") != want {
+			t.Errorf("OPTIONS %s: %d Allow %q", path, r.status, r.header.Get("Allow"))
+		}
+	}
+	if r := send("OPTIONS", "/", nil); r.header.Get("Access-Control-Allow-Headers") != "Content-Type" || r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("preflight defaults: %v", r.header)
+	}
+	r := send("OPTIONS", "/", map[string]string{"Access-Control-Request-Headers": "X-Header-1,X-Header-2", "Origin": "http://example.com"})
+	if r.header.Get("Access-Control-Allow-Headers") != "X-Header-1,X-Header-2" || r.header.Get("Access-Control-Allow-Origin") != "http://example.com" {
+		t.Errorf("preflight echo: %v", r.header)
+	}
+	r = send("GET", "/", map[string]string{"Access-Control-Request-Method": "PATCH", "Access-Control-Request-Headers": "X-Header-1", "Origin": "http://example.com"})
+	if r.status != 200 || r.header.Get("Access-Control-Allow-Methods") != "" || r.header.Get("Access-Control-Allow-Headers") != "" ||
+		r.header.Get("Access-Control-Allow-Origin") != "http://example.com" {
+		t.Errorf("main request: %d %v", r.status, r.header)
+	}
+	if r := send("GET", "/", nil); r.header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("main request without Origin: %v", r.header)
 	}
 }
