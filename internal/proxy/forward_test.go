@@ -6,12 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"sluice/internal/model"
+	"sluice/internal/plugin"
 )
 
 // TestOwnPathKeepAlive checks that plain-HTTP upstream connections are
@@ -169,5 +171,40 @@ func TestOwnPathClientGone(t *testing.T) {
 	case <-closed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the upstream connection stayed open after the client left")
+	}
+}
+
+// hostSetter is a test plugin that sets the upstream Host in access.
+type hostSetter struct{ host string }
+
+func (h hostSetter) Access(c *plugin.Ctx) { c.SetUpstreamHost(h.host) }
+
+func init() {
+	plugin.Register(plugin.Definition{Name: "test-upstream-host", Priority: 6, Schema: &model.Schema{Name: "test-upstream-host",
+		Fields: []*model.Field{{Name: "host", Type: model.TypeString}}},
+		New: func(cfg map[string]any, _ plugin.Deps) (any, error) {
+			h, _ := cfg["host"].(string)
+			return hostSetter{host: h}, nil
+		}})
+}
+
+// TestUpstreamHostFromPlugin checks that a plugin's SetUpstreamHost is the
+// Host sent upstream, over preserve_host, while the client's Host stays.
+func TestUpstreamHostFromPlugin(t *testing.T) {
+	up := newEcho(t, "up")
+	svc := svcTo(t, up.URL)
+	r := routeTo(svc, "/h")
+	r.PreserveHost = true
+	plain := routeTo(svc, "/plain")
+	e := newPluginEnv(t, &model.Config{Services: []*model.Service{svc}, Routes: []*model.Route{r, plain},
+		Plugins: []*model.Plugin{plug(t, "test-upstream-host", map[string]any{"host": "set.by.plugin"}, r, nil, nil)}})
+	_, body := e.do(t, "GET", "/h", map[string]string{"Host": "client.example"}, nil)
+	if got := decodeEcho(t, body); got.Host != "set.by.plugin" || got.Header.Get("X-Forwarded-Host") != "client.example" {
+		t.Errorf("upstream Host %q, X-Forwarded-Host %q; want set.by.plugin and client.example", got.Host, got.Header.Get("X-Forwarded-Host"))
+	}
+	h, p := hostPort(t, up.URL)
+	_, body = e.do(t, "GET", "/plain", map[string]string{"Host": "client.example"}, nil)
+	if got := decodeEcho(t, body); got.Host != h+":"+strconv.Itoa(p) {
+		t.Errorf("route without the plugin: upstream Host %q", got.Host)
 	}
 }

@@ -574,17 +574,25 @@ func (st *reqState) target(req *http.Request) {
 // targetAddr returns the address of the current peer and sets the Host
 // header for it.
 func (st *reqState) targetAddr() string {
-	if st.peer == nil {
-		return st.directDst
-	}
-	if !st.route.PreserveHost {
-		host := st.peer.Host // the upstream's host_header when set
-		if host == "" {
-			host, _, _ = net.SplitHostPort(st.peer.Addr)
+	addr := st.directDst
+	if st.peer != nil {
+		addr = st.peer.Addr
+		if !st.route.PreserveHost {
+			host := st.peer.Host // the upstream's host_header when set
+			if host == "" {
+				host, _, _ = net.SplitHostPort(st.peer.Addr)
+			}
+			st.hostHdr = hostWithPort(host, st.peer.Port, st.svc.Protocol)
 		}
-		st.hostHdr = hostWithPort(host, st.peer.Port, st.svc.Protocol)
 	}
-	return st.peer.Addr
+	// A plugin's kong.service.request.set_header("host") wins over the
+	// service, the upstream's host_header and preserve_host.
+	if st.plug != nil {
+		if h := st.plug.UpstreamHost(); h != "" {
+			st.hostHdr = h
+		}
+	}
+	return addr
 }
 
 // attemptFailed reports a failed attempt to the balancer.
