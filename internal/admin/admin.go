@@ -197,6 +197,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.route, c.params = rt, params
+	if countArgs(r.URL.RawQuery) > maxArgs {
+		s.fail(c, errTooManyArgs)
+		return
+	}
 	method := r.Method
 	if method == http.MethodOptions {
 		allow := rt.allowed()
@@ -366,6 +370,25 @@ func (s *server) match(escaped string) (*route, map[string]string) {
 		}
 	}
 	return best, params
+}
+
+// maxArgs is how many query or form arguments Kong reads
+// (21-truncated_arguments_spec.lua); past it the request fails.
+const maxArgs = 1000
+
+var errTooManyArgs = message(http.StatusBadRequest, "Too many arguments")
+
+// countArgs counts the key=value pairs of a query or form body.
+func countArgs(q string) int {
+	n := 0
+	for q != "" {
+		var seg string
+		seg, q, _ = strings.Cut(q, "&")
+		if seg != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func better(a, b []bool) bool {

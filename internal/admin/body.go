@@ -72,6 +72,9 @@ func decodeBody(r *http.Request, data []byte) (map[string]any, bodyKind, error) 
 		}
 		return m, bodyJSON, nil
 	case strings.HasPrefix(mt, "application/x-www-form-urlencoded"):
+		if countArgs(string(data)) > maxArgs {
+			return nil, bodyForm, errTooManyArgs
+		}
 		vals, err := url.ParseQuery(string(data))
 		if err != nil {
 			return nil, bodyForm, message(http.StatusBadRequest, "Cannot parse form body")

@@ -999,3 +999,19 @@ func TestKongSpecCORS(t *testing.T) {
 		t.Errorf("main request without Origin: %v", r.header)
 	}
 }
+
+// 21-truncated_arguments_spec.lua: more than 1000 query or form arguments.
+func TestKongSpecTooManyArguments(t *testing.T) {
+	c := newServer(t, nil)
+	var items []string
+	for i := 1; i <= 1001; i++ {
+		items = append(items, fmt.Sprintf("config.allow=%d", i))
+	}
+	wantBody(t, c.do("POST", "/plugins", "name=ip-restriction&"+strings.Join(items, "&"), ctForm), 400, `{"message":"Too many arguments"}`)
+	items = items[:0]
+	for i := 1; i <= 1001; i++ {
+		items = append(items, fmt.Sprintf("a=%d", i))
+	}
+	wantBody(t, c.do("GET", "/plugins?"+strings.Join(items, "&"), nil), 400, `{"message":"Too many arguments"}`)
+	c.must(200, "GET", "/plugins?"+strings.Join(items[:1000], "&"), nil)
+}
