@@ -1015,3 +1015,27 @@ func TestKongSpecTooManyArguments(t *testing.T) {
 	wantBody(t, c.do("GET", "/plugins?"+strings.Join(items, "&"), nil), 400, `{"message":"Too many arguments"}`)
 	c.must(200, "GET", "/plugins?"+strings.Join(items[:1000], "&"), nil)
 }
+
+// 25-max_safe_integer_spec.lua: 2^53 is answered as a plain decimal.
+func TestKongSpecMaxSafeInteger(t *testing.T) {
+	c := newServer(t, nil)
+	for _, body := range []any{
+		map[string]any{"paths": []any{"/max"}, "regex_priority": 9007199254740992},
+		"paths[]=/max2&regex_priority=9007199254740992",
+	} {
+		var r *resp
+		if s, ok := body.(string); ok {
+			r = c.do("POST", "/routes", s, ctForm)
+		} else {
+			r = c.do("POST", "/routes", body)
+		}
+		if r.status != 201 {
+			t.Fatalf("POST: %d %s", r.status, r.raw)
+		}
+		id := r.json(t)["id"].(string)
+		got := c.do("GET", "/routes/"+id, nil)
+		if !strings.Contains(string(got.raw), `"regex_priority":9007199254740992`) {
+			t.Errorf("GET: %s", got.raw)
+		}
+	}
+}
