@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
+	"sluice/internal/metrics"
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
 )
@@ -70,14 +73,84 @@ func TestAccess(t *testing.T) {
 	}
 }
 
+// TestCacheBounded fills the shared verdict cache far past its caps (10x
+// the entries, and User-Agents long enough to hit the byte cap first) and
+// checks that it stays at its caps, that its gauges say so, that verdicts
+// stay right, and that the heap after GC stays within a generous bound.
 func TestCacheBounded(t *testing.T) {
-	p := build(t, `{}`)
-	for i := 0; i < CacheSize+10; i++ {
-		p.verdict(fmt.Sprintf("agent-%d", i))
+	shared.flush()
+	t.Cleanup(shared.flush)
+	p := build(t, `{"deny":["evil"]}`)
+	q := build(t, `{"allow":["evil"]}`) // other lists: its own verdicts
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
 	}
-	if n := len(p.cache); n > CacheSize {
-		t.Errorf("cache holds %d entries; want at most %d", n, CacheSize)
+	before := heap()
+	pad := strings.Repeat("x", 600)
+	for i := 0; i < 10*CacheSize; i++ {
+		ua := fmt.Sprintf("agent-%d %s", i, pad)
+		if i%1000 == 0 {
+			ua = fmt.Sprintf("evil-%d", i)
+			if p.verdict(ua) != matchDeny || q.verdict(ua) != matchAllow {
+				t.Fatalf("%s: verdicts %d, %d; want deny for p, allow for q", ua, p.verdict(ua), q.verdict(ua))
+			}
+			continue
+		}
+		if v := p.verdict(ua); v != matchNone {
+			t.Fatalf("%s: verdict %d; want none", ua, v)
+		}
+		n, b := shared.size()
+		if n > CacheSize || b > CacheBytes {
+			t.Fatalf("after %d agents: %d entries, %d bytes; caps %d, %d", i+1, n, b, CacheSize, CacheBytes)
+		}
 	}
+	n, b := shared.size()
+	if b < CacheBytes/4 {
+		t.Errorf("cache holds %d bytes; want it filled to near its cap %d", b, CacheBytes)
+	}
+	if got := gauge(t, "sluice_bot_detection_cache_entries"); got != float64(n) {
+		t.Errorf("sluice_bot_detection_cache_entries = %v; want %d", got, n)
+	}
+	if got := gauge(t, "sluice_bot_detection_cache_bytes"); got != float64(b) {
+		t.Errorf("sluice_bot_detection_cache_bytes = %v; want %d", got, b)
+	}
+	if got := gauge(t, "sluice_bot_detection_cache_capacity_bytes"); got != CacheBytes {
+		t.Errorf("sluice_bot_detection_cache_capacity_bytes = %v; want %d", got, CacheBytes)
+	}
+	// Over-long User-Agents are examined but never stored.
+	long := strings.Repeat("y", MaxCachedUA+1)
+	p.verdict(long)
+	if _, ok := shared.get(cacheKey{cfg: p.cfg, ua: long}); ok {
+		t.Error("a User-Agent over MaxCachedUA was cached")
+	}
+	// The accounted bytes (4 MiB cap) stand for the real heap: allow 4x
+	// the cap plus slack for the runtime.
+	if after := heap(); after > before+4*CacheBytes+8<<20 {
+		t.Errorf("HeapInuse grew by %d MiB; want at most %d MiB", (after-before)>>20, (4*CacheBytes+8<<20)>>20)
+	}
+}
+
+// gauge reads an unlabelled gauge from the default registry's exposition.
+func gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	var sb strings.Builder
+	if err := metrics.Default().WriteText(&sb); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(sb.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s not exported", name)
+	return 0
 }
 
 func TestBuiltInPatternsCompile(t *testing.T) {

@@ -4,14 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 
 	"sluice/internal/plugin"
 )
-
-// CacheSize bounds the per-instance cache of User-Agent verdicts (Kong
-// keeps an LRU of 10^4 entries per config). When full it is emptied.
-const CacheSize = 10000
 
 // verdicts of examine.
 const (
@@ -24,36 +19,39 @@ const (
 // BotDetection is one configured instance.
 type BotDetection struct {
 	allow, deny []*regexp.Regexp
-
-	mu    sync.RWMutex
-	cache map[string]uint8
+	cfg         uint64 // fingerprint of allow and deny: the cache key prefix
+	cache       *verdictCache
 }
 
 // New builds an instance from a validated config.
 func New(cfg map[string]any, _ plugin.Deps) (any, error) {
-	b := &BotDetection{cache: make(map[string]uint8)}
+	b := &BotDetection{cache: shared}
 	var err error
-	if b.allow, err = compileAll(cfg["allow"]); err != nil {
+	var allow, deny []string
+	if b.allow, allow, err = compileAll(cfg["allow"]); err != nil {
 		return nil, err
 	}
-	if b.deny, err = compileAll(cfg["deny"]); err != nil {
+	if b.deny, deny, err = compileAll(cfg["deny"]); err != nil {
 		return nil, err
 	}
+	b.cfg = fingerprint(allow, deny)
 	return b, nil
 }
 
-func compileAll(v any) ([]*regexp.Regexp, error) {
+func compileAll(v any) ([]*regexp.Regexp, []string, error) {
 	l, _ := v.([]any)
 	out := make([]*regexp.Regexp, 0, len(l))
+	src := make([]string, 0, len(l))
 	for _, e := range l {
 		s, _ := e.(string)
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return nil, fmt.Errorf("bot-detection: %w", err)
+			return nil, nil, fmt.Errorf("bot-detection: %w", err)
 		}
 		out = append(out, re)
+		src = append(src, s)
 	}
-	return out, nil
+	return out, src, nil
 }
 
 // Access checks the User-Agent.
@@ -73,19 +71,12 @@ func (b *BotDetection) Access(c *plugin.Ctx) {
 }
 
 func (b *BotDetection) verdict(ua string) uint8 {
-	b.mu.RLock()
-	v, ok := b.cache[ua]
-	b.mu.RUnlock()
-	if ok {
+	k := cacheKey{cfg: b.cfg, ua: ua}
+	if v, ok := b.cache.get(k); ok {
 		return v
 	}
-	v = b.examine(ua)
-	b.mu.Lock()
-	if len(b.cache) >= CacheSize {
-		clear(b.cache)
-	}
-	b.cache[ua] = v
-	b.mu.Unlock()
+	v := b.examine(ua)
+	b.cache.put(k, v)
 	return v
 }
 
