@@ -89,8 +89,12 @@ func (s *server) buildRoutes() []*route {
 			}
 			n := &nest{parent: p, field: f.Name}
 			coll := "/" + p.admin + "/{" + p.name + "}/" + e.nested
+			list := s.listHandler(e, n)
+			if e.name == "targets" && p.name == "upstreams" {
+				list = s.upstreamTargetsHandler(e, n)
+			}
 			s.add(coll, map[string]func(*call) error{
-				http.MethodGet:  s.listHandler(e, n),
+				http.MethodGet:  list,
 				http.MethodPost: s.createHandler(e, n),
 			})
 			s.add(coll+"/{"+e.name+"}", s.itemHandlers(e, n))
@@ -383,6 +387,87 @@ func (s *server) listHandler(e *entityInfo, n *nest) func(*call) error {
 				}
 			}
 			body["next"] = next
+		}
+		return s.reply(c, http.StatusOK, body)
+	}
+}
+
+// upstreamTargets lists an upstream's targets as Kong's targets DAO
+// page_for_upstream does (kong/db/dao/targets.lua): newest first, by
+// created_at then id.
+func (s *server) upstreamTargets(ctx context.Context, rd store.Reader, upstreamID string) ([]store.Record, error) {
+	var all []store.Record
+	opts := store.ListOptions{Size: 1000, Foreign: &store.Foreign{Field: "upstream", ID: upstreamID}}
+	for {
+		page, err := rd.List(ctx, "targets", opts)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Records...)
+		if page.Offset == "" {
+			break
+		}
+		opts.Offset = page.Offset
+	}
+	num := func(v any) float64 {
+		f, _ := v.(float64)
+		if i, ok := v.(int64); ok {
+			f = float64(i)
+		}
+		return f
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := num(all[i]["created_at"]), num(all[j]["created_at"])
+		if a != b {
+			return a > b
+		}
+		return idOf(all[i]) > idOf(all[j])
+	})
+	return all, nil
+}
+
+// upstreamTargetsHandler serves GET /upstreams/{u}/targets: Kong's
+// page_for_upstream, newest first, paged with a numeric offset
+// ("/upstreams/{u}/targets/all" pages the stored order).
+func (s *server) upstreamTargetsHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		ctx := c.r.Context()
+		rd := s.reader()
+		q := c.r.URL.Query()
+		sizeQ := url.Values{}
+		if q.Has("size") {
+			sizeQ.Set("size", q.Get("size"))
+		}
+		opts, err := pageOptions(sizeQ, false)
+		if err != nil {
+			return err
+		}
+		p, err := s.parentOf(ctx, rd, c, n)
+		if err != nil {
+			return err
+		}
+		all, err := s.upstreamTargets(ctx, rd, idOf(p))
+		if err != nil {
+			return err
+		}
+		start := 0
+		if off := q.Get("offset"); off != "" {
+			start, err = strconv.Atoi(off)
+			if err != nil || start < 0 {
+				return errDAO(http.StatusBadRequest, codeInvalidOffset, "'"+off+"' is not a valid offset: bad base64 encoding", nil)
+			}
+		}
+		start = min(start, len(all))
+		end := min(start+opts.Size, len(all))
+		data := make([]any, 0, end-start)
+		for _, r := range all[start:end] {
+			data = append(data, r)
+		}
+		body := map[string]any{"data": data, "next": nil}
+		if end < len(all) {
+			off := strconv.Itoa(end)
+			body["offset"] = off
+			body["next"] = "/" + n.parent.admin + "/" + url.PathEscape(c.params[n.parent.name]) + "/" + e.nested + "?offset=" + off
 		}
 		return s.reply(c, http.StatusOK, body)
 	}

@@ -1039,3 +1039,62 @@ func TestKongSpecMaxSafeInteger(t *testing.T) {
 		}
 	}
 }
+
+// kong/db/dao/targets.lua page_for_upstream: GET /upstreams/{u}/targets
+// lists newest first with numeric offsets; /targets/all pages the stored
+// order.
+func TestKongSpecUpstreamTargets(t *testing.T) {
+	now := fixedNow
+	c := newServer(t, func(o *Options) {
+		o.Now = func() time.Time { now = now.Add(time.Second); return now }
+	})
+	c.must(201, "POST", "/upstreams", map[string]any{"name": "my_upstream"})
+	var ids []string
+	for i := 1; i <= 5; i++ {
+		j := c.must(201, "POST", "/upstreams/my_upstream/targets/", map[string]any{"target": fmt.Sprintf("api-%d", i)})
+		if j["target"] != fmt.Sprintf("api-%d:8000", i) || j["weight"] != 100.0 {
+			t.Errorf("target defaults: %v", j)
+		}
+		ids = append(ids, j["id"].(string))
+	}
+	var got []string
+	path := "/upstreams/my_upstream/targets?size=2"
+	for path != "" {
+		j := c.must(200, "GET", path, nil)
+		for _, d := range j["data"].([]any) {
+			got = append(got, d.(map[string]any)["id"].(string))
+		}
+		next, _ := j["next"].(string)
+		if next != "" {
+			if want := "/upstreams/my_upstream/targets?offset=" + j["offset"].(string); next != want {
+				t.Errorf("next %q; want %q", next, want)
+			}
+			next += "&size=2"
+		}
+		path = next
+	}
+	want := []string{ids[4], ids[3], ids[2], ids[1], ids[0]}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("targets\n%v\nwant newest first\n%v", got, want)
+	}
+	all := c.must(200, "GET", "/upstreams/my_upstream/targets/all", nil)["data"].([]any)
+	sorted := append([]string(nil), ids...)
+	sort.Strings(sorted)
+	var allIDs []string
+	for _, d := range all {
+		allIDs = append(allIDs, d.(map[string]any)["id"].(string))
+	}
+	if fmt.Sprint(allIDs) != fmt.Sprint(sorted) {
+		t.Errorf("targets/all %v; want id order %v", allIDs, sorted)
+	}
+	h := c.must(200, "GET", "/upstreams/my_upstream/health", nil)["data"].([]any)
+	if len(h) != 5 || h[0].(map[string]any)["id"] != ids[4] {
+		t.Errorf("health order: %v", h)
+	}
+	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
+		c.must(405, m, "/upstreams/my_upstream/targets/", map[string]any{"target": "mashape.com"})
+	}
+	c.must(400, "POST", "/upstreams/my_upstream/targets/", map[string]any{"target": "some invalid host name"})
+	c.must(400, "POST", "/upstreams/my_upstream/targets/", map[string]any{"target": "mashape.com", "weight": 65536})
+	wantBody(t, c.do("GET", "/upstreams/my_upstream/targets?offset=x", nil), 400, `{"code":7,"name":"invalid offset","message":"'x' is not a valid offset: bad base64 encoding"}`)
+}

@@ -530,35 +530,29 @@ func (s *server) upstreamHealth(c *call) error {
 	if s.opts.TargetHealth != nil {
 		health = s.opts.TargetHealth(idOf(up))
 	}
-	opts := store.ListOptions{Size: 1000, Foreign: &store.Foreign{Field: "upstream", ID: idOf(up)}}
+	// In the order of Kong's page_for_upstream_with_health: newest first.
+	targets, err := s.upstreamTargets(ctx, rd, idOf(up))
+	if err != nil {
+		return err
+	}
 	data := []any{}
 	anyHealthy := false
-	for {
-		page, err := rd.List(ctx, "targets", opts)
-		if err != nil {
-			return err
+	for _, r := range targets {
+		t := make(map[string]any, len(r)+1)
+		for k, v := range r {
+			t[k] = v
 		}
-		for _, r := range page.Records {
-			t := make(map[string]any, len(r)+1)
-			for k, v := range r {
-				t[k] = v
+		state := "HEALTHCHECKS_OFF"
+		if health != nil {
+			target, _ := r["target"].(string)
+			state = health[target]
+			if state == "" {
+				state = "DNS_ERROR"
 			}
-			state := "HEALTHCHECKS_OFF"
-			if health != nil {
-				target, _ := r["target"].(string)
-				state = health[target]
-				if state == "" {
-					state = "DNS_ERROR"
-				}
-			}
-			anyHealthy = anyHealthy || state == "HEALTHY"
-			t["health"] = state
-			data = append(data, t)
 		}
-		if page.Offset == "" {
-			break
-		}
-		opts.Offset = page.Offset
+		anyHealthy = anyHealthy || state == "HEALTHY"
+		t["health"] = state
+		data = append(data, t)
 	}
 	if truthy(c.r.URL.Query().Get("balancer_health")) {
 		state := "HEALTHCHECKS_OFF"
