@@ -16,8 +16,12 @@ const (
 	// DefaultMaxEntry is the largest entry (body, headers and key) that is
 	// stored; larger responses are passed through uncached.
 	DefaultMaxEntry = 1 << 20
-	// entryOverhead approximates the bookkeeping of one entry.
-	entryOverhead = 128
+	// entryOverhead and headerOverhead approximate the bookkeeping of one
+	// entry (list node, index slot, Response, header map) and of each
+	// header name in it; measured by TestStoreFillBounded, where the heap
+	// held by a full store of tiny responses stays close to its cap.
+	entryOverhead  = 320
+	headerOverhead = 96
 )
 
 var (
@@ -111,7 +115,7 @@ func (s *Store) Evictions() int64 { return s.evictions.Load() }
 func entrySize(key string, r *Response) int64 {
 	n := int64(entryOverhead + len(key) + len(r.Body))
 	for k, vs := range r.Header {
-		n += int64(len(k))
+		n += int64(len(k)) + headerOverhead
 		for _, v := range vs {
 			n += int64(len(v)) + 16
 		}

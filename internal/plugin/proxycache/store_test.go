@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -161,3 +162,59 @@ func FuzzParseMime(f *testing.F) {
 }
 
 var _ = model.TypeString
+
+// TestStoreFillBounded fills a store ten times past its byte cap, once with
+// large bodies and once with many tiny responses (where bookkeeping, not
+// bodies, dominates), and checks that the accounted size stays at the cap
+// and that the heap after GC stays within a generous multiple of it: the
+// accounting stands for the memory really held.
+func TestStoreFillBounded(t *testing.T) {
+	const capacity = 8 << 20
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	for _, tt := range []struct {
+		name string
+		body int
+	}{
+		{"large bodies", 60 << 10},
+		{"tiny responses", 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := heap()
+			s := NewStore(capacity, DefaultMaxEntry, false)
+			var put int64
+			for i := 0; put < 10*capacity; i++ {
+				r := &Response{Status: 200, Body: make([]byte, tt.body), Timestamp: 1, TTL: 300,
+					Header: http.Header{"Content-Type": {"application/json"}, "Date": {"Mon, 02 Jan 2006 15:04:05 GMT"},
+						"X-Request-Id": {fmt.Sprintf("%032d", i)}}}
+				key := fmt.Sprintf("kong_db_cache:%064d", i)
+				put += entrySize(key, r)
+				if !s.Put(key, r, 0, 0) {
+					t.Fatalf("entry %d refused", i)
+				}
+				if b, _ := s.Size(); b > capacity {
+					t.Fatalf("after %d entries: %d bytes; cap %d", i+1, b, capacity)
+				}
+			}
+			b, n := s.Size()
+			if b < capacity*9/10 {
+				t.Errorf("store holds %d bytes; want it full (cap %d)", b, capacity)
+			}
+			if s.Evictions() == 0 {
+				t.Error("no evictions")
+			}
+			after := heap()
+			limit := uint64(capacity + capacity/2 + 4<<20)
+			if after > before && after-before > limit {
+				t.Errorf("%d entries, %d accounted bytes: HeapInuse grew by %d MiB; want at most %d MiB",
+					n, b, (after-before)>>20, limit>>20)
+			}
+			t.Logf("%d entries, %d accounted bytes, HeapInuse +%d KiB", n, b, (int64(after)-int64(before))>>10)
+			runtime.KeepAlive(s)
+		})
+	}
+}
