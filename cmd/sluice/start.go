@@ -26,6 +26,8 @@ import (
 	"sluice/internal/metrics"
 	"sluice/internal/model"
 	"sluice/internal/plugin"
+	"sluice/internal/plugin/filelog"
+	"sluice/internal/plugin/httplog"
 	"sluice/internal/plugin/prometheus"
 	"sluice/internal/plugin/ratelimiting"
 	"sluice/internal/proxy"
@@ -496,6 +498,14 @@ loop:
 				}
 				close(stopNow)
 				gcancel()
+				// No request runs any more: the log plugins write and
+				// send what they queued (http-log gets its drain time).
+				snapshot.CloseAllPlugins()
+				fctx, fcancel := context.WithTimeout(context.Background(), httplog.DrainTimeout+time.Second)
+				if err := errors.Join(filelog.Wait(fctx), httplog.Wait(fctx)); err != nil {
+					log.Warn("log plugins did not finish their queues", "error", err)
+				}
+				fcancel()
 				break loop
 			case syscall.SIGINT:
 				log.Info("fast shutdown", "signal", sig.String())

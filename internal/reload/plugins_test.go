@@ -2,6 +2,7 @@ package reload_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,8 +18,8 @@ import (
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
-	_ "sluice/internal/plugin/filelog"
-	_ "sluice/internal/plugin/httplog"
+	"sluice/internal/plugin/filelog"
+	"sluice/internal/plugin/httplog"
 	"sluice/internal/proxy"
 	"sluice/internal/proxytest"
 	"sluice/internal/reload"
@@ -32,20 +33,34 @@ type sink struct {
 	got map[string][]string // path -> request ids (the X-N header)
 }
 
+type logRecord struct {
+	Request struct {
+		Headers map[string]any `json:"headers"`
+	} `json:"request"`
+}
+
+// ServeHTTP takes one record or a batch (a JSON array).
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var e struct {
-		Request struct {
-			Headers map[string]any `json:"headers"`
-		} `json:"request"`
-	}
 	b, _ := io.ReadAll(r.Body)
-	if err := json.Unmarshal(b, &e); err != nil {
-		w.WriteHeader(400)
-		return
+	var batch []logRecord
+	if bytes.HasPrefix(b, []byte("[")) {
+		if err := json.Unmarshal(b, &batch); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+	} else {
+		var e logRecord
+		if err := json.Unmarshal(b, &e); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		batch = append(batch, e)
 	}
-	n, _ := e.Request.Headers["x-n"].(string)
 	s.mu.Lock()
-	s.got[r.URL.Path] = append(s.got[r.URL.Path], n)
+	for _, e := range batch {
+		n, _ := e.Request.Headers["x-n"].(string)
+		s.got[r.URL.Path] = append(s.got[r.URL.Path], n)
+	}
 	s.mu.Unlock()
 }
 
@@ -227,4 +242,68 @@ func TestReplacedPluginsClosed(t *testing.T) {
 		t.Fatalf("steady collector got %d entries; want %d", got, reloads+1)
 	}
 	t.Logf("after %d reloads: %d goroutines (baseline %d), %d open files (baseline %d)", reloads, g, baseG, fd, baseFD)
+}
+
+// TestCloseAllPluginsFlushes is the graceful stop: every instance is closed
+// at once, the log plugins write and send what they queued, and their
+// workers stop; the snapshot's later collection closes nothing twice.
+func TestCloseAllPluginsFlushes(t *testing.T) {
+	col := &sink{got: map[string][]string{}}
+	colSrv := httptest.NewServer(col)
+	defer colSrv.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	path := filepath.Join(t.TempDir(), "final.log")
+	pool := upstream.NewPool()
+	defer pool.Close()
+	var cur snapshot.Current
+	rl := reload.New(&cur, &snapshot.Env{Pool: pool, Plugins: plugin.Lookup}, nil)
+	if err := rl.Apply(proxytest.Config(t, up.URL, map[string]string{
+		"file-log": `{"path":"` + path + `"}`,
+		"http-log": `{"http_endpoint":"` + colSrv.URL + `/final","queue":{"max_batch_size":50,"max_coalescing_delay":3600}}`,
+	}), ""); err != nil {
+		t.Fatal(err)
+	}
+	px := proxy.New(&cur, proxy.Options{})
+	defer px.Close()
+	front := httptest.NewServer(px)
+	const n = 20
+	for i := range n {
+		req, _ := http.NewRequest("GET", front.URL+"/f", nil)
+		req.Header.Set("X-N", fmt.Sprint(i))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	front.Close() // waits for the requests, log phases included
+	// The batch of 20 waits for 50 entries or an hour: only the stop
+	// sends it.
+	if got := col.count("/final"); got != 0 {
+		t.Fatalf("collector got %d entries before the stop; want 0 (batch not full)", got)
+	}
+	snapshot.CloseAllPlugins()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := filelog.Wait(ctx); err != nil {
+		t.Fatalf("file-log writers still running: %v", err)
+	}
+	if err := httplog.Wait(ctx); err != nil {
+		t.Fatalf("http-log queues still running: %v", err)
+	}
+	if got := len(fileLines(t, path)); got != n {
+		t.Errorf("file has %d lines; want %d", got, n)
+	}
+	if got := col.count("/final"); got != n {
+		t.Errorf("collector got %d entries; want %d", got, n)
+	}
+	if n := snapshot.HeldInstances(); n != 0 {
+		t.Errorf("%d instances still held", n)
+	}
+	cur.Store(nil)
+	runtime.GC()
+	runtime.GC()
+	runtime.KeepAlive(rl)
 }

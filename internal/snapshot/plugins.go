@@ -290,13 +290,36 @@ func (h *pluginHold) release() {
 	var closing []*plugin.Instance
 	heldMu.Lock()
 	for _, in := range h.instances {
-		if held[in]--; held[in] <= 0 {
+		n, ok := held[in]
+		if !ok {
+			continue // closed by CloseAllPlugins
+		}
+		if n <= 1 {
 			delete(held, in)
 			closing = append(closing, in)
+		} else {
+			held[in] = n - 1
 		}
 	}
 	heldMu.Unlock()
 	for _, in := range closing {
+		in.Close()
+	}
+}
+
+// CloseAllPlugins closes every plugin instance some snapshot still holds,
+// without waiting for the snapshots to be collected: for a graceful stop,
+// once no request runs any more, so that the log plugins write and send
+// what they have queued. Snapshots collected afterwards close nothing.
+func CloseAllPlugins() {
+	heldMu.Lock()
+	all := make([]*plugin.Instance, 0, len(held))
+	for in := range held {
+		all = append(all, in)
+	}
+	clear(held)
+	heldMu.Unlock()
+	for _, in := range all {
 		in.Close()
 	}
 }

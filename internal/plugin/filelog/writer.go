@@ -1,6 +1,7 @@
 package filelog
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"sync"
@@ -55,7 +56,22 @@ type writer struct {
 var (
 	writersMu sync.Mutex
 	writers   = map[string]*writer{}
+	running   sync.WaitGroup // writer goroutines
 )
+
+// Wait returns once every writer has written its queue, closed its file
+// and stopped, or when ctx is done. It is for a graceful stop, after the
+// instances were closed (snapshot.CloseAllPlugins).
+func Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // acquire returns the shared writer of path (one per file and reopen
 // mode), starting it on first use.
@@ -70,7 +86,8 @@ func acquire(path string, reopen bool) *writer {
 	if w == nil {
 		w = newWriter(path, reopen, QueueSize, QueueBytes)
 		writers[key] = w
-		go w.run()
+		running.Add(1)
+		go func() { defer running.Done(); w.run() }()
 	}
 	w.refs++
 	return w

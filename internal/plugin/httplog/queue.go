@@ -72,7 +72,22 @@ type queue struct {
 var (
 	queuesMu sync.Mutex
 	queues   = map[string]*queue{}
+	running  sync.WaitGroup // queue workers
 )
+
+// Wait returns once every queue has sent (or, after DrainTimeout, dropped)
+// what it held and stopped, or when ctx is done. It is for a graceful stop,
+// after the instances were closed (snapshot.CloseAllPlugins).
+func Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // queueKey identifies a queue: instances with the same configuration share
 // one, as Kong's get_queue_id does.
@@ -89,7 +104,8 @@ func acquire(c Config) *queue {
 	if q == nil {
 		q = newQueue(c)
 		queues[k] = q
-		go q.run()
+		running.Add(1)
+		go func() { defer running.Done(); q.run() }()
 	}
 	q.refs++
 	return q
