@@ -267,3 +267,79 @@ func scalar(n *yaml.Node) (any, error) {
 		return n.Value, nil
 	}
 }
+
+// streamJSON reads a JSON configuration without building the generic tree
+// of the whole file: the top-level values other than entity lists are
+// decoded as decodeJSON would, and every entity list is kept as the raw
+// text of its elements, each decoded when it is visited. ok is false when
+// data is not a well-formed JSON object with distinct top-level keys; the
+// caller then takes the decodeInput path, which reports the error (or
+// reads the text as YAML).
+func streamJSON(data []byte) (top map[string]any, lists map[string][]json.RawMessage, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, false
+	}
+	top = map[string]any{}
+	lists = map[string][]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, nil, false
+		}
+		key, _ := t.(string)
+		if _, dup := top[key]; dup {
+			return nil, nil, false
+		}
+		if _, isKind := kindByName[key]; isKind {
+			var list []json.RawMessage
+			if err := dec.Decode(&list); err == nil {
+				if list == nil {
+					top[key] = nil // null
+				} else {
+					top[key] = []any(nil) // streamed: see lists
+					lists[key] = list
+				}
+				continue
+			}
+			// not an array: the decodeInput path reports it
+			return nil, nil, false
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, nil, false
+		}
+		top[key] = normalizeJSON(v)
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, nil, false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, nil, false
+	}
+	return top, lists, true
+}
+
+// elementDecoder decodes the entities of a streamed list one at a time, as
+// decodeJSON would have decoded them as part of the whole file, with one
+// json.Decoder for all of them (a decoder per entity cost more garbage
+// than the entities).
+type elementDecoder struct {
+	r   bytes.Reader
+	dec *json.Decoder
+}
+
+func (d *elementDecoder) decode(src json.RawMessage) (any, error) {
+	d.r.Reset(src)
+	if d.dec == nil {
+		d.dec = json.NewDecoder(&d.r)
+		d.dec.UseNumber()
+	}
+	var v any
+	if err := d.dec.Decode(&v); err != nil {
+		d.dec = nil // its state is unknown: start afresh
+		return nil, err
+	}
+	return normalizeJSON(v), nil
+}

@@ -113,15 +113,11 @@ func (l *loader) fromMemo(it *item) bool {
 // fingerprintItem sets it.fp and it.memoable. It runs after references
 // are resolved.
 func (l *loader) fingerprintItem(it *item) {
-	if it.k.name == "certificates" || it.raw == nil {
+	if it.k.name == "certificates" || it.raw == nil && !it.summarized {
 		return
 	}
-	if gen := generatedFields(it.k.name); len(gen) > 0 {
-		for _, f := range gen {
-			if it.raw[f] == nil {
-				return // a value drawn at random
-			}
-		}
+	if it.summarized && it.genMissing || !it.summarized && generatedMissing(it.k, it.raw) {
+		return // a value drawn at random
 	}
 	for i, seed := range fpSeeds {
 		var h maphash.Hash
@@ -150,20 +146,40 @@ func (l *loader) fingerprintItem(it *item) {
 			h.WriteString(r.id)
 			h.WriteByte(0)
 		}
-		var fields uint64
-		for key, val := range it.raw {
-			if key == "_comment" || key == "_ignore" {
-				continue
-			}
-			if _, _, ok := childRel4(it.k, key); ok {
-				continue
-			}
-			fields += mix(hashString(seed, key), hashValue(seed, val, 0))
+		fields := it.rawFP[i]
+		if !it.summarized {
+			fields = fieldsHash(it.k, it.raw, seed)
 		}
 		writeUint64(&h, fields)
 		it.fp[i] = h.Sum64()
 	}
 	it.memoable = true
+}
+
+// fieldsHash hashes an entity's fields as written, without nested
+// children and comments, independently of their order.
+func fieldsHash(k *kind, raw map[string]any, seed maphash.Seed) uint64 {
+	var sum uint64
+	for key, val := range raw {
+		if key == "_comment" || key == "_ignore" {
+			continue
+		}
+		if _, _, ok := childRel4(k, key); ok {
+			continue
+		}
+		sum += mix(hashString(seed, key), hashValue(seed, val, 0))
+	}
+	return mix(sum, uint64(len(raw)))
+}
+
+// generatedMissing reports whether raw lacks a field k's schema generates.
+func generatedMissing(k *kind, raw map[string]any) bool {
+	for _, f := range generatedFields(k.name) {
+		if raw[f] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // generatedFields lists the fields a kind's schema fills with generated

@@ -1,6 +1,7 @@
 package declarative
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -43,11 +44,23 @@ func Parse(data []byte, opts *Options) (*model.Config, error) {
 
 // ParseMeta is Parse that also returns the file's meta fields.
 func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
-	input, lines, err := decodeInput(data)
-	if err != nil {
-		return nil, nil, &SyntaxError{Msg: err.Error()}
+	var l *loader
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
+		if top, lists, ok := streamJSON(trimmed); ok {
+			// Entities are decoded one top-level element at a time and
+			// kept only as a summary (see summarize): nothing of the
+			// generic tree is there for an error report, which a second
+			// parse makes, as after a release.
+			l = &loader{input: top, stream: lists, tree: newNode(), release: true, released: true}
+		}
 	}
-	l := &loader{input: input, lines: lines, tree: newNode(), release: true}
+	if l == nil {
+		input, lines, err := decodeInput(data)
+		if err != nil {
+			return nil, nil, &SyntaxError{Msg: err.Error()}
+		}
+		l = &loader{input: input, lines: lines, tree: newNode(), release: true}
+	}
 	if opts != nil {
 		l.opts = *opts
 	}
@@ -92,9 +105,16 @@ type item struct {
 	id          string
 	generated   bool // id derived here, not written in the file
 	stamped     bool // created_at or updated_at written in the file
-	fp          fingerprint
-	memoable    bool // fp is set and the entity may come from the memo
-	pos         int  // index in its kind's list of the result
+	// Streamed JSON (loader.stream): the raw text of a top-level entity,
+	// and what later phases read of raw once it is dropped after visit.
+	src        json.RawMessage
+	keep       []keptField // endpoint key and references as written
+	rawFP      [2]uint64   // fieldsHash of raw, per fpSeeds
+	summarized bool        // keep, rawFP and genMissing are set
+	genMissing bool        // a field the schema generates is missing
+	fp         fingerprint
+	memoable   bool // fp is set and the entity may come from the memo
+	pos        int  // index in its kind's list of the result
 }
 
 // path is the entity's position in the error tree: "services", 1,
@@ -133,18 +153,25 @@ type loader struct {
 	// the whole file is not alive next to the typed entities it becomes.
 	// released is set once something was dropped: an error found after
 	// that is reported by a second parse that keeps everything.
-	release   bool
-	released  bool
-	memo      *memo // the previous configuration's entities (memo.go)
-	input     map[string]any
-	lines     lineIndex
-	tree      *node
-	problems  []string
-	version   string
-	transform bool
-	now       time.Time
-	items     []*item
-	fallback  map[string]int
+	release  bool
+	released bool
+	memo     *memo // the previous configuration's entities (memo.go)
+	// stream holds the entity lists of a JSON file as raw elements
+	// (streamJSON); lastTop and lastTopMap cache the last element decoded
+	// again for rawOf.
+	stream     map[string][]json.RawMessage
+	elements   elementDecoder
+	lastTop    *item
+	lastTopMap map[string]any
+	input      map[string]any
+	lines      lineIndex
+	tree       *node
+	problems   []string
+	version    string
+	transform  bool
+	now        time.Time
+	items      []*item
+	fallback   map[string]int
 }
 
 const nilUUID = "00000000-0000-0000-0000-000000000000"
@@ -152,6 +179,25 @@ const nilUUID = "00000000-0000-0000-0000-000000000000"
 func (l *loader) load() (*model.Config, error) {
 	l.checkTop()
 	for _, k := range kinds {
+		if list, ok := l.stream[k.name]; ok {
+			for i, src := range list {
+				v, err := l.elements.decode(src)
+				if err != nil {
+					l.rootErr(k.name, err.Error()) // cannot happen: streamJSON read it
+					continue
+				}
+				first := len(l.items)
+				l.visit(k, v, i+1, nil, "")
+				if len(l.items) > first {
+					l.items[first].src = src
+				}
+				for _, it := range l.items[first:] {
+					l.summarize(it)
+				}
+			}
+			delete(l.stream, k.name)
+			continue
+		}
 		v, ok := l.input[k.name]
 		if !ok || v == nil {
 			continue
@@ -204,6 +250,7 @@ func (l *loader) load() (*model.Config, error) {
 			it.raw = nil
 		}
 	}
+	l.lastTop, l.lastTopMap = nil, nil
 	if !l.tree.empty() {
 		return nil, l.err()
 	}
@@ -403,8 +450,9 @@ func (l *loader) visit(k *kind, v any, index int, parent *item, parentField stri
 // 1.1/2.1 regex paths migrated, the derived id, and references resolved.
 // It is built when needed rather than kept, to keep the peak heap small.
 func (l *loader) rec(it *item) map[string]any {
-	rec := make(map[string]any, len(it.raw)+2)
-	for key, val := range it.raw {
+	raw := l.rawOf(it)
+	rec := make(map[string]any, len(raw)+2)
+	for key, val := range raw {
 		if key == "_comment" || key == "_ignore" {
 			continue
 		}
@@ -428,6 +476,60 @@ func (l *loader) rec(it *item) map[string]any {
 	return rec
 }
 
+// keptField is a field of an entity as written, kept after its raw record
+// is dropped.
+type keptField struct {
+	key string
+	val any
+}
+
+// summarize keeps what the phases after visit read of a streamed entity
+// (its endpoint key and references as written, the hash of its fields)
+// and drops its raw record.
+func (l *loader) summarize(it *item) {
+	k := it.k
+	if k.endpointKey != "" {
+		if v, ok := it.raw[k.endpointKey]; ok {
+			it.keep = append(it.keep, keptField{k.endpointKey, v})
+		}
+	}
+	for _, fk := range k.fks {
+		if v, ok := it.raw[fk.name]; ok {
+			it.keep = append(it.keep, keptField{fk.name, v})
+		}
+	}
+	for i, seed := range fpSeeds {
+		it.rawFP[i] = fieldsHash(k, it.raw, seed)
+	}
+	it.genMissing = generatedMissing(k, it.raw)
+	it.summarized = true
+	it.raw = nil
+}
+
+// rawOf returns the entity as written: its raw record, or for a streamed
+// entity whose record was dropped, the record decoded again from its
+// top-level element's text.
+func (l *loader) rawOf(it *item) map[string]any {
+	if it.raw != nil || it.src == nil && it.parent == nil {
+		return it.raw
+	}
+	if it.parent == nil {
+		if l.lastTop != it {
+			v, _ := l.elements.decode(it.src)
+			m, _ := v.(map[string]any)
+			l.lastTop, l.lastTopMap = it, m
+		}
+		return l.lastTopMap
+	}
+	pm := l.rawOf(it.parent)
+	list, _ := pm[it.k.name].([]any)
+	if it.index < 1 || it.index > len(list) {
+		return nil
+	}
+	m, _ := list[it.index-1].(map[string]any)
+	return m
+}
+
 // recField is l.rec(it)[key] without building the record.
 func (l *loader) recField(it *item, key string) any {
 	for i := len(it.refs) - 1; i >= 0; i-- {
@@ -446,7 +548,16 @@ func (l *loader) recField(it *item, key string) any {
 	if _, _, ok := childRel4(it.k, key); ok {
 		return nil
 	}
-	v := it.raw[key]
+	var v any
+	if it.raw == nil && it.summarized {
+		for _, f := range it.keep {
+			if f.key == key {
+				v = f.val
+			}
+		}
+	} else {
+		v = it.raw[key]
+	}
 	if key == "paths" && v != nil {
 		return l.migratedPaths(it, v)
 	}
