@@ -3,8 +3,6 @@ package acl
 import (
 	"fmt"
 	"net/http"
-	"strings"
-	"sync"
 
 	"sluice/internal/plugin"
 )
@@ -21,16 +19,14 @@ type ACL struct {
 	groups map[string]struct{}
 	hide   bool
 	ents   plugin.Entities
-
-	// joined caches the X-Consumer-Groups value of consumers with more
-	// than one group, by consumer id. The instance lives as long as the
-	// snapshot whose groups it reads, so entries never go stale.
-	joined sync.Map
+	// joined keeps the X-Consumer-Groups value of consumers with more
+	// than one group (shared by every instance, bounded).
+	joined *joinCache
 }
 
 // New builds an instance from a validated config.
 func New(cfg map[string]any, deps plugin.Deps) (any, error) {
-	a := &ACL{ents: deps.Entities, groups: map[string]struct{}{}}
+	a := &ACL{ents: deps.Entities, groups: map[string]struct{}{}, joined: shared}
 	list, _ := cfg["allow"].([]any)
 	if d, _ := cfg["deny"].([]any); len(d) > 0 {
 		a.deny, list = true, d
@@ -84,11 +80,7 @@ func (a *ACL) Access(c *plugin.Ctx) {
 	case 1:
 		c.SetRequestHeader(HeaderConsumerGroups, groups[0])
 	default:
-		v, ok := a.joined.Load(c.Consumer.ID)
-		if !ok {
-			v, _ = a.joined.LoadOrStore(c.Consumer.ID, strings.Join(groups, ", "))
-		}
-		c.SetRequestHeader(HeaderConsumerGroups, v.(string))
+		c.SetRequestHeader(HeaderConsumerGroups, a.joined.value(c.Consumer.ID, groups))
 	}
 }
 
