@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -29,7 +28,6 @@ func ownPath(r *http.Request, se *svcEntry) bool {
 func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 	var c *upconn.Conn
 	var res *upconn.Response
-	var stop func() bool
 	var err error
 	for attempt := 0; ; attempt++ {
 		addr := st.targetAddr()
@@ -37,7 +35,7 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 			st.ps.addTry(addr)
 		}
 		start := time.Now()
-		c, res, stop, err = p.exchange(w, st, se.sp.conns, addr)
+		c, res, err = p.exchange(w, st, se.sp.conns, addr)
 		if err == nil {
 			st.upstreamStart = start
 			st.upstreamHeaders = time.Now()
@@ -68,7 +66,6 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 			h[http.TrailerPrefix+f.Name] = append(h[http.TrailerPrefix+f.Name], f.Value)
 		}
 	}
-	stop()
 	c.Release()
 	if err != nil {
 		p.log.Debug("copying the upstream response", "request_id", st.rid, "error", err)
@@ -83,9 +80,9 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 // exchange runs one attempt on addr: it writes the request and reads the
 // final response head (forwarding 1xx heads but 100 to the client). A
 // reused connection the upstream had closed is replaced by a new one when
-// the request can be sent again. On success the connection is returned
-// with the function that stops watching the client.
-func (p *Proxy) exchange(w http.ResponseWriter, st *reqState, pool *upconn.Pool, addr string) (*upconn.Conn, *upconn.Response, func() bool, error) {
+// the request can be sent again. The connection watches the client's
+// context until it is released: a client that goes away ends the exchange.
+func (p *Proxy) exchange(w http.ResponseWriter, st *reqState, pool *upconn.Pool, addr string) (*upconn.Conn, *upconn.Response, error) {
 	ctx := st.in.Context()
 	for try := 0; ; try++ {
 		var c *upconn.Conn
@@ -96,20 +93,16 @@ func (p *Proxy) exchange(w http.ResponseWriter, st *reqState, pool *upconn.Pool,
 			c, err = pool.Dial(ctx, addr)
 		}
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		stop := context.AfterFunc(ctx, c.AbortFunc)
+		c.Watch(ctx)
 		res, err := p.roundTrip(w, st, c)
 		if err == nil {
-			return c, res, stop, nil
+			return c, res, nil
 		}
-		stop()
 		c.Close()
-		if c.Aborted() && ctx.Err() != nil {
-			err = ctx.Err()
-		}
 		if !c.Reused() || c.Received() || !st.resendable() || !staleConnError(err) || ctx.Err() != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 }

@@ -2,9 +2,11 @@ package upconn
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -116,6 +118,15 @@ func (c *Conn) Flush() error {
 	return nil
 }
 
+// Watch makes the exchange fail with the context's error soon after ctx is
+// done (the client went away): blocked reads and writes wake up every
+// WatchInterval to check it, which costs no allocation per request (unlike
+// context.AfterFunc). Release stops watching.
+func (c *Conn) Watch(ctx context.Context) { c.dc.ctx = ctx }
+
+// WatchInterval is the longest a done context goes unnoticed by Watch.
+const WatchInterval = 500 * time.Millisecond
+
 func (c *Conn) reuse() {
 	c.reused = true
 	c.received, c.done = false, false
@@ -134,6 +145,7 @@ func (c *Conn) Aborted() bool { return c.aborted.Load() }
 // response was read to the end and nothing forbids reuse, else it is
 // closed.
 func (c *Conn) Release() {
+	c.dc.ctx = nil
 	c.requests++
 	if !c.done || c.broken || c.Res.Close || c.aborted.Load() ||
 		(c.p.o.MaxRequests > 0 && c.requests >= c.p.o.MaxRequests) || c.bw.Buffered() > 0 {
@@ -169,52 +181,124 @@ func (c *Conn) alive() bool {
 	return errors.Is(c.peekErr, syscall.EAGAIN) || errors.Is(c.peekErr, syscall.EWOULDBLOCK)
 }
 
-// deadlineConn applies the read and write timeouts to each read and write.
-// A deadline is moved only when it would move by more than a sixteenth of
-// the timeout, which saves the timer update on most calls under load; a
-// wait is then bounded by between 15/16 of the timeout and the timeout.
+// deadlineConn applies the read and write timeouts to each read and write,
+// and wakes blocked calls every WatchInterval to check the watched context.
+// The connection's deadline is moved only when it would move by more than
+// a sixteenth of the step, which saves the timer update on most calls under
+// load; a wait is then bounded by between 15/16 of the timeout and the
+// timeout.
 type deadlineConn struct {
 	c           *Conn
 	read, write time.Duration
 	rdl, wdl    time.Time
+	ctx         context.Context // watched; nil when none
 }
 
 var errAborted = errors.New("upconn: exchange aborted")
 
+// step is the deadline distance for one wait: the timeout, shortened to
+// WatchInterval while a context is watched.
+func (d *deadlineConn) step(timeout time.Duration) time.Duration {
+	if d.ctx != nil && (timeout <= 0 || timeout > WatchInterval) {
+		return WatchInterval
+	}
+	return timeout
+}
+
+// expired tells a deadline error that ends the call: the timeout passed
+// since start, or the watched context is done (then its error is
+// returned).
+func (d *deadlineConn) expired(err error, start time.Time, timeout time.Duration) (bool, error) {
+	if !errors.Is(err, os.ErrDeadlineExceeded) || d.c.aborted.Load() {
+		return true, err
+	}
+	if d.ctx != nil {
+		if cerr := d.ctx.Err(); cerr != nil {
+			return true, cerr
+		}
+	}
+	if timeout > 0 && time.Since(start) >= timeout {
+		return true, err
+	}
+	return false, nil
+}
+
 func (d *deadlineConn) Read(b []byte) (int, error) {
-	if d.read > 0 {
-		want := time.Now().Add(d.read)
-		if want.Sub(d.rdl) > d.read>>4 {
-			d.rdl = want
-			if err := d.c.nc.SetReadDeadline(want); err != nil {
+	var start time.Time
+	for {
+		if step := d.step(d.read); step > 0 {
+			now := time.Now()
+			if start.IsZero() {
+				start = now
+			}
+			want := now.Add(step)
+			if want.Sub(d.rdl) > step>>4 || want.Before(d.rdl) {
+				d.rdl = want
+				if err := d.c.nc.SetReadDeadline(want); err != nil {
+					return 0, err
+				}
+			}
+		} else if !d.rdl.IsZero() {
+			d.rdl = time.Time{}
+			if err := d.c.nc.SetReadDeadline(time.Time{}); err != nil {
 				return 0, err
 			}
 		}
+		if d.c.aborted.Load() {
+			return 0, errAborted
+		}
+		n, err := d.c.nc.Read(b)
+		if n > 0 {
+			d.c.received = true
+		}
+		if err == nil || n > 0 {
+			return n, err
+		}
+		if done, err := d.expired(err, start, d.read); done {
+			return 0, err
+		}
+		d.rdl = time.Unix(1, 0) // expired: forces a new (or no) deadline
 	}
-	if d.c.aborted.Load() {
-		return 0, errAborted
-	}
-	n, err := d.c.nc.Read(b)
-	if n > 0 {
-		d.c.received = true
-	}
-	return n, err
 }
 
 func (d *deadlineConn) Write(b []byte) (int, error) {
-	if d.write > 0 {
-		want := time.Now().Add(d.write)
-		if want.Sub(d.wdl) > d.write>>4 {
-			d.wdl = want
-			if err := d.c.nc.SetWriteDeadline(want); err != nil {
-				return 0, err
+	var start time.Time
+	written := 0
+	for {
+		if step := d.step(d.write); step > 0 {
+			now := time.Now()
+			if start.IsZero() {
+				start = now
+			}
+			want := now.Add(step)
+			if want.Sub(d.wdl) > step>>4 || want.Before(d.wdl) {
+				d.wdl = want
+				if err := d.c.nc.SetWriteDeadline(want); err != nil {
+					return written, err
+				}
+			}
+		} else if !d.wdl.IsZero() {
+			d.wdl = time.Time{}
+			if err := d.c.nc.SetWriteDeadline(time.Time{}); err != nil {
+				return written, err
 			}
 		}
+		if d.c.aborted.Load() {
+			return written, errAborted
+		}
+		n, err := d.c.nc.Write(b[written:])
+		written += n
+		if err == nil {
+			return written, nil
+		}
+		if n > 0 {
+			start = time.Time{} // progress: the timeout counts from here
+		}
+		if done, err := d.expired(err, start, d.write); done {
+			return written, err
+		}
+		d.wdl = time.Unix(1, 0)
 	}
-	if d.c.aborted.Load() {
-		return 0, errAborted
-	}
-	return d.c.nc.Write(b)
 }
 
 // Read reads the response body; it returns io.EOF at its end.

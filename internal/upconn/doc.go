@@ -13,6 +13,8 @@
 //
 // Timeouts follow nginx's proxy timeouts: connect_timeout bounds the dial,
 // read_timeout and write_timeout bound every single read and write. A
+// watched context (the client's) ends a blocked exchange within
+// WatchInterval of being done. A
 // connection is reused only after its response was read to the end with
 // no error and neither side asked to close; it is retired after
 // MaxRequests requests (upstream_keepalive_max_requests) and when idle for

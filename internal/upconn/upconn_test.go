@@ -485,3 +485,47 @@ func BenchmarkReadResponse(b *testing.B) {
 		}
 	}
 }
+
+// TestWatch checks that a watched context ends a blocked read, and that
+// the watch's wake-ups do not cut the read timeout short.
+func TestWatch(t *testing.T) {
+	release := make(chan struct{})
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := readRequest(br); err != nil {
+			return
+		}
+		<-release
+	})
+	defer close(release)
+	p := newPool(Options{ReadTimeout: WatchInterval + 300*time.Millisecond})
+	defer p.Close()
+	send := func() *Conn {
+		c, err := p.Get(context.Background(), srv.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.W().WriteString("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	c := send()
+	c.Watch(ctx)
+	time.AfterFunc(50*time.Millisecond, cancel)
+	if _, err := c.ReadResponse(false); !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v; want context.Canceled once the watched context is done", err)
+	}
+	c.Release()
+
+	c = send()
+	c.Watch(context.Background())
+	start := time.Now()
+	_, err := c.ReadResponse(false)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || time.Since(start) < p.o.ReadTimeout*15/16 {
+		t.Errorf("error %v after %v; want a read timeout after about %v", err, time.Since(start), p.o.ReadTimeout)
+	}
+	c.Release()
+}
