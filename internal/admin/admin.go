@@ -77,6 +77,13 @@ type Options struct {
 	SetTargetHealth func(upstreamID, target string, healthy bool) error
 	// Now gives the time for timestamps; default time.Now.
 	Now func() time.Time
+
+	// LogLevel is the level of the node's logger, which PUT
+	// /debug/node/log-level/{level} changes for a while (Kong's dynamic
+	// log level); LogLevelName is its Kong name (settings log_level, e.g.
+	// "notice"). nil leaves the /debug/node/log-level endpoints unserved.
+	LogLevel     *slog.LevelVar
+	LogLevelName string
 }
 
 type server struct {
@@ -91,6 +98,7 @@ type server struct {
 	maxBody  int64
 	now      func() time.Time
 	entities map[string]*entityInfo // by DAO name
+	logLevel *dynLevel              // nil without Options.LogLevel
 }
 
 // readerFunc returns the Reader to serve GETs from.

@@ -28,6 +28,11 @@ func (s *server) addNodeRoutes() {
 	s.add("/status", handlers{http.MethodGet: s.status})
 	s.add("/endpoints", handlers{http.MethodGet: s.endpoints})
 	s.add("/timers", handlers{http.MethodGet: s.timers})
+	if s.opts.LogLevel != nil {
+		s.logLevel = newDynLevel(s.opts.LogLevel, s.opts.LogLevelName)
+		s.add("/debug/node/log-level", handlers{http.MethodGet: s.getLogLevel})
+		s.add("/debug/node/log-level/{log_level}", handlers{http.MethodPut: s.putLogLevel})
+	}
 	s.add("/plugins/enabled", handlers{http.MethodGet: s.pluginsEnabled})
 	s.add("/schemas/{name}", handlers{http.MethodGet: s.entitySchema})
 	s.add("/schemas/{name}/validate", handlers{http.MethodPost: s.validateEntity})
