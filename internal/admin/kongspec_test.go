@@ -1098,3 +1098,24 @@ func TestKongSpecUpstreamTargets(t *testing.T) {
 	c.must(400, "POST", "/upstreams/my_upstream/targets/", map[string]any{"target": "mashape.com", "weight": 65536})
 	wantBody(t, c.do("GET", "/upstreams/my_upstream/targets?offset=x", nil), 400, `{"code":7,"name":"invalid offset","message":"'x' is not a valid offset: bad base64 encoding"}`)
 }
+
+// kong/api/endpoints.lua get_collection_endpoint: a nested page's next
+// names the parent as the request did and carries only the offset.
+func TestKongSpecNestedNext(t *testing.T) {
+	c := newServer(t, nil)
+	svc := c.must(201, "POST", "/services", map[string]any{"name": "svc", "host": "a.test"})
+	for i := 0; i < 3; i++ {
+		c.must(201, "POST", "/services/svc/routes", map[string]any{"paths": []any{fmt.Sprintf("/r%d", i)}})
+	}
+	for _, k := range []string{"svc", svc["id"].(string)} {
+		j := c.must(200, "GET", "/services/"+k+"/routes?size=2", nil)
+		want := "/services/" + k + "/routes?offset=" + url.QueryEscape(j["offset"].(string))
+		if j["next"] != want {
+			t.Errorf("next %v; want %s", j["next"], want)
+		}
+		j = c.must(200, "GET", want+"&size=2", nil)
+		if len(j["data"].([]any)) != 1 || j["next"] != nil {
+			t.Errorf("second page: %v", j)
+		}
+	}
+}
