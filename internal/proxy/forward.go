@@ -52,7 +52,7 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 	}
 
 	h := w.Header()
-	copyResponseFields(h, res)
+	copyResponseFields(h, res, st.rv[:])
 	status, filter := p.upstreamHead(st, res.Status, h, !c.Done())
 	flushEach := !st.route.ResponseBuffering || res.ContentLength < 0 || isEventStream(h)
 	w.WriteHeader(status)
@@ -175,7 +175,7 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, st *reqState, c *upconn.Conn) (
 		}
 		// Other 1xx (103 Early Hints): passed on like ReverseProxy does.
 		h := w.Header()
-		copyResponseFields(h, res)
+		copyResponseFields(h, res, nil)
 		w.WriteHeader(res.Status)
 		clear(h)
 	}
@@ -418,15 +418,18 @@ func (st *reqState) copyChunkedBody(bw *bufio.Writer, pool *bufferPool) error {
 
 // copyResponseFields adds the response's fields to h, without hop-by-hop
 // fields and those the Connection field lists, like ReverseProxy. One
-// []string backs every single value.
-func copyResponseFields(h http.Header, res *upconn.Response) {
+// []string backs every single value: backing when it is large enough.
+func copyResponseFields(h http.Header, res *upconn.Response, backing []string) {
 	var connection []string
 	for i, f := range res.Fields {
 		if f.Name == "Connection" {
 			connection = append(connection, res.Fields[i].Value)
 		}
 	}
-	vals := make([]string, len(res.Fields))
+	vals := backing
+	if len(vals) < len(res.Fields) {
+		vals = make([]string, len(res.Fields))
+	}
 	for i, f := range res.Fields {
 		switch f.Name {
 		case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"sluice/internal/model"
@@ -82,5 +83,51 @@ func BenchmarkChainAccess(b *testing.B) {
 		clear(h)
 		c.BeginResponse(200, h)
 		c.HeaderFilter()
+	}
+}
+
+// BenchmarkKongConfigSize runs Kong's benchmark shape (one service and
+// route per i, one consumer with a key-auth credential per i, key-auth and
+// rate-limiting local enabled globally) at two sizes, cycling over 100 of
+// the routes and keys: allocations per request must not depend on the
+// configuration's size.
+func BenchmarkKongConfigSize(b *testing.B) {
+	for _, n := range []int{10, 5000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			u := rawUpstream(b)
+			cfg := &model.Config{}
+			for i := 0; i < n; i++ {
+				s := svcTo(b, u)
+				cfg.Services = append(cfg.Services, s)
+				cfg.Routes = append(cfg.Routes, routeTo(s, "/r"+strconv.Itoa(i)))
+				c := consumer("user-"+strconv.Itoa(i), nil)
+				cfg.Consumers = append(cfg.Consumers, c)
+				cfg.KeyAuthCredentials = append(cfg.KeyAuthCredentials, keyCred(c, "key-"+strconv.Itoa(i)))
+			}
+			cfg.Plugins = []*model.Plugin{plug(b, "key-auth", nil, nil, nil, nil),
+				rl(b, map[string]any{"second": 1e9, "limit_by": "consumer"}, nil, nil, nil)}
+			e := newPluginEnv(b, cfg)
+			h := e.proxy.Handler(8000, false)
+			m := min(n, 100)
+			reqs := make([]*http.Request, m)
+			for i := range reqs {
+				req, _ := http.NewRequest("GET", "http://bench.test/r"+strconv.Itoa(i)+"/small", nil)
+				req.RequestURI = "/r" + strconv.Itoa(i) + "/small"
+				req.RemoteAddr = "127.0.0.1:40000"
+				req.Header.Set("apikey", "key-"+strconv.Itoa(i))
+				reqs[i] = req.WithContext(context.Background())
+			}
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				clear(w.h)
+				w.status, w.n = 0, 0
+				h.ServeHTTP(w, reqs[i%m])
+				if w.status != 200 || w.n != 200 {
+					b.Fatalf("status %d, %d bytes", w.status, w.n)
+				}
+			}
+		})
 	}
 }

@@ -232,6 +232,7 @@ type reqState struct {
 
 	hv  [16]string // backing store for single-value header slices
 	nhv int
+	rv  [20]string // backing store of the upstream response's header values
 
 	upstreamStart   time.Time
 	upstreamHeaders time.Time
