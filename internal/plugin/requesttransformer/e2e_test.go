@@ -1,6 +1,8 @@
 package requesttransformer_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,5 +46,42 @@ func TestMethodThroughProxy(t *testing.T) {
 	e := proxytest.DecodeEcho(t, body)
 	if e.Method != "GET" || e.URI != "/x?a=1" {
 		t.Errorf("upstream %s %s; want GET /x?a=1", e.Method, e.URI)
+	}
+}
+
+// TestUpstreamHostThroughProxy: replace.headers host sets the Host the
+// upstream receives, with and without the route's preserve_host (Kong's
+// set_headers with host sets $upstream_host, which wins over both); without
+// the plugin's host the upstream sees the service host or, with
+// preserve_host, the client's.
+func TestUpstreamHostThroughProxy(t *testing.T) {
+	for _, tt := range []struct {
+		cfg      string
+		preserve bool
+		want     string // "" = the service's host:port, "client" = the Host the client sent
+	}{
+		{`{"replace":{"headers":["host:api.internal"]}}`, false, "api.internal"},
+		{`{"replace":{"headers":["host:api.internal"]}}`, true, "api.internal"},
+		{`{"rename":{"headers":["x-target:host"]}}`, false, "renamed.internal"},
+		{`{"add":{"headers":["host:ignored"]}}`, false, ""},
+		{`{"add":{"headers":["host:ignored"]}}`, true, "client"},
+	} {
+		var got string
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Host }))
+		cfg := proxytest.Config(t, up.URL, map[string]string{"request-transformer": tt.cfg})
+		cfg.Routes[0].PreserveHost = tt.preserve
+		g := proxytest.Serve(t, cfg)
+		res, _ := g.Do(t, "GET", "/x", map[string]string{"X-Target": "renamed.internal"}, "")
+		up.Close()
+		want := tt.want
+		switch want {
+		case "":
+			want = strings.TrimPrefix(up.URL, "http://")
+		case "client":
+			want = strings.TrimPrefix(g.URL, "http://")
+		}
+		if res.StatusCode != 200 || got != want {
+			t.Errorf("%s preserve_host=%v: upstream Host %q (status %d); want %q", tt.cfg, tt.preserve, got, res.StatusCode, want)
+		}
 	}
 }
