@@ -37,7 +37,7 @@ func TestQueueMemoryBounded(t *testing.T) {
 	var q *queue
 	queuesMu.Lock()
 	for _, x := range queues {
-		if strings.HasSuffix(x.conf.HTTPEndpoint, "/bounded") {
+		if x.conf.HTTPEndpoint == srv.URL+"/bounded" {
 			q = x
 		}
 	}

@@ -189,7 +189,7 @@ func TestSlowCollectorFullQueue(t *testing.T) {
 	var q *queue
 	queuesMu.Lock()
 	for _, x := range queues {
-		if strings.Contains(x.conf.HTTPEndpoint, "/slow") {
+		if x.conf.HTTPEndpoint == srv.URL+"/slow" {
 			q = x
 		}
 	}

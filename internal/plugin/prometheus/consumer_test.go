@@ -23,8 +23,9 @@ func TestPerConsumer(t *testing.T) {
 		"prometheus": `{"per_consumer":true,"status_code_metrics":true,"bandwidth_metrics":true}`,
 		"key-auth":   `{}`,
 	})
-	rname := "named-route"
+	rname, svc := "named-route", uniq("svc")
 	cfg.Routes[0].Name = &rname
+	cfg.Services[0].Name = &svc
 	alice := "alice"
 	cfg.Consumers = []*model.Consumer{{ID: "00000000-0000-4000-8000-0000000000c1", Username: &alice}}
 	cfg.KeyAuthCredentials = []*model.KeyAuthCredential{{ID: "00000000-0000-4000-8000-0000000000c2",
@@ -37,9 +38,9 @@ func TestPerConsumer(t *testing.T) {
 		t.Fatalf("status %d; want 401", res.StatusCode)
 	}
 	waitFor(t,
-		`kong_http_requests_total{service="svc",route="named-route",code="200",source="service",consumer="alice"} 1`,
-		`kong_http_requests_total{service="svc",route="named-route",code="401",source="kong",consumer=""} 1`,
-		`kong_bandwidth_bytes{service="svc",route="named-route",direction="ingress",consumer="alice"}`,
+		`kong_http_requests_total{service="`+svc+`",route="named-route",code="200",source="service",consumer="alice"} 1`,
+		`kong_http_requests_total{service="`+svc+`",route="named-route",code="401",source="kong",consumer=""} 1`,
+		`kong_bandwidth_bytes{service="`+svc+`",route="named-route",direction="ingress",consumer="alice"}`,
 	)
 }
 

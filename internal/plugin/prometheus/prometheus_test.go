@@ -73,10 +73,15 @@ func TestMetricsThroughProxy(t *testing.T) {
 		w.Header().Set("Content-Length", "5")
 		_, _ = io.WriteString(w, "hello")
 	})
-	gw := proxytest.New(t, upstream, map[string]string{
+	up := httptest.NewServer(upstream)
+	defer up.Close()
+	cfg := proxytest.Config(t, up.URL, map[string]string{
 		"prometheus":            `{"status_code_metrics":true,"latency_metrics":true,"bandwidth_metrics":true}`,
 		"request-size-limiting": `{"allowed_payload_size":10,"size_unit":"bytes"}`,
 	})
+	svc := uniq("svc")
+	cfg.Services[0].Name = &svc
+	gw := proxytest.Serve(t, cfg)
 	for range 3 {
 		if res, _ := gw.Do(t, "GET", "/a", nil, ""); res.StatusCode != 200 {
 			t.Fatalf("status %d; want 200", res.StatusCode)
@@ -87,16 +92,16 @@ func TestMetricsThroughProxy(t *testing.T) {
 	}
 	route := "00000000-0000-4000-8000-000000000002"
 	text := waitFor(t,
-		`kong_http_requests_total{service="svc",route="`+route+`",code="200",source="service",consumer=""} 3`,
-		`kong_http_requests_total{service="svc",route="`+route+`",code="413",source="kong",consumer=""} 1`,
-		`kong_request_latency_ms_count{service="svc",route="`+route+`"} 4`,
-		`kong_request_latency_ms_bucket{service="svc",route="`+route+`",le="60000"} 4`,
-		`kong_bandwidth_bytes{service="svc",route="`+route+`",direction="egress",consumer=""}`,
-		`kong_bandwidth_bytes{service="svc",route="`+route+`",direction="ingress",consumer=""}`,
+		`kong_http_requests_total{service="`+svc+`",route="`+route+`",code="200",source="service",consumer=""} 3`,
+		`kong_http_requests_total{service="`+svc+`",route="`+route+`",code="413",source="kong",consumer=""} 1`,
+		`kong_request_latency_ms_count{service="`+svc+`",route="`+route+`"} 4`,
+		`kong_request_latency_ms_bucket{service="`+svc+`",route="`+route+`",le="60000"} 4`,
+		`kong_bandwidth_bytes{service="`+svc+`",route="`+route+`",direction="egress",consumer=""}`,
+		`kong_bandwidth_bytes{service="`+svc+`",route="`+route+`",direction="ingress",consumer=""}`,
 		"kong_datastore_reachable 1",
 	)
 	for _, l := range strings.Split(text, "\n") {
-		if strings.HasPrefix(l, `kong_bandwidth_bytes{service="svc",route="`+route+`",direction="ingress",consumer=""}`) {
+		if strings.HasPrefix(l, `kong_bandwidth_bytes{service="`+svc+`",route="`+route+`",direction="ingress",consumer=""}`) {
 			// Three GETs and one POST whose body alone is 100 bytes.
 			var v float64
 			if _, err := fmtSscan(l[strings.LastIndexByte(l, ' ')+1:], &v); err != nil || v < 100 {

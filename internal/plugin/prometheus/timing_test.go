@@ -1,8 +1,10 @@
 package prometheus_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +27,12 @@ func logger(t testing.TB, cfg map[string]any) plugin.Logger {
 	t.Cleanup(impl.(plugin.Closer).Close)
 	return impl.(plugin.Logger)
 }
+
+var runs atomic.Int64
+
+// uniq makes a service name unique to one test run: the registry is the
+// process's and keeps series across runs (go test -count=N).
+func uniq(name string) string { return fmt.Sprintf("%s-%d", name, runs.Add(1)) }
 
 // lines returns the exposition lines starting with prefix.
 func lines(text, prefix string) []string {
@@ -50,9 +58,10 @@ func ctxFor(service string, tm plugin.Timing) *plugin.Ctx {
 // whole milliseconds with Kong 3.9's buckets.
 func TestLatencyFromTiming(t *testing.T) {
 	lg := logger(t, map[string]any{"latency_metrics": true})
-	lg.Log(ctxFor("lat-svc", plugin.Timing{Start: time.Now(), Kong: 3*time.Millisecond + 900*time.Microsecond,
+	svc := uniq("lat-svc")
+	lg.Log(ctxFor(svc, plugin.Timing{Start: time.Now(), Kong: 3*time.Millisecond + 900*time.Microsecond,
 		Upstream: 40 * time.Millisecond, Request: 2500 * time.Millisecond}))
-	text := scrape(t)
+	text := strings.ReplaceAll(scrape(t), svc, "lat-svc")
 	want := []string{
 		`kong_kong_latency_ms_bucket{service="lat-svc",route="r-lat-svc",le="2"} 0`,
 		`kong_kong_latency_ms_bucket{service="lat-svc",route="r-lat-svc",le="5"} 1`,
@@ -84,9 +93,10 @@ func TestLatencyFromTiming(t *testing.T) {
 // latencies are observed; a Ctx the proxy did not fill records none.
 func TestNoUpstreamLatencyWithoutUpstream(t *testing.T) {
 	lg := logger(t, map[string]any{"latency_metrics": true})
-	lg.Log(ctxFor("noup-svc", plugin.Timing{Start: time.Now(), Kong: time.Millisecond, Upstream: -1, Request: time.Millisecond}))
-	lg.Log(ctxFor("unfilled-svc", plugin.Timing{}))
-	text := scrape(t)
+	noup, unfilled := uniq("noup-svc"), uniq("unfilled-svc")
+	lg.Log(ctxFor(noup, plugin.Timing{Start: time.Now(), Kong: time.Millisecond, Upstream: -1, Request: time.Millisecond}))
+	lg.Log(ctxFor(unfilled, plugin.Timing{}))
+	text := strings.ReplaceAll(strings.ReplaceAll(scrape(t), noup, "noup-svc"), unfilled, "unfilled-svc")
 	for _, w := range []string{
 		`kong_kong_latency_ms_count{service="noup-svc",route="r-noup-svc"} 1`,
 		`kong_request_latency_ms_count{service="noup-svc",route="r-noup-svc"} 1`,
@@ -106,11 +116,12 @@ func TestNoUpstreamLatencyWithoutUpstream(t *testing.T) {
 // TestBandwidthFromTiming counts the proxy's byte counts, not estimates.
 func TestBandwidthFromTiming(t *testing.T) {
 	lg := logger(t, map[string]any{"bandwidth_metrics": true})
+	svc := uniq("bw-svc")
 	for range 2 {
-		lg.Log(ctxFor("bw-svc", plugin.Timing{Start: time.Now(), RequestSize: 123, ResponseSize: 4567}))
+		lg.Log(ctxFor(svc, plugin.Timing{Start: time.Now(), RequestSize: 123, ResponseSize: 4567}))
 	}
-	lg.Log(ctxFor("bw-svc", plugin.Timing{Start: time.Now(), RequestSize: 10}))
-	text := scrape(t)
+	lg.Log(ctxFor(svc, plugin.Timing{Start: time.Now(), RequestSize: 10}))
+	text := strings.ReplaceAll(scrape(t), svc, "bw-svc")
 	for _, w := range []string{
 		`kong_bandwidth_bytes{service="bw-svc",route="r-bw-svc",direction="ingress",consumer=""} 256`,
 		`kong_bandwidth_bytes{service="bw-svc",route="r-bw-svc",direction="egress",consumer=""} 9134`,
@@ -126,10 +137,10 @@ func TestBandwidthFromTiming(t *testing.T) {
 func TestServicelessRoute(t *testing.T) {
 	lg := logger(t, map[string]any{"status_code_metrics": true})
 	c := ctxFor("", plugin.Timing{})
-	c.Route.ID = "r-serviceless"
+	c.Route.ID = uniq("r-serviceless")
 	c.Status = 503
 	lg.Log(c)
-	if w := `kong_http_requests_total{service="",route="r-serviceless",code="503",source="service",consumer=""} 1`; !strings.Contains(scrape(t), w) {
+	if w := `kong_http_requests_total{service="",route="` + c.Route.ID + `",code="503",source="service",consumer=""} 1`; !strings.Contains(scrape(t), w) {
 		t.Errorf("exposition lacks %q", w)
 	}
 }
