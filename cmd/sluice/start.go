@@ -98,8 +98,13 @@ func cmdStart(args []string, stdout, stderr io.Writer) int {
 	return runGateway(s, log, stderr)
 }
 
+// logLevel is the process logger's level; the Admin API's
+// /debug/node/log-level changes it.
+var logLevel = new(slog.LevelVar)
+
 func newLogger(s *settings.Settings, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: s.SlogLevel()}
+	logLevel.Set(s.SlogLevel())
+	opts := &slog.HandlerOptions{Level: logLevel}
 	if s.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -322,6 +327,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		Configuration: adminConfiguration(s),
 		AdminToken:    s.AdminToken,
 		Logger:        log.With("component", "admin"),
+		LogLevel:      logLevel,
+		LogLevelName:  s.LogLevel,
 		TargetHealth: func(upstreamID string) map[string]string {
 			b := pool.Balancer(upstreamID)
 			if b == nil {
