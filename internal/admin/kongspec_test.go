@@ -1119,3 +1119,22 @@ func TestKongSpecNestedNext(t *testing.T) {
 		}
 	}
 }
+
+// 15-off_spec.lua: entity writes without a database.
+func TestKongSpecOffEntities(t *testing.T) {
+	c, _ := newDBless(t, 0)
+	body := map[string]any{"protocols": []any{"http"}, "hosts": []any{"my.route.com"}, "service": map[string]any{"id": newUUID()}}
+	const create = `{"code":12,"name":"operation unsupported","message":"cannot create 'routes' entities when not using a database"}`
+	wantBody(t, c.do("POST", "/routes", body), 405, create)
+	wantBody(t, c.do("POST", "/routes", "protocols=http&hosts[]=my.route.com&service.id="+newUUID(), ctForm), 405, create)
+	for _, m := range []string{"DELETE", "PUT", "PATCH"} {
+		wantBody(t, c.do(m, "/routes", map[string]any{"paths": []any{"/"}}), 405, `{"message":"Method not allowed"}`)
+	}
+	wantBody(t, c.do("PUT", "/routes/"+newUUID(), map[string]any{"paths": []any{"/"}, "service": map[string]any{"id": newUUID()}}), 405,
+		`{"code":12,"name":"operation unsupported","message":"cannot create or update 'routes' entities when not using a database"}`)
+	wantBody(t, c.do("POST", "/routes/"+newUUID(), map[string]any{"paths": []any{"/"}}), 405, `{"message":"Method not allowed"}`)
+	wantBody(t, c.do("GET", "/routes?offset=x", nil), 400, `{"code":7,"name":"invalid offset","message":"'x' is not a valid offset: bad base64 encoding"}`)
+	if r := c.do("GET", "/routes?offset=%7Cpotato%7C", nil); r.status != 400 || r.json(t)["code"] != 7.0 {
+		t.Errorf("offset |potato|: %d %s", r.status, r.raw)
+	}
+}
