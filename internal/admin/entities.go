@@ -150,13 +150,28 @@ func unescape(seg string) (string, error) { return url.PathUnescape(seg) }
 // lookup finds an entity by id or endpoint key; a target's key is looked
 // up among the targets of its upstream. It returns nil when there is none.
 func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key string, parent store.Record, n *nest) (store.Record, error) {
+	if !isUUID(key) {
+		if e.name == "targets" && parent != nil {
+			return s.findTarget(ctx, rd, parent, key)
+		}
+		// Kong's select_by/update_by/upsert_by/delete_by_<endpoint key>
+		// validate the key first (kong/db/dao/init.lua): invalid_unique.
+		// A certificate is named by one of its SNIs (snis' name).
+		sc, field := e.schema, e.schema.EndpointKey
+		if e.name == "certificates" {
+			sc, field = s.entities["snis"].schema, "name"
+		}
+		if field != "" {
+			if msg := sc.ValidateValue(field, key); msg != "" {
+				return nil, errInvalidUnique(field, msg)
+			}
+		}
+	}
 	var rec store.Record
 	var err error
 	switch {
 	case isUUID(key):
 		rec, err = rd.Get(ctx, e.name, strings.ToLower(key))
-	case e.name == "targets" && parent != nil:
-		return s.findTarget(ctx, rd, parent, key)
 	case parent != nil && n != nil && e.schema.EndpointKey != "" && slices.Contains(e.schema.CacheKey, e.schema.EndpointKey):
 		// An endpoint key unique only within its parent (an ACL's group
 		// within its consumer) names the parent's child.

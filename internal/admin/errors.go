@@ -36,7 +36,7 @@ var codeNames = map[int]string{
 	codeUnique:              "unique constraint violation",
 	codeInvalidOffset:       "invalid offset",
 	codeInvalidSize:         "invalid size",
-	codeInvalidUnique:       "invalid unique tag", // Kong's "invalid unique %s"; only tags use it
+	codeInvalidUnique:       "invalid unique %s",
 	codeInvalidOptions:      "invalid options",
 	codeOperationUnsupport:  "operation unsupported",
 	codeForeignKeysUnresolv: "foreign keys unresolved",
@@ -78,6 +78,13 @@ func errMethodNotAllowed() *Error { return message(http.StatusMethodNotAllowed, 
 
 func errDAO(status, code int, msg string, fields any) *Error {
 	return &Error{Status: status, Body: &daoError{Code: code, Name: codeNames[code], Message: msg, Fields: fields}}
+}
+
+// errInvalidUnique is Kong's invalid_unique: an endpoint key (or tag) in a
+// URL that its field's validation refuses (code 10, HTTP 400).
+func errInvalidUnique(field, msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Body: &daoError{Code: codeInvalidUnique,
+		Name: fmt.Sprintf(codeNames[codeInvalidUnique], field), Message: msg}}
 }
 
 func errSchema(se *model.SchemaError) *Error {

@@ -1138,3 +1138,27 @@ func TestKongSpecOffEntities(t *testing.T) {
 		t.Errorf("offset |potato|: %d %s", r.status, r.raw)
 	}
 }
+
+// kong/db/dao/init.lua select_by/update_by/upsert_by/delete_by_<key>: an
+// endpoint key in the URL is validated first; a bad one is invalid_unique
+// (code 10, "invalid unique <field>", 400), whatever the method.
+func TestKongSpecInvalidUniqueKey(t *testing.T) {
+	c := newServer(t, nil)
+	const bad = `{"code":10,"name":"invalid unique name","message":"invalid value 'my svc': the only accepted ascii characters are alphanumerics or ., -, _, and ~"}`
+	for _, m := range []string{"GET", "PATCH", "PUT", "DELETE"} {
+		var body any
+		if m == "PATCH" || m == "PUT" {
+			body = map[string]any{"host": "a.test"}
+		}
+		wantBody(t, c.do(m, "/services/my%20svc", body), 400, bad)
+	}
+	wantBody(t, c.do("GET", "/services/my%20svc/routes", nil), 400, bad)
+	// Valid names that match nothing stay 404 (204 for DELETE).
+	c.must(404, "GET", "/services/my-svc", nil)
+	c.must(204, "DELETE", "/services/my-svc", nil)
+	// Consumers' usernames take any string.
+	c.must(404, "GET", "/consumers/any%20thing", nil)
+	if r := c.do("GET", "/upstreams/bad%20name", nil); r.status != 400 || r.json(t)["name"] != "invalid unique name" {
+		t.Errorf("upstream by bad name: %d %s", r.status, r.raw)
+	}
+}

@@ -309,7 +309,7 @@ func (s *server) tags(c *call) error {
 		// kong/db/dao/tags.lua page_by_tag: the tag is validated first,
 		// failing with invalid_unique('tag', err), code 10, HTTP 400.
 		if msg := model.ValidateTag(only); msg != "" {
-			return errDAO(http.StatusBadRequest, codeInvalidUnique, msg, nil)
+			return errInvalidUnique("tag", msg)
 		}
 	}
 	q := c.r.URL.Query()

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,6 +314,27 @@ func (s *Schema) Process(in map[string]any, opts *ProcessOptions) (map[string]an
 		return nil, &SchemaError{Fields: errs}
 	}
 	return out, nil
+}
+
+// ValidateValue checks one value of a top-level field as Kong's
+// schema:validate_field does (type and validators, no defaults, no
+// entity checks): "" when valid, else Kong's message. The Admin API checks
+// an endpoint key given in a URL this way before looking it up.
+func (s *Schema) ValidateValue(field string, v any) string {
+	f, ok := s.Field(field)
+	if !ok {
+		return "unknown field"
+	}
+	p := &processor{opts: &ProcessOptions{}}
+	_, err := p.value(f, v)
+	switch e := err.(type) {
+	case nil:
+		return ""
+	case string:
+		return e
+	default:
+		return fmt.Sprint(e)
+	}
 }
 
 // Decode converts a record returned by Process into its typed entity

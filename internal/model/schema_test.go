@@ -569,3 +569,26 @@ func TestForeignKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateValue(t *testing.T) {
+	svc, _ := Lookup("services")
+	up, _ := Lookup("upstreams")
+	tests := []struct {
+		s     *Schema
+		field string
+		v     any
+		want  string
+	}{
+		{svc, "name", "my-svc", ""},
+		{svc, "name", "my svc", "invalid value 'my svc': the only accepted ascii characters are alphanumerics or ., -, _, and ~"},
+		{svc, "port", 70000, "value should be between 0 and 65535"},
+		{svc, "name", 12, "expected a string"},
+		{up, "name", "ok.example", ""},
+		{svc, "nosuch", "x", "unknown field"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.ValidateValue(tt.field, tt.v); got != tt.want {
+			t.Errorf("%s.%s = %v: %q; want %q", tt.s.Name, tt.field, tt.v, got, tt.want)
+		}
+	}
+}
