@@ -1162,3 +1162,26 @@ func TestKongSpecInvalidUniqueKey(t *testing.T) {
 		t.Errorf("upstream by bad name: %d %s", r.status, r.raw)
 	}
 }
+
+// Kong's docs upload certificates as files: curl -F "cert=@cert.pem"
+// -F "key=@key.pem" -F "snis[]=a.test" /certificates (multipart parts with
+// a filename; api_helpers parse_value reads their content).
+func TestKongSpecMultipartFileUpload(t *testing.T) {
+	c := newServer(t, nil)
+	cert, key := selfSigned(t, "files.test", false)
+	var b bytes.Buffer
+	w := multipart.NewWriter(&b)
+	for name, content := range map[string]string{"cert": cert, "key": key} {
+		fw, err := w.CreateFormFile(name, name+".pem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = fw.Write([]byte(content))
+	}
+	_ = w.WriteField("snis[]", "files.test")
+	_ = w.Close()
+	j := c.must(201, "POST", "/certificates", b.String(), w.FormDataContentType())
+	if j["cert"] != cert || j["key"] != key || fmt.Sprint(j["snis"]) != "[files.test]" {
+		t.Errorf("uploaded certificate: %v", j)
+	}
+}
