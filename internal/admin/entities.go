@@ -89,15 +89,16 @@ func (s *server) buildRoutes() []*route {
 			}
 			n := &nest{parent: p, field: f.Name}
 			coll := "/" + p.admin + "/{" + p.name + "}/" + e.nested
-			list := s.listHandler(e, n)
+			list, create, item := s.listHandler(e, n), s.createHandler(e, n), s.itemHandlers(e, n)
 			if e.name == "targets" && p.name == "upstreams" {
-				list = s.upstreamTargetsHandler(e, n)
+				list, create = s.upstreamTargetsHandler(e, n), s.createTargetHandler(e, n)
+				s.targetItemHandlers(item, e, n)
 			}
 			s.add(coll, map[string]func(*call) error{
 				http.MethodGet:  list,
-				http.MethodPost: s.createHandler(e, n),
+				http.MethodPost: create,
 			})
-			s.add(coll+"/{"+e.name+"}", s.itemHandlers(e, n))
+			s.add(coll+"/{"+e.name+"}", item)
 		}
 	}
 	s.addPluginRoutes()

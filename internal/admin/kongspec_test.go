@@ -1185,3 +1185,32 @@ func TestKongSpecMultipartFileUpload(t *testing.T) {
 		t.Errorf("uploaded certificate: %v", j)
 	}
 }
+
+// kong/api/routes/upstreams.lua: POST of a stored target updates it (200,
+// Deprecation: true); /upstreams/{u}/targets/{t} GET hides weight 0, PUT
+// and PATCH update an existing target only, DELETE of a missing one is
+// 404.
+func TestKongSpecTargetEndpoints(t *testing.T) {
+	c := newServer(t, nil)
+	c.must(201, "POST", "/upstreams", map[string]any{"name": "u"})
+	tg := c.must(201, "POST", "/upstreams/u/targets", map[string]any{"target": "a.test:80", "weight": 10})
+	r := c.do("POST", "/upstreams/u/targets", map[string]any{"target": "a.test:80", "weight": 20})
+	if r.status != 200 || r.header.Get("Deprecation") != "true" || r.json(t)["weight"] != 20.0 || r.json(t)["id"] != tg["id"] {
+		t.Errorf("POST of a stored target: %d %v %s", r.status, r.header.Get("Deprecation"), r.raw)
+	}
+	if n := c.count("targets"); n != 1 {
+		t.Errorf("%d targets; want 1", n)
+	}
+	j := c.must(200, "PUT", "/upstreams/u/targets/a.test:80", map[string]any{"weight": 30})
+	if j["weight"] != 30.0 || j["target"] != "a.test:80" {
+		t.Errorf("PUT updates: %v", j)
+	}
+	c.must(404, "PUT", "/upstreams/u/targets/b.test:80", map[string]any{"weight": 30})
+	c.must(404, "PATCH", "/upstreams/u/targets/"+newUUID(), map[string]any{"weight": 30})
+	c.must(200, "GET", "/upstreams/u/targets/"+tg["id"].(string), nil)
+	c.must(200, "PATCH", "/upstreams/u/targets/a.test:80", map[string]any{"weight": 0})
+	c.must(404, "GET", "/upstreams/u/targets/a.test:80", nil)
+	c.must(204, "DELETE", "/upstreams/u/targets/a.test:80", nil)
+	c.must(404, "DELETE", "/upstreams/u/targets/a.test:80", nil)
+	c.must(404, "GET", "/upstreams/nope/targets/a.test:80", nil)
+}

@@ -304,6 +304,73 @@ func (s *server) createHandler(e *entityInfo, n *nest) func(*call) error {
 	})
 }
 
+// createTargetHandler serves POST /upstreams/{u}/targets as Kong's
+// upstreams routes do (kong/api/routes/upstreams.lua): a body naming a
+// target the upstream already has (as stored) updates it, answering 200
+// with "Deprecation: true"; any other creates it.
+func (s *server) createTargetHandler(e *entityInfo, n *nest) func(*call) error {
+	return func(c *call) error {
+		in, err := s.input(c, e)
+		if err != nil {
+			return err
+		}
+		ctx := c.r.Context()
+		status := http.StatusCreated
+		var out store.Record
+		err = s.txn(ctx, func(rd store.Reader, tx store.Tx) error {
+			p, err := s.parentOf(ctx, rd, c, n)
+			if err != nil {
+				return err
+			}
+			if t, ok := in["target"].(string); ok {
+				prev, err := s.findChild(ctx, rd, e, n.field, idOf(p), t)
+				if err != nil {
+					return err
+				}
+				if prev != nil {
+					status = http.StatusOK
+					out, err = s.patch(ctx, rd, tx, e, idOf(prev), prev, in)
+					return err
+				}
+			}
+			in[n.field] = map[string]any{"id": idOf(p)}
+			out, err = s.storeInput(ctx, rd, tx, e, in, nil, "create", "")
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if status == http.StatusOK {
+			c.w.Header().Set("Deprecation", "true")
+		}
+		return s.reply(c, status, out)
+	}
+}
+
+// targetItemHandlers adapts /upstreams/{u}/targets/{t} to Kong's target
+// endpoints: GET hides a target of weight 0, PUT updates an existing
+// target like PATCH (404 when there is none).
+func (s *server) targetItemHandlers(h map[string]func(*call) error, e *entityInfo, n *nest) {
+	get := h[http.MethodGet]
+	h[http.MethodGet] = func(c *call) error {
+		ctx := c.r.Context()
+		rd := s.reader()
+		p, err := s.parentOf(ctx, rd, c, n)
+		if err != nil {
+			return err
+		}
+		rec, err := s.lookup(ctx, rd, e, c.params[e.name], p, n)
+		if err != nil {
+			return err
+		}
+		if w, ok := rec["weight"].(float64); rec != nil && ok && w == 0 {
+			return errNotFound()
+		}
+		return get(c)
+	}
+	h[http.MethodPut] = h[http.MethodPatch]
+}
+
 // storeInput validates the full input in, then inserts it (prev nil) or
 // replaces prev with it; op and by name the refused write in DB-less mode.
 func (s *server) storeInput(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, in map[string]any, prev store.Record, op, by string) (store.Record, error) {
