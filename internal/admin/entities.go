@@ -442,6 +442,27 @@ func (s *server) upstreamTargets(ctx context.Context, rd store.Reader, upstreamI
 	return all, nil
 }
 
+// numericPage reads size and a numeric offset (Kong's targets pages) for
+// a list of n entries: the slice [start:end] to answer.
+func numericPage(q url.Values, n int) (start, end int, err error) {
+	sizeQ := url.Values{}
+	if q.Has("size") {
+		sizeQ.Set("size", q.Get("size"))
+	}
+	opts, err := pageOptions(sizeQ, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	if off := q.Get("offset"); off != "" {
+		start, err = strconv.Atoi(off)
+		if err != nil || start < 0 {
+			return 0, 0, errDAO(http.StatusBadRequest, codeInvalidOffset, "'"+off+"' is not a valid offset: bad base64 encoding", nil)
+		}
+	}
+	start = min(start, n)
+	return start, min(start+opts.Size, n), nil
+}
+
 // upstreamTargetsHandler serves GET /upstreams/{u}/targets: Kong's
 // page_for_upstream, newest first, paged with a numeric offset
 // ("/upstreams/{u}/targets/all" pages the stored order).
@@ -450,14 +471,6 @@ func (s *server) upstreamTargetsHandler(e *entityInfo, n *nest) func(*call) erro
 		ctx := c.r.Context()
 		rd := s.reader()
 		q := c.r.URL.Query()
-		sizeQ := url.Values{}
-		if q.Has("size") {
-			sizeQ.Set("size", q.Get("size"))
-		}
-		opts, err := pageOptions(sizeQ, false)
-		if err != nil {
-			return err
-		}
 		p, err := s.parentOf(ctx, rd, c, n)
 		if err != nil {
 			return err
@@ -466,15 +479,10 @@ func (s *server) upstreamTargetsHandler(e *entityInfo, n *nest) func(*call) erro
 		if err != nil {
 			return err
 		}
-		start := 0
-		if off := q.Get("offset"); off != "" {
-			start, err = strconv.Atoi(off)
-			if err != nil || start < 0 {
-				return errDAO(http.StatusBadRequest, codeInvalidOffset, "'"+off+"' is not a valid offset: bad base64 encoding", nil)
-			}
+		start, end, err := numericPage(q, len(all))
+		if err != nil {
+			return err
 		}
-		start = min(start, len(all))
-		end := min(start+opts.Size, len(all))
 		data := make([]any, 0, end-start)
 		for _, r := range all[start:end] {
 			data = append(data, r)

@@ -1091,6 +1091,10 @@ func TestKongSpecUpstreamTargets(t *testing.T) {
 	if len(h) != 5 || h[0].(map[string]any)["id"] != ids[4] {
 		t.Errorf("health order: %v", h)
 	}
+	hp := c.must(200, "GET", "/upstreams/my_upstream/health?size=2&offset=2", nil)
+	if d := hp["data"].([]any); len(d) != 2 || d[0].(map[string]any)["id"] != ids[2] || hp["next"] != "/upstreams/my_upstream/health?offset=4" {
+		t.Errorf("health page: %v", hp)
+	}
 	for _, m := range []string{"PUT", "PATCH", "DELETE"} {
 		c.must(405, m, "/upstreams/my_upstream/targets/", map[string]any{"target": "mashape.com"})
 	}

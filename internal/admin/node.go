@@ -570,7 +570,17 @@ func (s *server) upstreamHealth(c *call) error {
 		return s.reply(c, http.StatusOK, map[string]any{"data": map[string]any{"id": idOf(up), "health": state},
 			"next": nil, "node_id": s.opts.NodeID})
 	}
-	return s.reply(c, http.StatusOK, map[string]any{"total": len(data), "node_id": s.opts.NodeID, "data": data, "next": nil})
+	// Paged as Kong's page_for_upstream_with_health, without 2.x's total.
+	start, end, err := numericPage(c.r.URL.Query(), len(data))
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"node_id": s.opts.NodeID, "data": data[start:end], "next": nil}
+	if end < len(data) {
+		body["offset"] = strconv.Itoa(end)
+		body["next"] = "/upstreams/" + url.PathEscape(c.params["upstreams"]) + "/health?offset=" + strconv.Itoa(end)
+	}
+	return s.reply(c, http.StatusOK, body)
 }
 
 // setHealth serves /upstreams/{u}/targets/{t}/healthy|unhealthy.
