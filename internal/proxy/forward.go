@@ -151,7 +151,11 @@ func (st *reqState) canRetry(err error) bool {
 // roundTrip writes the request on c and reads the response head.
 func (p *Proxy) roundTrip(w http.ResponseWriter, st *reqState, c *upconn.Conn) (*upconn.Response, error) {
 	werr := p.writeRequest(st, c)
-	if werr != nil && (!c.Reused() || st.bodyRead > 0) {
+	var clientErr *errClientBody
+	if errors.Is(werr, errBadHeaderName) || errors.Is(werr, errBadHeaderValue) || errors.As(werr, &clientErr) {
+		return nil, werr // not the upstream's doing: nothing to read
+	}
+	if werr != nil && !isTimeout(werr) && (!c.Reused() || st.bodyRead > 0) {
 		// The upstream may have answered before reading the whole body
 		// (413 and the like): read its response if there is one.
 		if res, err := c.ReadResponse(st.in.Method == http.MethodHead); err == nil && res.Status >= 200 {
@@ -181,7 +185,38 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, st *reqState, c *upconn.Conn) (
 	}
 }
 
-var errBadHeaderValue = errors.New("proxy: request header value with a line break")
+var (
+	errBadHeaderValue = errors.New("proxy: request header value with a line break")
+	errBadHeaderName  = errors.New("proxy: invalid request header name")
+)
+
+// tchar is RFC 9110's token character set (header names).
+var tchar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validFieldName reports whether k can be written as a header name (a
+// plugin may have set any string).
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !tchar[k[i]] {
+			return false
+		}
+	}
+	return true
+}
 
 // writeRequest writes the request head and body: the client's headers
 // minus hop-by-hop ones, with Host and Kong's X-Forwarded-*, X-Real-IP,
@@ -217,6 +252,9 @@ func (p *Proxy) writeRequest(st *reqState, c *upconn.Conn) error {
 		// Forwarded is kept even when listed (rewrite re-adds it).
 		if len(connection) > 0 && k != "Forwarded" && listed(connection, k) {
 			continue
+		}
+		if !validFieldName(k) {
+			return errBadHeaderName
 		}
 		for _, v := range vs {
 			if strings.IndexByte(v, '\n') >= 0 || strings.IndexByte(v, '\r') >= 0 {

@@ -208,3 +208,31 @@ func TestUpstreamHostFromPlugin(t *testing.T) {
 		t.Errorf("route without the plugin: upstream Host %q", got.Host)
 	}
 }
+
+// TestOwnPathRejectsInjectedHeaders checks that a header name or value that
+// would break the request framing (set by a plugin, say) is not written.
+func TestOwnPathRejectsInjectedHeaders(t *testing.T) {
+	var hits atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(up.Close)
+	s := svcTo(t, up.URL)
+	s.Retries = 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	h := e.proxy.Handler(8000, false)
+	for _, bad := range []http.Header{
+		{"X-Ok": {"a\r\nX-Injected: 1"}},
+		{"X-Bad\r\nX-Injected": {"1"}},
+		{"Bad Name": {"1"}},
+	} {
+		req := httptest.NewRequest("GET", "http://x/y", nil)
+		req.Header = bad
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusBadGateway {
+			t.Errorf("%q: status %d; want 502", bad, w.Code)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Errorf("%d requests reached the upstream", hits.Load())
+	}
+}
