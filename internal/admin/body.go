@@ -54,7 +54,14 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 func decodeBody(r *http.Request, data []byte) (map[string]any, bodyKind, error) {
 	ct := r.Header.Get("Content-Type")
 	if len(bytes.TrimSpace(data)) == 0 {
-		if strings.HasPrefix(strings.ToLower(ct), "multipart/") {
+		lct := strings.ToLower(ct)
+		if ct != "" && !strings.HasPrefix(lct, "application/json") && !strings.HasPrefix(lct, "multipart/form-data") &&
+			!strings.HasPrefix(lct, "application/x-www-form-urlencoded") {
+			// Kong's before_filter refuses any other content type, body or
+			// not (kong/api/api_helpers.lua).
+			return nil, bodyNone, message(http.StatusUnsupportedMediaType, "Unsupported Media Type")
+		}
+		if strings.HasPrefix(lct, "multipart/") {
 			// Kong reads an empty multipart body, boundary or not, as no
 			// arguments (03-consumers_routes_spec.lua "returns 400 on
 			// missing body with multipart/form-data": a schema violation).

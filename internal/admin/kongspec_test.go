@@ -538,6 +538,11 @@ func TestKongSpecConsumers(t *testing.T) {
 		t.Errorf("body without content type: %d %s", r.status, r.raw)
 	}
 	wantBody(t, c.do("POST", "/consumers", nil, ctJSON), 400, `{"message":"Cannot parse JSON body"}`)
+	// kong/api/api_helpers.lua before_filter: any other content type is
+	// refused even without a body.
+	if r := c.do("POST", "/consumers", nil, "text/plain"); r.status != 415 {
+		t.Errorf("empty text/plain body: %d %s", r.status, r.raw)
+	}
 	for _, ct := range []string{"multipart/form-data", ctForm, ""} {
 		r := c.do("POST", "/consumers", nil, ct)
 		if r.status != 400 || !strings.Contains(string(r.raw), atLeastOne) {
