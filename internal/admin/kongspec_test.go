@@ -815,6 +815,11 @@ func TestKongSpecCertificates(t *testing.T) {
 	if fmt.Sprint(j["snis"]) != "[new.com]" {
 		t.Errorf("PUT by new sni: %v", j["snis"])
 	}
+	// The URL's SNI joins the body's as a set (no "is duplicated").
+	j = c.must(200, "PUT", "/certificates/both.com", map[string]any{"cert": cert, "key": key, "snis": []any{"both.com", "other.com"}})
+	if fmt.Sprint(j["snis"]) != "[both.com other.com]" {
+		t.Errorf("PUT by new sni with it in the body: %v", j["snis"])
+	}
 	// Deleting a certificate deletes its SNIs.
 	c.must(204, "DELETE", "/certificates/"+fooID, nil)
 	c.must(404, "GET", "/snis/baz.com", nil)

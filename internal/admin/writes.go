@@ -5,6 +5,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"sluice/internal/model"
@@ -419,9 +420,13 @@ func (s *server) putHandler(e *entityInfo, n *nest) func(*call) error {
 		switch {
 		case errors.Is(err, errSNINotFound):
 			// PUT /certificates/{new sni}: a new certificate with
-			// that SNI.
+			// that SNI, added as a set union with the body's snis
+			// (kong/api/routes/certificates.lua).
 			snis, _ := in["snis"].([]any)
-			in["snis"] = append(snis, key)
+			if !slices.Contains(snis, any(key)) {
+				snis = append(snis, key)
+			}
+			in["snis"] = snis
 			key = newUUID()
 		case err != nil:
 			return nil, err
