@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -528,4 +529,58 @@ func TestWatch(t *testing.T) {
 		t.Errorf("error %v after %v; want a read timeout after about %v", err, time.Since(start), p.o.ReadTimeout)
 	}
 	c.Release()
+}
+
+// TestConcurrent runs requests from several goroutines through one pool:
+// every response must be whole and no more connections than goroutines
+// may be kept.
+func TestConcurrent(t *testing.T) {
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := readRequest(br)
+			if err != nil {
+				return
+			}
+			id := req.Header.Get("X-Id")
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"+
+				strconv.FormatInt(int64(len(id)), 16)+"\r\n"+id+"\r\n0\r\n\r\n"); err != nil {
+				return
+			}
+		}
+	})
+	p := newPool(Options{MaxIdle: 4})
+	defer p.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				id := strconv.Itoa(g*1000 + i)
+				c, err := p.Get(context.Background(), srv.addr())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				c.W().WriteString("GET / HTTP/1.1\r\nHost: x\r\nX-Id: " + id + "\r\n\r\n")
+				if err := c.Flush(); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := c.ReadResponse(false); err != nil {
+					t.Error(err)
+					return
+				}
+				b, err := io.ReadAll(c)
+				if err != nil || string(b) != id {
+					t.Errorf("body %q, %v; want %q", b, err, id)
+				}
+				c.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	if p.Idle() > 4 {
+		t.Errorf("%d idle connections; MaxIdle is 4", p.Idle())
+	}
 }
