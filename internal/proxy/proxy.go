@@ -48,8 +48,9 @@ type Options struct {
 	// Content-Type.
 	ErrorDefaultType string
 	// Upstream keepalive: `upstream_keepalive_pool_size` (default 512),
-	// `upstream_keepalive_max_requests` (default 1000; not enforced, see
-	// the package comment) and `upstream_keepalive_idle_timeout` (60 s).
+	// `upstream_keepalive_max_requests` (default 1000; enforced for
+	// plain-HTTP services, see the package comment) and
+	// `upstream_keepalive_idle_timeout` (60 s).
 	KeepalivePoolSize    int
 	KeepaliveMaxRequests int
 	KeepaliveIdleTimeout time.Duration
