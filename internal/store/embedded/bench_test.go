@@ -24,3 +24,10 @@ func BenchmarkLoad10000Routes(b *testing.B) {
 	defer s.Close()
 	storetest.BenchLoad(b, s, 10000)
 }
+
+// go test -run '^$' -bench Page10000 ./internal/store/embedded/
+func BenchmarkPage10000Routes(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	storetest.BenchPage(b, s, 10000)
+}

@@ -21,3 +21,9 @@ func BenchmarkLoad10000Routes(b *testing.B) {
 	s := openStore(b, bootstrapped(b))
 	storetest.BenchLoad(b, s, 10000)
 }
+
+// go test -run '^$' -bench Page10000 ./internal/store/postgres/
+func BenchmarkPage10000Routes(b *testing.B) {
+	s := openStore(b, bootstrapped(b))
+	storetest.BenchPage(b, s, 10000)
+}

@@ -52,6 +52,55 @@ func BenchInsertRoutes(b *testing.B, s store.Store, batch int) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "entities/s")
 }
 
+// BenchPage fills s with n routes and pages through them 1000 at a time
+// with tags off (what decK and go-kong do to dump a node).
+func BenchPage(b *testing.B, s store.Store, n int) {
+	ctx := context.Background()
+	fill(b, s, n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		opts := store.ListOptions{Size: 1000}
+		got := 0
+		for {
+			p, err := s.List(ctx, "routes", opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += len(p.Records)
+			if p.Offset == "" {
+				break
+			}
+			opts.Offset = p.Offset
+		}
+		if got != n {
+			b.Fatalf("%d routes paged; want %d", got, n)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entities/s")
+}
+
+// fill inserts a service and n routes of it.
+func fill(b *testing.B, s store.Store, n int) {
+	ctx := context.Background()
+	svc := Record(b, "services", map[string]any{"name": "bench", "host": "example.com"})
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Insert(ctx, "services", svc); err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			r := Record(b, "routes", map[string]any{"paths": []any{fmt.Sprintf("/r%d", i)}, "service": ref(svc)})
+			if err := tx.Insert(ctx, "routes", r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchLoad fills s with n routes and measures Load (what a node does at
 // start and after falling behind the feed).
 func BenchLoad(b *testing.B, s store.Store, n int) {
