@@ -308,13 +308,11 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	adminAPI := admin.New(admin.Options{
 		Store:    st,
 		Database: s.Database,
-		Apply: func(cfg *model.Config, hash string) error {
-			err := rl.Apply(cfg, hash)
-			// A POST /config leaves the parse's garbage behind (the whole
-			// config, twice over); return it instead of letting RSS ratchet.
-			debug.FreeOSMemory()
-			return err
-		},
+		// POST /config runs under memwatch.BeginLoad (adminHandler): no
+		// debug.FreeOSMemory after it, whose forced collection and
+		// whole-heap scavenge cost the proxy latency and whose returned
+		// pages were faulted in again by the next GC cycle.
+		Apply: rl.Apply,
 		Current: func() (*model.Config, string) {
 			if snap := cur.Load(); snap != nil {
 				return snap.Config, snap.Hash
@@ -350,6 +348,9 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 				srv.StatusHandler().ServeHTTP(w, r)
 				return
 			}
+		}
+		if r.Method == http.MethodPost && r.URL.Path == "/config" {
+			defer memwatch.BeginLoad()() // the GC paces the parse and build
 		}
 		adminAPI.ServeHTTP(w, r)
 	})
@@ -442,16 +443,17 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 				}
 				var cfg *model.Config
 				var hash string
+				endLoad := memwatch.BeginLoad() // the GC paces the parse and build
 				if err == nil {
 					cfg, hash, err = src.parse(data)
 				}
 				if err != nil {
+					endLoad()
 					log.Error("config reload rejected, previous config keeps serving", "trigger", why, "source", src.name(), "error", describe(err))
 					continue
 				}
 				_ = rl.Apply(cfg, hash) // logs its outcome
-				cfg = nil
-				debug.FreeOSMemory() // the parse's garbage, as at start
+				endLoad()
 			}
 		}
 	}()
