@@ -1228,3 +1228,19 @@ func TestKongSpecTargetEndpoints(t *testing.T) {
 	c.must(404, "DELETE", "/upstreams/u/targets/a.test:80", nil)
 	c.must(404, "GET", "/upstreams/nope/targets/a.test:80", nil)
 }
+
+// kong/api/arguments.lua infer_value: an empty form value is null, so a
+// form can clear a field.
+func TestKongSpecFormEmptyIsNull(t *testing.T) {
+	c := newServer(t, nil)
+	svc := c.must(201, "POST", "/services", map[string]any{"name": "svc", "host": "a.test"})
+	j := c.must(200, "PATCH", "/services/"+svc["id"].(string), "name=", ctForm)
+	if j["name"] != nil || j["host"] != "a.test" {
+		t.Errorf("PATCH name=: %v", j)
+	}
+	rt := c.must(201, "POST", "/routes", map[string]any{"hosts": []any{"a.test"}, "paths": []any{"/a"}})
+	j = c.must(200, "PATCH", "/routes/"+rt["id"].(string), "hosts=", ctForm)
+	if j["hosts"] != nil || fmt.Sprint(j["paths"]) != "[/a]" {
+		t.Errorf("PATCH hosts=: %v", j)
+	}
+}

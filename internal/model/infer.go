@@ -11,7 +11,7 @@ import (
 // validating (kong/api/arguments.lua): "8080" becomes a number for
 // integer and number fields, "true"/"false" booleans, a single string for
 // an array or set field a one-element list, a map with keys "1", "2", ...
-// a list in key order, and an empty string for a non-string field null.
+// a list in key order, and an empty string null (for any known field).
 // Values that do not convert are left as they are, so that Process reports
 // them. A plugin's config is inferred with the plugin's schema when opts
 // has a lookup. The input is not modified.
@@ -48,13 +48,15 @@ func inferValue(f *Field, v any) any {
 		return v
 	}
 	s, isStr := v.(string)
+	if isStr && s == "" {
+		// Kong's infer_value: an empty form value is null, whatever
+		// the field's type (kong/api/arguments.lua).
+		return nil
+	}
 	switch f.Type {
 	case TypeInteger, TypeNumber:
 		if !isStr {
 			return v
-		}
-		if s == "" {
-			return nil
 		}
 		if n, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
 			if f.Type == TypeInteger {
@@ -73,15 +75,10 @@ func inferValue(f *Field, v any) any {
 			return true
 		case "false":
 			return false
-		case "":
-			return nil
 		}
 	case TypeArray, TypeSet:
 		switch t := v.(type) {
 		case string:
-			if t == "" {
-				return []any{}
-			}
 			return []any{inferValue(f.Elements, t)}
 		case []any:
 			out := make([]any, len(t))
@@ -111,18 +108,12 @@ func inferValue(f *Field, v any) any {
 			}
 			return out
 		}
-		if isStr && s == "" {
-			return nil
-		}
 	case TypeRecord, TypeForeign:
 		if m, ok := v.(map[string]any); ok {
 			if f.Type == TypeForeign {
 				return m
 			}
 			return inferRecord(f.Fields, m)
-		}
-		if isStr && s == "" {
-			return nil
 		}
 	}
 	return v
