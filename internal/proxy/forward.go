@@ -31,7 +31,7 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 	var err error
 	for attempt := 0; ; attempt++ {
 		addr := st.targetAddr()
-		if st.ps != nil {
+		if st.timed() {
 			st.ps.addTry(addr)
 		}
 		start := time.Now()
@@ -39,7 +39,7 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 		if err == nil {
 			st.upstreamStart = start
 			st.upstreamHeaders = time.Now()
-			if st.ps != nil {
+			if st.timed() {
 				st.ps.lastTry().Code = res.Status
 			}
 			break

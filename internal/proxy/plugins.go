@@ -71,7 +71,9 @@ func (p *Proxy) logPhase(st *reqState) {
 	if c.Header != nil {
 		c.Status = st.status
 	}
-	st.fillTiming(st.ps, time.Now())
+	if st.ps.timed {
+		st.fillTiming(st.ps, time.Now())
+	}
 	c.Log()
 }
 

@@ -362,9 +362,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		return
 	}
 	if ch := st.snap.Chains[st.route.ID]; ch != nil {
-		ps := &plugState{reqHead: requestHeadSize(r)}
+		ps := &plugState{}
 		st.ps = ps
-		w = ps.sent.wrap(w, r)
+		if chainLogs(ch) {
+			// Timing is for log-phase plugins only: without one, the
+			// counting is skipped.
+			ps.timed = true
+			ps.reqHead = requestHeadSize(r)
+			w = ps.sent.wrap(w, r)
+		}
 		defer p.logPhase(st)
 		if p.runPlugins(w, r, st, ch) {
 			return
@@ -405,11 +411,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		st.balancer = b
 		st.pc = upstream.PickContext{ClientIP: st.clientIP, Captures: m.Captures}
 		var t0 time.Time
-		if st.ps != nil {
+		if st.timed() {
 			t0 = time.Now()
 		}
 		peer, err := b.Pick(r, &st.pc, nil)
-		if st.ps != nil {
+		if st.timed() {
 			st.ps.pickTime = time.Since(t0)
 		}
 		if err != nil || peer == nil {
@@ -615,11 +621,11 @@ func (st *reqState) nextPeer() bool {
 		return true
 	}
 	var t0 time.Time
-	if st.ps != nil {
+	if st.timed() {
 		t0 = time.Now()
 	}
 	peer, err := st.balancer.Pick(st.in, &st.pc, st.tried)
-	if st.ps != nil {
+	if st.timed() {
 		st.ps.pickTime = time.Since(t0)
 	}
 	if err != nil || peer == nil {
@@ -739,7 +745,9 @@ func (p *Proxy) upstreamHead(st *reqState, status int, h http.Header, hasBody bo
 			delete(h, "Content-Length")
 			filter = true
 		}
-		st.headersDone = time.Now()
+		if st.ps.timed {
+			st.headersDone = time.Now()
+		}
 	}
 	return status, filter
 }
@@ -748,7 +756,7 @@ func (p *Proxy) upstreamHead(st *reqState, status int, h http.Header, hasBody bo
 // upstream (or failed there): latencies, Via, Server when absent, request id.
 func (p *Proxy) proxiedHeaders(st *reqState, h http.Header) {
 	now := time.Now()
-	if st.ps != nil && st.upstreamHeaders.IsZero() {
+	if st.timed() && st.upstreamHeaders.IsZero() {
 		st.kongLatency = now.Sub(st.start)
 	}
 	if p.enabled.upstreamLatency {
@@ -789,7 +797,7 @@ func (p *Proxy) proxiedHeaders(st *reqState, h http.Header) {
 
 // generatedHeaders sets the headers of a response Kong produced itself.
 func (p *Proxy) generatedHeaders(st *reqState, h http.Header) {
-	if p.enabled.responseLatency || st.ps != nil {
+	if p.enabled.responseLatency || st.timed() {
 		d := time.Since(st.start)
 		st.kongLatency = d
 		if p.enabled.responseLatency {

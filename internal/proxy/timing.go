@@ -18,6 +18,26 @@ type plugState struct {
 	sent     sentCounter
 	reqHead  int64 // request line and headers as received
 	pickTime time.Duration
+	timed    bool // a log-phase plugin may read Timing: measure
+}
+
+// timed reports whether the request's Timing is measured.
+func (st *reqState) timed() bool { return st.ps != nil && st.ps.timed }
+
+// chainLogs reports whether a plugin of ch has a log phase (a consumer-
+// scoped instance counts as one: it is not looked at per request).
+func chainLogs(ch *plugin.Chain) bool {
+	for _, e := range ch.Entries() {
+		if e.Consumer != nil {
+			return true
+		}
+		if e.Base != nil {
+			if _, ok := e.Base.Impl.(plugin.Logger); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // addTry records an attempt on addr (host:port) before it is sent.

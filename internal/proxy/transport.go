@@ -426,7 +426,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	for attempt := 0; ; attempt++ {
 		st.target(req)
-		if st.ps != nil {
+		if st.timed() {
 			st.ps.addTry(req.URL.Host)
 			st.lastBody = body
 		}
@@ -435,7 +435,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err == nil {
 			st.upstreamStart = start
 			st.upstreamHeaders = time.Now()
-			if st.ps != nil {
+			if st.timed() {
 				st.ps.lastTry().Code = res.StatusCode
 			}
 			return res, nil
