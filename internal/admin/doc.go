@@ -3,7 +3,8 @@
 // parents), paging with offset tokens, tag filters, JSON, form-encoded and
 // multipart bodies, Kong's error bodies and status codes, and the node
 // endpoints (/, /status, /schemas, /plugins/enabled, /tags, /endpoints,
-// /config).
+// /timers, /debug/node/log-level, /config). kongspec_test.go holds the
+// cases of Kong's own Admin API specs, each naming its spec file.
 //
 // With a store (database = embedded or postgres) every write runs in one
 // store transaction: it happens whole or not at all. Without one
