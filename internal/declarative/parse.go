@@ -609,9 +609,18 @@ func uniquenessMsg(entity, field, value string) string {
 func (l *loader) index() (byID, byKey map[string]map[string]*item, dups []dupError) {
 	byID = make(map[string]map[string]*item, len(kinds))
 	byKey = make(map[string]map[string]*item, len(kinds))
+	counts := make(map[*kind]int, len(kinds))
+	for _, it := range l.items {
+		counts[it.k]++
+	}
 	for _, k := range kinds {
-		byID[k.name] = map[string]*item{}
-		byKey[k.name] = map[string]*item{}
+		// sized up front: growing them left twice their size in garbage
+		byID[k.name] = make(map[string]*item, counts[k])
+		keys := 0
+		if k.uniqueKey {
+			keys = counts[k]
+		}
+		byKey[k.name] = make(map[string]*item, keys)
 	}
 	for _, it := range l.items {
 		k := it.k
