@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"sluice/internal/model"
 	"sluice/internal/store"
@@ -25,12 +26,20 @@ type configReader struct {
 }
 
 // readerCache keeps the reader of the configuration last served, so that
-// records are converted once per configuration, not per request.
+// records are converted once per configuration, not per request (a client
+// paging through a list). The reader holds every entity as a generic
+// record, several times the typed configuration, and its configuration,
+// which may have been replaced since: both are dropped once the reader has
+// not been used for readerIdle.
 type readerCache struct {
-	mu  sync.Mutex
-	cfg *model.Config
-	r   *configReader
+	mu    sync.Mutex
+	cfg   *model.Config
+	r     *configReader
+	timer *time.Timer
 }
+
+// readerIdle is how long an unused reader is kept.
+const readerIdle = 30 * time.Second
 
 func (c *readerCache) get(cfg *model.Config) *configReader {
 	c.mu.Lock()
@@ -38,7 +47,19 @@ func (c *readerCache) get(cfg *model.Config) *configReader {
 	if c.r == nil || c.cfg != cfg {
 		c.cfg, c.r = cfg, newConfigReader(cfg)
 	}
+	if c.timer == nil {
+		c.timer = time.AfterFunc(readerIdle, c.drop)
+	} else {
+		c.timer.Reset(readerIdle)
+	}
 	return c.r
+}
+
+// drop forgets the reader and its configuration.
+func (c *readerCache) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cfg, c.r = nil, nil
 }
 
 // newConfigReader converts cfg to records.

@@ -3,6 +3,7 @@ package admin
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -207,4 +208,34 @@ func decodeGeneric(t *testing.T, v any) map[string]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestReaderCacheDrop: the reader is reused for the same configuration,
+// rebuilt for a new one, and forgotten (with its configuration) by drop,
+// which its idle timer calls.
+func TestReaderCacheDrop(t *testing.T) {
+	cfg, err := declarative.Parse(churnBody(5, 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c readerCache
+	r1 := c.get(cfg)
+	if r2 := c.get(cfg); r2 != r1 {
+		t.Fatal("the reader of the same configuration was rebuilt")
+	}
+	if c.timer == nil {
+		t.Fatal("no idle timer")
+	}
+	c.drop()
+	if c.cfg != nil || c.r != nil {
+		t.Fatal("drop kept the configuration or its reader")
+	}
+	r3 := c.get(cfg)
+	if r3 == r1 {
+		t.Fatal("the reader was not rebuilt after drop")
+	}
+	if rec, err := r3.Get(context.Background(), "services", cfg.Services[0].ID); err != nil || rec["name"] != "s0" {
+		t.Fatalf("Get after drop: %v, %v", rec, err)
+	}
+	c.timer.Stop()
 }
