@@ -70,7 +70,7 @@ func (l *loader) remember(cfg *model.Config) {
 	m := &memo{cfg: weak.Make(cfg), entries: make(map[fingerprint]memoEntry, len(l.items))}
 	for _, it := range l.items {
 		if it.memoable && it.pos >= 0 {
-			e := memoEntry{pos: int32(it.pos)}
+			e := memoEntry{pos: it.pos}
 			if checksUniques(it.k) {
 				e.uniq = it.uniq
 			}
@@ -146,7 +146,7 @@ func (l *loader) fingerprintItem(it *item) {
 			h.WriteString(r.id)
 			h.WriteByte(0)
 		}
-		fields := it.rawFP[i]
+		fields := it.fp[i] // the fields hash, from summarize
 		if !it.summarized {
 			fields = fieldsHash(it.k, it.raw, seed)
 		}

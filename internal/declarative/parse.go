@@ -90,6 +90,9 @@ func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 }
 
 // item is one entity found in the file, nested or not.
+//
+// A large file has tens of thousands of items, all alive until the parse
+// ends: keep it small (decode errors, for one, are kept by the loader).
 type item struct {
 	k           *kind
 	raw         map[string]any // as written
@@ -97,38 +100,39 @@ type item struct {
 	out         map[string]any // Process result, until decoded
 	uniq        []any          // values of k.uniques, kept for checkUniques
 	val         any            // typed entity (*model.Service, ...) once decoded
-	decodeErr   error          // reported by build, after the other phases
-	index       int            // 1-based position in its list (see path and label)
-	line        int
 	parent      *item
 	parentField string
 	id          string
-	generated   bool // id derived here, not written in the file
-	stamped     bool // created_at or updated_at written in the file
-	// Streamed JSON (loader.stream): the raw text of a top-level entity,
-	// and what later phases read of raw once it is dropped after visit.
-	src        json.RawMessage
-	keep       []keptField // endpoint key and references as written
-	rawFP      [2]uint64   // fieldsHash of raw, per fpSeeds
-	summarized bool        // keep, rawFP and genMissing are set
-	genMissing bool        // a field the schema generates is missing
+	index       int32 // 1-based position in its list (see path and label)
+	line        int32
+	pos         int32 // index in its kind's list of the result
+	// Streamed JSON (loader.stream): what later phases read of raw once
+	// it is dropped after visit: loader.kept[keepAt:keepAt+keepN].
+	keepAt, keepN int32
+	// src is the raw text of a streamed top-level entity.
+	src json.RawMessage
+	// fp is the entity's fingerprint (memo.go); before fingerprintItem,
+	// for a summarized entity, the fieldsHash of its raw record.
 	fp         fingerprint
+	generated  bool // id derived here, not written in the file
+	stamped    bool // created_at or updated_at written in the file
+	summarized bool // keep, fp's fields hash and genMissing are set
+	genMissing bool // a field the schema generates is missing
 	memoable   bool // fp is set and the entity may come from the memo
-	pos        int  // index in its kind's list of the result
 }
 
 // path is the entity's position in the error tree: "services", 1,
 // "routes", 2. It and label are derived when an error needs them.
 func (it *item) path() []any {
 	if it.parent == nil {
-		return []any{it.k.name, it.index}
+		return []any{it.k.name, int(it.index)}
 	}
-	return append(it.parent.path(), it.k.name, it.index)
+	return append(it.parent.path(), it.k.name, int(it.index))
 }
 
 // label names the entity's position for people: services[1].routes[2].
 func (it *item) label() string {
-	s := it.k.name + "[" + strconv.Itoa(it.index) + "]"
+	s := it.k.name + "[" + strconv.Itoa(int(it.index)) + "]"
 	if it.parent != nil {
 		s = it.parent.label() + "." + s
 	}
@@ -160,6 +164,8 @@ type loader struct {
 	// (streamJSON); lastTop and lastTopMap cache the last element decoded
 	// again for rawOf.
 	stream     map[string][]json.RawMessage
+	kept       []keptField     // items' keep (see item.keepAt)
+	decodeErrs map[*item]error // reported by build, after the other phases
 	elements   elementDecoder
 	lastTop    *item
 	lastTopMap map[string]any
@@ -363,12 +369,12 @@ func (l *loader) rootErr(field, msg string) {
 func (l *loader) visit(k *kind, v any, index int, parent *item, parentField string) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		bad := &item{k: k, index: index, parent: parent}
+		bad := &item{k: k, index: int32(index), parent: parent}
 		l.setAt(bad.path(), "expected a record")
 		l.problems = append(l.problems, bad.label()+": expected a record")
 		return
 	}
-	it := &item{k: k, raw: m, index: index, parent: parent, parentField: parentField, line: l.lines.line(m),
+	it := &item{k: k, raw: m, index: int32(index), parent: parent, parentField: parentField, line: int32(l.lines.line(m)),
 		stamped: m["created_at"] != nil || m["updated_at"] != nil}
 	l.items = append(l.items, it)
 
@@ -488,18 +494,20 @@ type keptField struct {
 // and drops its raw record.
 func (l *loader) summarize(it *item) {
 	k := it.k
+	it.keepAt = int32(len(l.kept))
 	if k.endpointKey != "" {
 		if v, ok := it.raw[k.endpointKey]; ok {
-			it.keep = append(it.keep, keptField{k.endpointKey, v})
+			l.kept = append(l.kept, keptField{k.endpointKey, v})
 		}
 	}
 	for _, fk := range k.fks {
 		if v, ok := it.raw[fk.name]; ok {
-			it.keep = append(it.keep, keptField{fk.name, v})
+			l.kept = append(l.kept, keptField{fk.name, v})
 		}
 	}
+	it.keepN = int32(len(l.kept)) - it.keepAt
 	for i, seed := range fpSeeds {
-		it.rawFP[i] = fieldsHash(k, it.raw, seed)
+		it.fp[i] = fieldsHash(k, it.raw, seed)
 	}
 	it.genMissing = generatedMissing(k, it.raw)
 	it.summarized = true
@@ -523,7 +531,7 @@ func (l *loader) rawOf(it *item) map[string]any {
 	}
 	pm := l.rawOf(it.parent)
 	list, _ := pm[it.k.name].([]any)
-	if it.index < 1 || it.index > len(list) {
+	if it.index < 1 || int(it.index) > len(list) {
 		return nil
 	}
 	m, _ := list[it.index-1].(map[string]any)
@@ -550,7 +558,7 @@ func (l *loader) recField(it *item, key string) any {
 	}
 	var v any
 	if it.raw == nil && it.summarized {
-		for _, f := range it.keep {
+		for _, f := range l.kept[it.keepAt : it.keepAt+it.keepN] {
 			if f.key == key {
 				v = f.val
 			}
@@ -692,7 +700,7 @@ func (l *loader) resolve(byID, byKey map[string]map[string]*item) []refError {
 				}
 			}
 			if at == "" {
-				at = strconv.Itoa(it.index)
+				at = strconv.Itoa(int(it.index))
 			}
 			errs = append(errs, refError{it: it, at: at,
 				msg: "invalid reference '" + fk.name + ": " + shown + "' (no such entry in '" + fk.ref + "')"})
@@ -830,7 +838,10 @@ func (l *loader) decode(it *item) {
 	}
 	if e != nil {
 		if err := model.Decode(it.out, e); err != nil {
-			it.decodeErr = err
+			if l.decodeErrs == nil {
+				l.decodeErrs = map[*item]error{}
+			}
+			l.decodeErrs[it] = err
 		} else {
 			it.val = e
 		}
@@ -845,13 +856,13 @@ func (l *loader) build() (*model.Config, error) {
 	var snis []*model.SNI
 	counts := make(map[*kind]int, len(kinds))
 	for _, it := range l.items {
-		if it.decodeErr != nil {
-			l.entityErr(it, "invalid value: "+it.decodeErr.Error(), nil)
+		if err := l.decodeErrs[it]; err != nil {
+			l.entityErr(it, "invalid value: "+err.Error(), nil)
 			continue
 		}
 		it.pos = -1
 		if it.val != nil {
-			it.pos = counts[it.k]
+			it.pos = int32(counts[it.k])
 			counts[it.k]++
 		}
 		switch e := it.val.(type) {
@@ -1032,7 +1043,7 @@ func (l *loader) describe(it *item) string {
 		}
 	}
 	if it.line > 0 {
-		parts = append(parts, "line "+strconv.Itoa(it.line))
+		parts = append(parts, "line "+strconv.Itoa(int(it.line)))
 	}
 	if len(parts) == 0 {
 		return ""
