@@ -36,15 +36,13 @@ type fingerprint [2]uint64
 
 var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
-// memoEntry locates a remembered entity in the configuration it belongs to.
-type memoEntry struct {
-	pos  int32 // index in its kind's list of the configuration
-	uniq []any // the entity's values of its kind's unique fields (item.uniq)
-}
-
 type memo struct {
 	cfg     weak.Pointer[model.Config]
-	entries map[fingerprint]memoEntry
+	// pos locates a remembered entity: its index in its kind's list of
+	// the configuration; uniq holds the values of the unique fields that
+	// checkUniques reads (item.uniq), for the kinds that have any.
+	pos  map[fingerprint]int32
+	uniq map[fingerprint][]any
 }
 
 var lastMemo struct {
@@ -67,14 +65,13 @@ func memoFor(prev *model.Config) *memo {
 
 // remember replaces the memo by the entities of cfg, just built from items.
 func (l *loader) remember(cfg *model.Config) {
-	m := &memo{cfg: weak.Make(cfg), entries: make(map[fingerprint]memoEntry, len(l.items))}
+	m := &memo{cfg: weak.Make(cfg), pos: make(map[fingerprint]int32, len(l.items)), uniq: map[fingerprint][]any{}}
 	for _, it := range l.items {
 		if it.memoable && it.pos >= 0 {
-			e := memoEntry{pos: it.pos}
+			m.pos[it.fp] = it.pos
 			if checksUniques(it.k) {
-				e.uniq = it.uniq
+				m.uniq[it.fp] = it.uniq
 			}
-			m.entries[it.fp] = e
 		}
 	}
 	lastMemo.Lock()
@@ -98,15 +95,15 @@ func (l *loader) fromMemo(it *item) bool {
 	if l.memo == nil || !it.memoable {
 		return false
 	}
-	e, ok := l.memo.entries[it.fp]
+	pos, ok := l.memo.pos[it.fp]
 	if !ok {
 		return false
 	}
-	val, id := entityAt(l.opts.Previous, it.k.name, int(e.pos))
+	val, id := entityAt(l.opts.Previous, it.k.name, int(pos))
 	if val == nil || id != it.id {
 		return false
 	}
-	it.val, it.uniq = val, e.uniq
+	it.val, it.uniq = val, l.memo.uniq[it.fp]
 	return true
 }
 
