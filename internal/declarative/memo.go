@@ -37,7 +37,7 @@ type fingerprint [2]uint64
 var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 type memo struct {
-	cfg     weak.Pointer[model.Config]
+	cfg weak.Pointer[model.Config]
 	// pos locates a remembered entity: its index in its kind's list of
 	// the configuration; uniq holds the values of the unique fields that
 	// checkUniques reads (item.uniq), for the kinds that have any.
