@@ -304,3 +304,35 @@ func TestTimingTries(t *testing.T) {
 		t.Error("no request was retried over the dead target")
 	}
 }
+
+func TestTimingUpstreamDown(t *testing.T) {
+	dead := refusedAddr(t)
+	dh, dps, _ := net.SplitHostPort(dead)
+	dp, _ := strconv.Atoi(dps)
+	svc := svcTo(t, "http://"+dead)
+	svc.Retries = 1
+	r := routeTo(svc, "/d")
+	e := newPluginEnv(t, &model.Config{Services: []*model.Service{svc}, Routes: []*model.Route{r},
+		Plugins: []*model.Plugin{plug(t, "test-timing", map[string]any{"tag": "down"}, r, nil, nil)}})
+	tr := recorder(t, "down")
+	raw := "GET /d/x HTTP/1.1\r\nHost: example.test\r\nAccept: application/json\r\n\r\n"
+	res, _, got := rawExchange(t, e.front, raw, false)
+	if res.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d; want 502", res.StatusCode)
+	}
+	tm := waitTiming(t, tr)
+	if tm.ResponseSize != got || tm.RequestSize != int64(len(raw)) {
+		t.Errorf("sizes %d/%d; want %d received, %d sent", tm.ResponseSize, tm.RequestSize, got, len(raw))
+	}
+	if tm.Upstream != -1 || tm.Kong < 0 || tm.Kong > tm.Request || tm.UpstreamURI != "/x" {
+		t.Errorf("Upstream %v, Kong %v, Request %v, UpstreamURI %q; want -1, 0 <= Kong <= Request, /x", tm.Upstream, tm.Kong, tm.Request, tm.UpstreamURI)
+	}
+	if len(tm.Tries) != 2 {
+		t.Fatalf("tries %+v; want the first attempt and one retry", tm.Tries)
+	}
+	for _, try := range tm.Tries {
+		if try.IP != dh || try.Port != dp || try.Code != 0 {
+			t.Errorf("try %+v; want %s with no status", try, dead)
+		}
+	}
+}
