@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"mime/multipart"
 	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -114,6 +116,37 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		if _, err := jsonMarshal(m); err != nil {
 			t.Fatalf("decoded body does not encode: %v", err)
+		}
+	})
+}
+
+// FuzzLuaNumber: luaNumber accepts exactly decimal or exponent notation
+// and hexadecimal integers, and agrees with strconv on them.
+func FuzzLuaNumber(f *testing.F) {
+	for _, s := range []string{"10", " 2 ", "1e2", "0x10", "-0X1f", "Inf", "NaN", "1_0", "0x", "2p1", ".5", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := luaNumber(s)
+		if err != nil {
+			return
+		}
+		v := strings.TrimSpace(s)
+		h := strings.TrimPrefix(v, "-")
+		if strings.HasPrefix(h, "0x") || strings.HasPrefix(h, "0X") {
+			u, perr := strconv.ParseUint(h[2:], 16, 64)
+			want := float64(u)
+			if h != v {
+				want = -want
+			}
+			if perr != nil || got != want {
+				t.Fatalf("luaNumber(%q) = %v; hex parse %v, %v", s, got, u, perr)
+			}
+			return
+		}
+		want, perr := strconv.ParseFloat(v, 64)
+		if perr != nil || got != want || strings.Trim(v, "0123456789.eE+-") != "" {
+			t.Fatalf("luaNumber(%q) = %v; ParseFloat %v, %v", s, got, want, perr)
 		}
 	})
 }

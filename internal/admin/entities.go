@@ -320,11 +320,34 @@ func parseTags(t string) (tags []string, or, ok bool) {
 	return parts, or, true
 }
 
+// luaNumber parses a number as Lua's tonumber does: decimal or
+// exponent notation, or a hexadecimal integer ("0x10"), spaces around.
+func luaNumber(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if strings.Trim(s, "0123456789.eE+-") == "" {
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f, nil
+		}
+	}
+	neg := strings.HasPrefix(s, "-")
+	h := strings.TrimPrefix(s, "-")
+	if len(h) > 2 && (h[:2] == "0x" || h[:2] == "0X") && !strings.Contains(h, "_") {
+		u, err := strconv.ParseUint(h[2:], 16, 64)
+		if err == nil {
+			if neg {
+				return -float64(u), nil
+			}
+			return float64(u), nil
+		}
+	}
+	return 0, strconv.ErrSyntax
+}
+
 // pageOptions reads size, offset and tags from the query as Kong does.
 func pageOptions(q url.Values, tagsAllowed bool) (store.ListOptions, error) {
 	opts := store.ListOptions{Size: 100, Offset: q.Get("offset")}
 	if q.Has("size") {
-		f, err := strconv.ParseFloat(strings.TrimSpace(q.Get("size")), 64)
+		f, err := luaNumber(q.Get("size"))
 		if err != nil {
 			return opts, errDAO(http.StatusBadRequest, codeInvalidSize, "size must be a number", nil)
 		}

@@ -352,6 +352,15 @@ func TestKongSpecRoutesCollection(t *testing.T) {
 	}
 	wantBody(t, c.do("GET", "/routes?size=x", nil), 400, `{"code":9,"name":"invalid size","message":"size must be a number"}`)
 	wantBody(t, c.do("GET", "/routes?size=potato", nil), 400, `{"code":9,"name":"invalid size","message":"size must be a number"}`)
+	// size is read with Lua's tonumber (kong/api/endpoints.lua).
+	for _, size := range []string{"0x2", "2e0", "%202%20"} {
+		if j := c.must(200, "GET", "/routes?size="+size, nil); len(j["data"].([]any)) != 2 {
+			t.Errorf("size=%s: %d entries; want 2", size, len(j["data"].([]any)))
+		}
+	}
+	for _, size := range []string{"1_0", "0x", "2p1", "Inf", "NaN"} {
+		wantBody(t, c.do("GET", "/routes?size="+size, nil), 400, `{"code":9,"name":"invalid size","message":"size must be a number"}`)
+	}
 	wantBody(t, c.do("GET", "/routes?offset=x", nil), 400, `{"code":7,"name":"invalid offset","message":"'x' is not a valid offset: bad base64 encoding"}`)
 	wantBody(t, c.do("GET", "/routes?offset=%7Cpotato%7C", nil), 400, `{"code":7,"name":"invalid offset","message":"'|potato|' is not a valid offset: bad base64 encoding"}`)
 	// Base64 of something that is not JSON.
