@@ -55,6 +55,11 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 	copyResponseFields(h, res, st.rv[:])
 	status, filter := p.upstreamHead(st, res.Status, h, !c.Done())
 	flushEach := !st.route.ResponseBuffering || res.ContentLength < 0 || isEventStream(h)
+	if _, ok := h["Content-Type"]; !ok {
+		// Like nginx: no Content-Type from the upstream, none to the
+		// client (net/http would sniff one from the first write).
+		h["Content-Type"] = nil
+	}
 	w.WriteHeader(status)
 
 	err = p.copyBody(w, st, c, filter, flushEach)

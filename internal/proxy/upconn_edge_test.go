@@ -1,0 +1,318 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sluice/internal/model"
+)
+
+// Edge cases of the own HTTP/1.1 client (package upconn) as the proxy uses
+// it, against upstreams that write exact bytes. The reference is what the
+// ReverseProxy path did (net/http's Transport), which the proxy still uses
+// for HTTP/2 clients: TestUpconnMatchesReverseProxy sends every case
+// through both paths and compares what the client gets.
+
+// rawUp is an upstream that runs handle on each connection and counts
+// accepted and open connections.
+type rawUp struct {
+	ln       net.Listener
+	accepted atomic.Int32
+	open     atomic.Int32
+	mu       sync.Mutex
+	seen     []seenReq // requests read by serveRequests
+}
+
+type seenReq struct {
+	conn int32
+	uri  string
+	req  *http.Request
+	body []byte
+}
+
+func newRawUp(t testing.TB, handle func(id int32, c net.Conn, br *bufio.Reader)) *rawUp {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &rawUp{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			id := u.accepted.Add(1)
+			u.open.Add(1)
+			go func() {
+				defer u.open.Add(-1)
+				defer c.Close()
+				handle(id, c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return u
+}
+
+func (u *rawUp) url() string { return "http://" + u.ln.Addr().String() }
+
+// record reads one request with its body and records it.
+func (u *rawUp) record(id int32, br *bufio.Reader) (*http.Request, error) {
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(req.Body)
+	if err != nil {
+		return nil, err
+	}
+	u.mu.Lock()
+	u.seen = append(u.seen, seenReq{conn: id, uri: req.RequestURI, req: req, body: b})
+	u.mu.Unlock()
+	return req, nil
+}
+
+func (u *rawUp) last() seenReq {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.seen) == 0 {
+		return seenReq{}
+	}
+	return u.seen[len(u.seen)-1]
+}
+
+// eventually polls cond for up to 5 s (a bound for slow machines, not a
+// timing assertion).
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("still not true after 5 s: %s", what)
+}
+
+// rawCases are upstream responses keyed by request path. A response
+// ending in "\x00close" is followed by the upstream closing the
+// connection (the marker is not sent).
+var rawCases = map[string]string{
+	"/cl":       "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Multi: a\r\nX-Multi: b\r\nContent-Length: 5\r\n\r\nhello",
+	"/chunked":  "HTTP/1.1 200 OK\r\nTrailer: X-Sum\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4;ext=1\r\ndefg\r\n0\r\nX-Sum: 42\r\nX-Late: undeclared\r\n\r\n",
+	"/chunked0": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	"/eof":      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nread to the end\x00close",
+	"/h10":      "HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+	"/h10ka":    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nabc",
+	"/h10eof":   "HTTP/1.0 200 OK\r\n\r\nold style\x00close",
+	"/h10te":    "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\x00close",
+	"/204":      "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n",
+	"/304":      "HTTP/1.1 304 Not Modified\r\nEtag: \"v1\"\r\nContent-Length: 10\r\n\r\n",
+	"/head":     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n",
+	"/headte":   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"/tecl":     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 100\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	"/dupcl":    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+	"/badcl":    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+	"/listcl":   "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc",
+	"/signcl":   "HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc",
+	"/emptycl":  "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\nabc",
+	"/gzipte":   "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	"/twote":    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	"/status":   "HTTP/1.1 abc OK\r\nContent-Length: 0\r\n\r\n",
+	"/proto":    "HTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+	"/h2status": "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+	"/noreason": "HTTP/1.1 201\r\nContent-Length: 2\r\n\r\nok",
+	"/badname":  "HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n",
+	"/nocolon":  "HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 0\r\n\r\n",
+	"/early":    "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/cont":     "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/101":      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+	"/close":    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye",
+	"/hop": "HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: s\r\nKeep-Alive: timeout=5\r\n" +
+		"Proxy-Connection: keep-alive\r\nProxy-Authenticate: Basic\r\nTe: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\n" +
+		"X-Public: p\r\nContent-Length: 2\r\n\r\nok",
+	"/empty-val": "HTTP/1.1 200 OK\r\nX-Empty:\r\nX-Spaces:   v   \r\nContent-Length: 0\r\n\r\n",
+	"/lf":        "HTTP/1.1 200 OK\nContent-Length: 2\nX-Lf: 1\n\nok",
+	"/short":     "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello\x00close",
+	"/badchunk":  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n\x00close",
+	"/cutchunk":  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab\x00close",
+	"/empty":     "\x00close",
+	"/halfhead":  "HTTP/1.1 200 OK\r\nContent-Le\x00close",
+}
+
+// serveRaw answers each request with rawCases[path] and reports the
+// connection it came on.
+func serveRaw(u *rawUp) func(id int32, c net.Conn, br *bufio.Reader) {
+	return func(id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := u.record(id, br)
+			if err != nil {
+				return
+			}
+			raw, ok := rawCases[req.URL.Path]
+			if !ok {
+				raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+			}
+			raw, closing := strings.CutSuffix(raw, "\x00close")
+			if req.URL.Path == "/fold" {
+				raw = "HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok"
+			}
+			if req.URL.Path == "/bighead" {
+				raw = "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("v", 70<<10) + "\r\nContent-Length: 2\r\n\r\nok"
+			}
+			if _, err := io.WriteString(c, raw); err != nil || closing {
+				return
+			}
+		}
+	}
+}
+
+// outcome is what a client got, reduced to what both paths must agree on.
+type outcome struct {
+	status  int
+	header  http.Header
+	body    string
+	bodyErr bool
+	trailer http.Header
+	hints   []string // 1xx statuses seen
+}
+
+func (o outcome) String() string {
+	var keys []string
+	for k := range o.header {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	fmt.Fprintf(&b, "status %d, 1xx %v, body %q (error %v), trailer %v, header:", o.status, o.hints, o.body, o.bodyErr, o.trailer)
+	for _, k := range keys {
+		fmt.Fprintf(&b, " %s=%q", k, o.header[k])
+	}
+	return b.String()
+}
+
+// fetch sends method path with c and reduces the response.
+func fetch(t *testing.T, c *http.Client, base, method, path string) outcome {
+	t.Helper()
+	var o outcome
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		o.hints = append(o.hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+		return nil
+	}}
+	req, err := http.NewRequest(method, base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	res, err := c.Do(req)
+	if err != nil {
+		// Aborted before the head reached the client (a body error
+		// with nothing flushed yet): as good as a truncated body.
+		o.bodyErr = true
+		return o
+	}
+	b, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	o.status, o.body, o.bodyErr, o.trailer = res.StatusCode, string(b), err != nil, res.Trailer
+	if len(o.trailer) == 0 {
+		o.trailer = nil
+	}
+	o.header = res.Header.Clone()
+	for _, k := range []string{"Date", "X-Kong-Upstream-Latency", "X-Kong-Proxy-Latency", "X-Kong-Response-Latency",
+		"X-Kong-Request-Id", "Content-Length", "Connection", "Trailer"} {
+		delete(o.header, k)
+	}
+	if o.status >= 500 {
+		o.body = "" // the request id differs
+	}
+	return o
+}
+
+// TestUpconnMatchesReverseProxy sends every raw case through the own
+// client (HTTP/1.1 client) and through ReverseProxy (HTTP/2 client, same
+// proxy and service) and compares status, headers, body and trailers.
+func TestUpconnMatchesReverseProxy(t *testing.T) {
+	u := &rawUp{}
+	u = newRawUp(t, func(id int32, c net.Conn, br *bufio.Reader) { serveRaw(u)(id, c, br) })
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	h2 := httptest.NewUnstartedServer(e.proxy)
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	t.Cleanup(h2.Close)
+	h2c := h2.Client()
+	h2c.Timeout = 20 * time.Second
+	h1c := &http.Client{Timeout: 20 * time.Second}
+
+	// Where the own client answers differently from net/http on purpose.
+	deviations := map[string]string{
+		// nginx rejects obs-fold in an upstream response ("upstream sent
+		// invalid header", 502); net/http unfolds it. RFC 9112 5.2 allows
+		// both for a proxy.
+		"/fold": "502",
+		// The own client caps a response head at 64 KiB (nginx: 502 over
+		// proxy_buffer_size, 4-8 KiB by default); net/http at 10 MiB.
+		"/bighead": "502",
+		// A space in a field name: nginx answers 502 (invalid header);
+		// net/http drops the field.
+		"/badname": "502",
+		// A status line of another major version: net/http takes it.
+		"/h2status": "502",
+	}
+	// Where ReverseProxy differs and the own client is the reference.
+	rpArtifacts := map[string]string{
+		// HTTP/2 to the client: the upstream's Content-Length: 10 is
+		// forwarded on a 304 and the client reports a short body.
+		"/304": "body error",
+		// ReverseProxy forwards an unsolicited 100 Continue; the own
+		// client drops every 100 (the server sends its own to a client
+		// that asked), like nginx.
+		"/cont": "100 forwarded",
+	}
+	paths := make([]string, 0, len(rawCases)+2)
+	for p := range rawCases {
+		paths = append(paths, p)
+	}
+	paths = append(paths, "/fold", "/bighead")
+	sort.Strings(paths)
+	for _, path := range paths {
+		method := "GET"
+		if strings.HasPrefix(path, "/head") {
+			method = "HEAD"
+		}
+		own := fetch(t, h1c, e.front.URL, method, path)
+		if dev, ok := deviations[path]; ok {
+			if fmt.Sprint(own.status) != dev {
+				t.Errorf("%s: own client %v; want %s", path, own, dev)
+			}
+			continue
+		}
+		if own.status < 500 && !strings.Contains(rawCases[path], "Content-Type") && own.header["Content-Type"] != nil {
+			t.Errorf("%s: Content-Type %q sniffed; the upstream sent none", path, own.header["Content-Type"])
+		}
+		rp := fetch(t, h2c, h2.URL, method, path)
+		delete(rp.header, "Content-Type") // net/http sniffs when the head is not flushed first
+		delete(own.header, "Content-Type")
+		if _, ok := rpArtifacts[path]; ok {
+			continue
+		}
+		if own.String() != rp.String() {
+			t.Errorf("%s %s:\n own client    %v\n ReverseProxy  %v", method, path, own, rp)
+		}
+	}
+}
