@@ -143,12 +143,14 @@ func (c *Conn) Aborted() bool { return c.aborted.Load() }
 
 // Release ends the request: the connection goes back to the pool when its
 // response was read to the end and nothing forbids reuse, else it is
-// closed.
+// closed. Bytes already read past the response (a body sent to a HEAD, a
+// second response nobody asked for) forbid reuse: the next request would
+// take them for its response.
 func (c *Conn) Release() {
 	c.dc.ctx = nil
 	c.requests++
 	if !c.done || c.broken || c.Res.Close || c.aborted.Load() ||
-		(c.p.o.MaxRequests > 0 && c.requests >= c.p.o.MaxRequests) || c.bw.Buffered() > 0 {
+		(c.p.o.MaxRequests > 0 && c.requests >= c.p.o.MaxRequests) || c.bw.Buffered() > 0 || c.br.Buffered() > 0 {
 		c.close()
 		return
 	}

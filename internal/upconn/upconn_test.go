@@ -584,3 +584,40 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("%d idle connections; MaxIdle is 4", p.Idle())
 	}
 }
+
+// TestLeftoverBytesForbidReuse checks that a connection with bytes read
+// past the response (a body sent to a HEAD) is not reused.
+func TestLeftoverBytesForbidReuse(t *testing.T) {
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := readRequest(br); err != nil {
+				return
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"); err != nil {
+				return
+			}
+		}
+	})
+	p := newPool(Options{})
+	defer p.Close()
+	c, err := p.Get(context.Background(), srv.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.W().WriteString("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReadResponse(true); err != nil {
+		t.Fatal(err)
+	}
+	// The body the upstream should not have sent arrives with the head.
+	for i := 0; i < 100 && c.br.Buffered() == 0; i++ {
+		time.Sleep(time.Millisecond)
+		_, _ = c.br.Peek(1)
+	}
+	c.Release()
+	if p.Idle() != 0 {
+		t.Error("connection with unread bytes went back to the pool")
+	}
+}
