@@ -316,3 +316,90 @@ func TestUpconnMatchesReverseProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnReuse checks after which responses the upstream connection is
+// used again: never after a close-delimited body, Connection: close, an
+// HTTP/1.0 response without keep-alive, an error, or a response followed
+// by bytes nobody asked for (net/http closes on those: "Unsolicited
+// response received on idle HTTP channel").
+func TestUpconnReuse(t *testing.T) {
+	u := &rawUp{}
+	u = newRawUp(t, func(id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := u.record(id, br)
+			if err != nil {
+				return
+			}
+			var raw string
+			switch req.URL.Path {
+			case "/extra":
+				// A second response nobody asked for, in the same write.
+				raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+			case "/headbody":
+				// A body sent to a HEAD request.
+				raw = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+			case "/204body":
+				raw = "HTTP/1.1 204 No Content\r\n\r\nevil"
+			case "/next":
+				raw = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+			default:
+				raw = rawCases[req.URL.Path]
+			}
+			raw, closing := strings.CutSuffix(raw, "\x00close")
+			if _, err := io.WriteString(c, raw); err != nil || closing {
+				return
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	cases := []struct {
+		path, method string
+		reuse        bool
+	}{
+		{"/cl", "GET", true},
+		{"/chunked", "GET", true},
+		{"/chunked0", "GET", true},
+		{"/204", "GET", true},
+		{"/304", "GET", true},
+		{"/head", "HEAD", true},
+		{"/headte", "HEAD", true},
+		{"/tecl", "GET", true},
+		{"/dupcl", "GET", true},
+		{"/early", "GET", true},
+		{"/cont", "GET", true},
+		{"/h10ka", "GET", true},
+		{"/lf", "GET", true},
+		{"/h10", "GET", false},
+		{"/h10te", "GET", false},
+		{"/eof", "GET", false},
+		{"/close", "GET", false},
+		{"/badcl", "GET", false},
+		{"/badname", "GET", false},
+		{"/short", "GET", false},
+		{"/badchunk", "GET", false},
+		{"/extra", "GET", false},
+		{"/headbody", "HEAD", false},
+		{"/204body", "GET", false},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, e.front.URL+tc.path, nil)
+		if res, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+		}
+		first := u.last()
+		res, body := e.do(t, "GET", "/next", nil, nil)
+		next := u.last()
+		if res.StatusCode != 200 || body != "next" {
+			t.Errorf("after %s: /next answered %d %q; want 200 \"next\"", tc.path, res.StatusCode, body)
+		}
+		if first.uri != tc.path || next.uri != "/next" {
+			t.Fatalf("after %s: upstream saw %q then %q", tc.path, first.uri, next.uri)
+		}
+		if got := next.conn == first.conn; got != tc.reuse {
+			t.Errorf("after %s: connection reused %v; want %v", tc.path, got, tc.reuse)
+		}
+	}
+}
