@@ -100,6 +100,13 @@ func (p *Proxy) exchange(w http.ResponseWriter, st *reqState, pool *upconn.Pool,
 		if err != nil {
 			return nil, nil, err
 		}
+		if c.Reused() && !st.resendable() && !c.Alive() {
+			// A request that cannot go again checks the pooled
+			// connection first (net/http's idle read loop and nginx's
+			// cached-connection read event would have seen the close).
+			c.Close()
+			continue
+		}
 		c.Watch(ctx)
 		res, err := p.roundTrip(w, st, c)
 		if err == nil {

@@ -403,3 +403,48 @@ func TestUpconnReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnStaleConnection: an upstream that closes each connection right
+// after its response, without announcing it (Connection: close missing),
+// leaves a dead connection in the pool. The next request, sent at once,
+// must not fail, whatever its method (net/http's Transport sees the close
+// on the idle connection and drops it; nginx drops a cached connection
+// whose read event fired). No service retry is involved: retries 0.
+func TestUpconnStaleConnection(t *testing.T) {
+	u := &rawUp{}
+	u = newRawUp(t, func(id int32, c net.Conn, br *bufio.Reader) {
+		if _, err := u.record(id, br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		// Let the proxy take the response first and pool the connection.
+		time.Sleep(2 * time.Millisecond)
+	})
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	stream := routeTo(s, "/stream")
+	stream.RequestBuffering, stream.StripPath = false, false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/"), stream}}, Options{})
+	for i := 0; i < 10; i++ {
+		for _, m := range []struct{ method, path, body string }{
+			{"GET", "/get", ""},
+			{"POST", "/post", "payload"},
+			{"PATCH", "/patch", "payload"},
+			{"POST", "/stream/post", "streamed payload"},
+			{"DELETE", "/delete", ""},
+		} {
+			var body io.Reader
+			if m.body != "" {
+				body = strings.NewReader(m.body)
+			}
+			res, b := e.do(t, m.method, m.path, nil, body)
+			if res.StatusCode != 200 || b != "ok" {
+				t.Fatalf("%s %s (round %d): %d %q; want 200 ok", m.method, m.path, i, res.StatusCode, b)
+			}
+			if got := u.last(); got.uri != m.path || string(got.body) != m.body {
+				t.Fatalf("%s %s: upstream saw %q with body %q", m.method, m.path, got.uri, got.body)
+			}
+			time.Sleep(5 * time.Millisecond) // the close reaches the proxy
+		}
+	}
+}

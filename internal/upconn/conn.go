@@ -165,6 +165,11 @@ func (c *Conn) close() {
 	_ = c.nc.Close()
 }
 
+// Alive checks, without blocking, that a connection taken from the pool
+// was not closed by the upstream meanwhile (Get checks only those idle for
+// a while). One system call: for requests that cannot be sent again.
+func (c *Conn) Alive() bool { return c.alive() }
+
 // alive checks, without blocking, that an idle connection was not closed
 // by the upstream (and sent nothing unexpected).
 func (c *Conn) alive() bool {
