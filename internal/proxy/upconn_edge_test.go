@@ -42,7 +42,7 @@ type seenReq struct {
 	body []byte
 }
 
-func newRawUp(t testing.TB, handle func(id int32, c net.Conn, br *bufio.Reader)) *rawUp {
+func newRawUp(t testing.TB, handle func(u *rawUp, id int32, c net.Conn, br *bufio.Reader)) *rawUp {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +60,7 @@ func newRawUp(t testing.TB, handle func(id int32, c net.Conn, br *bufio.Reader))
 			go func() {
 				defer u.open.Add(-1)
 				defer c.Close()
-				handle(id, c, bufio.NewReader(c))
+				handle(u, id, c, bufio.NewReader(c))
 			}()
 		}
 	}()
@@ -156,27 +156,25 @@ var rawCases = map[string]string{
 
 // serveRaw answers each request with rawCases[path] and reports the
 // connection it came on.
-func serveRaw(u *rawUp) func(id int32, c net.Conn, br *bufio.Reader) {
-	return func(id int32, c net.Conn, br *bufio.Reader) {
-		for {
-			req, err := u.record(id, br)
-			if err != nil {
-				return
-			}
-			raw, ok := rawCases[req.URL.Path]
-			if !ok {
-				raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-			}
-			raw, closing := strings.CutSuffix(raw, "\x00close")
-			if req.URL.Path == "/fold" {
-				raw = "HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok"
-			}
-			if req.URL.Path == "/bighead" {
-				raw = "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("v", 70<<10) + "\r\nContent-Length: 2\r\n\r\nok"
-			}
-			if _, err := io.WriteString(c, raw); err != nil || closing {
-				return
-			}
+func serveRaw(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+	for {
+		req, err := u.record(id, br)
+		if err != nil {
+			return
+		}
+		raw, ok := rawCases[req.URL.Path]
+		if !ok {
+			raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+		}
+		raw, closing := strings.CutSuffix(raw, "\x00close")
+		if req.URL.Path == "/fold" {
+			raw = "HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok"
+		}
+		if req.URL.Path == "/bighead" {
+			raw = "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("v", 70<<10) + "\r\nContent-Length: 2\r\n\r\nok"
+		}
+		if _, err := io.WriteString(c, raw); err != nil || closing {
+			return
 		}
 	}
 }
@@ -246,8 +244,7 @@ func fetch(t *testing.T, c *http.Client, base, method, path string) outcome {
 // client (HTTP/1.1 client) and through ReverseProxy (HTTP/2 client, same
 // proxy and service) and compares status, headers, body and trailers.
 func TestUpconnMatchesReverseProxy(t *testing.T) {
-	u := &rawUp{}
-	u = newRawUp(t, func(id int32, c net.Conn, br *bufio.Reader) { serveRaw(u)(id, c, br) })
+	u := newRawUp(t, serveRaw)
 	s := svcTo(t, u.url())
 	s.Retries = 0
 	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
@@ -323,8 +320,7 @@ func TestUpconnMatchesReverseProxy(t *testing.T) {
 // by bytes nobody asked for (net/http closes on those: "Unsolicited
 // response received on idle HTTP channel").
 func TestUpconnReuse(t *testing.T) {
-	u := &rawUp{}
-	u = newRawUp(t, func(id int32, c net.Conn, br *bufio.Reader) {
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
 		for {
 			req, err := u.record(id, br)
 			if err != nil {
@@ -411,8 +407,7 @@ func TestUpconnReuse(t *testing.T) {
 // on the idle connection and drops it; nginx drops a cached connection
 // whose read event fired). No service retry is involved: retries 0.
 func TestUpconnStaleConnection(t *testing.T) {
-	u := &rawUp{}
-	u = newRawUp(t, func(id int32, c net.Conn, br *bufio.Reader) {
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
 		if _, err := u.record(id, br); err != nil {
 			return
 		}
