@@ -350,7 +350,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			}
 		}
 		if r.Method == http.MethodPost && r.URL.Path == "/config" {
-			defer memwatch.BeginLoad()() // the GC paces the parse and build
+			defer mw.BeginLoad()() // the GC paces the parse and build
 		}
 		adminAPI.ServeHTTP(w, r)
 	})
@@ -443,7 +443,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 				}
 				var cfg *model.Config
 				var hash string
-				endLoad := memwatch.BeginLoad() // the GC paces the parse and build
+				endLoad := mw.BeginLoad() // the GC paces the parse and build
 				if err == nil {
 					cfg, hash, err = src.parse(data)
 				}

@@ -4,6 +4,7 @@ package memwatch
 
 import (
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 )
 
@@ -19,22 +20,67 @@ import (
 // had before, for a few extra GC cycles of CPU during the load.
 const LoadGCPercent = 25
 
+// LoadRSSMargin is how far over its rolling baseline (the median of the
+// last samples) Watcher.BeginLoad lets RSS grow during a load, as a
+// fraction: the Go runtime's memory limit is lowered for the load to what
+// leaves that much room, so that the GC and the scavenger hold memory
+// there, within their CPU cap (the runtime gives the GC at most half the
+// CPU when it is held by the limit).
+const LoadRSSMargin = 0.05
+
+// minLoadRoom is the least room over its current memory a load gets under
+// Watcher.BeginLoad's limit.
+const minLoadRoom = 4 << 20
+
 var load struct {
 	sync.Mutex
-	active int
-	saved  int // GOGC before the first active load
+	active     int
+	saved      int   // GOGC before the first active load
+	savedLimit int64 // memory limit before it, when lowered (limited)
+	limited    bool
 }
 
 // BeginLoad lowers the GC target to LoadGCPercent until the returned
 // function is called (call it exactly once). Loads may overlap: the target
 // is restored when the last one ends. When GOGC is already at or below
 // LoadGCPercent, or off, it is left alone.
-func BeginLoad() (end func()) {
+func BeginLoad() (end func()) { return beginLoad(0) }
+
+// BeginLoad is the package's BeginLoad that also lowers the Go memory
+// limit for the load so that RSS stays within LoadRSSMargin of its rolling
+// baseline (never below the memory in use plus a few MiB, never above the
+// limit already set). Without a baseline yet (the first samples) it only
+// lowers GOGC.
+func (w *Watcher) BeginLoad() (end func()) {
+	w.mu.Lock()
+	var base, rss int64
+	if w.count >= 2 {
+		base, rss = w.baselineLocked(rssOf), w.at(0).RSS
+	}
+	w.mu.Unlock()
+	if base <= 0 || rss <= 0 {
+		return beginLoad(0)
+	}
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	inUse := int64(metricUint(s[0]) - metricUint(s[1])) // mapped and not returned: what RSS follows
+	room := int64(float64(base)*(1+LoadRSSMargin)) - rss
+	return beginLoad(inUse + max(room, minLoadRoom))
+}
+
+// beginLoad starts a load; limit, when positive, is the memory limit for
+// it (the first overlapping load's limit holds for all).
+func beginLoad(limit int64) (end func()) {
 	load.Lock()
 	if load.active == 0 {
 		load.saved = debug.SetGCPercent(LoadGCPercent)
 		if load.saved <= LoadGCPercent { // negative: GC off
-			debug.SetGCPercent(load.saved) // already tighter, or GC off: keep it
+			debug.SetGCPercent(load.saved) // already tighter, or off: keep it
+		}
+		if limit > 0 {
+			if cur := debug.SetMemoryLimit(-1); limit < cur {
+				load.savedLimit, load.limited = debug.SetMemoryLimit(limit), true
+			}
 		}
 	}
 	load.active++
@@ -46,6 +92,10 @@ func BeginLoad() (end func()) {
 			load.active--
 			if load.active == 0 {
 				debug.SetGCPercent(load.saved)
+				if load.limited {
+					debug.SetMemoryLimit(load.savedLimit)
+					load.limited = false
+				}
 			}
 			load.Unlock()
 		})

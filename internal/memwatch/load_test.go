@@ -43,3 +43,66 @@ func TestBeginLoad(t *testing.T) {
 		t.Fatalf("GOGC after: %d; want 10", g)
 	}
 }
+
+func memoryInUse() int64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return int64(s[0].Value.Uint64() - s[1].Value.Uint64())
+}
+
+// TestWatcherBeginLoad: the memory limit during a load leaves RSS
+// LoadRSSMargin over its baseline (at least minLoadRoom over the memory in
+// use), and is restored after.
+func TestWatcherBeginLoad(t *testing.T) {
+	oldLimit := debug.SetMemoryLimit(1 << 40)
+	defer debug.SetMemoryLimit(oldLimit)
+	oldGC := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(oldGC)
+
+	w, c := synthetic(Options{})
+	// no baseline yet: GOGC only
+	end := w.BeginLoad()
+	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
+		t.Errorf("limit without a baseline = %d; want unchanged", l)
+	}
+	end()
+
+	for range 10 {
+		feed(w, c, 50*mib, 200*mib)
+	}
+	before := memoryInUse()
+	end = w.BeginLoad()
+	after := memoryInUse()
+	room := int64(float64(200*mib)*(1+LoadRSSMargin)) - 200*mib
+	if l := debug.SetMemoryLimit(-1); l < before+room-mib || l > after+room+mib {
+		t.Errorf("limit during a load = %d; want about %d (in use) + %d", l, before, room)
+	}
+	if g := gogc(t); g != LoadGCPercent {
+		t.Errorf("GOGC during a load = %d; want %d", g, LoadGCPercent)
+	}
+	end()
+	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
+		t.Errorf("limit after the load = %d; want restored", l)
+	}
+
+	// RSS already over the margin: minLoadRoom over what is in use
+	feed(w, c, 50*mib, 260*mib)
+	before = memoryInUse()
+	end = w.BeginLoad()
+	after = memoryInUse()
+	if l := debug.SetMemoryLimit(-1); l < before+minLoadRoom-mib || l > after+minLoadRoom+mib {
+		t.Errorf("limit with RSS over the margin = %d; want about %d + %d", l, before, minLoadRoom)
+	}
+	end()
+
+	// a lower limit already set is kept
+	debug.SetMemoryLimit(before / 2)
+	end = w.BeginLoad()
+	if l := debug.SetMemoryLimit(-1); l != before/2 {
+		t.Errorf("limit during a load under a lower limit = %d; want %d kept", l, before/2)
+	}
+	end()
+	if l := debug.SetMemoryLimit(-1); l != before/2 {
+		t.Errorf("limit after = %d; want %d", l, before/2)
+	}
+}
