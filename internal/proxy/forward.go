@@ -46,6 +46,12 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 		}
 		st.attemptFailed(err, time.Since(start))
 		if attempt >= st.svc.Retries || !st.canRetry(err) || !st.nextPeer() {
+			if cb := (*errClientBody)(nil); errors.As(err, &cb) && st.in.Context().Err() == nil {
+				// The client's body is broken (bad chunked encoding):
+				// nginx answers 400, as when it buffers the body.
+				p.nginxError(w, st.in, st, http.StatusBadRequest, msgBadRequest, false)
+				return
+			}
 			p.upstreamError(w, st, err)
 			return
 		}
@@ -252,7 +258,7 @@ func (p *Proxy) writeRequest(st *reqState, c *upconn.Conn) error {
 	for k, vs := range h {
 		switch k {
 		case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Te", "Trailer",
-			"Transfer-Encoding", "Upgrade", "Proxy", "Content-Length", "Host",
+			"Transfer-Encoding", "Upgrade", "Proxy", "Content-Length", "Host", "Expect",
 			"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
 			"X-Forwarded-Path", "X-Forwarded-Prefix", "X-Real-Ip", "Via":
 			continue

@@ -2,6 +2,9 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -441,5 +444,201 @@ func TestUpconnStaleConnection(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond) // the close reaches the proxy
 		}
+	}
+}
+
+// bodyEcho is an upstream answering with what it got of the request body:
+// "<length> <sha256> <transfer-encoding> <trailer X-Trail>". An Expect
+// field gets 417: nginx does not forward it (ngx_http_proxy_headers sets
+// it empty), the proxy answers the client's expectation itself.
+func bodyEcho(t testing.TB) *httptest.Server {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e := r.Header["Expect"]; e != nil {
+			http.Error(w, fmt.Sprintf("Expect forwarded: %q", e), http.StatusExpectationFailed)
+			return
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		if err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		fmt.Fprintf(w, "%d %s %v %q", n, hex.EncodeToString(h.Sum(nil))[:16], r.TransferEncoding, r.Trailer.Get("X-Trail"))
+	}))
+	t.Cleanup(up.Close)
+	return up
+}
+
+func bodySum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])[:16]
+}
+
+// onlyReader hides the length of a body (the client sends it chunked).
+type onlyReader struct{ io.Reader }
+
+// TestUpconnRequestBodies: bodies with Content-Length and chunked, larger
+// than every buffer, on buffered and streamed routes, and the client's
+// request trailers.
+func TestUpconnRequestBodies(t *testing.T) {
+	up := bodyEcho(t)
+	s := svcTo(t, up.URL)
+	stream := routeTo(s, "/stream")
+	stream.RequestBuffering, stream.StripPath = false, false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/"), stream}}, Options{})
+	big := make([]byte, 3<<20+17)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	small := big[:1000]
+	for _, path := range []string{"/buf", "/stream/x"} {
+		for _, body := range [][]byte{small, big} {
+			res, got := e.do(t, "POST", path, nil, bytes.NewReader(body))
+			if want := fmt.Sprintf("%d %s [] \"\"", len(body), bodySum(body)); res.StatusCode != 200 || got != want {
+				t.Errorf("POST %s, %d bytes with Content-Length: %d %q; want %q", path, len(body), res.StatusCode, got, want)
+			}
+			req, _ := http.NewRequest("PUT", e.front.URL+path, onlyReader{bytes.NewReader(body)})
+			req.Trailer = http.Header{"X-Trail": nil}
+			pr, pw := io.Pipe()
+			req.Body = pr
+			go func() {
+				_, _ = pw.Write(body)
+				req.Trailer.Set("X-Trail", "t1")
+				pw.Close()
+			}()
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if want := fmt.Sprintf("%d %s [chunked] \"t1\"", len(body), bodySum(body)); res.StatusCode != 200 || string(b) != want {
+				t.Errorf("PUT %s, %d bytes chunked: %d %q; want %q", path, len(body), res.StatusCode, b, want)
+			}
+		}
+	}
+	// GET and POST without a body: no framing, Content-Length: 0 (net/http's).
+	res, got := e.do(t, "POST", "/buf", nil, nil)
+	if res.StatusCode != 200 || got != "0 e3b0c44298fc1c14 [] \"\"" {
+		t.Errorf("empty POST: %d %q", res.StatusCode, got)
+	}
+}
+
+// TestUpconnExpectContinue: a client sending Expect: 100-continue gets
+// the 100 and its body reaches the upstream, buffered or streamed.
+func TestUpconnExpectContinue(t *testing.T) {
+	up := bodyEcho(t)
+	s := svcTo(t, up.URL)
+	stream := routeTo(s, "/stream")
+	stream.RequestBuffering, stream.StripPath = false, false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/"), stream}}, Options{})
+	body := bytes.Repeat([]byte("0123456789"), 20000)
+	for _, path := range []string{"/buf", "/stream/x"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(e.front.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", path, len(body))
+		br := bufio.NewReader(c)
+		line, err := br.ReadString('\n')
+		if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+			t.Fatalf("%s: first line %q (%v); want the 100 Continue", path, line, err)
+		}
+		if l, _ := br.ReadString('\n'); l != "\r\n" {
+			t.Fatalf("%s: after the 100: %q", path, l)
+		}
+		if _, err := c.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		if want := fmt.Sprintf("%d %s [] \"\"", len(body), bodySum(body)); res.StatusCode != 200 || string(b) != want {
+			t.Errorf("%s: %d %q; want %q", path, res.StatusCode, b, want)
+		}
+		c.Close()
+	}
+}
+
+// TestUpconnClientBodyFailures: a client that disconnects in the middle of
+// its body, or sends a broken chunked body, ends the upstream exchange at
+// once (the connection is closed, not pooled, and nothing waits for the
+// read timeout), and the proxy keeps serving.
+func TestUpconnClientBodyFailures(t *testing.T) {
+	got := make(chan string, 8)
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := http.ReadRequest(br)
+			if err != nil {
+				return
+			}
+			n, err := io.Copy(io.Discard, req.Body)
+			if err != nil {
+				got <- fmt.Sprintf("%s: %d bytes, then %v", req.URL.Path, n, err)
+				return
+			}
+			got <- fmt.Sprintf("%s: %d bytes", req.URL.Path, n)
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	s.ReadTimeout, s.WriteTimeout = 60000, 60000
+	r := routeTo(s, "/")
+	r.RequestBuffering = false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{})
+	front := strings.TrimPrefix(e.front.URL, "http://")
+
+	// Disconnect after 100 KiB of a 1 MiB body.
+	c, err := net.Dial("tcp", front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "POST /gone HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", 1<<20)
+	_, _ = c.Write(make([]byte, 100<<10))
+	time.Sleep(50 * time.Millisecond)
+	c.Close()
+	select {
+	case m := <-got:
+		if !strings.HasPrefix(m, "/gone: ") || strings.HasSuffix(m, " bytes") {
+			t.Errorf("upstream: %s; want the body cut short", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("upstream still waiting for the body of a client that left")
+	}
+
+	// A broken chunked body, the client waiting for an answer.
+	c, err = net.Dial("tcp", front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /broken HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("broken chunked body: %v (no answer)", err)
+	}
+	if b, _ := io.ReadAll(res.Body); res.StatusCode != 400 || !strings.Contains(string(b), "Bad request") {
+		t.Errorf("broken chunked body: %d %q; want Kong's 400 Bad request", res.StatusCode, b)
+	}
+	select {
+	case m := <-got:
+		if !strings.HasPrefix(m, "/broken: ") || strings.HasSuffix(m, " bytes") {
+			t.Errorf("upstream: %s; want the body cut short", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("upstream connection left open after a broken client body")
+	}
+
+	if res, b := e.do(t, "POST", "/after", nil, strings.NewReader("x")); res.StatusCode != 200 || b != "ok" {
+		t.Errorf("next request: %d %q", res.StatusCode, b)
+	}
+	if m := <-got; m != "/after: 1 bytes" {
+		t.Errorf("upstream: %s", m)
 	}
 }
