@@ -3,6 +3,7 @@
 package memwatch
 
 import (
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
@@ -35,15 +36,21 @@ const minLoadRoom = 4 << 20
 var load struct {
 	sync.Mutex
 	active     int
+	paced      bool  // GOGC (and maybe the limit) are lowered
 	saved      int   // GOGC before the first active load
 	savedLimit int64 // memory limit before it, when lowered (limited)
 	limited    bool
+	ending     sync.WaitGroup // endLoads running (tests wait on it)
 }
 
 // BeginLoad lowers the GC target to LoadGCPercent until the returned
 // function is called (call it exactly once). Loads may overlap: the target
-// is restored when the last one ends. When GOGC is already at or below
-// LoadGCPercent, or off, it is left alone.
+// is restored when the last one ends, after one more collection (run in
+// the background): the heap goal that follows is twice the live heap of
+// the last collection, which during the load counted the load's
+// intermediates; without it the heap, and RSS, would grow by twice those
+// during the next cycle. When GOGC is already at or below LoadGCPercent,
+// or off, it is left alone.
 func BeginLoad() (end func()) { return beginLoad(0) }
 
 // BeginLoad is the package's BeginLoad that also lowers the Go memory
@@ -68,11 +75,29 @@ func (w *Watcher) BeginLoad() (end func()) {
 	return beginLoad(inUse + max(room, minLoadRoom))
 }
 
+// endLoads collects once more and restores GOGC and the memory limit,
+// unless a load began again meanwhile.
+func endLoads() {
+	runtime.GC()
+	load.Lock()
+	defer load.Unlock()
+	if load.active > 0 || !load.paced {
+		return
+	}
+	debug.SetGCPercent(load.saved)
+	if load.limited {
+		debug.SetMemoryLimit(load.savedLimit)
+		load.limited = false
+	}
+	load.paced = false
+}
+
 // beginLoad starts a load; limit, when positive, is the memory limit for
 // it (the first overlapping load's limit holds for all).
 func beginLoad(limit int64) (end func()) {
 	load.Lock()
-	if load.active == 0 {
+	if !load.paced {
+		load.paced = true
 		load.saved = debug.SetGCPercent(LoadGCPercent)
 		if load.saved <= LoadGCPercent { // negative: GC off
 			debug.SetGCPercent(load.saved) // already tighter, or off: keep it
@@ -90,14 +115,15 @@ func beginLoad(limit int64) (end func()) {
 		once.Do(func() {
 			load.Lock()
 			load.active--
-			if load.active == 0 {
-				debug.SetGCPercent(load.saved)
-				if load.limited {
-					debug.SetMemoryLimit(load.savedLimit)
-					load.limited = false
-				}
-			}
+			last := load.active == 0
 			load.Unlock()
+			if last {
+				load.ending.Add(1)
+				go func() {
+					defer load.ending.Done()
+					endLoads()
+				}()
+			}
 		})
 	}
 }

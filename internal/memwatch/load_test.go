@@ -24,10 +24,12 @@ func TestBeginLoad(t *testing.T) {
 	end2 := BeginLoad() // overlapping
 	end1()
 	end1() // a second call does nothing
+	load.ending.Wait()
 	if g := gogc(t); g != LoadGCPercent {
 		t.Fatalf("GOGC while a second load runs = %d; want %d", g, LoadGCPercent)
 	}
 	end2()
+	load.ending.Wait()
 	if g := gogc(t); g != 100 {
 		t.Fatalf("GOGC after the loads = %d; want 100 restored", g)
 	}
@@ -39,6 +41,7 @@ func TestBeginLoad(t *testing.T) {
 		t.Fatalf("GOGC during a load with GOGC=10: %d; want 10 kept", g)
 	}
 	end()
+	load.ending.Wait()
 	if g := gogc(t); g != 10 {
 		t.Fatalf("GOGC after: %d; want 10", g)
 	}
@@ -66,6 +69,7 @@ func TestWatcherBeginLoad(t *testing.T) {
 		t.Errorf("limit without a baseline = %d; want unchanged", l)
 	}
 	end()
+	load.ending.Wait()
 
 	for range 10 {
 		feed(w, c, 50*mib, 200*mib)
@@ -81,6 +85,7 @@ func TestWatcherBeginLoad(t *testing.T) {
 		t.Errorf("GOGC during a load = %d; want %d", g, LoadGCPercent)
 	}
 	end()
+	load.ending.Wait()
 	if l := debug.SetMemoryLimit(-1); l != 1<<40 {
 		t.Errorf("limit after the load = %d; want restored", l)
 	}
@@ -94,6 +99,7 @@ func TestWatcherBeginLoad(t *testing.T) {
 		t.Errorf("limit with RSS over the margin = %d; want about %d + %d", l, before, minLoadRoom)
 	}
 	end()
+	load.ending.Wait()
 
 	// a lower limit already set is kept
 	debug.SetMemoryLimit(before / 2)
@@ -102,7 +108,26 @@ func TestWatcherBeginLoad(t *testing.T) {
 		t.Errorf("limit during a load under a lower limit = %d; want %d kept", l, before/2)
 	}
 	end()
+	load.ending.Wait()
 	if l := debug.SetMemoryLimit(-1); l != before/2 {
 		t.Errorf("limit after = %d; want %d", l, before/2)
+	}
+}
+
+// TestLoadAfterLoad: a load that begins while the previous one's final
+// collection runs keeps GOGC lowered; the last end restores it.
+func TestLoadAfterLoad(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	BeginLoad()()
+	end := BeginLoad()
+	load.ending.Wait()
+	if g := gogc(t); g != LoadGCPercent {
+		t.Fatalf("GOGC during the second load = %d; want %d", g, LoadGCPercent)
+	}
+	end()
+	load.ending.Wait()
+	if g := gogc(t); g != 100 {
+		t.Fatalf("GOGC after both = %d; want 100", g)
 	}
 }
