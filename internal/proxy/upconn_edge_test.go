@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -640,5 +641,126 @@ func TestUpconnClientBodyFailures(t *testing.T) {
 	}
 	if m := <-got; m != "/after: 1 bytes" {
 		t.Errorf("upstream: %s", m)
+	}
+}
+
+// TestUpconnTimeouts: read_timeout and write_timeout answer Kong's 504
+// with its body; a body that stalls past read_timeout after the head cuts
+// the response short; the timed-out connections are closed.
+func TestUpconnTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var closed atomic.Int32 // connections the proxy closed after a timeout
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		switch req.URL.Path {
+		case "/silent":
+			_, _ = io.Copy(io.Discard, req.Body)
+		case "/stall":
+			_, _ = io.Copy(io.Discard, req.Body)
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+		case "/noread":
+			// Never reads the body.
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			return
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := br.ReadByte(); errors.Is(err, io.EOF) {
+			closed.Add(1)
+		}
+	})
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	s.ReadTimeout, s.WriteTimeout = 100, 100
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	for _, tc := range []struct {
+		method, path string
+		body         io.Reader
+	}{
+		{"GET", "/silent", nil},
+		{"POST", "/noread", bytes.NewReader(make([]byte, 32<<20))},
+	} {
+		res, body := e.do(t, tc.method, tc.path, map[string]string{"Accept": "application/json"}, tc.body)
+		if res.StatusCode != 504 || !strings.Contains(body, `"message":"The upstream server is timing out"`) {
+			t.Errorf("%s %s: %d %q; want Kong's 504", tc.method, tc.path, res.StatusCode, body)
+		}
+	}
+	// Nothing was flushed yet (buffered route): the client connection is
+	// closed without a response, as ReverseProxy did; a flushed head
+	// would be followed by a cut body.
+	if res, err := client.Get(e.front.URL + "/stall"); err == nil {
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err == nil {
+			t.Errorf("stalled body: %d %q read without error; want the response cut short", res.StatusCode, b)
+		}
+	}
+	eventually(t, "timed-out upstream connections closed", func() bool { return closed.Load() == 2 })
+}
+
+// TestUpconnClientGoneMidResponse: a client that leaves during a long
+// response, or stops reading and closes, makes the proxy close the
+// upstream connection (not pool it with a body half read); the next
+// request gets a fresh connection and a clean response.
+func TestUpconnClientGoneMidResponse(t *testing.T) {
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := u.record(id, br)
+			if err != nil {
+				return
+			}
+			switch req.URL.Path {
+			case "/trickle":
+				// A head and a first chunk, then one chunk every 20 ms.
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+				for i := 0; i < 500; i++ {
+					time.Sleep(20 * time.Millisecond)
+					if _, err := io.WriteString(c, "1\r\nx\r\n"); err != nil {
+						return
+					}
+				}
+				return
+			case "/huge":
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 67108864\r\n\r\n")
+				chunk := make([]byte, 64<<10)
+				for i := 0; i < 1024; i++ {
+					if _, err := c.Write(chunk); err != nil {
+						return
+					}
+				}
+				return
+			default:
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	for _, path := range []string{"/trickle", "/huge"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(e.front.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			t.Fatalf("%s: no status line: %v", path, err)
+		}
+		c.Close()
+		first := u.last()
+		eventually(t, path+": upstream connection closed after the client left", func() bool { return u.open.Load() == 0 })
+		if res, body := e.do(t, "GET", "/next", nil, nil); res.StatusCode != 200 || body != "next" {
+			t.Errorf("after %s: %d %q", path, res.StatusCode, body)
+		}
+		if next := u.last(); first.uri != path || next.conn == first.conn {
+			t.Errorf("after %s (connection %d): /next on connection %d", first.uri, first.conn, next.conn)
+		}
 	}
 }
