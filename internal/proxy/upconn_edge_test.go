@@ -764,3 +764,152 @@ func TestUpconnClientGoneMidResponse(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnPoolBounds: upstream_keepalive_pool_size bounds the idle
+// connections kept per address, upstream_keepalive_max_requests retires a
+// connection, upstream_keepalive_idle_timeout drops an idle one.
+func TestUpconnPoolBounds(t *testing.T) {
+	const n = 8
+	var inflight atomic.Int32
+	gate := make(chan struct{})
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := u.record(id, br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/hold" && inflight.Add(1) == n {
+				close(gate)
+			}
+			if req.URL.Path == "/hold" {
+				<-gate
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	cfg := &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}
+
+	e := newEnv(t, cfg, Options{KeepalivePoolSize: 2})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, body := e.do(t, "GET", "/hold", nil, nil); res.StatusCode != 200 || body != "ok" {
+				t.Errorf("held request: %d %q", res.StatusCode, body)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := u.accepted.Load(); got != n {
+		t.Fatalf("%d upstream connections for %d concurrent requests", got, n)
+	}
+	eventually(t, "connections over the pool size closed", func() bool { return u.open.Load() == 2 })
+	for i := 0; i < 5; i++ {
+		e.do(t, "GET", "/again", nil, nil)
+	}
+	if got := u.accepted.Load(); got != n {
+		t.Errorf("%d new connections for sequential requests with 2 idle", got-n)
+	}
+	e.proxy.Close()
+	eventually(t, "idle connections closed with the proxy", func() bool { return u.open.Load() == 0 })
+
+	base := u.accepted.Load()
+	e = newEnv(t, cfg, Options{KeepaliveMaxRequests: 3})
+	for i := 0; i < 7; i++ {
+		e.do(t, "GET", "/seq", nil, nil)
+	}
+	if got := u.accepted.Load() - base; got != 3 {
+		t.Errorf("%d connections for 7 requests with max_requests 3; want 3", got)
+	}
+
+	base = u.accepted.Load()
+	e = newEnv(t, cfg, Options{KeepaliveIdleTimeout: 30 * time.Millisecond})
+	e.do(t, "GET", "/first", nil, nil)
+	time.Sleep(80 * time.Millisecond)
+	e.do(t, "GET", "/second", nil, nil)
+	if got := u.accepted.Load() - base; got != 2 {
+		t.Errorf("%d connections for two requests 80 ms apart with idle_timeout 30 ms; want 2", got)
+	}
+}
+
+// TestUpconnConcurrentNoLeak: many clients at once, with bodies both
+// ways, some leaving early; every response is right and no upstream
+// connection is left open beyond the pool once the proxy closes.
+func TestUpconnConcurrentNoLeak(t *testing.T) {
+	var open atomic.Int32
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/chunked":
+			w.Write(b)
+			w.(http.Flusher).Flush()
+			w.Write(b)
+		case "/big":
+			w.Write(bytes.Repeat([]byte("z"), 256<<10))
+		default:
+			w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+			w.Write(b)
+		}
+	}))
+	up.Config.ConnState = func(c net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	up.Start()
+	t.Cleanup(up.Close)
+	s := svcTo(t, up.URL)
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{KeepalivePoolSize: 8})
+	const workers, each = 16, 25
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				payload := strings.Repeat(fmt.Sprintf("%d-%d;", w, i), 1+i*50)
+				var path, want string
+				switch i % 4 {
+				case 0:
+					path, want = "/cl", payload
+				case 1:
+					path, want = "/chunked", payload+payload
+				case 2:
+					path = "/big"
+				case 3:
+					path = "/leave"
+				}
+				req, _ := http.NewRequest("POST", e.front.URL+path, strings.NewReader(payload))
+				res, err := client.Do(req)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				if path == "/leave" {
+					res.Body.Close() // unread: the client connection goes
+					continue
+				}
+				b, err := io.ReadAll(res.Body)
+				res.Body.Close()
+				if err != nil || res.StatusCode != 200 || (path == "/big" && len(b) != 256<<10) || (path != "/big" && string(b) != want) {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := bad.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed or came back wrong", n, workers*each)
+	}
+	eventually(t, "open upstream connections within the pool", func() bool { return open.Load() <= 8 })
+	e.proxy.Close()
+	eventually(t, "no upstream connection left after Close", func() bool { return open.Load() == 0 })
+}
