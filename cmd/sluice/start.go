@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -547,6 +548,8 @@ func proxyOptions(s *settings.Settings, log *slog.Logger) proxy.Options {
 	if len(hup) == 0 {
 		hup = []string{"off"}
 	}
+	// Kong's upstream_keepalive_* 0 (no keep-alive, no request limit, no
+	// idle timeout) is negative in proxy.Options (zero is the default).
 	return proxy.Options{
 		KongVersion:          kongCompat,
 		Headers:              headers,
@@ -555,9 +558,9 @@ func proxyOptions(s *settings.Settings, log *slog.Logger) proxy.Options {
 		RealIPHeader:         s.RealIPHeader,
 		RealIPRecursive:      s.RealIPRecursive,
 		ErrorDefaultType:     s.ErrorDefaultType,
-		KeepalivePoolSize:    s.UpstreamKeepalivePoolSize,
-		KeepaliveMaxRequests: s.UpstreamKeepaliveMaxRequests,
-		KeepaliveIdleTimeout: s.UpstreamKeepaliveIdleTimeout,
+		KeepalivePoolSize:    cmp.Or(s.UpstreamKeepalivePoolSize, -1),
+		KeepaliveMaxRequests: cmp.Or(s.UpstreamKeepaliveMaxRequests, -1),
+		KeepaliveIdleTimeout: cmp.Or(s.UpstreamKeepaliveIdleTimeout, -1),
 		AllowDebugHeader:     s.AllowDebugHeader,
 		PortMap:              s.PortMaps,
 		Logger:               log,

@@ -50,7 +50,9 @@ type Options struct {
 	// Upstream keepalive: `upstream_keepalive_pool_size` (default 512),
 	// `upstream_keepalive_max_requests` (default 1000; enforced for
 	// plain-HTTP services, see the package comment) and
-	// `upstream_keepalive_idle_timeout` (60 s).
+	// `upstream_keepalive_idle_timeout` (60 s). Zero means the default; a
+	// negative value is Kong's 0: no keep-alive, no request limit, no idle
+	// timeout respectively.
 	KeepalivePoolSize    int
 	KeepaliveMaxRequests int
 	KeepaliveIdleTimeout time.Duration
@@ -114,13 +116,13 @@ func build(cur *snapshot.Current, opts Options) (*Proxy, error) {
 	if opts.ErrorDefaultType == "" {
 		opts.ErrorDefaultType = "text/plain"
 	}
-	if opts.KeepalivePoolSize <= 0 {
+	if opts.KeepalivePoolSize == 0 {
 		opts.KeepalivePoolSize = 512
 	}
-	if opts.KeepaliveMaxRequests <= 0 {
+	if opts.KeepaliveMaxRequests == 0 {
 		opts.KeepaliveMaxRequests = 1000
 	}
-	if opts.KeepaliveIdleTimeout <= 0 {
+	if opts.KeepaliveIdleTimeout == 0 {
 		opts.KeepaliveIdleTimeout = 60 * time.Second
 	}
 	if opts.MaxReplayBody == 0 {
@@ -151,7 +153,7 @@ func build(cur *snapshot.Current, opts Options) (*Proxy, error) {
 	p.pool = newTransportPool(p)
 	if cur != nil {
 		every := time.Minute + time.Duration(rand.Int64N(int64(10*time.Second)))
-		go p.pool.run(every, 5*time.Minute+opts.KeepaliveIdleTimeout)
+		go p.pool.run(every, 5*time.Minute+max(opts.KeepaliveIdleTimeout, 0))
 	}
 	return p, errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -211,7 +212,9 @@ func (tp *transportPool) run(every, maxIdle time.Duration) {
 			return
 		case now := <-t.C:
 			tp.sweep(now.Add(-maxIdle).UnixNano())
-			tp.closeIdleConns(now.Add(-tp.p.opts.KeepaliveIdleTimeout))
+			if idle := tp.p.opts.KeepaliveIdleTimeout; idle > 0 {
+				tp.closeIdleConns(now.Add(-idle))
+			}
 		}
 	}
 }
@@ -318,9 +321,13 @@ func (p *Proxy) newSvcProxy(snap *snapshot.Snapshot, s *model.Service, k transpo
 
 	sp := &svcProxy{key: k, transport: tr}
 	if s.Protocol == "http" {
+		idleTO := p.opts.KeepaliveIdleTimeout
+		if idleTO < 0 {
+			idleTO = math.MaxInt64 // Kong's 0: no idle timeout
+		}
 		sp.conns = upconn.New(upconn.Options{Dial: rawDial, ReadTimeout: readTO, WriteTimeout: writeTO,
-			MaxIdle: p.opts.KeepalivePoolSize, IdleTimeout: p.opts.KeepaliveIdleTimeout,
-			MaxRequests: p.opts.KeepaliveMaxRequests})
+			MaxIdle: p.opts.KeepalivePoolSize, IdleTimeout: idleTO,
+			MaxRequests: max(p.opts.KeepaliveMaxRequests, 0)})
 	}
 	rt := &retryTransport{base: tr, p: p}
 	mk := func(flush time.Duration) *httputil.ReverseProxy {

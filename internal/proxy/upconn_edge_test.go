@@ -913,3 +913,49 @@ func TestUpconnConcurrentNoLeak(t *testing.T) {
 	e.proxy.Close()
 	eventually(t, "no upstream connection left after Close", func() bool { return open.Load() == 0 })
 }
+
+// TestUpconnKeepaliveZero: Kong's upstream_keepalive_pool_size = 0
+// disables keep-alive, upstream_keepalive_max_requests = 0 lifts the
+// limit, upstream_keepalive_idle_timeout = 0 keeps idle connections
+// (kong.conf.default); cmd/sluice passes those zeros as negative values.
+func TestUpconnKeepaliveZero(t *testing.T) {
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := u.record(id, br); err != nil {
+				return
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	cfg := &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}
+
+	e := newEnv(t, cfg, Options{KeepalivePoolSize: -1})
+	for i := 0; i < 4; i++ {
+		e.do(t, "GET", "/nokeepalive", nil, nil)
+	}
+	if got := u.accepted.Load(); got != 4 {
+		t.Errorf("pool size 0: %d connections for 4 requests; want 4", got)
+	}
+	eventually(t, "no idle connection kept", func() bool { return u.open.Load() == 0 })
+
+	base := u.accepted.Load()
+	e = newEnv(t, cfg, Options{KeepaliveMaxRequests: -1})
+	for i := 0; i < 1100; i++ {
+		e.do(t, "GET", "/unlimited", nil, nil)
+	}
+	if got := u.accepted.Load() - base; got != 1 {
+		t.Errorf("max requests 0: %d connections for 1100 requests; want 1", got)
+	}
+
+	base = u.accepted.Load()
+	e = newEnv(t, cfg, Options{KeepaliveIdleTimeout: -1})
+	e.do(t, "GET", "/first", nil, nil)
+	time.Sleep(80 * time.Millisecond)
+	e.do(t, "GET", "/second", nil, nil)
+	if got := u.accepted.Load() - base; got != 1 {
+		t.Errorf("idle timeout 0: %d connections for two requests 80 ms apart; want 1", got)
+	}
+}

@@ -20,7 +20,8 @@ type Options struct {
 	// means none.
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxIdle is the number of idle connections kept per address (default
-	// 512); IdleTimeout closes connections idle for longer (default 60 s);
+	// 512, negative: none, no keep-alive); IdleTimeout closes connections
+	// idle for longer (default 60 s);
 	// MaxRequests retires a connection after that many requests (0: no
 	// limit).
 	MaxIdle     int
@@ -52,7 +53,7 @@ const peekAfter = 50 * time.Millisecond
 
 // New returns a pool.
 func New(o Options) *Pool {
-	if o.MaxIdle <= 0 {
+	if o.MaxIdle == 0 {
 		o.MaxIdle = 512
 	}
 	if o.IdleTimeout <= 0 {
