@@ -16,6 +16,11 @@
 // recognises spikes recurring at a regular interval and the events that
 // precede them.
 //
+// BeginLoad (and Watcher.BeginLoad) paces the GC through a memory-heavy
+// one-off task, a config load: a lower GOGC, a memory limit that keeps RSS
+// near its baseline, and one collection at the end, so that a POST /config
+// does not leave RSS a step higher.
+//
 // People see it through Handler (GET /debug/memory, the timeline as JSON),
 // StatusBlock (the memory block of GET /status), WriteMetrics (Prometheus
 // text) and Doctor (the terminal report of `sluice doctor memory`).
