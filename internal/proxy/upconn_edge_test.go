@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -957,5 +958,113 @@ func TestUpconnKeepaliveZero(t *testing.T) {
 	e.do(t, "GET", "/second", nil, nil)
 	if got := u.accepted.Load() - base; got != 1 {
 		t.Errorf("idle timeout 0: %d connections for two requests 80 ms apart; want 1", got)
+	}
+}
+
+// TestUpconnRequestMatchesReverseProxy: the request line (escaped paths
+// and queries byte for byte), Host and every forwarded header the upstream
+// gets are the same on the own client and on ReverseProxy (HTTP/2 client,
+// same proxy), but for Via's protocol version.
+func TestUpconnRequestMatchesReverseProxy(t *testing.T) {
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := u.record(id, br); err != nil {
+				return
+			}
+			if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+				return
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	ph := routeTo(s, "/ph")
+	ph.PreserveHost, ph.StripPath = true, false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/"), ph}}, Options{})
+	front := httptest.NewUnstartedServer(e.proxy)
+	front.EnableHTTP2 = true
+	front.TLS = &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
+	front.StartTLS()
+	t.Cleanup(front.Close)
+	h2c := front.Client()
+	tr := h2c.Transport.(*http.Transport).Clone()
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP1(true)
+	tr.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	h1c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+
+	send := func(c *http.Client, method, uri, body string) (seenReq, int) {
+		req, err := http.NewRequest(method, front.URL, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = uri
+		req.Host = "Example.TEST:8443"
+		req.Header["X-Forwarded-For"] = []string{"10.0.0.1, 10.0.0.2"}
+		req.Header["Forwarded"] = []string{"for=10.0.0.1"}
+		req.Header["Proxy-Authorization"] = []string{"Basic eDp5"}
+		req.Header["Cookie"] = []string{"a=1", "b=2"}
+		req.Header["X-Multi"] = []string{"1", "2"}
+		req.Header["Via"] = []string{"1.0 edge"}
+		req.Header["X-Empty"] = []string{""}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, uri, err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return u.last(), res.ProtoMajor
+	}
+	uris := []string{
+		"/plain",
+		"/a%2Fb/c%20d?q=%2F%3F&x=a+b&&y",
+		"/x?",
+		"/%E2%82%AC/~user/a;b=c?a=%zz&b=%",
+		"/dots/./x/../y?#frag",
+		"/ph/kept?host=preserved",
+	}
+	for _, uri := range uris {
+		for _, method := range []string{"GET", "POST"} {
+			body := ""
+			if method == "POST" {
+				body = "payload"
+			}
+			own, p1 := send(h1c, method, uri, body)
+			rp, p2 := send(h2c, method, uri, body)
+			if p1 != 1 || p2 != 2 {
+				t.Fatalf("client protocols %d and %d; want 1 and 2", p1, p2)
+			}
+			want := uri
+			if strings.HasPrefix(uri, "/dots/") {
+				want = "/dots/y?#frag" // Kong normalizes the path (dot segments)
+			}
+			if own.uri != want {
+				t.Errorf("%s %s: upstream request-target %q; want %q", method, uri, own.uri, want)
+			}
+			if wantHost := u.ln.Addr().String(); strings.HasPrefix(uri, "/ph/") {
+				if own.req.Host != "Example.TEST:8443" {
+					t.Errorf("preserve_host: Host %q", own.req.Host)
+				}
+			} else if own.req.Host != wantHost {
+				t.Errorf("%s %s: Host %q; want %q", method, uri, own.req.Host, wantHost)
+			}
+			if own.uri != rp.uri || own.req.Host != rp.req.Host || string(own.body) != string(rp.body) {
+				t.Errorf("%s %s: own client sent %q Host %q body %q; ReverseProxy %q Host %q body %q",
+					method, uri, own.uri, own.req.Host, own.body, rp.uri, rp.req.Host, rp.body)
+			}
+			oh, rh := own.req.Header.Clone(), rp.req.Header.Clone()
+			if want := "1.0 edge, 1.1 kong/" + KongVersion; oh.Get("Via") != want {
+				t.Errorf("%s %s: Via %q; want %q", method, uri, oh.Get("Via"), want)
+			}
+			// The clients differ in User-Agent, and HTTP/2 joins the
+			// Cookie fields (RFC 9113 8.2.3).
+			for _, k := range []string{"Via", "X-Kong-Request-Id", "User-Agent"} {
+				delete(oh, k)
+				delete(rh, k)
+			}
+			oh["Cookie"] = []string{strings.Join(oh["Cookie"], "; ")}
+			if a, b := fmt.Sprint(oh), fmt.Sprint(rh); a != b {
+				t.Errorf("%s %s: upstream headers differ:\n own client    %s\n ReverseProxy  %s", method, uri, a, b)
+			}
+		}
 	}
 }
