@@ -192,6 +192,8 @@ type outcome struct {
 	bodyErr bool
 	trailer http.Header
 	hints   []string // 1xx statuses seen
+	// headLength is the Content-Length announced to a HEAD.
+	headLength int64
 }
 
 func (o outcome) String() string {
@@ -201,7 +203,7 @@ func (o outcome) String() string {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "status %d, 1xx %v, body %q (error %v), trailer %v, header:", o.status, o.hints, o.body, o.bodyErr, o.trailer)
+	fmt.Fprintf(&b, "status %d, 1xx %v, body %q (error %v), trailer %v, HEAD length %d, header:", o.status, o.hints, o.body, o.bodyErr, o.trailer, o.headLength)
 	for _, k := range keys {
 		fmt.Fprintf(&b, " %s=%q", k, o.header[k])
 	}
@@ -231,6 +233,9 @@ func fetch(t *testing.T, c *http.Client, base, method, path string) outcome {
 	b, err := io.ReadAll(res.Body)
 	res.Body.Close()
 	o.status, o.body, o.bodyErr, o.trailer = res.StatusCode, string(b), err != nil, res.Trailer
+	if method == "HEAD" {
+		o.headLength = res.ContentLength
+	}
 	if len(o.trailer) == 0 {
 		o.trailer = nil
 	}
@@ -298,6 +303,20 @@ func TestUpconnMatchesReverseProxy(t *testing.T) {
 			method = "HEAD"
 		}
 		own := fetch(t, h1c, e.front.URL, method, path)
+		switch path {
+		case "/early":
+			if fmt.Sprint(own.hints) != "[103 </style.css>; rel=preload]" {
+				t.Errorf("/early: 1xx seen %v; want the 103 with its Link", own.hints)
+			}
+		case "/head":
+			if own.headLength != 1000 {
+				t.Errorf("/head: Content-Length %d; want the upstream's 1000", own.headLength)
+			}
+		case "/chunked":
+			if own.trailer.Get("X-Sum") != "42" || own.trailer.Get("X-Late") != "undeclared" {
+				t.Errorf("/chunked: trailers %v", own.trailer)
+			}
+		}
 		if dev, ok := deviations[path]; ok {
 			if fmt.Sprint(own.status) != dev {
 				t.Errorf("%s: own client %v; want %s", path, own, dev)
