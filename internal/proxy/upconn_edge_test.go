@@ -316,6 +316,15 @@ func TestUpconnMatchesReverseProxy(t *testing.T) {
 			if own.trailer.Get("X-Sum") != "42" || own.trailer.Get("X-Late") != "undeclared" {
 				t.Errorf("/chunked: trailers %v", own.trailer)
 			}
+		case "/hop":
+			for _, k := range []string{"X-Secret", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Te", "Upgrade"} {
+				if v, ok := own.header[k]; ok {
+					t.Errorf("/hop: hop-by-hop %s: %q forwarded", k, v)
+				}
+			}
+			if own.header.Get("X-Public") != "p" {
+				t.Errorf("/hop: X-Public lost: %v", own.header)
+			}
 		}
 		if dev, ok := deviations[path]; ok {
 			if fmt.Sprint(own.status) != dev {
