@@ -1096,3 +1096,55 @@ func TestUpconnRequestMatchesReverseProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnLateBytesAfterBodylessResponse: an upstream that sends a body
+// to a HEAD (or 204/304) a moment after the head, in its own packet, must
+// not have those bytes taken as the response to the next request on the
+// pooled connection (net/http's idle read loop closes such a connection:
+// "Unsolicited response received on idle HTTP channel").
+func TestUpconnLateBytesAfterBodylessResponse(t *testing.T) {
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := u.record(id, br)
+			if err != nil {
+				return
+			}
+			var head, late string
+			switch req.URL.Path {
+			case "/head":
+				head = "HTTP/1.1 200 OK\r\nContent-Length: 37\r\n\r\n"
+			case "/204":
+				head = "HTTP/1.1 204 No Content\r\n\r\n"
+			case "/304":
+				head = "HTTP/1.1 304 Not Modified\r\n\r\n"
+			default:
+				head = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+			}
+			if req.URL.Path != "/next" {
+				late = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"
+			}
+			if _, err := io.WriteString(c, head); err != nil {
+				return
+			}
+			if late != "" {
+				time.Sleep(5 * time.Millisecond)
+				if _, err := io.WriteString(c, late); err != nil {
+					return
+				}
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	for _, tc := range []struct{ method, path string }{{"HEAD", "/head"}, {"GET", "/204"}, {"GET", "/304"}} {
+		e.do(t, tc.method, tc.path, nil, nil)
+		time.Sleep(20 * time.Millisecond) // the late bytes arrive
+		for _, m := range []string{"GET", "POST"} {
+			res, body := e.do(t, m, "/next", nil, nil)
+			if res.StatusCode != 200 || body != "next" {
+				t.Errorf("%s after %s %s: %d %q; want 200 \"next\"", m, tc.method, tc.path, res.StatusCode, body)
+			}
+		}
+	}
+}

@@ -51,6 +51,10 @@ type Conn struct {
 	left    int64 // Content-Length: bytes left; chunked: bytes left in the chunk
 	chunkSt chunkState
 	done    bool // the body was read to its end
+	// bodiless: the last response had no body though its framing may
+	// announce one (HEAD, 204, 304); a faulty upstream may send one
+	// anyway, late, so the connection is checked before its next use.
+	bodiless bool
 }
 
 // Response is a parsed response head. Field names are in canonical form;

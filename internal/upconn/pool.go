@@ -106,7 +106,7 @@ func (p *Pool) Get(ctx context.Context, addr string) (*Conn, error) {
 			now = time.Now()
 		}
 		idle := now.Sub(c.idleSince)
-		if idle > p.o.IdleTimeout || (idle > peekAfter && !c.alive()) {
+		if idle > p.o.IdleTimeout || ((idle > peekAfter || c.bodiless) && !c.alive()) {
 			c.close()
 			continue
 		}

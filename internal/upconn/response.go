@@ -47,7 +47,7 @@ func readLine(br *bufio.Reader, dst []byte, max int) ([]byte, error) {
 func (c *Conn) ReadResponse(isHEAD bool) (*Response, error) {
 	r := &c.Res
 	*r = Response{Fields: r.Fields[:0], Trailers: r.Trailers[:0], ContentLength: -1}
-	c.mode, c.left, c.chunkSt, c.done = bodyNone, 0, chunkSize, false
+	c.mode, c.left, c.chunkSt, c.done, c.bodiless = bodyNone, 0, chunkSize, false, false
 	max := c.p.o.MaxHeaderBytes
 	head := c.head[:0]
 	spans := c.spans[:0]
@@ -301,7 +301,7 @@ func (c *Conn) framing(r *Response, isHEAD bool) error {
 		c.mode = bodyNone
 		return nil
 	case isHEAD || r.Status == 204 || r.Status == 304:
-		c.mode = bodyNone
+		c.mode, c.bodiless = bodyNone, true
 		r.ContentLength = cl
 		if r.Status == 204 {
 			r.ContentLength = 0
