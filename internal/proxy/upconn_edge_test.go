@@ -1148,3 +1148,32 @@ func TestUpconnLateBytesAfterBodylessResponse(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnEarlyResponse: an upstream that answers (413, 401) before
+// reading a large body and closes gets its answer to the client, as
+// nginx does, rather than a 502 for the failed write.
+func TestUpconnEarlyResponse(t *testing.T) {
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Length: 8\r\n\r\ntoo big!")
+		// Half-close then linger reading a little, like servers do.
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_, _ = io.CopyN(io.Discard, br, 64<<10)
+	})
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	stream := routeTo(s, "/")
+	stream.RequestBuffering = false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{stream}}, Options{})
+	for i := 0; i < 3; i++ {
+		res, body := e.do(t, "POST", "/upload", nil, bytes.NewReader(make([]byte, 16<<20)))
+		if res.StatusCode != 413 || body != "too big!" {
+			t.Errorf("early answer: %d %q; want the upstream's 413", res.StatusCode, body)
+		}
+	}
+}
