@@ -40,6 +40,7 @@ var load struct {
 	saved      int   // GOGC before the first active load
 	savedLimit int64 // memory limit before it, when lowered (limited)
 	limited    bool
+	cycles     uint64         // GC cycles when the loads began
 	ending     sync.WaitGroup // endLoads running (tests wait on it)
 }
 
@@ -78,7 +79,15 @@ func (w *Watcher) BeginLoad() (end func()) {
 // endLoads collects once more and restores GOGC and the memory limit,
 // unless a load began again meanwhile.
 func endLoads() {
-	runtime.GC()
+	load.Lock()
+	cycles := load.cycles
+	load.Unlock()
+	if gcCycles() != cycles {
+		// a collection during the load set the heap goal from a live
+		// heap that counted the load's intermediates (a load that did not
+		// collect, a POST /config answered 304, did not)
+		runtime.GC()
+	}
 	load.Lock()
 	defer load.Unlock()
 	if load.active > 0 || !load.paced {
@@ -98,6 +107,7 @@ func beginLoad(limit int64) (end func()) {
 	load.Lock()
 	if !load.paced {
 		load.paced = true
+		load.cycles = gcCycles()
 		load.saved = debug.SetGCPercent(LoadGCPercent)
 		if load.saved <= LoadGCPercent { // negative: GC off
 			debug.SetGCPercent(load.saved) // already tighter, or off: keep it
@@ -126,4 +136,10 @@ func beginLoad(limit int64) (end func()) {
 			}
 		})
 	}
+}
+
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return metricUint(s[0])
 }

@@ -1,6 +1,7 @@
 package memwatch
 
 import (
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"testing"
@@ -129,5 +130,31 @@ func TestLoadAfterLoad(t *testing.T) {
 	load.ending.Wait()
 	if g := gogc(t); g != 100 {
 		t.Fatalf("GOGC after both = %d; want 100", g)
+	}
+}
+
+// TestLoadFinalCollection: a load during which the GC ran ends with one
+// more collection; a load that did not collect (a request answered at
+// once) does not force one.
+func TestLoadFinalCollection(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	load.ending.Wait()
+
+	runtime.GC() // the heap at its live size: GOGC 25 does not start a cycle
+	before := gcCycles()
+	BeginLoad()()
+	load.ending.Wait()
+	if n := gcCycles() - before; n != 0 {
+		t.Errorf("a load without a collection was followed by %d collections; want 0", n)
+	}
+
+	end := BeginLoad()
+	runtime.GC() // as the load's allocations would trigger
+	before = gcCycles()
+	end()
+	load.ending.Wait()
+	if n := gcCycles() - before; n < 1 {
+		t.Errorf("a load with a collection was followed by %d collections; want 1", n)
 	}
 }
