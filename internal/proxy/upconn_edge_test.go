@@ -394,7 +394,7 @@ func TestUpconnReuse(t *testing.T) {
 		{"/304", "GET", true},
 		{"/head", "HEAD", true},
 		{"/headte", "HEAD", true},
-		{"/tecl", "GET", true},
+		{"/tecl", "GET", false},
 		{"/dupcl", "GET", true},
 		{"/early", "GET", true},
 		{"/cont", "GET", true},

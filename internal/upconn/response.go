@@ -309,6 +309,12 @@ func (c *Conn) framing(r *Response, isHEAD bool) error {
 	case te:
 		r.Chunked = true
 		c.mode, c.chunkSt = bodyChunked, chunkSize
+		if cl >= 0 {
+			// Both framings (RFC 9112 section 6.3): chunked wins, as in
+			// net/http, but the connection is not trusted again (nginx
+			// refuses such a response outright).
+			r.Close = true
+		}
 	case cl >= 0:
 		r.ContentLength = cl
 		c.mode, c.left = bodyLength, cl
