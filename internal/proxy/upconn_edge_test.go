@@ -159,6 +159,31 @@ var rawCases = map[string]string{
 	"/halfhead":  "HTTP/1.1 200 OK\r\nContent-Le\x00close",
 }
 
+func init() {
+	// A long field line (past the 8 KiB read buffer, under the 64 KiB cap)
+	// and a 1 MiB chunked body in chunks of every size from 1 to ~9 KiB.
+	rawCases["/longhead"] = "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("0123456789", 2000) + "\r\nContent-Length: 2\r\n\r\nok"
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+	n := 0
+	for size := 1; n < 1<<20; size = (size*7 + 13) % 9000 {
+		if size == 0 {
+			size = 1
+		}
+		fmt.Fprintf(&b, "%x\r\n", size)
+		for i := 0; i < size; i++ {
+			b.WriteByte(byte('a' + (n+i)%26))
+		}
+		b.WriteString("\r\n")
+		n += size
+	}
+	b.WriteString("0\r\n\r\n")
+	rawCases["/bigchunked"] = b.String()
+	bigChunkedLen = n
+}
+
+var bigChunkedLen int
+
 // serveRaw answers each request with rawCases[path] and reports the
 // connection it came on.
 func serveRaw(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
@@ -244,6 +269,9 @@ func fetch(t *testing.T, c *http.Client, base, method, path string) outcome {
 		"X-Kong-Request-Id", "Content-Length", "Connection", "Trailer"} {
 		delete(o.header, k)
 	}
+	if len(o.body) > 1<<10 {
+		o.body = fmt.Sprintf("%d bytes, sha256 %s", len(o.body), bodySum([]byte(o.body)))
+	}
 	if o.status >= 500 {
 		o.body = "" // the request id differs
 	}
@@ -315,6 +343,10 @@ func TestUpconnMatchesReverseProxy(t *testing.T) {
 		case "/chunked":
 			if own.trailer.Get("X-Sum") != "42" || own.trailer.Get("X-Late") != "undeclared" {
 				t.Errorf("/chunked: trailers %v", own.trailer)
+			}
+		case "/bigchunked", "/longhead":
+			if own.status != 200 || own.bodyErr || (path == "/bigchunked" && !strings.HasPrefix(own.body, fmt.Sprintf("%d bytes", bigChunkedLen))) {
+				t.Errorf("%s: %v", path, own)
 			}
 		case "/hop":
 			for _, k := range []string{"X-Secret", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Te", "Upgrade"} {
