@@ -1209,3 +1209,60 @@ func TestUpconnEarlyResponse(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnStreaming: each part of a chunked or close-delimited body, or
+// of any body on a route with response_buffering off, reaches the client
+// as the upstream sends it (the upstream waits for the client to have the
+// first part before it sends the rest).
+func TestUpconnStreaming(t *testing.T) {
+	got := make(chan struct{}, 1)
+	u := newRawUp(t, func(u *rawUp, id int32, c net.Conn, br *bufio.Reader) {
+		for {
+			req, err := u.record(id, br)
+			if err != nil {
+				return
+			}
+			var first, rest string
+			closing := false
+			switch req.URL.Path {
+			case "/chunked", "/nobuf/chunked":
+				first, rest = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n", "4\r\nrest\r\n0\r\n\r\n"
+			case "/eof":
+				first, rest, closing = "HTTP/1.1 200 OK\r\n\r\nfirst", "rest", true
+			case "/nobuf/cl":
+				first, rest = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nfirst", "rest"
+			}
+			io.WriteString(c, first)
+			select {
+			case <-got:
+			case <-time.After(5 * time.Second):
+				return // the proxy held the first part back
+			}
+			io.WriteString(c, rest)
+			if closing {
+				return
+			}
+		}
+	})
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	nobuf := routeTo(s, "/nobuf")
+	nobuf.ResponseBuffering, nobuf.StripPath = false, false
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/"), nobuf}}, Options{})
+	for _, path := range []string{"/chunked", "/eof", "/nobuf/chunked", "/nobuf/cl"} {
+		res, err := client.Get(e.front.URL + path)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(res.Body, buf); err != nil || string(buf) != "first" {
+			t.Fatalf("%s: first part %q (%v)", path, buf, err)
+		}
+		got <- struct{}{}
+		rest, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || string(rest) != "rest" {
+			t.Errorf("%s: rest %q (%v)", path, rest, err)
+		}
+	}
+}
