@@ -192,8 +192,10 @@ func (p *Proxy) roundTrip(w http.ResponseWriter, st *reqState, c *upconn.Conn) (
 		if res.Status >= 200 {
 			return res, nil
 		}
-		if res.Status == http.StatusContinue {
-			continue // the client had its own 100 from the server
+		if res.Status == http.StatusContinue || st.in.ProtoMinor == 0 {
+			// The client had its own 100 from the server; an HTTP/1.0
+			// client takes no 1xx (RFC 9110 15.2).
+			continue
 		}
 		// Other 1xx (103 Early Hints): passed on like ReverseProxy does.
 		h := w.Header()

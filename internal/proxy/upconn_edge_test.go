@@ -1266,3 +1266,31 @@ func TestUpconnStreaming(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnHTTP10Client: an HTTP/1.0 client gets no 1xx (RFC 9110 15.2:
+// a server must not send one to it) and a close-delimited or
+// Content-Length body, never chunked.
+func TestUpconnHTTP10Client(t *testing.T) {
+	u := newRawUp(t, serveRaw)
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	for _, tc := range []struct{ path, body string }{{"/early", "ok"}, {"/chunked", "abcdefg"}, {"/eof", "read to the end"}} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(e.front.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", tc.path)
+		raw, _ := io.ReadAll(c)
+		c.Close()
+		res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+		if err != nil {
+			t.Fatalf("%s: %v\n%q", tc.path, err, raw)
+		}
+		b, err := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || string(b) != tc.body || err != nil || len(res.TransferEncoding) > 0 {
+			t.Errorf("%s: %d %q (%v), transfer encoding %v\n%q", tc.path, res.StatusCode, b, err, res.TransferEncoding, raw)
+		}
+	}
+}
