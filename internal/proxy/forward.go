@@ -243,6 +243,13 @@ func validFieldName(k string) bool {
 // X-Kong-Request-Id and Via (what rewrite sets on the ReverseProxy path).
 func (p *Proxy) writeRequest(st *reqState, c *upconn.Conn) error {
 	r := st.in
+	for i := 0; i < len(st.hostHdr); i++ {
+		// A Host set by a plugin (set_header("host")) could carry a
+		// line break into the head (net/http checks ValidHostHeader).
+		if b := st.hostHdr[i]; b <= ' ' || b == 0x7f {
+			return errBadHeaderValue
+		}
+	}
 	bw := c.W()
 	bw.WriteString(r.Method)
 	bw.WriteByte(' ')

@@ -23,18 +23,20 @@ import (
 // by a plugin may smuggle framing (Content-Length, Transfer-Encoding, Host,
 // a line break in a value).
 func FuzzWriteRequest(f *testing.F) {
-	f.Add("X-Custom", "value", "body", false)
-	f.Add("content-length", "1", "body", false)
-	f.Add("transfer-encoding", "chunked", "body", true)
-	f.Add("HOST", "evil.test", "", false)
-	f.Add("x-forwarded-for", "1.2.3.4", "", false)
-	f.Add("Connection", "close", "", false)
-	f.Add("X-A", "a\r\nContent-Length: 0", "body", false)
-	f.Add("X-A", "a\x00b", "", false)
-	f.Add("X A", "v", "", false)
-	f.Add("X-A", "", "0\r\n\r\nGET /smuggled HTTP/1.1\r\n", true)
+	f.Add("X-Custom", "value", "body", false, "up.test")
+	f.Add("content-length", "1", "body", false, "up.test:8080")
+	f.Add("transfer-encoding", "chunked", "body", true, "up.test")
+	f.Add("HOST", "evil.test", "", false, "up.test")
+	f.Add("x-forwarded-for", "1.2.3.4", "", false, "[::1]:80")
+	f.Add("Connection", "close", "", false, "up.test")
+	f.Add("X-A", "a\r\nContent-Length: 0", "body", false, "up.test")
+	f.Add("X-A", "a\x00b", "", false, "up.test")
+	f.Add("X A", "v", "", false, "up.test")
+	f.Add("X-A", "", "0\r\n\r\nGET /smuggled HTTP/1.1\r\n", true, "up.test")
+	// The upstream Host as a plugin sets it (request-transformer).
+	f.Add("X-A", "v", "body", false, "up.test\r\nContent-Length: 0\r\n\r\nGET /smuggled HTTP/1.1")
 	p := New(nil, Options{})
-	f.Fuzz(func(t *testing.T, name, value, body string, chunked bool) {
+	f.Fuzz(func(t *testing.T, name, value, body string, chunked bool, host string) {
 		method := "POST"
 		r := &http.Request{Method: method, URL: &url.URL{Path: "/p", RawQuery: "q=1"}, Proto: "HTTP/1.1",
 			ProtoMajor: 1, ProtoMinor: 1, Host: "client.test", Header: http.Header{}}
@@ -52,7 +54,7 @@ func FuzzWriteRequest(f *testing.F) {
 		}
 		st := &reqState{Context: context.Background(), p: p, in: r, route: &model.Route{}, rid: "rid",
 			peerIP: "127.0.0.1", clientIP: "127.0.0.1", fwdProto: "http", fwdHost: "client.test", fwdPort: "8000",
-			fwdPath: "/p", upstreamPath: "/p", hostHdr: "up.test"}
+			fwdPath: "/p", upstreamPath: "/p", hostHdr: host}
 
 		cli, srv := net.Pipe()
 		defer srv.Close()
@@ -80,7 +82,7 @@ func FuzzWriteRequest(f *testing.F) {
 		br := bufio.NewReader(strings.NewReader(string(raw)))
 		req, err := http.ReadRequest(br)
 		if err != nil {
-			if strings.ContainsAny(value, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f") {
+			if strings.ContainsAny(value+host, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f") {
 				return // a control byte in a value: the upstream refuses it (400), no framing is at stake
 			}
 			t.Fatalf("upstream cannot parse the request (%v):\n%q", err, raw)
@@ -92,7 +94,7 @@ func FuzzWriteRequest(f *testing.F) {
 		if rest, _ := io.ReadAll(br); len(rest) > 0 {
 			t.Fatalf("bytes after the request (a second request smuggled): %q\n%q", rest, raw)
 		}
-		if req.Method != method || req.RequestURI != "/p?q=1" || req.Host != "up.test" {
+		if req.Method != method || req.RequestURI != "/p?q=1" || req.Host != strings.Trim(host, " \t") {
 			t.Fatalf("request %s %s Host %s\n%q", req.Method, req.RequestURI, req.Host, raw)
 		}
 		for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Real-Ip", "Via"} {
