@@ -1294,3 +1294,19 @@ func TestUpconnHTTP10Client(t *testing.T) {
 		}
 	}
 }
+
+// TestUpconnBadResponseBody: a malformed upstream response answers Kong's
+// 502 with its body, in the format the client accepts.
+func TestUpconnBadResponseBody(t *testing.T) {
+	u := newRawUp(t, serveRaw)
+	s := svcTo(t, u.url())
+	s.Retries = 0
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	for _, path := range []string{"/status", "/badcl", "/fold", "/bighead", "/empty", "/halfhead"} {
+		res, body := e.do(t, "GET", path, map[string]string{"Accept": "application/json"}, nil)
+		if res.StatusCode != 502 || !strings.Contains(body, `"message":"An invalid response was received from the upstream server"`) ||
+			res.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Errorf("%s: %d %s %q; want Kong's JSON 502", path, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+	}
+}
