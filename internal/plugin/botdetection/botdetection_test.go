@@ -81,7 +81,7 @@ func TestCacheBounded(t *testing.T) {
 	shared.flush()
 	t.Cleanup(shared.flush)
 	p := build(t, `{"deny":["evil"]}`)
-	q := build(t, `{"allow":["evil"]}`) // other lists: its own verdicts
+	q := build(t, `{"allow":["evil"]}`)    // other lists: its own verdicts
 	f := build(t, `{"allow":["^agent-"]}`) // fillers: answered by the first regex
 	heap := func() uint64 {
 		runtime.GC()

@@ -22,7 +22,7 @@ type reqSpec struct {
 }
 
 type want struct {
-	method, path, query, body, host string // host: UpstreamHost
+	method, path, query, body, host string            // host: UpstreamHost
 	headers                         map[string]string // "" = absent
 	multi                           map[string][]string
 }
