@@ -8,6 +8,7 @@ import (
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
+	_ "sluice/internal/plugin/prometheus"
 )
 
 // benchPlugins runs BenchmarkProxySmall's request through a route with the
@@ -55,6 +56,26 @@ func BenchmarkProxyRateLimitingLocal(b *testing.B) {
 func BenchmarkProxyKeyAuthRateLimiting(b *testing.B) {
 	benchPlugins(b, func(r *model.Route) []*model.Plugin {
 		return []*model.Plugin{plug(b, "key-auth", nil, r, nil, nil), rl(b, map[string]any{"minute": 1e12, "hour": 1e13}, r, nil, nil)}
+	}, map[string]string{"apikey": "bench-key"})
+}
+
+// promConfig turns on every metric family Kong's prometheus plugin has, so
+// that the benchmark pays for all of them.
+var promConfig = map[string]any{"status_code_metrics": true, "latency_metrics": true,
+	"bandwidth_metrics": true, "upstream_health_metrics": true, "per_consumer": true}
+
+func BenchmarkProxyPrometheus(b *testing.B) {
+	benchPlugins(b, func(r *model.Route) []*model.Plugin {
+		return []*model.Plugin{plug(b, "prometheus", promConfig, nil, nil, nil)}
+	}, nil)
+}
+
+// BenchmarkProxyKeyAuthRateLimitingPrometheus is Kong's benchmark
+// configuration with the prometheus plugin on top: the three together.
+func BenchmarkProxyKeyAuthRateLimitingPrometheus(b *testing.B) {
+	benchPlugins(b, func(r *model.Route) []*model.Plugin {
+		return []*model.Plugin{plug(b, "key-auth", nil, r, nil, nil), rl(b, map[string]any{"minute": 1e12, "hour": 1e13}, r, nil, nil),
+			plug(b, "prometheus", promConfig, nil, nil, nil)}
 	}, map[string]string{"apikey": "bench-key"})
 }
 
