@@ -199,6 +199,7 @@ type reqState struct {
 	context.Context
 	p     *Proxy
 	in    *http.Request
+	out   http.ResponseWriter // the client's, on the ReverseProxy path
 	snap  *snapshot.Snapshot
 	start time.Time
 
@@ -451,6 +452,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	if !st.route.ResponseBuffering {
 		rp = se.sp.streaming
 	}
+	st.out = w
 	rp.ServeHTTP(w, r.WithContext(st))
 }
 
@@ -667,6 +669,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		h["Forwarded"] = v
 	}
 	delete(h, "Proxy")
+	// nginx does not pass Expect upstream (the server already answered
+	// 100 Continue to the client); the own HTTP/1.1 path drops it too.
+	delete(h, "Expect")
 
 	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
 		h["X-Forwarded-For"] = st.one(strings.Join(prior, ", ") + ", " + st.peerIP)
@@ -720,6 +725,13 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	}
 	var filter bool
 	res.StatusCode, filter = p.upstreamHead(st, res.StatusCode, res.Header, res.Body != nil && res.Body != http.NoBody)
+	if _, ok := res.Header["Content-Type"]; !ok && st.out != nil {
+		// Like nginx and the own HTTP/1.1 path: no Content-Type from the
+		// upstream, none to the client (net/http would sniff one from the
+		// first write; ReverseProxy copies only fields with values, so the
+		// nil entry is set on the client's header map).
+		st.out.Header()["Content-Type"] = nil
+	}
 	if filter {
 		res.ContentLength = -1
 		res.Body = &filteredBody{src: res.Body, c: st.plug, pool: p.buffers}
