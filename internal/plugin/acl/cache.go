@@ -2,9 +2,9 @@ package acl
 
 import (
 	"strings"
-	"sync"
 
 	"sluice/internal/metrics"
+	"sluice/internal/plugin"
 )
 
 // Bounds of the X-Consumer-Groups cache shared by every acl instance.
@@ -41,74 +41,37 @@ type joined struct {
 }
 
 // joinCache keeps the X-Consumer-Groups values of consumers with several
-// groups, in two generations (see bot-detection's verdict cache): reads
-// take a read lock, a full generation replaces the older one.
+// groups, bounded in entries and bytes (plugin.GenCache).
 type joinCache struct {
-	maxEntries, maxBytes int // per generation
-	export               bool
-
-	mu                 sync.RWMutex
-	cur, old           map[string]joined
-	curBytes, oldBytes int
+	*plugin.GenCache[string, joined]
 }
 
 func newJoinCache(entries, bytes int, export bool) *joinCache {
-	return &joinCache{maxEntries: entries / 2, maxBytes: bytes / 2, export: export,
-		cur: map[string]joined{}, old: map[string]joined{}}
+	var changed func(n, b int)
+	if export {
+		changed = func(n, b int) {
+			metricEntries.With().Set(float64(n))
+			metricBytes.With().Set(float64(b))
+		}
+	}
+	size := func(id string, j joined) int { return len(id) + len(j.value) + entryOverhead }
+	return &joinCache{plugin.NewGenCache(entries, bytes, size, changed)}
 }
 
 var shared = newJoinCache(CacheSize, CacheBytes, true)
 
 // value returns groups joined with ", " for the consumer.
 func (c *joinCache) value(consumerID string, groups []string) string {
-	c.mu.RLock()
-	j, ok := c.cur[consumerID]
-	if !ok {
-		j, ok = c.old[consumerID]
-	}
-	c.mu.RUnlock()
-	if ok && j.first == &groups[0] && j.n == len(groups) {
+	if j, ok := c.Get(consumerID); ok && j.first == &groups[0] && j.n == len(groups) {
 		return j.value
 	}
 	v := strings.Join(groups, ", ")
 	if len(v) <= MaxCachedValue {
-		c.put(consumerID, joined{first: &groups[0], n: len(groups), value: v})
+		c.Put(strings.Clone(consumerID), joined{first: &groups[0], n: len(groups), value: v})
 	}
 	return v
 }
 
-func (c *joinCache) put(id string, j joined) {
-	size := len(id) + len(j.value) + entryOverhead
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.cur[id]; ok {
-		c.curBytes -= len(id) + len(old.value) + entryOverhead
-	} else if len(c.cur) >= c.maxEntries || c.curBytes+size > c.maxBytes {
-		c.old, c.oldBytes = c.cur, c.curBytes
-		c.cur, c.curBytes = make(map[string]joined, len(c.old)), 0
-	}
-	c.cur[strings.Clone(id)] = j
-	c.curBytes += size
-	c.publish()
-}
+func (c *joinCache) size() (entries, bytes int) { return c.Len() }
 
-func (c *joinCache) size() (entries, bytes int) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.cur) + len(c.old), c.curBytes + c.oldBytes
-}
-
-func (c *joinCache) flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cur, c.old = map[string]joined{}, map[string]joined{}
-	c.curBytes, c.oldBytes = 0, 0
-	c.publish()
-}
-
-func (c *joinCache) publish() {
-	if c.export {
-		metricEntries.With().Set(float64(len(c.cur) + len(c.old)))
-		metricBytes.With().Set(float64(c.curBytes + c.oldBytes))
-	}
-}
+func (c *joinCache) flush() { c.Flush() }

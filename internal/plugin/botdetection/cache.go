@@ -3,9 +3,9 @@ package botdetection
 import (
 	"hash/fnv"
 	"strings"
-	"sync"
 
 	"sluice/internal/metrics"
+	"sluice/internal/plugin"
 )
 
 // Bounds of the verdict cache shared by every bot-detection instance of the
@@ -45,89 +45,43 @@ type cacheKey struct {
 	ua  string
 }
 
-// verdictCache is a two-generation cache: lookups read both generations
-// under a read lock; new verdicts go to the current generation, and when
-// it reaches half the caps it becomes the old one and the previous old
-// generation is dropped. A hit in the old generation is copied forward,
-// so entries in use survive (an approximate LRU without per-hit writes).
+// verdictCache holds verdicts by User-Agent and configuration, bounded in
+// entries and bytes (plugin.GenCache: two generations, hits in the old one
+// copied forward).
 type verdictCache struct {
-	maxEntries, maxBytes int // per generation
-	export               bool
-
-	mu                sync.RWMutex
-	cur, old          map[cacheKey]uint8
-	curBytes, oldByte int
+	*plugin.GenCache[cacheKey, uint8]
 }
 
 func newVerdictCache(entries, bytes int, export bool) *verdictCache {
-	c := &verdictCache{maxEntries: entries / 2, maxBytes: bytes / 2, export: export,
-		cur: map[cacheKey]uint8{}, old: map[cacheKey]uint8{}}
+	var changed func(n, b int)
 	if export {
 		metricCapacity.With().Set(float64(bytes))
+		changed = func(n, b int) {
+			metricEntries.With().Set(float64(n))
+			metricBytes.With().Set(float64(b))
+		}
 	}
-	return c
+	size := func(k cacheKey, _ uint8) int { return len(k.ua) + entryOverhead }
+	return &verdictCache{plugin.NewGenCache(entries, bytes, size, changed)}
 }
 
 // shared is the cache of every instance.
 var shared = newVerdictCache(CacheSize, CacheBytes, true)
 
-func (c *verdictCache) get(k cacheKey) (uint8, bool) {
-	c.mu.RLock()
-	v, ok := c.cur[k]
-	if ok {
-		c.mu.RUnlock()
-		return v, true
-	}
-	v, ok = c.old[k]
-	c.mu.RUnlock()
-	if ok {
-		c.put(k, v)
-	}
-	return v, ok
-}
+func (c *verdictCache) get(k cacheKey) (uint8, bool) { return c.Get(k) }
 
 func (c *verdictCache) put(k cacheKey, v uint8) {
 	if len(k.ua) > MaxCachedUA {
 		return
 	}
-	size := len(k.ua) + entryOverhead
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.cur[k]; ok {
-		return
-	}
-	if len(c.cur) >= c.maxEntries || c.curBytes+size > c.maxBytes {
-		c.old, c.oldByte = c.cur, c.curBytes
-		c.cur, c.curBytes = make(map[cacheKey]uint8, len(c.old)), 0
-	}
 	k.ua = strings.Clone(k.ua) // do not keep the request's memory alive
-	c.cur[k] = v
-	c.curBytes += size
-	c.publish()
+	c.Put(k, v)
 }
 
-// size returns the entries and bytes held by both generations (an entry
-// copied forward counts twice until the old generation is dropped).
-func (c *verdictCache) size() (entries, bytes int) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.cur) + len(c.old), c.curBytes + c.oldByte
-}
+// size returns the entries and bytes held by both generations.
+func (c *verdictCache) size() (entries, bytes int) { return c.Len() }
 
-func (c *verdictCache) flush() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cur, c.old = map[cacheKey]uint8{}, map[cacheKey]uint8{}
-	c.curBytes, c.oldByte = 0, 0
-	c.publish()
-}
-
-func (c *verdictCache) publish() {
-	if c.export {
-		metricEntries.With().Set(float64(len(c.cur) + len(c.old)))
-		metricBytes.With().Set(float64(c.curBytes + c.oldByte))
-	}
-}
+func (c *verdictCache) flush() { c.Flush() }
 
 // fingerprint identifies an allow/deny configuration: instances with the
 // same lists share verdicts, also across configuration reloads.

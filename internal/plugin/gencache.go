@@ -1,0 +1,88 @@
+package plugin
+
+import "sync"
+
+// GenCache is a map for plugin caches, bounded in entries and bytes and
+// kept in two generations: lookups read both under a read lock; new
+// entries go to the current generation, and when it reaches half of
+// either cap it becomes the old one and the previous old generation is
+// dropped whole (Go maps never shrink, so dropping whole maps is what keeps
+// memory bounded). A hit in the old generation is copied forward, so
+// entries in use survive: an approximate LRU without a write per hit.
+// Safe for concurrent use.
+type GenCache[K comparable, V any] struct {
+	maxEntries, maxBytes int // per generation
+	size                 func(K, V) int
+	changed              func(entries, bytes int)
+
+	mu                 sync.RWMutex
+	cur, old           map[K]V
+	curBytes, oldBytes int
+}
+
+// NewGenCache returns a cache holding at most entries entries and bytes
+// bytes over both generations. size is the bytes one entry is counted for
+// (its key and value plus the map's bookkeeping); changed, when not nil, is
+// called with the new totals after each change (for gauges), under the
+// cache's lock.
+func NewGenCache[K comparable, V any](entries, bytes int, size func(K, V) int, changed func(entries, bytes int)) *GenCache[K, V] {
+	return &GenCache[K, V]{maxEntries: entries / 2, maxBytes: bytes / 2, size: size, changed: changed,
+		cur: map[K]V{}, old: map[K]V{}}
+}
+
+// Get returns the value kept under k.
+func (c *GenCache[K, V]) Get(k K) (V, bool) {
+	c.mu.RLock()
+	v, ok := c.cur[k]
+	if ok {
+		c.mu.RUnlock()
+		return v, true
+	}
+	v, ok = c.old[k]
+	c.mu.RUnlock()
+	if ok {
+		c.Put(k, v)
+	}
+	return v, ok
+}
+
+// Put keeps v under k, replacing a value k had in the current generation.
+// The caller passes a key that does not pin request memory (clone strings
+// taken from a request).
+func (c *GenCache[K, V]) Put(k K, v V) {
+	size := c.size(k, v)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.cur[k]; ok {
+		c.curBytes -= c.size(k, prev)
+	} else if len(c.cur) >= c.maxEntries || c.curBytes+size > c.maxBytes {
+		c.old, c.oldBytes = c.cur, c.curBytes
+		c.cur, c.curBytes = make(map[K]V, len(c.old)), 0
+	}
+	c.cur[k] = v
+	c.curBytes += size
+	c.publish()
+}
+
+// Len returns the entries and bytes held by both generations (an entry
+// copied forward counts twice until the old generation is dropped).
+func (c *GenCache[K, V]) Len() (entries, bytes int) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.cur) + len(c.old), c.curBytes + c.oldBytes
+}
+
+// Flush drops every entry.
+func (c *GenCache[K, V]) Flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur, c.old = map[K]V{}, map[K]V{}
+	c.curBytes, c.oldBytes = 0, 0
+	c.publish()
+}
+
+func (c *GenCache[K, V]) publish() {
+	if c.changed != nil {
+		c.changed(len(c.cur)+len(c.old), c.curBytes+c.oldBytes)
+	}
+}
