@@ -199,10 +199,10 @@ func (w *Watcher) StatusBlock() map[string]any {
 // cgroup_limit, components (the registered gauges), spikes_total and
 // last_spike. gomemlimit and cgroup_limit are null when there is none.
 func (w *Watcher) StatusBlockUnit(unit string, scale int) (map[string]any, error) {
-	if _, err := formatUnit(0, unit, scale); err != nil {
+	if _, err := FormatUnit(0, unit, scale); err != nil {
 		return nil, err
 	}
-	f := func(n int64) any { v, _ := formatUnit(n, unit, scale); return v }
+	f := func(n int64) any { v, _ := FormatUnit(n, unit, scale); return v }
 	s, names := w.live()
 	comps := make(map[string]any, len(names))
 	for i, n := range names {
@@ -241,7 +241,7 @@ func (w *Watcher) StatusBlockUnit(unit string, scale int) (map[string]any, error
 
 // formatUnit renders a byte count as Kong's /status does for ?unit= and
 // ?scale= ("b" gives the number).
-func formatUnit(n int64, unit string, scale int) (any, error) {
+func FormatUnit(n int64, unit string, scale int) (any, error) {
 	var div float64
 	var suffix string
 	switch unit {

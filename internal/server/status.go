@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"net/http"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sluice/internal/memwatch"
 )
 
 // emptyHash is Kong's configuration_hash when no configuration is loaded.
@@ -135,7 +136,7 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 			scale = int(f)
 		}
 	}
-	heap, err := bytesToStr(heapInUse(), unit, scale)
+	heap, err := memwatch.FormatUnit(int64(heapInUse()), unit, scale)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 		return
@@ -161,25 +162,6 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 		body.Sluice = s.opts.StatusInfo()
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-// bytesToStr renders a byte count as Kong does for ?unit= and ?scale=.
-func bytesToStr(n uint64, unit string, scale int) (any, error) {
-	var div float64
-	var suffix string
-	switch unit {
-	case "b", "B":
-		return n, nil
-	case "k", "K":
-		div, suffix = 1<<10, "KiB"
-	case "m", "M":
-		div, suffix = 1<<20, "MiB"
-	case "g", "G":
-		div, suffix = 1<<30, "GiB"
-	default:
-		return nil, fmt.Errorf("invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", unit)
-	}
-	return strconv.FormatFloat(float64(n)/div, 'f', scale, 64) + " " + suffix, nil
 }
 
 // heapInUse reads the bytes of live and not yet swept heap objects without
