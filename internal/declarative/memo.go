@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"math"
+	"reflect"
 	"sync"
 	"weak"
 
@@ -27,8 +28,10 @@ import (
 // values generated at random (a key-auth credential without a key) and
 // certificates (build links their SNIs into them).
 //
-// Plugin entities also depend on Options.Plugins, which is assumed to be the
-// same for the parses of one process (it comes from kong.conf's plugins).
+// Plugin entities also depend on Options.Plugins: the memo is used only
+// by a parse with the same lookup function (by code pointer: two closures
+// of one function over different plugin sets would look the same; the
+// lookups sluice passes are the plugin registry's, one per process).
 
 // fingerprint identifies an entity's input: two 64-bit hashes of it with
 // independent seeds.
@@ -38,6 +41,8 @@ var fpSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
 type memo struct {
 	cfg weak.Pointer[model.Config]
+	// plugins identifies the Options.Plugins of the parse (pluginsID).
+	plugins uintptr
 	// pos locates a remembered entity: its index in its kind's list of
 	// the configuration; uniq holds the values of the unique fields that
 	// checkUniques reads (item.uniq), for the kinds that have any.
@@ -50,14 +55,24 @@ var lastMemo struct {
 	m *memo
 }
 
-// memoFor returns the memo of prev, nil when there is none.
-func memoFor(prev *model.Config) *memo {
+// pluginsID identifies a plugin lookup function (0 for none).
+func pluginsID(f model.PluginSchemaLookup) uintptr {
+	if f == nil {
+		return 0
+	}
+	return reflect.ValueOf(f).Pointer()
+}
+
+// memoFor returns the memo of prev made with the same plugin lookup, nil
+// when there is none.
+func memoFor(prev *model.Config, plugins model.PluginSchemaLookup) *memo {
 	if prev == nil {
 		return nil
 	}
+	id := pluginsID(plugins)
 	lastMemo.Lock()
 	defer lastMemo.Unlock()
-	if m := lastMemo.m; m != nil && m.cfg.Value() == prev {
+	if m := lastMemo.m; m != nil && m.cfg.Value() == prev && m.plugins == id {
 		return m
 	}
 	return nil
@@ -65,7 +80,7 @@ func memoFor(prev *model.Config) *memo {
 
 // remember replaces the memo by the entities of cfg, just built from items.
 func (l *loader) remember(cfg *model.Config) {
-	m := &memo{cfg: weak.Make(cfg), pos: make(map[fingerprint]int32, len(l.items)), uniq: map[fingerprint][]any{}}
+	m := &memo{cfg: weak.Make(cfg), plugins: pluginsID(l.opts.Plugins), pos: make(map[fingerprint]int32, len(l.items)), uniq: map[fingerprint][]any{}}
 	for _, it := range l.items {
 		if it.memoable && it.pos >= 0 {
 			m.pos[it.fp] = it.pos

@@ -64,7 +64,7 @@ func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 	if opts != nil {
 		l.opts = *opts
 	}
-	l.memo = memoFor(l.opts.Previous)
+	l.memo = memoFor(l.opts.Previous, l.opts.Plugins)
 	now := time.Now
 	if l.opts.Now != nil {
 		now = l.opts.Now
