@@ -452,6 +452,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	if !st.route.ResponseBuffering {
 		rp = se.sp.streaming
 	}
+	if r.ProtoMajor == 1 && r.ProtoMinor == 0 {
+		w = no1xx{w}
+	}
 	st.out = w
 	rp.ServeHTTP(w, r.WithContext(st))
 }
@@ -989,3 +992,18 @@ func portString(p int) string {
 	}
 	return strconv.Itoa(p)
 }
+
+// no1xx keeps ReverseProxy from forwarding informational responses to an
+// HTTP/1.0 client, which cannot tell them from the response (RFC 9110
+// 15.2); the own HTTP/1.1 path does the same.
+type no1xx struct{ http.ResponseWriter }
+
+func (w no1xx) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection (Flush).
+func (w no1xx) Unwrap() http.ResponseWriter { return w.ResponseWriter }

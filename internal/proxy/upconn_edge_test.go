@@ -1336,3 +1336,36 @@ func TestReverseProxyPathDropsExpect(t *testing.T) {
 		t.Errorf("%d %q; want 200 %q", res.StatusCode, b, want)
 	}
 }
+
+// TestReverseProxyPathHTTP10Client: on the ReverseProxy path too (here an
+// https service), an HTTP/1.0 client gets no 1xx (RFC 9110 15.2): it would
+// take a 103 Early Hints for the response and lose the real one.
+func TestReverseProxyPathHTTP10Client(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		_, _ = io.WriteString(w, "ok")
+	}))
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	s := svcTo(t, up.URL)
+	s.Protocol, s.Retries = "https", 0 // takes the ReverseProxy path
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{routeTo(s, "/")}}, Options{})
+	c, err := net.Dial("tcp", strings.TrimPrefix(e.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /early HTTP/1.0\r\nHost: x\r\n\r\n")
+	raw, _ := io.ReadAll(c)
+	res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+	if err != nil {
+		t.Fatalf("%v\n%q", err, raw)
+	}
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || string(b) != "ok" {
+		t.Errorf("HTTP/1.0 client got %d %q; want 200 \"ok\" and no 103 first\n%q", res.StatusCode, b, raw)
+	}
+}
