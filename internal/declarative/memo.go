@@ -25,8 +25,10 @@ import (
 // kind and id, its fields as written (without nested children), its
 // parent and its resolved references, the format version and _transform.
 // Entities whose form is not a function of those are left out: those with
-// values generated at random (a key-auth credential without a key) and
-// certificates (build links their SNIs into them).
+// values generated at random (a key-auth credential without a key),
+// certificates (build links their SNIs into them), and those with one
+// timestamp written and the other not (the full parse gives the other the
+// load time).
 //
 // Plugin entities also depend on Options.Plugins: the memo is used only
 // by a parse with the same lookup function (by code pointer: two closures
@@ -125,7 +127,7 @@ func (l *loader) fromMemo(it *item) bool {
 // fingerprintItem sets it.fp and it.memoable. It runs after references
 // are resolved.
 func (l *loader) fingerprintItem(it *item) {
-	if it.k.name == "certificates" || it.raw == nil && !it.summarized {
+	if it.k.name == "certificates" || it.partStamped || it.raw == nil && !it.summarized {
 		return
 	}
 	if it.summarized && it.genMissing || !it.summarized && generatedMissing(it.k, it.raw) {

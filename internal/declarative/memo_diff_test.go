@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"sluice/internal/model"
 )
@@ -24,6 +25,7 @@ type diffService struct {
 	name, host, id string
 	port           int
 	tags           bool
+	stamps         int // 1 created_at written, 2 updated_at, 3 both
 }
 
 type diffRoute struct {
@@ -52,6 +54,18 @@ type diffPlugin struct {
 	minute int
 }
 
+type diffTarget struct {
+	upstream int
+	target   string
+	nested   bool
+}
+
+type diffCert struct {
+	id     string // "" for a derived id
+	snis   []string
+	nested bool
+}
+
 type diffConfig struct {
 	version   string
 	transform int // 0 absent, 1 true, 2 false
@@ -61,7 +75,13 @@ type diffConfig struct {
 	consumers []diffConsumer
 	creds     []diffCred
 	plugins   []diffPlugin
-	dup       int // one-step injection: 1 duplicate service name, 2 duplicate route id, 3 dangling reference
+	upstreams []string
+	targets   []diffTarget
+	certs     []diffCert
+	caCerts   int  // how many CA certificates (the same PEM: more than one is a cert_digest duplicate)
+	comments  bool // _comment at the top and on the first service
+	disabled  int  // index+1 of a plugin with enabled: false
+	dup       int  // one-step injection: 1 duplicate service name, 2 duplicate route id, 3 dangling reference
 }
 
 var diffIDs = []string{
@@ -71,6 +91,26 @@ var diffIDs = []string{
 }
 
 var diffPaths = []string{"/a", "~/b$", `/c/\d+`, "/d.*", "/e"}
+
+// clone copies c deeply.
+func (c *diffConfig) clone() *diffConfig {
+	d := *c
+	d.services = append([]diffService(nil), c.services...)
+	d.routes = append([]diffRoute(nil), c.routes...)
+	for i := range d.routes {
+		d.routes[i].paths = append([]string(nil), d.routes[i].paths...)
+	}
+	d.consumers = append([]diffConsumer(nil), c.consumers...)
+	d.creds = append([]diffCred(nil), c.creds...)
+	d.plugins = append([]diffPlugin(nil), c.plugins...)
+	d.upstreams = append([]string(nil), c.upstreams...)
+	d.targets = append([]diffTarget(nil), c.targets...)
+	d.certs = append([]diffCert(nil), c.certs...)
+	for i := range d.certs {
+		d.certs[i].snis = append([]string(nil), d.certs[i].snis...)
+	}
+	return &d
+}
 
 func newDiffConfig(r *rand.Rand) *diffConfig {
 	c := &diffConfig{version: "3.0"}
@@ -89,6 +129,9 @@ func newDiffConfig(r *rand.Rand) *diffConfig {
 	}
 	c.plugins = []diffPlugin{{minute: 10}, {scope: "service", target: 0, minute: 20, nested: true}, {scope: "route", target: 1, minute: 30},
 		{scope: "consumer", target: 2, minute: 40, nested: true}}
+	c.upstreams = []string{"u0", "u1"}
+	c.targets = []diffTarget{{0, "10.0.0.1:80", true}, {0, "10.0.0.2:80", false}, {1, "10.0.0.3:80", false}}
+	c.certs = []diffCert{{snis: []string{"a.example.com"}, nested: true}, {id: diffIDs[1], snis: []string{"b.example.com"}}}
 	for range 3 {
 		c.mutate(r, r.Intn(32))
 	}
@@ -100,7 +143,7 @@ func newDiffConfig(r *rand.Rand) *diffConfig {
 func (c *diffConfig) mutate(r *rand.Rand, op int) {
 	c.dup = 0
 	pick := func(n int) int { return r.Intn(n) }
-	switch op % 20 {
+	switch op % 27 {
 	case 0: // rename a service: nested children's ids and references change
 		s := &c.services[pick(len(c.services))]
 		s.name = "s" + strconv.Itoa(r.Intn(6))
@@ -193,6 +236,9 @@ func (c *diffConfig) mutate(r *rand.Rand, op int) {
 		case 2:
 			s.tags = !s.tags
 		}
+		if r.Intn(3) == 0 {
+			s.stamps = r.Intn(4)
+		}
 	case 18:
 		rt := &c.routes[pick(len(c.routes))]
 		rt.paths = []string{diffPaths[r.Intn(len(diffPaths))]}
@@ -201,6 +247,40 @@ func (c *diffConfig) mutate(r *rand.Rand, op int) {
 		}
 	case 19: // a route's name changes: its nested plugins' ids follow
 		c.routes[pick(len(c.routes))].name = "r" + strconv.Itoa(r.Intn(12))
+	case 20: // rename an upstream: its targets' ids follow
+		c.upstreams[pick(len(c.upstreams))] = "u" + strconv.Itoa(r.Intn(4))
+	case 21:
+		tg := &c.targets[pick(len(c.targets))]
+		switch r.Intn(3) {
+		case 0:
+			tg.nested = !tg.nested
+		case 1:
+			tg.upstream = r.Intn(len(c.upstreams))
+		case 2:
+			tg.target = "10.0.0." + strconv.Itoa(1+r.Intn(4)) + ":80"
+		}
+	case 22:
+		ce := &c.certs[pick(len(c.certs))]
+		switch r.Intn(3) {
+		case 0:
+			ce.nested = !ce.nested
+		case 1:
+			if r.Intn(2) == 0 {
+				ce.id = ""
+			} else {
+				ce.id = diffIDs[r.Intn(len(diffIDs))]
+			}
+		case 2:
+			ce.snis = []string{[]string{"a", "b", "c"}[r.Intn(3)] + ".example.com"}
+		}
+	case 23:
+		c.caCerts = r.Intn(3)
+	case 24:
+		c.comments = !c.comments
+	case 25:
+		c.disabled = r.Intn(len(c.plugins) + 1)
+	case 26: // swap upstreams
+		c.upstreams[0], c.upstreams[len(c.upstreams)-1] = c.upstreams[len(c.upstreams)-1], c.upstreams[0]
 	}
 }
 
@@ -224,6 +304,12 @@ func (c *diffConfig) render() []byte {
 		}
 		if s.tags {
 			m["tags"] = []any{"t1", "t2"}
+		}
+		if s.stamps&1 != 0 {
+			m["created_at"] = 1600000000
+		}
+		if s.stamps&2 != 0 {
+			m["updated_at"] = 1600000001
 		}
 		svcMaps[i] = m
 		services = append(services, m)
@@ -285,8 +371,11 @@ func (c *diffConfig) render() []byte {
 			top[cr.kind] = append(listOf(top[cr.kind]), m)
 		}
 	}
-	for _, p := range c.plugins {
+	for i, p := range c.plugins {
 		m := plugin(p)
+		if c.disabled == i+1 {
+			m["enabled"] = false
+		}
 		var parent map[string]any
 		field := ""
 		switch p.scope {
@@ -313,6 +402,47 @@ func (c *diffConfig) render() []byte {
 		}
 		plugins = append(plugins, m)
 	}
+	var upstreams, targets, certs, snis, caCerts []any
+	upMaps := make([]map[string]any, len(c.upstreams))
+	for i, u := range c.upstreams {
+		upMaps[i] = map[string]any{"name": u}
+		upstreams = append(upstreams, upMaps[i])
+	}
+	for _, tg := range c.targets {
+		m := map[string]any{"target": tg.target}
+		if tg.nested {
+			um := upMaps[tg.upstream]
+			um["targets"] = append(listOf(um["targets"]), m)
+			continue
+		}
+		m["upstream"] = c.upstreams[tg.upstream]
+		targets = append(targets, m)
+	}
+	pem, _ := strconv.Unquote(testCert)
+	key, _ := strconv.Unquote(testKey)
+	for _, ce := range c.certs {
+		m := map[string]any{"cert": pem, "key": key}
+		if ce.id != "" {
+			m["id"] = ce.id
+		}
+		certs = append(certs, m)
+		for _, n := range ce.snis {
+			sm := map[string]any{"name": n}
+			if ce.nested || ce.id == "" {
+				m["snis"] = append(listOf(m["snis"]), sm)
+				continue
+			}
+			sm["certificate"] = map[string]any{"id": ce.id}
+			snis = append(snis, sm)
+		}
+	}
+	for range c.caCerts {
+		caCerts = append(caCerts, map[string]any{"cert": pem})
+	}
+	if c.comments {
+		top["_comment"] = "edited"
+		svcMaps[0]["_comment"] = "first"
+	}
 	switch c.dup {
 	case 1:
 		services = append(services, map[string]any{"name": c.services[0].name, "host": "dup"})
@@ -331,6 +461,11 @@ func (c *diffConfig) render() []byte {
 	set("consumers", consumers)
 	set("basicauth_credentials", creds)
 	set("plugins", plugins)
+	set("upstreams", upstreams)
+	set("targets", targets)
+	set("certificates", certs)
+	set("snis", snis)
+	set("ca_certificates", caCerts)
 	b, err := json.Marshal(top)
 	if err != nil {
 		panic(err)
@@ -347,9 +482,9 @@ func listOf(v any) []any {
 	return l
 }
 
-// diffParse parses data over prev the way POST /config does.
-func diffParse(data []byte, prev *model.Config) (*model.Config, error) {
-	opts := testOpts()
+// diffParse parses data over prev the way POST /config does, at now.
+func diffParse(data []byte, prev *model.Config, now time.Time) (*model.Config, error) {
+	opts := &Options{Now: func() time.Time { return now }}
 	opts.Plugins = lookupPlugins
 	opts.Previous = prev
 	return Parse(data, opts)
@@ -394,23 +529,32 @@ func compareReuse(withMemo, full, prev *model.Config) string {
 	return ""
 }
 
-// runMemoChain runs steps edits from seed and returns the first difference.
-func runMemoChain(t testing.TB, seed int64, ops []byte) {
+// chainStats counts what a chain exercised.
+type chainStats struct {
+	accepted, rejected, reused int
+}
+
+// runMemoChain applies the edits ops to a configuration drawn from seed,
+// parses each step both ways and fails at the first difference.
+func runMemoChain(t testing.TB, seed int64, ops []byte) chainStats {
+	var st chainStats
 	r := rand.New(rand.NewSource(seed))
 	forgetMemo()
 	c := newDiffConfig(r)
 	var prev *model.Config
+	accepted := c.clone()
 	for step := 0; step <= len(ops); step++ {
 		if step > 0 {
 			c.mutate(r, int(ops[step-1]))
 		}
 		data := c.render()
-		withMemo, errMemo := diffParse(data, prev)
+		now := fixedNow.Add(time.Duration(step) * 1500 * time.Millisecond) // a reload later
+		withMemo, errMemo := diffParse(data, prev, now)
 		lastMemo.Lock()
 		saved := lastMemo.m
 		lastMemo.m = nil
 		lastMemo.Unlock()
-		full, errFull := diffParse(data, prev)
+		full, errFull := diffParse(data, prev, now)
 		lastMemo.Lock()
 		lastMemo.m = saved
 		lastMemo.Unlock()
@@ -419,8 +563,17 @@ func runMemoChain(t testing.TB, seed int64, ops []byte) {
 			t.Fatalf("seed %d step %d: errors differ\nwith the memo: %s\nfull parse:    %s\nconfig: %s", seed, step, a, b, data)
 		}
 		if errMemo != nil {
-			continue // the memo must still describe prev
+			st.rejected++
+			// the memo must still describe prev; most of the time the
+			// next edit starts again from the last accepted config (an
+			// error an edit made stays until another edit undoes it)
+			if r.Intn(4) != 0 {
+				c = accepted.clone()
+			}
+			continue
 		}
+		st.accepted++
+		st.reused += countReused(withMemo, prev)
 		if !reflect.DeepEqual(withMemo, full) {
 			t.Fatalf("seed %d step %d: the parse with the memo differs from the full parse\nconfig: %s\n%s", seed, step, data, diffConfigs(withMemo, full))
 		}
@@ -428,7 +581,33 @@ func runMemoChain(t testing.TB, seed int64, ops []byte) {
 			t.Fatalf("seed %d step %d: %s\nconfig: %s", seed, step, d, data)
 		}
 		prev = withMemo
+		accepted = c.clone()
 	}
+	return st
+}
+
+// countReused counts the entities of cfg taken from prev.
+func countReused(cfg, prev *model.Config) int {
+	if prev == nil {
+		return 0
+	}
+	n := 0
+	cv, pv := reflect.ValueOf(cfg).Elem(), reflect.ValueOf(prev).Elem()
+	for f := range cv.NumField() {
+		if cv.Field(f).Kind() != reflect.Slice {
+			continue
+		}
+		ptrs := map[uintptr]bool{}
+		for i := range pv.Field(f).Len() {
+			ptrs[pv.Field(f).Index(i).Pointer()] = true
+		}
+		for i := range cv.Field(f).Len() {
+			if ptrs[cv.Field(f).Index(i).Pointer()] {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // diffConfigs names the first entity that differs.
@@ -464,13 +643,22 @@ func TestMemoDifferentialChains(t *testing.T) {
 	if testing.Short() {
 		seeds = 10
 	}
+	var total chainStats
 	for seed := range int64(seeds) {
 		r := rand.New(rand.NewSource(seed + 1000))
 		ops := make([]byte, steps)
 		for i := range ops {
 			ops[i] = byte(r.Intn(256))
 		}
-		runMemoChain(t, seed, ops)
+		st := runMemoChain(t, seed, ops)
+		total.accepted += st.accepted
+		total.rejected += st.rejected
+		total.reused += st.reused
+	}
+	t.Logf("%d configs accepted, %d rejected, %d entities taken from the previous config", total.accepted, total.rejected, total.reused)
+	// the chains must exercise both outcomes and the reuse
+	if total.accepted < total.rejected || total.rejected == 0 || total.reused < 10*total.accepted {
+		t.Errorf("the chains do not exercise the memo enough: %+v", total)
 	}
 }
 
@@ -484,7 +672,10 @@ func TestMemoRejectedDoesNotPoison(t *testing.T) {
 	// op 8 injects a duplicate or dangling reference (rejected), the
 	// following edits are valid
 	for seed := range int64(20) {
-		runMemoChain(t, seed, []byte{8, 0, 8, 7, 8, 2, 28, 5, 8, 3})
+		st := runMemoChain(t, seed, []byte{8, 0, 8, 7, 8, 2, 35, 5, 8, 3})
+		if st.rejected < 4 {
+			t.Fatalf("seed %d: %d configs rejected; want the 4 injected", seed, st.rejected)
+		}
 	}
 }
 
@@ -524,5 +715,31 @@ func TestMemoPluginSetChange(t *testing.T) {
 	}
 	if !reflect.DeepEqual(withMemo, full) {
 		t.Fatalf("the parse with the memo differs from the full parse\n%s", diffConfigs(withMemo, full))
+	}
+}
+
+// TestMemoOneTimestampWritten: a service with updated_at written and no
+// created_at gets the load time as created_at on every parse without the
+// memo (reusePrevious keeps a stamped entity as parsed); with the memo too.
+func TestMemoOneTimestampWritten(t *testing.T) {
+	if !modelValidates() {
+		t.Skip("model validation not available")
+	}
+	src := []byte(`{"_format_version":"3.0","services":[{"name":"s","host":"h","updated_at":1600000001},{"name":"t","host":"h"}]}`)
+	forgetMemo()
+	prev, err := diffParse(src, nil, fixedNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := fixedNow.Add(time.Minute)
+	withMemo, err := diffParse(src, prev, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := withMemo.Services[0].CreatedAt, later.Unix(); got != want {
+		t.Errorf("created_at %d; want the load time %d, as without the memo", got, want)
+	}
+	if withMemo.Services[1] != prev.Services[1] {
+		t.Error("the unstamped unchanged service was not taken from the previous config")
 	}
 }

@@ -113,12 +113,13 @@ type item struct {
 	src json.RawMessage
 	// fp is the entity's fingerprint (memo.go); before fingerprintItem,
 	// for a summarized entity, the fieldsHash of its raw record.
-	fp         fingerprint
-	generated  bool // id derived here, not written in the file
-	stamped    bool // created_at or updated_at written in the file
-	summarized bool // keep, fp's fields hash and genMissing are set
-	genMissing bool // a field the schema generates is missing
-	memoable   bool // fp is set and the entity may come from the memo
+	fp          fingerprint
+	generated   bool // id derived here, not written in the file
+	stamped     bool // created_at or updated_at written in the file
+	partStamped bool // only one of them (memo.go)
+	summarized  bool // keep, fp's fields hash and genMissing are set
+	genMissing  bool // a field the schema generates is missing
+	memoable    bool // fp is set and the entity may come from the memo
 }
 
 // path is the entity's position in the error tree: "services", 1,
@@ -376,6 +377,10 @@ func (l *loader) visit(k *kind, v any, index int, parent *item, parentField stri
 	}
 	it := &item{k: k, raw: m, index: int32(index), parent: parent, parentField: parentField, line: int32(l.lines.line(m)),
 		stamped: m["created_at"] != nil || m["updated_at"] != nil}
+	// one timestamp written and the other left to the load: the full
+	// parse gives the other one the load time (reusePrevious keeps a
+	// stamped entity as parsed), which the memo cannot know
+	it.partStamped = it.stamped && (m["created_at"] == nil || hasUpdatedAt[k.name] && m["updated_at"] == nil)
 	l.items = append(l.items, it)
 
 	type nested struct {
