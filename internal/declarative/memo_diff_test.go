@@ -34,6 +34,7 @@ type diffRoute struct {
 	paths  []string
 	nested bool
 	id     string
+	byID   bool // a flat route names its service by {id: ...}
 }
 
 type diffConsumer struct {
@@ -143,7 +144,7 @@ func newDiffConfig(r *rand.Rand) *diffConfig {
 func (c *diffConfig) mutate(r *rand.Rand, op int) {
 	c.dup = 0
 	pick := func(n int) int { return r.Intn(n) }
-	switch op % 27 {
+	switch op % 28 {
 	case 0: // rename a service: nested children's ids and references change
 		s := &c.services[pick(len(c.services))]
 		s.name = "s" + strconv.Itoa(r.Intn(6))
@@ -245,6 +246,9 @@ func (c *diffConfig) mutate(r *rand.Rand, op int) {
 		if r.Intn(3) == 0 {
 			rt.id = diffIDs[r.Intn(len(diffIDs))]
 		}
+	case 27: // a flat route names its service by id (the derived one when none is written)
+		rt := &c.routes[pick(len(c.routes))]
+		rt.byID = !rt.byID
 	case 19: // a route's name changes: its nested plugins' ids follow
 		c.routes[pick(len(c.routes))].name = "r" + strconv.Itoa(r.Intn(12))
 	case 20: // rename an upstream: its targets' ids follow
@@ -282,6 +286,20 @@ func (c *diffConfig) mutate(r *rand.Rand, op int) {
 	case 26: // swap upstreams
 		c.upstreams[0], c.upstreams[len(c.upstreams)-1] = c.upstreams[len(c.upstreams)-1], c.upstreams[0]
 	}
+}
+
+// serviceRef is a reference to service i: its name, or {id: ...} with
+// the id written or the one derived from the name (which a rename leaves
+// dangling).
+func (c *diffConfig) serviceRef(i int, byID bool) any {
+	s := c.services[i]
+	if !byID {
+		return s.name
+	}
+	if s.id != "" {
+		return map[string]any{"id": s.id}
+	}
+	return map[string]any{"id": DeterministicID("services", s.name)}
 }
 
 func (c *diffConfig) render() []byte {
@@ -332,7 +350,7 @@ func (c *diffConfig) render() []byte {
 			continue
 		}
 		if rt.svc >= 0 {
-			m["service"] = c.services[rt.svc].name
+			m["service"] = c.serviceRef(rt.svc, rt.byID)
 		}
 		routes = append(routes, m)
 	}
@@ -382,7 +400,7 @@ func (c *diffConfig) render() []byte {
 		case "service":
 			parent, field = svcMaps[p.target%len(svcMaps)], "service"
 			if !p.nested {
-				m[field] = c.services[p.target%len(svcMaps)].name
+				m[field] = c.serviceRef(p.target%len(svcMaps), p.minute%2 == 0)
 			}
 		case "route":
 			parent, field = routeMaps[p.target%len(routeMaps)], "route"
