@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"sluice/internal/metrics"
 	"sluice/internal/model"
 	"sluice/internal/plugin"
+	"sluice/internal/proxytest"
 )
 
 // TestGroupsCacheBounded sends requests of ten times more multi-group
@@ -32,12 +32,7 @@ func TestGroupsCacheBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := impl.(*ACL)
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse
-	}
+	heap := proxytest.HeapInuse
 	before := heap()
 	for i := range consumers {
 		id := "c" + strconv.Itoa(i)
@@ -58,10 +53,10 @@ func TestGroupsCacheBounded(t *testing.T) {
 	if n < CacheSize/4 {
 		t.Errorf("cache holds %d entries; want it used (cap %d)", n, CacheSize)
 	}
-	if got := gauge(t, "sluice_acl_groups_cache_entries"); got != float64(n) {
+	if got := proxytest.Gauge(t, "sluice_acl_groups_cache_entries"); got != float64(n) {
 		t.Errorf("sluice_acl_groups_cache_entries = %v; want %d", got, n)
 	}
-	if got := gauge(t, "sluice_acl_groups_cache_bytes"); got != float64(b) {
+	if got := proxytest.Gauge(t, "sluice_acl_groups_cache_bytes"); got != float64(b) {
 		t.Errorf("sluice_acl_groups_cache_bytes = %v; want %d", got, b)
 	}
 	if after := heap(); after > before+4*CacheBytes+8<<20 {
@@ -93,24 +88,4 @@ func TestGroupsCacheFollowsConfig(t *testing.T) {
 	if n, _ := shared.size(); n != 1 {
 		t.Errorf("%d entries after an over-long value; want it not cached", n)
 	}
-}
-
-// gauge reads an unlabelled gauge from the default registry's exposition.
-func gauge(t *testing.T, name string) float64 {
-	t.Helper()
-	var sb strings.Builder
-	if err := metrics.Default().WriteText(&sb); err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(sb.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("%s not exported", name)
-	return 0
 }

@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 
-	"sluice/internal/metrics"
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
 )
@@ -83,12 +80,7 @@ func TestCacheBounded(t *testing.T) {
 	p := build(t, `{"deny":["evil"]}`)
 	q := build(t, `{"allow":["evil"]}`)    // other lists: its own verdicts
 	f := build(t, `{"allow":["^agent-"]}`) // fillers: answered by the first regex
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse
-	}
+	heap := proxytest.HeapInuse
 	before := heap()
 	pad := strings.Repeat("x", 600)
 	for i := 0; i < 10*CacheSize; i++ {
@@ -112,13 +104,13 @@ func TestCacheBounded(t *testing.T) {
 	if b < CacheBytes/4 {
 		t.Errorf("cache holds %d bytes; want it filled to near its cap %d", b, CacheBytes)
 	}
-	if got := gauge(t, "sluice_bot_detection_cache_entries"); got != float64(n) {
+	if got := proxytest.Gauge(t, "sluice_bot_detection_cache_entries"); got != float64(n) {
 		t.Errorf("sluice_bot_detection_cache_entries = %v; want %d", got, n)
 	}
-	if got := gauge(t, "sluice_bot_detection_cache_bytes"); got != float64(b) {
+	if got := proxytest.Gauge(t, "sluice_bot_detection_cache_bytes"); got != float64(b) {
 		t.Errorf("sluice_bot_detection_cache_bytes = %v; want %d", got, b)
 	}
-	if got := gauge(t, "sluice_bot_detection_cache_capacity_bytes"); got != CacheBytes {
+	if got := proxytest.Gauge(t, "sluice_bot_detection_cache_capacity_bytes"); got != CacheBytes {
 		t.Errorf("sluice_bot_detection_cache_capacity_bytes = %v; want %d", got, CacheBytes)
 	}
 	// Over-long User-Agents are examined but never stored.
@@ -132,26 +124,6 @@ func TestCacheBounded(t *testing.T) {
 	if after := heap(); after > before+4*CacheBytes+8<<20 {
 		t.Errorf("HeapInuse grew by %d MiB; want at most %d MiB", (after-before)>>20, (4*CacheBytes+8<<20)>>20)
 	}
-}
-
-// gauge reads an unlabelled gauge from the default registry's exposition.
-func gauge(t *testing.T, name string) float64 {
-	t.Helper()
-	var sb strings.Builder
-	if err := metrics.Default().WriteText(&sb); err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(sb.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("%s not exported", name)
-	return 0
 }
 
 func TestBuiltInPatternsCompile(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,13 +12,6 @@ import (
 
 	"sluice/internal/proxytest"
 )
-
-func heapInuse() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
 
 // TestQueueMemoryBounded logs to a FIFO nobody reads, so the writer blocks
 // opening it: requests with 64 KiB of headers keep coming, the queue stops
@@ -50,7 +42,7 @@ func TestQueueMemoryBounded(t *testing.T) {
 	if w == nil {
 		t.Fatal("writer not found")
 	}
-	before := heapInuse()
+	before := proxytest.HeapInuse()
 	const n = 700 // about 44 MiB of lines, 2.7 times the byte cap
 	for range n {
 		if res, _ := gw.Do(t, "GET", "/b", map[string]string{"X-Big": big}, ""); res.StatusCode != 200 {
@@ -60,7 +52,7 @@ func TestQueueMemoryBounded(t *testing.T) {
 	for i := 0; i < 500 && w.accepted.Load()+w.drops.Load() < n+1; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	after := heapInuse()
+	after := proxytest.HeapInuse()
 	acc, drops := w.accepted.Load(), w.drops.Load()
 	if acc+drops != n+1 {
 		t.Fatalf("accepted %d + dropped %d; want %d", acc, drops, n+1)

@@ -16,30 +16,6 @@ import (
 	"sluice/internal/proxytest"
 )
 
-// rawExchange sends req (with Connection: close) on a new connection and
-// reads the response to the end: the bytes written and read are what
-// nginx counts as $request_length and $bytes_sent.
-func rawExchange(t *testing.T, gw *proxytest.Gateway, req string) (sent, received int) {
-	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(gw.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(string(b), "HTTP/1.1 200 ") {
-		t.Fatalf("response %q; want a 200", b)
-	}
-	return len(req), len(b)
-}
-
 func portOf(t *testing.T, addr string) float64 {
 	_, p, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -61,7 +37,7 @@ func TestTimingThroughProxy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "timing.log")
 	gw := proxytest.Serve(t, proxytest.Config(t, up.URL, map[string]string{"file-log": `{"path":"` + path + `"}`}))
 	before := time.Now().UnixMilli()
-	sent, received := rawExchange(t, gw, "POST /t?x=1 HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody")
+	sent, received := gw.RawExchange(t, "POST /t?x=1 HTTP/1.1\r\nHost: gw.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody")
 	e := readLines(t, path, 1)[0]
 	lat := e["latencies"].(map[string]any)
 	kong, proxyMs, request, receive := lat["kong"].(float64), lat["proxy"].(float64), lat["request"].(float64), lat["receive"].(float64)

@@ -3,20 +3,12 @@ package httplog
 import (
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"sluice/internal/proxytest"
 )
-
-func heapInuse() uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
 
 // TestQueueMemoryBounded: the collector accepts connections and never
 // answers; requests with 64 KiB of headers keep coming. With the default
@@ -45,7 +37,7 @@ func TestQueueMemoryBounded(t *testing.T) {
 	if q == nil {
 		t.Fatal("queue not found")
 	}
-	before := heapInuse()
+	before := proxytest.HeapInuse()
 	const n = 1200 // about 77 MiB of entries, 2.4 times the byte cap
 	start := time.Now()
 	for range n {
@@ -57,7 +49,7 @@ func TestQueueMemoryBounded(t *testing.T) {
 	for i := 0; i < 500 && q.accepted.Load()+q.drops.Load() < n+1; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	after := heapInuse()
+	after := proxytest.HeapInuse()
 	acc, drops := q.accepted.Load(), q.drops.Load()
 	if acc+drops != n+1 {
 		t.Fatalf("accepted %d + dropped %d; want %d", acc, drops, n+1)

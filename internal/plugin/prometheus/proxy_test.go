@@ -2,7 +2,6 @@ package prometheus_test
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -12,31 +11,6 @@ import (
 
 	"sluice/internal/proxytest"
 )
-
-// rawExchange sends req on a new connection to the gateway and reads the
-// response until the server closes it (req asks for Connection: close);
-// it returns the bytes written and read, what nginx counts as
-// $request_length and $bytes_sent.
-func rawExchange(t *testing.T, gw *proxytest.Gateway, req string) (sent, received int) {
-	t.Helper()
-	c, err := net.Dial("tcp", strings.TrimPrefix(gw.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, req); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	b, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(string(b), "HTTP/1.1 200 ") {
-		t.Fatalf("response %q; want a 200", b)
-	}
-	return len(req), len(b)
-}
 
 // value returns the sample value of the exposition line starting with
 // series, -1 when absent.
@@ -68,7 +42,7 @@ func TestTimingThroughProxy(t *testing.T) {
 	cfg.Services[0].Name = &svc
 	gw := proxytest.Serve(t, cfg)
 	body := strings.Repeat("q", 500)
-	sent, received := rawExchange(t, gw, "POST /t?x=1 HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: raw\r\n"+
+	sent, received := gw.RawExchange(t, "POST /t?x=1 HTTP/1.1\r\nHost: gw.test\r\nUser-Agent: raw\r\n"+
 		"Content-Length: 500\r\nConnection: close\r\n\r\n"+body)
 	route := cfg.Routes[0].ID
 	lbl := `{service="` + svc + `",route="` + route + `"`

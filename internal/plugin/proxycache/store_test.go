@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"sluice/internal/model"
+	"sluice/internal/proxytest"
 )
 
 func processed(t testing.TB, cfg string) (map[string]any, error) {
@@ -170,12 +171,7 @@ var _ = model.TypeString
 // accounting stands for the memory really held.
 func TestStoreFillBounded(t *testing.T) {
 	const capacity = 8 << 20
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse
-	}
+	heap := proxytest.HeapInuse
 	for _, tt := range []struct {
 		name string
 		body int

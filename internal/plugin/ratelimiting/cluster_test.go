@@ -9,6 +9,7 @@ import (
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
+	"sluice/internal/proxytest"
 )
 
 func build(t testing.TB, cfg map[string]any, deps plugin.Deps) *RateLimiting {
@@ -96,14 +97,6 @@ func TestClusterPolicyWithoutDatabase(t *testing.T) {
 	}
 }
 
-func heapInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
 // TestStoreCapAndMetrics fills a plugin entity's store with ten times its
 // cap of distinct clients inside live windows: the store stays at its cap,
 // the heap stops growing with it, and the metrics follow.
@@ -124,7 +117,7 @@ func TestStoreCapAndMetrics(t *testing.T) {
 		ids[i] = "client-" + strconv.Itoa(i)
 	}
 	ws := []window{{period: 1, limit: 5, start: 6000, expiry: 60}, {period: 2, limit: 100, start: 3600, expiry: 3600}}
-	base := heapInuse()
+	base := proxytest.HeapInuse()
 	fill := func(from, to int) {
 		for _, id := range ids[from:to] {
 			s.take(id, ws, 6001)
@@ -134,9 +127,9 @@ func TestStoreCapAndMetrics(t *testing.T) {
 		}
 	}
 	fill(0, DefaultMaxKeys/2) // exactly full
-	atCap := heapInuse() - min(base, heapInuse())
+	atCap := proxytest.HeapInuse() - min(base, proxytest.HeapInuse())
 	fill(DefaultMaxKeys/2, len(ids))
-	after := heapInuse() - min(base, heapInuse())
+	after := proxytest.HeapInuse() - min(base, proxytest.HeapInuse())
 	n := s.Len()
 	if n > DefaultMaxKeys || n < DefaultMaxKeys/2 {
 		t.Fatalf("after %d clients the store holds %d counters; want between half the cap and the cap %d", len(ids), n, DefaultMaxKeys)
