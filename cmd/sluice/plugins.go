@@ -8,22 +8,7 @@ import (
 	"sluice/internal/settings"
 
 	// The bundled plugins register themselves.
-	_ "sluice/internal/plugin/acl"
-	_ "sluice/internal/plugin/basicauth"
-	_ "sluice/internal/plugin/botdetection"
-	_ "sluice/internal/plugin/correlationid"
-	_ "sluice/internal/plugin/cors"
-	_ "sluice/internal/plugin/filelog"
-	_ "sluice/internal/plugin/httplog"
-	_ "sluice/internal/plugin/iprestriction"
-	_ "sluice/internal/plugin/jwt"
-	_ "sluice/internal/plugin/keyauth"
-	_ "sluice/internal/plugin/prometheus"
-	_ "sluice/internal/plugin/proxycache"
-	_ "sluice/internal/plugin/ratelimiting"
-	_ "sluice/internal/plugin/requestsizelimiting"
-	_ "sluice/internal/plugin/requesttransformer"
-	_ "sluice/internal/plugin/responsetransformer"
+	_ "sluice/internal/bundled"
 )
 
 // enabledPlugins is kong.conf `plugins` as a set: nil enables every

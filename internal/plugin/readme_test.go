@@ -11,24 +11,9 @@ import (
 
 	"sluice/internal/plugin"
 
-	// Every plugin folder must be imported here so that its README can be
-	// checked against its schema.
-	_ "sluice/internal/plugin/acl"
-	_ "sluice/internal/plugin/basicauth"
-	_ "sluice/internal/plugin/botdetection"
-	_ "sluice/internal/plugin/correlationid"
-	_ "sluice/internal/plugin/cors"
-	_ "sluice/internal/plugin/filelog"
-	_ "sluice/internal/plugin/httplog"
-	_ "sluice/internal/plugin/iprestriction"
-	_ "sluice/internal/plugin/jwt"
-	_ "sluice/internal/plugin/keyauth"
-	_ "sluice/internal/plugin/prometheus"
-	_ "sluice/internal/plugin/proxycache"
-	_ "sluice/internal/plugin/ratelimiting"
-	_ "sluice/internal/plugin/requestsizelimiting"
-	_ "sluice/internal/plugin/requesttransformer"
-	_ "sluice/internal/plugin/responsetransformer"
+	// Every bundled plugin, so that its README can be checked against its
+	// schema.
+	_ "sluice/internal/bundled"
 )
 
 var readmeSections = []string{"What it does", "Configuration", "Examples", "Metrics", "Differences from Kong"}
