@@ -271,6 +271,17 @@ func (m *memConn) SetDeadline(t time.Time) error      { return nil }
 func (m *memConn) SetReadDeadline(t time.Time) error  { return nil }
 func (m *memConn) SetWriteDeadline(t time.Time) error { return nil }
 
+// readFinal reads raw as an upstream's bytes up to the final (non-1xx)
+// response head, as the proxy does.
+func readFinal(raw string, head bool) (*Conn, *Response, error) {
+	c := fakeConn(raw)
+	res, err := c.ReadResponse(head)
+	for err == nil && res.Status < 200 {
+		res, err = c.ReadResponse(head)
+	}
+	return c, res, err
+}
+
 func fakeConn(raw string) *Conn {
 	p := New(Options{Dial: func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no") }})
 	return p.newConn(&memConn{r: strings.NewReader(raw)}, "mem")
@@ -410,11 +421,7 @@ func FuzzResponse(f *testing.F) {
 	}
 	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, head bool) {
-		c := fakeConn(string(data))
-		res, err := c.ReadResponse(head)
-		for err == nil && res.Status < 200 {
-			res, err = c.ReadResponse(head)
-		}
+		c, res, err := readFinal(string(data), head)
 		if err != nil {
 			return
 		}
