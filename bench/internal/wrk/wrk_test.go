@@ -212,6 +212,9 @@ func TestScriptWithWrk(t *testing.T) {
 	if lo, hi := r.Requests/4, r.Requests/2; r.Errors.Status < lo || r.Errors.Status > hi {
 		t.Errorf("status errors %d of %d requests; want about a third", r.Errors.Status, r.Requests)
 	}
+	srv.Close() // waits for handlers still running after wrk stopped
+	mu.Lock()
+	defer mu.Unlock()
 	for j := range 3 {
 		p, k := m.Request(j)
 		if !seen[p+" "+k] {
