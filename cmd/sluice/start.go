@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -681,6 +684,13 @@ func adminConfiguration(s *settings.Settings) map[string]any {
 func statusExtra(mw *memwatch.Watcher, more ...func(io.Writer) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/debug/memory", mw.Handler())
+	// Go's profiles, to loopback clients only: a CPU profile costs CPU and
+	// a heap profile shows what the config holds.
+	mux.Handle("/debug/pprof/", loopbackOnly(http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/cmdline", loopbackOnly(http.HandlerFunc(pprof.Cmdline)))
+	mux.Handle("/debug/pprof/profile", loopbackOnly(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/symbol", loopbackOnly(http.HandlerFunc(pprof.Symbol)))
+	mux.Handle("/debug/pprof/trace", loopbackOnly(http.HandlerFunc(pprof.Trace)))
 	// Kong's and the plugins' metrics (the registry), then memory and
 	// reload gauges.
 	mux.Handle("/metrics", metrics.Handler(append([]func(io.Writer) error{mw.WriteMetrics}, more...)...))
@@ -690,6 +700,20 @@ func statusExtra(mw *memwatch.Watcher, more ...func(io.Writer) error) http.Handl
 		_, _ = w.Write([]byte(`{"message":"Not found"}`))
 	})
 	return mux
+}
+
+// loopbackOnly answers 403 to clients that are not on this host.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip, perr := netip.ParseAddr(host); err != nil || perr != nil || !ip.Unmap().IsLoopback() {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"message":"profiles are served to loopback clients only"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // writeReloadMetrics writes the config-reload and store-lag gauges in
