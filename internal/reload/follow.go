@@ -69,7 +69,7 @@ func (r *Reloader) Follow(ctx context.Context, st store.Store, opts FollowOption
 		if latest == version {
 			return
 		}
-		changes, latest, err := st.ChangesSince(ctx, version)
+		changes, recs, latest, err := st.ChangedRecords(ctx, version)
 		if errors.Is(err, store.ErrTooOld) {
 			cfg = nil // reload everything next round
 			r.log.Info("behind the change feed; reloading the whole config", "version", version)
@@ -79,9 +79,9 @@ func (r *Reloader) Follow(ctx context.Context, st store.Store, opts FollowOption
 			r.log.Warn("reading changes from the store failed; will retry", "error", err)
 			return
 		}
-		next, err := patch(ctx, cfg, changes, st)
+		next, err := patch(cfg, changes, recs)
 		if err != nil {
-			r.log.Warn("reading changed entities failed; will retry", "error", err)
+			r.log.Warn("decoding changed entities failed; will retry", "error", err)
 			return
 		}
 		if err := r.apply(next, latest); err != nil {
@@ -150,87 +150,109 @@ func (r *Reloader) apply(cfg *model.Config, v uint64) error {
 // VersionHash renders a store version as a 32-hex configuration hash.
 func VersionHash(v uint64) string { return fmt.Sprintf("%032x", v) }
 
-// patch returns a copy of cfg with the changes applied. Entities that did
-// not change are shared with cfg.
-func patch(ctx context.Context, cfg *model.Config, changes []store.Change, st store.Reader) (*model.Config, error) {
-	// The last change of each entity decides.
-	type key struct{ entity, id string }
-	last := map[key]store.Op{}
-	var order []key
-	for _, c := range changes {
-		k := key{c.Entity, c.ID}
-		if _, seen := last[k]; !seen {
-			order = append(order, k)
-		}
-		last[k] = c.Op
-	}
+// patch returns a copy of cfg with the changes applied: an entity in recs
+// is added or replaced, one missing from it is removed (deleted by the time
+// the changes were read). Entities that did not change are shared with cfg,
+// and so is every slice of an entity kind without changes.
+func patch(cfg *model.Config, changes []store.Change, recs map[store.EntityRef]store.Record) (*model.Config, error) {
 	next := *cfg
-	cloned := map[string]bool{}
-	for _, k := range order {
-		var rec store.Record
-		if last[k] != store.OpDelete {
-			var err error
-			rec, err = st.Get(ctx, k.entity, k.id)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				rec = nil // deleted after the change was read
-			case err != nil:
-				return nil, err
-			}
+	kinds := map[string]patcher{}
+	done := map[store.EntityRef]bool{}
+	for _, c := range changes {
+		ref := store.EntityRef{Entity: c.Entity, ID: c.ID}
+		if done[ref] {
+			continue // the record read is the entity's latest state
 		}
-		if err := setEntity(&next, k.entity, k.id, rec, cloned); err != nil {
+		done[ref] = true
+		p, ok := kinds[c.Entity]
+		if !ok {
+			p = newPatcher(&next, c.Entity)
+			kinds[c.Entity] = p
+		}
+		if p == nil {
+			continue // an entity the snapshot does not use
+		}
+		if err := p.set(c.ID, recs[ref]); err != nil {
 			return nil, err
+		}
+	}
+	for _, p := range kinds {
+		if p != nil {
+			p.finish()
 		}
 	}
 	return &next, nil
 }
 
-// setEntity replaces, adds (rec != nil) or removes (rec == nil) one entity
-// in next. A slice is copied the first time it changes (cloned records
-// which), so that the config it came from, which a live snapshot may hold,
-// is never modified.
-func setEntity(next *model.Config, entity, id string, rec store.Record, cloned map[string]bool) error {
-	c := !cloned[entity]
-	cloned[entity] = true
-	switch entity {
-	case "services":
-		return upsert(&next.Services, c, id, rec, func(s *model.Service) string { return s.ID })
-	case "routes":
-		return upsert(&next.Routes, c, id, rec, func(s *model.Route) string { return s.ID })
-	case "consumers":
-		return upsert(&next.Consumers, c, id, rec, func(s *model.Consumer) string { return s.ID })
-	case "plugins":
-		return upsert(&next.Plugins, c, id, rec, func(s *model.Plugin) string { return s.ID })
-	case "upstreams":
-		return upsert(&next.Upstreams, c, id, rec, func(s *model.Upstream) string { return s.ID })
-	case "targets":
-		return upsert(&next.Targets, c, id, rec, func(s *model.Target) string { return s.ID })
-	case "certificates":
-		return upsert(&next.Certificates, c, id, rec, func(s *model.Certificate) string { return s.ID })
-	case "snis":
-		return upsert(&next.SNIs, c, id, rec, func(s *model.SNI) string { return s.ID })
-	case "ca_certificates":
-		return upsert(&next.CACertificates, c, id, rec, func(s *model.CACertificate) string { return s.ID })
-	case "keyauth_credentials":
-		return upsert(&next.KeyAuthCredentials, c, id, rec, func(s *model.KeyAuthCredential) string { return s.ID })
-	case "basicauth_credentials":
-		return upsert(&next.BasicAuthCredentials, c, id, rec, func(s *model.BasicAuthCredential) string { return s.ID })
-	case "jwt_secrets":
-		return upsert(&next.JWTSecrets, c, id, rec, func(s *model.JWTSecret) string { return s.ID })
-	case "acls":
-		return upsert(&next.ACLs, c, id, rec, func(s *model.ACL) string { return s.ID })
-	}
-	return nil // an entity the snapshot does not use
+// patcher edits one entity kind's slice of a config copy.
+type patcher interface {
+	// set replaces or adds (rec != nil) or removes (rec == nil) an entity.
+	set(id string, rec store.Record) error
+	// finish drops the removed entities' slots.
+	finish()
 }
 
-func upsert[T any](dst *[]*T, clone bool, id string, rec store.Record, idOf func(*T) string) error {
-	if clone {
-		*dst = slices.Clone(*dst)
+// newPatcher returns the patcher of an entity kind of next, or nil for a
+// kind the snapshot does not use.
+func newPatcher(next *model.Config, entity string) patcher {
+	switch entity {
+	case "services":
+		return newSlicePatch(&next.Services, func(s *model.Service) string { return s.ID })
+	case "routes":
+		return newSlicePatch(&next.Routes, func(s *model.Route) string { return s.ID })
+	case "consumers":
+		return newSlicePatch(&next.Consumers, func(s *model.Consumer) string { return s.ID })
+	case "plugins":
+		return newSlicePatch(&next.Plugins, func(s *model.Plugin) string { return s.ID })
+	case "upstreams":
+		return newSlicePatch(&next.Upstreams, func(s *model.Upstream) string { return s.ID })
+	case "targets":
+		return newSlicePatch(&next.Targets, func(s *model.Target) string { return s.ID })
+	case "certificates":
+		return newSlicePatch(&next.Certificates, func(s *model.Certificate) string { return s.ID })
+	case "snis":
+		return newSlicePatch(&next.SNIs, func(s *model.SNI) string { return s.ID })
+	case "ca_certificates":
+		return newSlicePatch(&next.CACertificates, func(s *model.CACertificate) string { return s.ID })
+	case "keyauth_credentials":
+		return newSlicePatch(&next.KeyAuthCredentials, func(s *model.KeyAuthCredential) string { return s.ID })
+	case "basicauth_credentials":
+		return newSlicePatch(&next.BasicAuthCredentials, func(s *model.BasicAuthCredential) string { return s.ID })
+	case "jwt_secrets":
+		return newSlicePatch(&next.JWTSecrets, func(s *model.JWTSecret) string { return s.ID })
+	case "acls":
+		return newSlicePatch(&next.ACLs, func(s *model.ACL) string { return s.ID })
 	}
-	i := slices.IndexFunc(*dst, func(e *T) bool { return idOf(e) == id })
+	return nil
+}
+
+// slicePatch edits a copy of one slice (the config it came from, which a
+// live snapshot may hold, is never modified). Positions are found through
+// an index built once, so a burst of n changes over m entities costs
+// O(n + m), not O(n·m). Removed entities leave a nil slot until finish, so
+// that positions stay valid; entities keep their creation order.
+type slicePatch[T any] struct {
+	dst     *[]*T
+	pos     map[string]int
+	removed bool
+}
+
+func newSlicePatch[T any](dst *[]*T, idOf func(*T) string) *slicePatch[T] {
+	*dst = slices.Clone(*dst)
+	pos := make(map[string]int, len(*dst))
+	for i, e := range *dst {
+		pos[idOf(e)] = i
+	}
+	return &slicePatch[T]{dst: dst, pos: pos}
+}
+
+func (p *slicePatch[T]) set(id string, rec store.Record) error {
+	i, ok := p.pos[id]
 	if rec == nil {
-		if i >= 0 {
-			*dst = slices.Delete(*dst, i, i+1)
+		if ok {
+			(*p.dst)[i] = nil
+			delete(p.pos, id)
+			p.removed = true
 		}
 		return nil
 	}
@@ -238,10 +260,17 @@ func upsert[T any](dst *[]*T, clone bool, id string, rec store.Record, idOf func
 	if err := model.Decode(rec, e); err != nil {
 		return fmt.Errorf("decoding %s: %w", id, err)
 	}
-	if i >= 0 {
-		(*dst)[i] = e
-	} else {
-		*dst = append(*dst, e)
+	if ok {
+		(*p.dst)[i] = e
+		return nil
 	}
+	p.pos[id] = len(*p.dst)
+	*p.dst = append(*p.dst, e)
 	return nil
+}
+
+func (p *slicePatch[T]) finish() {
+	if p.removed {
+		*p.dst = slices.DeleteFunc(*p.dst, func(e *T) bool { return e == nil })
+	}
 }

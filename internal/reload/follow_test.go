@@ -3,9 +3,12 @@ package reload
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"testing"
 	"time"
 
+	"sluice/internal/model"
 	"sluice/internal/router"
 	"sluice/internal/snapshot"
 	"sluice/internal/store"
@@ -166,4 +169,90 @@ func TestFollowCoalescesBursts(t *testing.T) {
 	if builds > writes/4 {
 		t.Errorf("%d builds for a burst of %d writes; want them coalesced", builds, writes+1)
 	}
+}
+
+// TestPatchMatchesLoad applies random bursts of creates, updates, deletes
+// and re-creations through patch, and checks after each burst that the
+// patched config holds exactly the store's entities with their latest
+// contents, and that the config it was patched from did not change.
+func TestPatchMatchesLoad(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 7))
+	cfg, version, err := st.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []store.Record // services in the store
+	for burst := range 30 {
+		before := fmt.Sprint(ids(cfg))
+		for range 1 + rng.IntN(12) {
+			err := st.Update(ctx, func(tx store.Tx) error {
+				switch k := rng.IntN(4); {
+				case k == 0 || len(live) == 0:
+					rec := storetest.Record(t, "services", map[string]any{"host": fmt.Sprintf("h%d.test", rng.IntN(1000))})
+					live = append(live, rec)
+					return tx.Insert(ctx, "services", rec)
+				case k == 1:
+					i := rng.IntN(len(live))
+					rec := live[i]
+					live = append(live[:i], live[i+1:]...)
+					return tx.Delete(ctx, "services", rec["id"].(string))
+				case k == 2:
+					// Delete and re-create with the same id in one burst.
+					rec := live[rng.IntN(len(live))]
+					if err := tx.Delete(ctx, "services", rec["id"].(string)); err != nil {
+						return err
+					}
+					rec["host"] = fmt.Sprintf("again%d.test", rng.IntN(1000))
+					return tx.Insert(ctx, "services", rec)
+				default:
+					rec := live[rng.IntN(len(live))]
+					rec["host"] = fmt.Sprintf("upd%d.test", rng.IntN(1000))
+					return tx.Replace(ctx, "services", rec)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		changes, recs, latest, err := st.ChangedRecords(ctx, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err := patch(cfg, changes, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(ids(cfg)); got != before {
+			t.Fatalf("burst %d: patch modified the config it started from", burst)
+		}
+		want, _, err := st.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, wantHosts := map[string]string{}, map[string]string{}
+		for _, s := range next.Services {
+			got[s.ID] = s.Host
+		}
+		for _, s := range want.Services {
+			wantHosts[s.ID] = s.Host
+		}
+		if !maps.Equal(got, wantHosts) || len(next.Services) != len(want.Services) {
+			t.Fatalf("burst %d: patched services %v; the store holds %v", burst, got, wantHosts)
+		}
+		cfg, version = next, latest
+	}
+}
+
+func ids(cfg *model.Config) []string {
+	var out []string
+	for _, s := range cfg.Services {
+		out = append(out, s.ID+"="+s.Host)
+	}
+	return out
 }

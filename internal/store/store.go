@@ -192,6 +192,9 @@ type Change struct {
 	ID      string
 }
 
+// EntityRef names one record.
+type EntityRef struct{ Entity, ID string }
+
 // Store is a transactional entity store with a change feed.
 type Store interface {
 	Reader
@@ -207,6 +210,11 @@ type Store interface {
 	// the latest version. A caller that has fallen too far behind gets
 	// ErrTooOld and reloads with Load.
 	ChangesSince(ctx context.Context, v uint64) ([]Change, uint64, error)
+	// ChangedRecords is ChangesSince that also returns, read in the same
+	// snapshot, the current record of every entity that changed (an entity
+	// deleted by then has none), so that a follower applies a burst of
+	// changes with one read instead of one per entity.
+	ChangedRecords(ctx context.Context, v uint64) ([]Change, map[EntityRef]Record, uint64, error)
 	// Notify returns a channel that receives (without blocking the writer,
 	// coalescing bursts) after commits, from this node or any other. A lost
 	// notification only delays: followers also poll Version.

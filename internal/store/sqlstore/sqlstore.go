@@ -346,46 +346,84 @@ func (s *Store) Version(ctx context.Context) (uint64, error) {
 
 // ChangesSince implements store.Store.
 func (s *Store) ChangesSince(ctx context.Context, v uint64) ([]store.Change, uint64, error) {
+	changes, _, cur, err := s.changes(ctx, v, false)
+	return changes, cur, err
+}
+
+// ChangedRecords implements store.Store.
+func (s *Store) ChangedRecords(ctx context.Context, v uint64) ([]store.Change, map[store.EntityRef]store.Record, uint64, error) {
+	return s.changes(ctx, v, true)
+}
+
+// changes reads the feed after v and, with records, the current data of
+// the entities in it, all in one read transaction.
+func (s *Store) changes(ctx context.Context, v uint64, records bool) ([]store.Change, map[store.EntityRef]store.Record, uint64, error) {
 	ctx, cancel := s.readCtx(ctx)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, s.d.ReadTx)
 	if err != nil {
-		return nil, 0, s.mapErr(err)
+		return nil, nil, 0, s.mapErr(err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	var cur, floor int64
 	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&cur); err != nil {
-		return nil, 0, s.mapErr(err)
+		return nil, nil, 0, s.mapErr(err)
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'floor'`).Scan(&floor); err != nil {
-		return nil, 0, s.mapErr(err)
+		return nil, nil, 0, s.mapErr(err)
 	}
 	if v < uint64(floor) {
-		return nil, uint64(cur), store.ErrTooOld
+		return nil, nil, uint64(cur), store.ErrTooOld
 	}
 	if v >= uint64(cur) {
-		return nil, uint64(cur), nil
+		return nil, nil, uint64(cur), nil
 	}
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT version, op, entity, id FROM changes WHERE version > ? ORDER BY pos`), int64(v))
 	if err != nil {
-		return nil, 0, s.mapErr(err)
+		return nil, nil, 0, s.mapErr(err)
 	}
-	defer rows.Close()
 	var out []store.Change
 	for rows.Next() {
 		var c store.Change
 		var ver int64
 		var op int
 		if err := rows.Scan(&ver, &op, &c.Entity, &c.ID); err != nil {
-			return nil, 0, s.mapErr(err)
+			rows.Close()
+			return nil, nil, 0, s.mapErr(err)
 		}
 		c.Version, c.Op = uint64(ver), store.Op(op)
 		out = append(out, c)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, 0, s.mapErr(err)
+		return nil, nil, 0, s.mapErr(err)
 	}
-	return out, uint64(cur), nil
+	if !records {
+		return out, nil, uint64(cur), nil
+	}
+	rows, err = tx.QueryContext(ctx, s.q(`SELECT e.entity, e.id, e.data FROM entities e
+		WHERE EXISTS (SELECT 1 FROM changes c WHERE c.version > ? AND c.entity = e.entity AND c.id = e.id)`), int64(v))
+	if err != nil {
+		return nil, nil, 0, s.mapErr(err)
+	}
+	defer rows.Close()
+	recs := make(map[store.EntityRef]store.Record)
+	for rows.Next() {
+		var ref store.EntityRef
+		var data []byte
+		if err := rows.Scan(&ref.Entity, &ref.ID, &data); err != nil {
+			return nil, nil, 0, s.mapErr(err)
+		}
+		rec, err := decodeRecord(data)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("%s %s: %w", ref.Entity, ref.ID, err)
+		}
+		recs[ref] = rec
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, 0, s.mapErr(err)
+	}
+	return out, recs, uint64(cur), nil
 }
 
 // Load implements store.Store: every record, decoded, in creation order,

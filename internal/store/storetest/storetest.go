@@ -938,6 +938,26 @@ func testVersionAndChanges(t *testing.T, s store.Store) {
 	if err != nil || cur != v3 || len(ch) != 0 {
 		t.Fatalf("ChangesSince(current) = %+v, %d, %v; want nothing", ch, cur, err)
 	}
+
+	// ChangedRecords: the same feed, with the latest record of each entity
+	// that still exists (a's replacement; b is gone).
+	ch, recs, cur, err := s.ChangedRecords(bg, v0)
+	if err != nil || cur != v3 || !reflect.DeepEqual(ch, want) {
+		t.Fatalf("ChangedRecords(%d) = %+v, %d, %v;\nwant %+v, %d", v0, ch, cur, err, want, v3)
+	}
+	aRef := store.EntityRef{Entity: "services", ID: a["id"].(string)}
+	if len(recs) != 1 || recs[aRef] == nil {
+		t.Fatalf("ChangedRecords(%d) records = %v; want only %v", v0, recs, aRef)
+	}
+	sameRecord(t, recs[aRef], a2)
+	ch, recs, cur, err = s.ChangedRecords(bg, v1+1)
+	if err != nil || cur != v3 || !reflect.DeepEqual(ch, want[3:]) || len(recs) != 0 {
+		t.Fatalf("ChangedRecords(%d) = %+v, %v, %d, %v; want %+v and no records", v1+1, ch, recs, cur, err, want[3:])
+	}
+	ch, recs, cur, err = s.ChangedRecords(bg, v3)
+	if err != nil || cur != v3 || len(ch) != 0 || len(recs) != 0 {
+		t.Fatalf("ChangedRecords(current) = %+v, %v, %d, %v; want nothing", ch, recs, cur, err)
+	}
 }
 
 func testNotify(t *testing.T, s store.Store) {
