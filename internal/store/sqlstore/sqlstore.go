@@ -604,64 +604,185 @@ func (t *tx) exists(ctx context.Context, entity, id string) (bool, error) {
 }
 
 // check verifies a record's unique keys and foreign keys before it is
-// written as id.
-func (t *tx) check(ctx context.Context, entity, id string, m *entityMeta, rec store.Record) ([]uniqueKey, error) {
-	keys := m.keys(rec)
+// written as id, and returns its keys and which of them have no row in
+// uniques yet. old is the record being replaced (nil for an insert): a
+// foreign key it already held needs no check, since a parent cannot be
+// deleted from under its children.
+func (t *tx) check(ctx context.Context, entity, id string, m *entityMeta, rec, old store.Record) (keys []uniqueKey, unclaimed []uniqueKey, err error) {
+	keys = m.keys(rec)
+	owners, err := t.owners(ctx, entity, keys)
+	if err != nil {
+		return nil, nil, err
+	}
 	for _, k := range keys {
-		var owner string
-		err := t.db.QueryRowContext(ctx, t.s.q(`SELECT id FROM uniques WHERE entity = ? AND field = ? AND value = ?`),
-			entity, k.field, k.value).Scan(&owner)
-		if errors.Is(err, sql.ErrNoRows) {
+		owner, ok := owners[k.field+"\x00"+k.value]
+		if !ok {
+			unclaimed = append(unclaimed, k)
 			continue
 		}
-		if err != nil {
-			return nil, t.s.mapErr(err)
-		}
 		if owner != id {
-			return nil, uniqueErr(entity, k)
+			return nil, nil, uniqueErr(entity, k)
 		}
 	}
 	for _, f := range m.foreigns {
 		pid := foreignID(rec[f.Name])
-		if pid == "" {
+		if pid == "" || (old != nil && foreignID(old[f.Name]) == pid) {
 			continue
 		}
 		ok, err := t.exists(ctx, f.Reference, pid)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !ok {
-			return nil, &store.ForeignKeyError{Entity: entity, Field: f.Name, ParentEntity: f.Reference, ParentID: pid}
+			return nil, nil, &store.ForeignKeyError{Entity: entity, Field: f.Name, ParentEntity: f.Reference, ParentID: pid}
 		}
 	}
-	return keys, nil
+	return keys, unclaimed, nil
 }
 
-func (t *tx) writeIndexes(ctx context.Context, entity, id string, m *entityMeta, rec store.Record, keys []uniqueKey) error {
-	for _, k := range keys {
-		if err := t.exec(ctx, `INSERT INTO uniques (entity, field, value, id) VALUES (?, ?, ?, ?)`, entity, k.field, k.value, id); err != nil {
-			return err
+// owners reads, in one query, who holds each of keys ("field\x00value" to
+// id); keys nobody holds are absent.
+func (t *tx) owners(ctx context.Context, entity string, keys []uniqueKey) (map[string]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	b.WriteString(`SELECT field, value, id FROM uniques WHERE entity = ? AND (`)
+	args := []any{entity}
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" OR ")
 		}
+		b.WriteString("(field = ? AND value = ?)")
+		args = append(args, k.field, k.value)
+	}
+	b.WriteString(")")
+	rows, err := t.db.QueryContext(ctx, t.s.q(b.String()), args...)
+	if err != nil {
+		return nil, t.s.mapErr(err)
+	}
+	defer rows.Close()
+	out := make(map[string]string, len(keys))
+	for rows.Next() {
+		var field, value, owner string
+		if err := rows.Scan(&field, &value, &owner); err != nil {
+			return nil, t.s.mapErr(err)
+		}
+		out[field+"\x00"+value] = owner
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.s.mapErr(err)
+	}
+	return out, nil
+}
+
+// insertRows inserts rows into table (its columns cols) with one
+// statement.
+func (t *tx) insertRows(ctx context.Context, table, cols string, width int, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	args := make([]any, 0, width*len(rows))
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+		args = append(args, r...)
+	}
+	return t.exec(ctx, b.String(), args...)
+}
+
+// writeIndexes claims keys and writes the foreign-key and tag rows of a new
+// record.
+func (t *tx) writeIndexes(ctx context.Context, entity, id string, m *entityMeta, rec store.Record, keys []uniqueKey) error {
+	var uniq, refs, tags [][]any
+	for _, k := range keys {
+		uniq = append(uniq, []any{entity, k.field, k.value, id})
 	}
 	for _, f := range m.foreigns {
 		if pid := foreignID(rec[f.Name]); pid != "" {
-			if err := t.exec(ctx, `INSERT INTO refs (child_entity, child_id, field, parent_entity, parent_id) VALUES (?, ?, ?, ?, ?)`,
-				entity, id, f.Name, f.Reference, pid); err != nil {
+			refs = append(refs, []any{entity, id, f.Name, f.Reference, pid})
+		}
+	}
+	for _, tag := range uniqueTags(rec) {
+		tags = append(tags, []any{entity, id, tag})
+	}
+	if err := t.insertRows(ctx, "uniques", "entity, field, value, id", 4, uniq); err != nil {
+		return err
+	}
+	if err := t.insertRows(ctx, "refs", "child_entity, child_id, field, parent_entity, parent_id", 5, refs); err != nil {
+		return err
+	}
+	return t.insertRows(ctx, "tags", "entity, id, tag", 3, tags)
+}
+
+// uniqueTags is a record's tags without repeats, in order.
+func uniqueTags(rec store.Record) []string {
+	var out []string
+	for _, tag := range tagsOf(rec) {
+		if !slices.Contains(out, tag) {
+			out = append(out, tag)
+		}
+	}
+	return out
+}
+
+// rewriteIndexes moves a replaced record's index rows from old to rec,
+// touching only what differs: a PATCH of a route's paths writes no index
+// row at all.
+func (t *tx) rewriteIndexes(ctx context.Context, entity, id string, m *entityMeta, old, rec store.Record, keys, unclaimed []uniqueKey) error {
+	claimed := func(ks []uniqueKey, k uniqueKey) bool {
+		return slices.ContainsFunc(ks, func(x uniqueKey) bool { return x.field == k.field && x.value == k.value })
+	}
+	for _, k := range m.keys(old) {
+		if !claimed(keys, k) {
+			if err := t.exec(ctx, `DELETE FROM uniques WHERE entity = ? AND field = ? AND value = ? AND id = ?`, entity, k.field, k.value, id); err != nil {
 				return err
 			}
 		}
 	}
-	seen := map[string]bool{}
-	for _, tag := range tagsOf(rec) {
-		if seen[tag] {
+	var uniq, refs, tags [][]any
+	for _, k := range unclaimed {
+		uniq = append(uniq, []any{entity, k.field, k.value, id})
+	}
+	for _, f := range m.foreigns {
+		was, now := foreignID(old[f.Name]), foreignID(rec[f.Name])
+		if was == now {
 			continue
 		}
-		seen[tag] = true
-		if err := t.exec(ctx, `INSERT INTO tags (entity, id, tag) VALUES (?, ?, ?)`, entity, id, tag); err != nil {
-			return err
+		if was != "" {
+			if err := t.exec(ctx, `DELETE FROM refs WHERE child_entity = ? AND child_id = ? AND field = ?`, entity, id, f.Name); err != nil {
+				return err
+			}
+		}
+		if now != "" {
+			refs = append(refs, []any{entity, id, f.Name, f.Reference, now})
 		}
 	}
-	return nil
+	oldTags, newTags := uniqueTags(old), uniqueTags(rec)
+	for _, tag := range oldTags {
+		if !slices.Contains(newTags, tag) {
+			if err := t.exec(ctx, `DELETE FROM tags WHERE entity = ? AND id = ? AND tag = ?`, entity, id, tag); err != nil {
+				return err
+			}
+		}
+	}
+	for _, tag := range newTags {
+		if !slices.Contains(oldTags, tag) {
+			tags = append(tags, []any{entity, id, tag})
+		}
+	}
+	if err := t.insertRows(ctx, "uniques", "entity, field, value, id", 4, uniq); err != nil {
+		return err
+	}
+	if err := t.insertRows(ctx, "refs", "child_entity, child_id, field, parent_entity, parent_id", 5, refs); err != nil {
+		return err
+	}
+	return t.insertRows(ctx, "tags", "entity, id, tag", 3, tags)
 }
 
 func (t *tx) dropIndexes(ctx context.Context, entity, id string) error {
@@ -703,7 +824,7 @@ func (t *tx) Insert(ctx context.Context, entity string, rec store.Record) error 
 	if err := t.begin(ctx); err != nil {
 		return err
 	}
-	keys, err := t.check(ctx, entity, id, m, rec)
+	keys, _, err := t.check(ctx, entity, id, m, rec, nil)
 	if err != nil {
 		return err
 	}
@@ -744,24 +865,26 @@ func (t *tx) Replace(ctx context.Context, entity string, rec store.Record) error
 	if err := t.begin(ctx); err != nil {
 		return err
 	}
-	ok, err := t.exists(ctx, entity, id)
-	if err != nil {
-		return err
-	}
-	if !ok {
+	var oldData []byte
+	err = t.db.QueryRowContext(ctx, t.s.q(`SELECT data FROM entities WHERE entity = ? AND id = ?`), entity, id).Scan(&oldData)
+	if errors.Is(err, sql.ErrNoRows) {
 		return notFound(entity, strconv.Quote(id))
 	}
-	keys, err := t.check(ctx, entity, id, m, rec)
+	if err != nil {
+		return t.s.mapErr(err)
+	}
+	old, err := decodeRecord(oldData)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", entity, id, err)
+	}
+	keys, unclaimed, err := t.check(ctx, entity, id, m, rec, old)
 	if err != nil {
 		return err
 	}
 	if err := t.exec(ctx, `UPDATE entities SET data = ? WHERE entity = ? AND id = ?`, string(data), entity, id); err != nil {
 		return err
 	}
-	if err := t.dropIndexes(ctx, entity, id); err != nil {
-		return err
-	}
-	if err := t.writeIndexes(ctx, entity, id, m, rec, keys); err != nil {
+	if err := t.rewriteIndexes(ctx, entity, id, m, old, rec, keys, unclaimed); err != nil {
 		return err
 	}
 	return t.change(ctx, store.OpUpdate, entity, id)
