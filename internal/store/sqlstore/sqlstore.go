@@ -401,29 +401,71 @@ func (s *Store) changes(ctx context.Context, v uint64, records bool) ([]store.Ch
 	if !records {
 		return out, nil, uint64(cur), nil
 	}
-	rows, err = tx.QueryContext(ctx, s.q(`SELECT e.entity, e.id, e.data FROM entities e
-		WHERE EXISTS (SELECT 1 FROM changes c WHERE c.version > ? AND c.entity = e.entity AND c.id = e.id)`), int64(v))
+	recs, err := s.records(ctx, tx, out)
 	if err != nil {
-		return nil, nil, 0, s.mapErr(err)
+		return nil, nil, 0, err
+	}
+	return out, recs, uint64(cur), nil
+}
+
+// recordsChunk bounds the ids of one query of records.
+const recordsChunk = 256
+
+// records reads the current data of the entities named in changes, a
+// chunk of ids of one entity kind per query (an IN list of literals, which
+// the planners serve from the primary key whatever the statistics say).
+func (s *Store) records(ctx context.Context, tx *sql.Tx, changes []store.Change) (map[store.EntityRef]store.Record, error) {
+	byEntity := map[string][]string{}
+	seen := map[store.EntityRef]bool{}
+	for _, c := range changes {
+		ref := store.EntityRef{Entity: c.Entity, ID: c.ID}
+		if !seen[ref] {
+			seen[ref] = true
+			byEntity[c.Entity] = append(byEntity[c.Entity], c.ID)
+		}
+	}
+	recs := make(map[store.EntityRef]store.Record, len(seen))
+	for entity, ids := range byEntity {
+		for chunk := range slices.Chunk(ids, recordsChunk) {
+			// A few list lengths, so that the statement caches hold a few
+			// texts: the list is padded with its last id.
+			n := 4
+			for n < len(chunk) {
+				n *= 4
+			}
+			q := `SELECT id, data FROM entities WHERE entity = ? AND id IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`
+			args := make([]any, 0, 1+n)
+			args = append(args, entity)
+			for i := range n {
+				args = append(args, chunk[min(i, len(chunk)-1)])
+			}
+			if err := s.scanRecords(ctx, tx, entity, q, args, recs); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return recs, nil
+}
+
+func (s *Store) scanRecords(ctx context.Context, tx *sql.Tx, entity, q string, args []any, recs map[store.EntityRef]store.Record) error {
+	rows, err := tx.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return s.mapErr(err)
 	}
 	defer rows.Close()
-	recs := make(map[store.EntityRef]store.Record)
 	for rows.Next() {
-		var ref store.EntityRef
+		ref := store.EntityRef{Entity: entity}
 		var data []byte
-		if err := rows.Scan(&ref.Entity, &ref.ID, &data); err != nil {
-			return nil, nil, 0, s.mapErr(err)
+		if err := rows.Scan(&ref.ID, &data); err != nil {
+			return s.mapErr(err)
 		}
 		rec, err := decodeRecord(data)
 		if err != nil {
-			return nil, nil, 0, fmt.Errorf("%s %s: %w", ref.Entity, ref.ID, err)
+			return fmt.Errorf("%s %s: %w", ref.Entity, ref.ID, err)
 		}
 		recs[ref] = rec
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, 0, s.mapErr(err)
-	}
-	return out, recs, uint64(cur), nil
+	return s.mapErr(rows.Err())
 }
 
 // Load implements store.Store: every record, decoded, in creation order,

@@ -958,6 +958,23 @@ func testVersionAndChanges(t *testing.T, s store.Store) {
 	if err != nil || cur != v3 || len(ch) != 0 || len(recs) != 0 {
 		t.Fatalf("ChangedRecords(current) = %+v, %v, %d, %v; want nothing", ch, recs, cur, err)
 	}
+
+	// Many records at once (read in chunks).
+	var many []store.Record
+	for i := range 301 {
+		many = append(many, Record(t, "consumers", map[string]any{"custom_id": fmt.Sprintf("many-%d", i)}))
+	}
+	insert(t, s, "consumers", many...)
+	ch, recs, _, err = s.ChangedRecords(bg, v3)
+	if err != nil || len(ch) != len(many) || len(recs) != len(many) {
+		t.Fatalf("ChangedRecords after %d inserts: %d changes, %d records, %v", len(many), len(ch), len(recs), err)
+	}
+	for _, c := range many {
+		got := recs[store.EntityRef{Entity: "consumers", ID: c["id"].(string)}]
+		if got == nil || got["custom_id"] != c["custom_id"] {
+			t.Fatalf("record of %v: %v", c["id"], got)
+		}
+	}
 }
 
 func testNotify(t *testing.T, s store.Store) {
