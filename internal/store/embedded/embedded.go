@@ -14,6 +14,7 @@ package embedded
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -161,7 +162,7 @@ func Open(dir string) (*Store, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("embedded store %s: %w", path, err)
 	}
-	s := sqlstore.New(db, sqlstore.Dialect{JSONText: `(data ->> ?)`})
+	s := sqlstore.New(db, sqlstore.Dialect{JSONText: `(data ->> ?)`, IDList: jsonIDList})
 	if _, err := s.EnsureIndexes(context.Background()); err != nil {
 		_ = db.Close()
 		_ = lock.Close()
@@ -172,3 +173,9 @@ func Open(dir string) (*Store, error) {
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
+
+// jsonIDList binds a list of ids as one JSON array, read with json_each.
+func jsonIDList(ids []string) (string, any) {
+	b, _ := json.Marshal(ids)
+	return "id IN (SELECT value FROM json_each(?))", string(b)
+}

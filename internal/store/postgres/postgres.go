@@ -188,6 +188,7 @@ func dialect(o Options) sqlstore.Dialect {
 		ReadTimeout: o.Timeout,
 		Dollar:      true,
 		JSONText:    `(data::jsonb ->> ?)`,
+		IDList:      func(ids []string) (string, any) { return "id = ANY(?)", ids },
 		MapErr:      mapErr,
 		ReadTx:      &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 		BeforeCommit: func(ctx context.Context, tx *sql.Tx, version uint64) error {

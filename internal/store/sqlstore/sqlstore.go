@@ -51,6 +51,11 @@ type Dialect struct {
 	// GetByKey, List, Version, ChangesSince), so that a server that stops
 	// answering fails reads instead of hanging them; 0 means none.
 	ReadTimeout time.Duration
+	// IDList renders "the id is one of ids" as an SQL condition on the
+	// column id with one placeholder, and the argument to bind to it. A
+	// single placeholder keeps one statement text (one cached plan) for any
+	// number of ids, and both backends plan it as primary-key lookups.
+	IDList func(ids []string) (cond string, arg any)
 	// BeforeCommit runs inside a write transaction that changed something,
 	// just before commit (PostgreSQL sends its NOTIFY there).
 	BeforeCommit func(ctx context.Context, tx *sql.Tx, version uint64) error
@@ -412,8 +417,7 @@ func (s *Store) changes(ctx context.Context, v uint64, records bool) ([]store.Ch
 const recordsChunk = 256
 
 // records reads the current data of the entities named in changes, a
-// chunk of ids of one entity kind per query (an IN list of literals, which
-// the planners serve from the primary key whatever the statistics say).
+// chunk of ids of one entity kind per query.
 func (s *Store) records(ctx context.Context, tx *sql.Tx, changes []store.Change) (map[store.EntityRef]store.Record, error) {
 	byEntity := map[string][]string{}
 	seen := map[store.EntityRef]bool{}
@@ -427,18 +431,9 @@ func (s *Store) records(ctx context.Context, tx *sql.Tx, changes []store.Change)
 	recs := make(map[store.EntityRef]store.Record, len(seen))
 	for entity, ids := range byEntity {
 		for chunk := range slices.Chunk(ids, recordsChunk) {
-			// A few list lengths, so that the statement caches hold a few
-			// texts: the list is padded with its last id.
-			n := 4
-			for n < len(chunk) {
-				n *= 4
-			}
-			q := `SELECT id, data FROM entities WHERE entity = ? AND id IN (` + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + `)`
-			args := make([]any, 0, 1+n)
-			args = append(args, entity)
-			for i := range n {
-				args = append(args, chunk[min(i, len(chunk)-1)])
-			}
+			cond, arg := s.d.IDList(chunk)
+			q := `SELECT id, data FROM entities WHERE entity = ? AND ` + cond
+			args := []any{entity, arg}
 			if err := s.scanRecords(ctx, tx, entity, q, args, recs); err != nil {
 				return nil, err
 			}
