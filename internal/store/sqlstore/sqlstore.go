@@ -219,8 +219,11 @@ func (r reader) GetByKey(ctx context.Context, entity, field, value string) (stor
 	}
 	var data []byte
 	if m.unique(field) {
-		err = r.db.QueryRowContext(ctx, r.s.q(`SELECT e.data FROM uniques u JOIN entities e ON e.entity = u.entity AND e.id = u.id
-			WHERE u.entity = ? AND u.field = ? AND u.value = ?`), entity, field, value).Scan(&data)
+		// Two primary-key equalities (not a join), which PostgreSQL serves
+		// from the primary keys even under a generic plan made while the
+		// tables were empty and never analysed since.
+		err = r.db.QueryRowContext(ctx, r.s.q(`SELECT data FROM entities WHERE entity = ? AND id =
+			(SELECT id FROM uniques WHERE entity = ? AND field = ? AND value = ?)`), entity, entity, field, value).Scan(&data)
 	} else {
 		// A non-unique endpoint key (targets' target): the first match in
 		// creation order; callers scope it with List and Foreign.
@@ -383,7 +386,9 @@ func (s *Store) changes(ctx context.Context, v uint64, records bool) ([]store.Ch
 	if v >= uint64(cur) {
 		return nil, nil, uint64(cur), nil
 	}
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT version, op, entity, id FROM changes WHERE version > ? ORDER BY pos`), int64(v))
+	// Bounded on both sides: an index range whatever the statistics (an
+	// open range is planned as a third of the table, a sequential scan).
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT version, op, entity, id FROM changes WHERE version > ? AND version <= ? ORDER BY pos`), int64(v), cur)
 	if err != nil {
 		return nil, nil, 0, s.mapErr(err)
 	}
@@ -564,12 +569,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		return s.mapErr(sqlTx.Rollback())
 	}
 	if t.version > s.Retain && t.version%s.trimEvery() == 0 {
-		floor := int64(t.version - s.Retain)
-		if _, err := sqlTx.ExecContext(ctx, s.q(`DELETE FROM changes WHERE version <= ?`), floor); err != nil {
-			_ = sqlTx.Rollback()
-			return s.mapErr(err)
-		}
-		if _, err := sqlTx.ExecContext(ctx, s.q(`UPDATE meta SET v = ? WHERE k = 'floor'`), floor); err != nil {
+		if err := s.trim(ctx, sqlTx, int64(t.version-s.Retain)); err != nil {
 			_ = sqlTx.Rollback()
 			return s.mapErr(err)
 		}
@@ -585,6 +585,24 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 	s.Broadcast()
 	return nil
+}
+
+// trim drops the changes at or below floor. The floor never goes down (a
+// store reopened with a larger Retain cannot serve what was dropped), and
+// the delete is a bounded index range above the previous floor.
+func (s *Store) trim(ctx context.Context, sqlTx *sql.Tx, floor int64) error {
+	var prev int64
+	if err := sqlTx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'floor'`).Scan(&prev); err != nil {
+		return err
+	}
+	if floor <= prev {
+		return nil
+	}
+	if _, err := sqlTx.ExecContext(ctx, s.q(`DELETE FROM changes WHERE version > ? AND version <= ?`), prev, floor); err != nil {
+		return err
+	}
+	_, err := sqlTx.ExecContext(ctx, s.q(`UPDATE meta SET v = ? WHERE k = 'floor'`), floor)
+	return err
 }
 
 // trimEvery is how often (in versions) the feed is trimmed to Retain.

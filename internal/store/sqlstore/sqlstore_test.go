@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,6 +57,38 @@ func TestFeedTrimmed(t *testing.T) {
 				t.Fatalf("ChangesSince(%d)[%d] = %+v; want %s at version %d", tt.since, i, c, want, tt.since+uint64(i)+1)
 			}
 		}
+	}
+}
+
+// A larger Retain after a trim does not lower the floor: the dropped
+// changes cannot be served.
+func TestFeedFloorNeverLowers(t *testing.T) {
+	ctx := context.Background()
+	s, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Retain = 8
+	seq := 0
+	add := func(n int) {
+		for range n {
+			seq++
+			r := storetest.Record(t, "consumers", map[string]any{"custom_id": fmt.Sprint(seq)})
+			if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "consumers", r) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(20) // version 20 trims to versions after 12
+	s.Retain = 20
+	add(12) // versions 25 and 30 would set the floor to 5, then 10
+	if _, _, err := s.ChangesSince(ctx, 10); !errors.Is(err, store.ErrTooOld) {
+		t.Fatalf("ChangesSince(10) after the trim: %v; want ErrTooOld", err)
+	}
+	ch, cur, err := s.ChangesSince(ctx, 12)
+	if err != nil || cur != 32 || len(ch) != 20 {
+		t.Fatalf("ChangesSince(12) = %d changes, %d, %v; want 20, 32", len(ch), cur, err)
 	}
 }
 
