@@ -1,6 +1,7 @@
 package declarative
 
 import (
+	"crypto/sha1" //nolint:gosec // UUIDv5 is defined over SHA-1
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -29,7 +30,20 @@ func DeterministicID(entity, name string) string {
 	if !ok {
 		ns = uuid.NewSHA1(entitiesNamespace, []byte(entity))
 	}
-	return uuid.NewSHA1(ns, []byte(name)).String()
+	return uuidV5(ns, name).String()
+}
+
+// uuidV5 is uuid.NewSHA1(ns, []byte(name)) without its allocations (a hash
+// state and a copy of name per call; a large config computes thousands).
+func uuidV5(ns uuid.UUID, name string) uuid.UUID {
+	var buf [16 + 240]byte
+	b := append(append(buf[:0], ns[:]...), name...)
+	sum := sha1.Sum(b)
+	var u uuid.UUID
+	copy(u[:], sum[:16])
+	u[6] = u[6]&0x0f | 0x50 // version 5
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u
 }
 
 // workspaceWildcard is what Kong puts for the workspace of an item that
