@@ -462,6 +462,9 @@ func run(ctx context.Context, o options) error {
 		fmt.Printf("replica %d: RSS median %.1f MiB peak %.1f MiB (before the first change %.1f MiB: peak/before %.2f); %s; p50 %.2f ms; CPU %.0f%% after changes, %.0f%% elsewhere; %d reload events\n",
 			r.Replica+1, r.RSSMedianMiB, r.RSSPeakMiB, r.RSSBeforeMiB, r.GrowthRatio, heapTxt, r.P50MS, r.CPUChangePct, r.CPUOtherPct, r.Reloads)
 	}
+	for _, r := range sum.Replica {
+		fmt.Printf("replica %d p99 (ms) by seconds since a change started: %s\n", r.Replica+1, profileText(r.AroundChange))
+	}
 	if c := sum.Control; c != nil {
 		fmt.Printf("control (straight to the upstream, %.0f req/s): p99 after changes %.1f ms, elsewhere %.1f ms, ratio %.2f, failed %d\n", o.controlRate, c.P99ChangeMS, c.P99OtherMS, c.P99Ratio, c.Failed)
 	}

@@ -100,6 +100,56 @@ type ReplicaSummary struct {
 	CPUChangePct  float64 `json:"cpu_pct_after_change"`
 	CPUOtherPct   float64 `json:"cpu_pct_elsewhere"`
 	Reloads       int     `json:"reloads,omitempty"` // reload events in /debug/memory after the warm-up
+	// AroundChange is the latency by time since the change started, all
+	// changes folded together: where in the window the slow requests are.
+	AroundChange []Bucket `json:"around_change"`
+}
+
+// Bucket is the latency of the requests intended in [From, From+width)
+// seconds from the start of a change, over all changes.
+type Bucket struct {
+	From float64 `json:"from_s"`
+	N    int     `json:"requests"`
+	P50  float64 `json:"p50_ms"`
+	P99  float64 `json:"p99_ms"`
+	Max  float64 `json:"max_ms"`
+}
+
+// aroundChange folds the requests intended from before to after seconds
+// around each change's start into buckets of width seconds.
+func aroundChange(reqs []reqSample, changes []Change, before, after, width float64) []Bucket {
+	n := int(math.Round((before + after) / width))
+	lat := make([][]float64, n)
+	for _, r := range reqs {
+		for _, c := range changes {
+			d := r.T - c.Start
+			if d < -before || d >= after {
+				continue
+			}
+			i := min(int((d+before)/width), n-1)
+			lat[i] = append(lat[i], float64(r.Lat)/float64(time.Millisecond))
+		}
+	}
+	out := make([]Bucket, n)
+	for i, v := range lat {
+		out[i] = Bucket{From: -before + float64(i)*width, N: len(v), P50: percentile(v, 50), P99: percentile(v, 99)}
+		if len(v) > 0 {
+			out[i].Max = slices.Max(v)
+		}
+	}
+	return out
+}
+
+// profileText renders buckets as one line: "+0.25s 3.1" per bucket (p99 ms).
+func profileText(bs []Bucket) string {
+	var b strings.Builder
+	for i, x := range bs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%+.2f:%.1f", x.From, x.P99)
+	}
+	return b.String()
 }
 
 const mib = 1 << 20
@@ -230,6 +280,7 @@ func summarize(replica int, mem []memSample, reqs []reqSample, missed int64, cha
 	}
 	s.LagP50MS, s.LagP99MS = percentile(lags, 50), percentile(lags, 99)
 	s.CPUChangePct, s.CPUOtherPct = cpuSplit(mem, changeWindows(changes, after), from, to)
+	s.AroundChange = aroundChange(reqs, changes, 1, after+2, 0.25)
 	return s
 }
 

@@ -244,3 +244,31 @@ func TestLagsJSON(t *testing.T) {
 		t.Errorf("got %s; want %s", b, want)
 	}
 }
+
+func TestAroundChange(t *testing.T) {
+	changes := []Change{{Start: 10}, {Start: 20}}
+	var reqs []reqSample
+	for ms := 8000; ms < 24000; ms += 10 {
+		lat := time.Millisecond
+		if d := float64(ms)/1000 - 10; d >= 0.5 && d < 0.75 || float64(ms)/1000-20 >= 0.5 && float64(ms)/1000-20 < 0.75 {
+			lat = 40 * time.Millisecond // slow just after each change
+		}
+		reqs = append(reqs, reqSample{T: float64(ms) / 1000, Lat: lat})
+	}
+	bs := aroundChange(reqs, changes, 1, 2, 0.25)
+	if len(bs) != 12 {
+		t.Fatalf("%d buckets; want 12", len(bs))
+	}
+	for _, b := range bs {
+		want := 1.0
+		if b.From == 0.5 {
+			want = 40
+		}
+		if b.N != 50 || b.P99 != want {
+			t.Errorf("bucket %+.2f: %d requests, p99 %.1f; want 50, %.1f", b.From, b.N, b.P99, want)
+		}
+	}
+	if got := profileText(bs[:2]); got != "-1.00:1.0 -0.75:1.0" {
+		t.Errorf("profileText = %q", got)
+	}
+}
