@@ -54,6 +54,7 @@ type options struct {
 	logLevel             string
 	dbUpdateFrequencySec int
 	controlRate          float64
+	toolsNice            int
 }
 
 func main() {
@@ -86,6 +87,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "random seed of the changes and the request mix")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "replicas' log_level")
 	flag.IntVar(&o.dbUpdateFrequencySec, "db-update-frequency", 0, "replicas' db_update_frequency in seconds (0: sluice's default)")
+	flag.IntVar(&o.toolsNice, "tools-nice", -10, "nice value of the load generator and the upstream (the replicas and PostgreSQL keep 0), so that a generator starved of CPU is not counted as replica latency; 0: same priority as the replicas")
 	flag.Float64Var(&o.controlRate, "control-rate", 50, "requests per second sent straight to the upstream as a control (the machine's own latency noise); 0: none")
 	flag.Parse()
 	if o.mode != "postgres" && o.mode != "off" {
@@ -134,6 +136,7 @@ type Summary struct {
 	Replica   []ReplicaSummary  `json:"per_replica"`
 	Control   *Control          `json:"control,omitempty"`
 	LoadAvg   [2]float64        `json:"loadavg_1min_start_end"`
+	ToolsNice int               `json:"load_generator_nice"`
 	CPUs      int               `json:"cpus"`
 	Bounds    Bounds            `json:"bounds"`
 	Pass      bool              `json:"pass"`
@@ -185,7 +188,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	up, err := startProc(work, "upstream", nil, upBin, "-listen", "127.0.0.1:"+strconv.Itoa(upPort))
+	up, err := startProc(work, "upstream", nil, niceArgv(o.toolsNice, []string{upBin, "-listen", "127.0.0.1:" + strconv.Itoa(upPort)})...)
 	if err != nil {
 		return err
 	}
@@ -319,6 +322,18 @@ func run(ctx context.Context, o options) error {
 		pluginNote = "none (-plugins=false)"
 	}
 
+	// The generator's priority, now that every child is started (children
+	// inherit it).
+	toolsNice := 0
+	if o.toolsNice != 0 {
+		if err := reniceSelf(o.toolsNice); err != nil {
+			notes = append(notes, fmt.Sprintf("load generator left at the replicas' priority: %v", err))
+			logf("warning: could not renice the load generator: %v", err)
+		} else {
+			toolsNice = o.toolsNice
+		}
+	}
+
 	// Request mix: random load routes with random load consumers' keys.
 	rng := rand.New(rand.NewPCG(o.seed, 2))
 	mix := make([][]byte, 4096)
@@ -420,7 +435,7 @@ func run(ctx context.Context, o options) error {
 	from, to := o.warmup.Seconds(), total.Seconds()
 	sum := Summary{Started: started.UTC(), Command: os.Args, Mode: o.mode, Replicas: o.replicas, Routes: o.routes, Consumers: o.consumers,
 		Plugins: pluginNote, Rate: o.rate, Warmup: from, Duration: o.duration.Seconds(), Period: o.period.Seconds(), Window: o.after.Seconds(),
-		GoMemLim: o.gomemlimit, Heap: heap, LoadTime: loadTime.Seconds(), AdminErrs: adm.errs.Load(), Changes: changes, Load: results, Bounds: IssueBounds, Notes: notes}
+		GoMemLim: o.gomemlimit, Heap: heap, ToolsNice: toolsNice, LoadTime: loadTime.Seconds(), AdminErrs: adm.errs.Load(), Changes: changes, Load: results, Bounds: IssueBounds, Notes: notes}
 	if err := adm.firstErr(); err != nil {
 		sum.AdminErr = err.Error()
 	}
