@@ -2,24 +2,31 @@ package plugin
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
 	"sluice/internal/model"
 )
 
+// registerRuns names each run's plugin apart: the registry is global and
+// keeps what a previous run (-count=2) registered.
+var registerRuns atomic.Int64
+
 func TestRegisterLookup(t *testing.T) {
-	d := Definition{Name: "test-plugin", Priority: 5, Schema: &model.Schema{Name: "test-plugin"},
+	name := fmt.Sprintf("test-plugin-%d", registerRuns.Add(1))
+	d := Definition{Name: name, Priority: 5, Schema: &model.Schema{Name: name},
 		New: func(map[string]any, Deps) (any, error) { return struct{}{}, nil }}
 	Register(d)
-	got, ok := Lookup("test-plugin")
+	got, ok := Lookup(name)
 	if !ok || got.Priority != 5 {
 		t.Fatalf("Lookup = %+v, %v; want priority 5", got, ok)
 	}
-	if _, ok := SchemaLookup(map[string]bool{"other": true})("test-plugin"); ok {
+	if _, ok := SchemaLookup(map[string]bool{"other": true})(name); ok {
 		t.Error("SchemaLookup found a plugin that is not enabled")
 	}
-	if _, ok := SchemaLookup(nil)("test-plugin"); !ok {
+	if _, ok := SchemaLookup(nil)(name); !ok {
 		t.Error("SchemaLookup(nil) did not find a registered plugin")
 	}
 	defer func() {
