@@ -256,3 +256,43 @@ func ids(cfg *model.Config) []string {
 	}
 	return out
 }
+
+// TestFollowMaxDelayDefaultsToPoll: during a burst that never pauses for
+// the debounce, nothing is built before Poll has passed since its first
+// write; the burst is applied once it ends.
+func TestFollowMaxDelayDefaultsToPoll(t *testing.T) {
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var cur snapshot.Current
+	rl := New(&cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+	go rl.Follow(ctx, st, FollowOptions{Poll: 4 * time.Second, Debounce: 400 * time.Millisecond})
+	waitFor(t, "the initial load", func() bool { return cur.Load() != nil })
+	before := rl.Stats().Successes
+
+	svc := storetest.Record(t, "services", map[string]any{"host": "example.com"})
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", svc) }); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	i := 0
+	for time.Since(start) < 1200*time.Millisecond {
+		rt := storetest.Record(t, "routes", map[string]any{"paths": []any{fmt.Sprintf("/m%d", i)}, "service": map[string]any{"id": svc["id"]}})
+		if err := st.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "routes", rt) }); err != nil {
+			t.Fatal(err)
+		}
+		i++
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := rl.Stats().Successes - before; n != 0 {
+		t.Errorf("%d builds during a burst shorter than Poll; want none until it pauses", n)
+	}
+	waitFor(t, "the last route of the burst", func() bool { return matches(&cur, fmt.Sprintf("/m%d", i-1)) })
+	if n := rl.Stats().Successes - before; n != 1 {
+		t.Errorf("%d builds for the burst; want 1", n)
+	}
+}
