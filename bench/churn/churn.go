@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -321,14 +323,25 @@ func probe(ctx context.Context, proxy, path, key string, timeout time.Duration) 
 }
 
 // postConfig sends the whole declarative config to one replica the way
-// Kong's ingress controller does (go-kong: POST /config?check_hash=1).
+// Kong's ingress controller does (go-kong: POST /config?check_hash=1). The
+// answer (every entity, megabytes for thousands) is read and dropped as it
+// comes: held, it would be garbage that the generator's process collects
+// while it measures.
 func postConfig(ctx context.Context, adminAddr string, body []byte) error {
-	code, data, err := call(ctx, http.MethodPost, "http://"+adminAddr+"/config?check_hash=1", body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+adminAddr+"/config?check_hash=1", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	if code != http.StatusCreated && code != http.StatusOK && code != http.StatusNotModified {
-		return fmt.Errorf("POST /config on %s: status %d: %s", adminAddr, code, truncate(string(data), 500))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
 	}
-	return nil
+	defer resp.Body.Close()
+	if code := resp.StatusCode; code != http.StatusCreated && code != http.StatusOK && code != http.StatusNotModified {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 500))
+		return fmt.Errorf("POST /config on %s: status %d: %s", adminAddr, code, data)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
 }
