@@ -204,6 +204,10 @@ func writeEntitiesByID(w *bufio.Writer, cfg *model.Config) error {
 		fields = append(fields, field{name, v.Field(i)})
 	}
 	slices.SortFunc(fields, func(a, b field) int { return strings.Compare(a.name, b.name) })
+	// One encoder for every entity: it reuses its buffer, where Marshal
+	// would allocate one per entity (megabytes of garbage per answer). Its
+	// newline after each value is JSON whitespace.
+	enc := json.NewEncoder(w)
 	w.WriteByte('{')
 	for n, f := range fields {
 		if n > 0 {
@@ -225,17 +229,13 @@ func writeEntitiesByID(w *bufio.Writer, cfg *model.Config) error {
 			if k+1 < len(order) && ids[order[k+1]] == ids[i] {
 				continue // one entry per id, the last one, as a map would keep
 			}
-			b, err := json.Marshal(f.list.Index(i).Interface())
-			if err != nil {
-				return err
-			}
 			if written > 0 {
 				w.WriteByte(',')
 			}
 			written++
 			writeJSONString(w, ids[i])
 			w.WriteByte(':')
-			if _, err := w.Write(b); err != nil {
+			if err := enc.Encode(f.list.Index(i).Interface()); err != nil {
 				return err
 			}
 		}
