@@ -415,6 +415,14 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 					yield(prometheus.TargetState{Upstream: up, Target: target, Address: addr, State: state})
 				})
 			}
+		},
+		Memory: func() prometheus.Memory {
+			heap, comps := mw.Current()
+			m := prometheus.Memory{PID: os.Getpid(), VMBytes: heap}
+			for _, c := range comps {
+				m.Dicts = append(m.Dicts, prometheus.Dict{Name: c.Name, Bytes: c.Bytes})
+			}
+			return m
 		}})
 	if err := srv.Start(); err != nil {
 		log.Error("opening listeners", "error", err)

@@ -184,6 +184,25 @@ func (w *Watcher) live() (Sample, []string) {
 	return s, names
 }
 
+// Component is one registered gauge (a cache, a queue, a snapshot) and its
+// current size.
+type Component struct {
+	Name  string
+	Bytes int64
+}
+
+// Current reads, now, the Go heap in use and every registered component,
+// for metrics read at scrape time. It allocates and may run on any
+// goroutine.
+func (w *Watcher) Current() (heapInuse int64, comps []Component) {
+	s, names := w.live()
+	comps = make([]Component, len(names))
+	for i, n := range names {
+		comps[i] = Component{Name: n, Bytes: s.Gauges[i]}
+	}
+	return s.HeapInuse, comps
+}
+
 // StatusBlock is the memory block of GET /status with sizes in MiB and two
 // decimals, as Kong's default.
 func (w *Watcher) StatusBlock() map[string]any {

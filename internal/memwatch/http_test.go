@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -204,5 +205,22 @@ func TestFormatBytes(t *testing.T) {
 		if got := FormatBytes(n); got != want {
 			t.Errorf("FormatBytes(%d) = %q; want %q", n, got, want)
 		}
+	}
+}
+
+func TestCurrent(t *testing.T) {
+	w := New(Options{})
+	var size atomic.Int64
+	size.Store(42)
+	if err := w.RegisterGauge("test_cache", size.Load); err != nil {
+		t.Fatal(err)
+	}
+	heap, comps := w.Current()
+	if heap <= 0 || len(comps) != 1 || comps[0] != (Component{Name: "test_cache", Bytes: 42}) {
+		t.Fatalf("Current() = %d, %+v; want a heap and test_cache 42", heap, comps)
+	}
+	size.Store(7) // read now, not from the ring
+	if _, comps := w.Current(); comps[0].Bytes != 7 {
+		t.Fatalf("Current() after a change = %+v; want 7", comps)
 	}
 }

@@ -31,6 +31,25 @@ type Node struct {
 	// TargetHealth calls yield for every address of every target of every
 	// upstream (kong_upstream_target_health); it must not block.
 	TargetHealth func(yield func(TargetState))
+	// Memory returns the process's memory (kong_memory_*).
+	Memory func() Memory
+}
+
+// Memory is what Kong's kong.node.get_memory_stats() reports, in sluice's
+// terms: one process (PID) whose Go heap in use stands for a worker's Lua
+// VM, and sluice's bounded in-memory components (caches, queues,
+// snapshots) for the lua_shared_dicts; Capacity 0 means no fixed capacity
+// (no _total_bytes series).
+type Memory struct {
+	PID     int
+	VMBytes int64
+	Dicts   []Dict
+}
+
+// Dict is one in-memory component.
+type Dict struct {
+	Name            string
+	Bytes, Capacity int64
 }
 
 var node atomic.Pointer[Node]
@@ -47,8 +66,8 @@ const MaxTargetSeries = 10000
 var targetStates = [...]string{"healthchecks_off", "healthy", "unhealthy", "dns_error"}
 
 // WriteMetrics writes the metrics Kong's exporter fills at scrape time:
-// kong_nginx_connections_total, kong_nginx_requests_total, kong_node_info
-// and, while an instance has upstream_health_metrics on,
+// kong_nginx_connections_total, kong_nginx_requests_total, kong_node_info,
+// kong_memory_* and, while an instance has upstream_health_metrics on,
 // kong_upstream_target_health. It is an extra writer for metrics.Handler.
 func WriteMetrics(w io.Writer) error {
 	n := node.Load()
@@ -72,6 +91,21 @@ func WriteMetrics(w io.Writer) error {
 	if n.ID != "" {
 		header(bw, "kong_node_info", "Kong Node metadata information")
 		sample(bw, "kong_node_info", 1, "node_id", n.ID, "version", n.Version)
+	}
+	if n.Memory != nil {
+		m := n.Memory()
+		header(bw, "kong_memory_lua_shared_dict_bytes", "Allocated slabs in bytes in a shared_dict")
+		for _, d := range m.Dicts {
+			sample(bw, "kong_memory_lua_shared_dict_bytes", d.Bytes, "node_id", n.ID, "shared_dict", d.Name, "kong_subsystem", "http")
+		}
+		header(bw, "kong_memory_lua_shared_dict_total_bytes", "Total capacity in bytes of a shared_dict")
+		for _, d := range m.Dicts {
+			if d.Capacity > 0 {
+				sample(bw, "kong_memory_lua_shared_dict_total_bytes", d.Capacity, "node_id", n.ID, "shared_dict", d.Name, "kong_subsystem", "http")
+			}
+		}
+		header(bw, "kong_memory_workers_lua_vms_bytes", "Allocated bytes in worker Lua VM")
+		sample(bw, "kong_memory_workers_lua_vms_bytes", m.VMBytes, "node_id", n.ID, "pid", strconv.Itoa(m.PID), "kong_subsystem", "http")
 	}
 	if n.TargetHealth != nil && healthInstances.Load() > 0 {
 		header(bw, "kong_upstream_target_health",

@@ -136,3 +136,29 @@ func TestUpstreamTargetHealth(t *testing.T) {
 		t.Errorf("TYPE line written %d times; want 1", n)
 	}
 }
+
+// TestMemoryMetrics: kong_memory_* with Kong 3.x's names and labels, the
+// process's heap as the worker VM and the components as shared dicts; a
+// component without a capacity has no _total_bytes series.
+func TestMemoryMetrics(t *testing.T) {
+	prometheus.SetNode(prometheus.Node{ID: "node-2", Memory: func() prometheus.Memory {
+		return prometheus.Memory{PID: 4242, VMBytes: 123456789, Dicts: []prometheus.Dict{
+			{Name: "proxy_cache", Bytes: 1000, Capacity: 4096}, {Name: "snapshot_current", Bytes: 777}}}
+	}})
+	defer prometheus.SetNode(prometheus.Node{})
+	text := scrapeNode(t)
+	for _, w := range []string{
+		"# TYPE kong_memory_workers_lua_vms_bytes gauge",
+		`kong_memory_workers_lua_vms_bytes{node_id="node-2",pid="4242",kong_subsystem="http"} 123456789`,
+		`kong_memory_lua_shared_dict_bytes{node_id="node-2",shared_dict="proxy_cache",kong_subsystem="http"} 1000`,
+		`kong_memory_lua_shared_dict_bytes{node_id="node-2",shared_dict="snapshot_current",kong_subsystem="http"} 777`,
+		`kong_memory_lua_shared_dict_total_bytes{node_id="node-2",shared_dict="proxy_cache",kong_subsystem="http"} 4096`,
+	} {
+		if !strings.Contains(text, w+"\n") {
+			t.Errorf("exposition lacks %q", w)
+		}
+	}
+	if strings.Contains(text, `kong_memory_lua_shared_dict_total_bytes{node_id="node-2",shared_dict="snapshot_current"`) {
+		t.Error("a capacity written for a component without one")
+	}
+}
