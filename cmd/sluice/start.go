@@ -342,8 +342,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			}
 			return out
 		},
-		SetTargetHealth: func(upstreamID, target string, healthy bool) error {
-			return pool.SetHealthy(upstreamID, target, "", healthy)
+		SetTargetHealth: func(upstreamID, target, address string, healthy bool) error {
+			return pool.SetHealthy(upstreamID, target, address, healthy)
 		},
 	})
 	adminHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

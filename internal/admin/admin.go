@@ -72,9 +72,11 @@ type Options struct {
 	// "HEALTHCHECKS_OFF".
 	TargetHealth func(upstreamID string) map[string]string
 	// SetTargetHealth serves PUT and POST
-	// /upstreams/{u}/targets/{t}/healthy|unhealthy; nil leaves those paths
-	// unserved (404).
-	SetTargetHealth func(upstreamID, target string, healthy bool) error
+	// /upstreams/{u}/targets/{t}[/{address}]/healthy|unhealthy: the health
+	// of every address of a target, or of one (address not empty). An
+	// error is answered 400 with its text, as Kong does; nil leaves those
+	// paths unserved (404).
+	SetTargetHealth func(upstreamID, target, address string, healthy bool) error
 	// Now gives the time for timestamps; default time.Now.
 	Now func() time.Time
 

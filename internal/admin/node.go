@@ -46,6 +46,7 @@ func (s *server) addNodeRoutes() {
 		for _, state := range []string{"healthy", "unhealthy"} {
 			h := s.setHealth(state == "healthy")
 			s.add("/upstreams/{upstreams}/targets/{targets}/"+state, handlers{http.MethodPut: h, http.MethodPost: h})
+			s.add("/upstreams/{upstreams}/targets/{targets}/{address}/"+state, handlers{http.MethodPut: h, http.MethodPost: h})
 		}
 	}
 	s.add("/upstreams/{upstreams}/targets/all", handlers{http.MethodGet: func(c *call) error {
@@ -583,7 +584,7 @@ func (s *server) upstreamHealth(c *call) error {
 	return s.reply(c, http.StatusOK, body)
 }
 
-// setHealth serves /upstreams/{u}/targets/{t}/healthy|unhealthy.
+// setHealth serves /upstreams/{u}/targets/{t}[/{address}]/healthy|unhealthy.
 func (s *server) setHealth(healthy bool) func(*call) error {
 	return func(c *call) error {
 		ctx := c.r.Context()
@@ -603,8 +604,8 @@ func (s *server) setHealth(healthy bool) func(*call) error {
 			return errNotFound()
 		}
 		target, _ := t["target"].(string)
-		if err := s.opts.SetTargetHealth(idOf(up), target, healthy); err != nil {
-			return err
+		if err := s.opts.SetTargetHealth(idOf(up), target, c.params["address"], healthy); err != nil {
+			return message(http.StatusBadRequest, err.Error())
 		}
 		return s.reply(c, http.StatusNoContent, nil)
 	}

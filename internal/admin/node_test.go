@@ -405,14 +405,17 @@ func TestStatusFunc(t *testing.T) {
 
 func TestUpstreamHealth(t *testing.T) {
 	type mark struct {
-		up, target string
-		healthy    bool
+		up, target, address string
+		healthy             bool
 	}
 	var marks []mark
 	c := newServer(t, func(o *Options) {
 		o.TargetHealth = func(string) map[string]string { return map[string]string{"10.0.0.1:80": "HEALTHY"} }
-		o.SetTargetHealth = func(up, target string, healthy bool) error {
-			marks = append(marks, mark{up, target, healthy})
+		o.SetTargetHealth = func(up, target, address string, healthy bool) error {
+			if address == "10.0.0.66" {
+				return errors.New("no such address")
+			}
+			marks = append(marks, mark{up, target, address, healthy})
 			return nil
 		}
 	})
@@ -435,7 +438,14 @@ func TestUpstreamHealth(t *testing.T) {
 	c.must(204, "PUT", "/upstreams/u/targets/10.0.0.2:80/unhealthy", nil)
 	c.must(204, "POST", "/upstreams/u/targets/10.0.0.1:80/healthy", nil)
 	c.must(404, "POST", "/upstreams/u/targets/10.9.9.9:80/healthy", nil)
-	if len(marks) != 2 || marks[0] != (mark{up["id"].(string), "10.0.0.2:80", false}) || !marks[1].healthy {
+	// One address of a target; an error is Kong's 400 with its text.
+	c.must(204, "PUT", "/upstreams/u/targets/10.0.0.1:80/10.0.0.1:80/unhealthy", nil)
+	if e := c.must(400, "PUT", "/upstreams/u/targets/10.0.0.1:80/10.0.0.66/healthy", nil); e["message"] != "no such address" {
+		t.Errorf("error body %v; want message no such address", e)
+	}
+	c.must(404, "PUT", "/upstreams/nope/targets/10.0.0.1:80/10.0.0.1:80/healthy", nil)
+	if len(marks) != 3 || marks[0] != (mark{up["id"].(string), "10.0.0.2:80", "", false}) || !marks[1].healthy ||
+		marks[2] != (mark{up["id"].(string), "10.0.0.1:80", "10.0.0.1:80", false}) {
 		t.Errorf("SetTargetHealth calls %v", marks)
 	}
 	// Without a health checker every target is HEALTHCHECKS_OFF.
