@@ -766,6 +766,12 @@ func (t *tx) writeIndexes(ctx context.Context, entity, id string, m *entityMeta,
 	for _, tag := range uniqueTags(rec) {
 		tags = append(tags, []any{entity, id, tag})
 	}
+	return t.insertIndexRows(ctx, uniq, refs, tags)
+}
+
+// insertIndexRows writes rows of uniques, refs and tags, a statement per
+// table that has any.
+func (t *tx) insertIndexRows(ctx context.Context, uniq, refs, tags [][]any) error {
 	if err := t.insertRows(ctx, "uniques", "entity, field, value, id", 4, uniq); err != nil {
 		return err
 	}
@@ -831,13 +837,7 @@ func (t *tx) rewriteIndexes(ctx context.Context, entity, id string, m *entityMet
 			tags = append(tags, []any{entity, id, tag})
 		}
 	}
-	if err := t.insertRows(ctx, "uniques", "entity, field, value, id", 4, uniq); err != nil {
-		return err
-	}
-	if err := t.insertRows(ctx, "refs", "child_entity, child_id, field, parent_entity, parent_id", 5, refs); err != nil {
-		return err
-	}
-	return t.insertRows(ctx, "tags", "entity, id, tag", 3, tags)
+	return t.insertIndexRows(ctx, uniq, refs, tags)
 }
 
 func (t *tx) dropIndexes(ctx context.Context, entity, id string) error {
