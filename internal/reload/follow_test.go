@@ -29,6 +29,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// followTest opens an embedded store and a reloader to follow it; the
+// context ends, and the store closes, with the test.
+func followTest(t *testing.T) (*embedded.Store, context.Context, *snapshot.Current, *Reloader) {
+	t.Helper()
+	st, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		st.Close()
+	})
+	cur := new(snapshot.Current)
+	return st, ctx, cur, New(cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+}
+
 func matches(cur *snapshot.Current, path string) bool {
 	s := cur.Load()
 	if s == nil {
@@ -102,15 +119,7 @@ func TestFollowAppliesStoreChanges(t *testing.T) {
 }
 
 func TestFollowPollsWithoutNotifications(t *testing.T) {
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var cur snapshot.Current
-	rl := New(&cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+	st, ctx, cur, rl := followTest(t)
 	// Drain the store's notifications ourselves so that only polling can
 	// deliver the change to the follower.
 	quiet := &noNotify{Store: st}
@@ -127,7 +136,7 @@ func TestFollowPollsWithoutNotifications(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the polled change", func() bool { return matches(&cur, "/p") })
+	waitFor(t, "the polled change", func() bool { return matches(cur, "/p") })
 }
 
 // noNotify hides the store's notifications.
@@ -138,15 +147,7 @@ func (noNotify) Notify() <-chan struct{} { return nil }
 // TestFollowCoalescesBursts: a burst of writes is applied in a few builds,
 // not one per write, and the last write is served.
 func TestFollowCoalescesBursts(t *testing.T) {
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var cur snapshot.Current
-	rl := New(&cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+	st, ctx, cur, rl := followTest(t)
 	go rl.Follow(ctx, st, FollowOptions{Poll: time.Hour, Debounce: 20 * time.Millisecond, MaxDelay: 200 * time.Millisecond})
 	waitFor(t, "the initial load", func() bool { return cur.Load() != nil })
 	before := rl.Stats().Successes
@@ -163,7 +164,7 @@ func TestFollowCoalescesBursts(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	waitFor(t, "the last route of the burst", func() bool { return matches(&cur, fmt.Sprintf("/b%d", writes-1)) })
+	waitFor(t, "the last route of the burst", func() bool { return matches(cur, fmt.Sprintf("/b%d", writes-1)) })
 	builds := rl.Stats().Successes - before
 	t.Logf("%d writes applied in %d builds", writes+1, builds)
 	if builds > writes/4 {
@@ -261,15 +262,7 @@ func ids(cfg *model.Config) []string {
 // the debounce, nothing is built before Poll has passed since its first
 // write; the burst is applied once it ends.
 func TestFollowMaxDelayDefaultsToPoll(t *testing.T) {
-	st, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var cur snapshot.Current
-	rl := New(&cur, &snapshot.Env{Pool: upstream.NewPool()}, nil)
+	st, ctx, cur, rl := followTest(t)
 	go rl.Follow(ctx, st, FollowOptions{Poll: 4 * time.Second, Debounce: 400 * time.Millisecond})
 	waitFor(t, "the initial load", func() bool { return cur.Load() != nil })
 	before := rl.Stats().Successes
@@ -291,7 +284,7 @@ func TestFollowMaxDelayDefaultsToPoll(t *testing.T) {
 	if n := rl.Stats().Successes - before; n != 0 {
 		t.Errorf("%d builds during a burst shorter than Poll; want none until it pauses", n)
 	}
-	waitFor(t, "the last route of the burst", func() bool { return matches(&cur, fmt.Sprintf("/m%d", i-1)) })
+	waitFor(t, "the last route of the burst", func() bool { return matches(cur, fmt.Sprintf("/m%d", i-1)) })
 	if n := rl.Stats().Successes - before; n != 1 {
 		t.Errorf("%d builds for the burst; want 1", n)
 	}
