@@ -18,11 +18,7 @@ import (
 // exactly those a rebuild from the stored records writes.
 func TestReplaceKeepsIndexesExact(t *testing.T) {
 	ctx := context.Background()
-	s, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmbedded(t)
 	rng := rand.New(rand.NewPCG(3, 9))
 	tagsOf := func() []any {
 		var out []any

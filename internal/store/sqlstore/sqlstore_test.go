@@ -12,13 +12,21 @@ import (
 	"sluice/internal/store/storetest"
 )
 
-func TestFeedTrimmed(t *testing.T) {
-	ctx := context.Background()
+// openEmbedded opens an embedded store in a temporary directory, closed
+// with the test.
+func openEmbedded(t *testing.T) *embedded.Store {
+	t.Helper()
 	s, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestFeedTrimmed(t *testing.T) {
+	ctx := context.Background()
+	s := openEmbedded(t)
 	s.Retain = 8
 	var ids []string
 	for i := 0; i < 21; i++ {
@@ -64,11 +72,7 @@ func TestFeedTrimmed(t *testing.T) {
 // changes cannot be served.
 func TestFeedFloorNeverLowers(t *testing.T) {
 	ctx := context.Background()
-	s, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmbedded(t)
 	s.Retain = 8
 	seq := 0
 	add := func(n int) {
@@ -94,11 +98,7 @@ func TestFeedFloorNeverLowers(t *testing.T) {
 
 func TestPanicInUpdateRollsBack(t *testing.T) {
 	ctx := context.Background()
-	s, err := embedded.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openEmbedded(t)
 	r := storetest.Record(t, "consumers", map[string]any{"username": "p"})
 	func() {
 		defer func() {
