@@ -574,6 +574,7 @@ func proxyOptions(s *settings.Settings, log *slog.Logger) proxy.Options {
 		KeepaliveIdleTimeout: cmp.Or(s.UpstreamKeepaliveIdleTimeout, -1),
 		AllowDebugHeader:     s.AllowDebugHeader,
 		PortMap:              s.PortMaps,
+		ClientMaxBodySize:    s.ClientMaxBodySize,
 		Logger:               log,
 	}
 }

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -27,7 +28,37 @@ const (
 	msgGatewayTimout = "The upstream server is timing out"
 	msgUnexpected    = "An unexpected error occurred"
 	msgBadRequest    = "Bad request"
+	msgTooLarge      = "Payload too large"
 )
+
+// errBodyTooLarge is what maxBody returns once a body passes
+// nginx_http_client_max_body_size.
+var errBodyTooLarge = errors.New("request body larger than nginx_http_client_max_body_size")
+
+// maxBody is a request body of unknown length that fails with
+// errBodyTooLarge after left bytes.
+type maxBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *maxBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One byte more tells a body of exactly the limit from a longer one.
+		var one [1]byte
+		n, err := b.ReadCloser.Read(one[:])
+		if n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
 
 // statusClientClosed is nginx's 499: the client closed the connection before
 // the response was sent. It is logged, never written.
@@ -47,6 +78,9 @@ func (e *errDNS) Unwrap() error { return e.err }
 func errorStatus(inCtx context.Context, err error) (int, string) {
 	if inCtx.Err() != nil || errors.Is(err, context.Canceled) {
 		return statusClientClosed, ""
+	}
+	if errors.Is(err, errBodyTooLarge) {
+		return http.StatusRequestEntityTooLarge, msgTooLarge
 	}
 	if errors.Is(err, upstream.ErrNoPeer) {
 		return http.StatusServiceUnavailable, msgNoPeer

@@ -47,6 +47,10 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 		st.attemptFailed(err, time.Since(start))
 		if attempt >= st.svc.Retries || !st.canRetry(err) || !st.nextPeer() {
 			if cb := (*errClientBody)(nil); errors.As(err, &cb) && st.in.Context().Err() == nil {
+				if errors.Is(err, errBodyTooLarge) {
+					p.nginxError(w, st.in, st, http.StatusRequestEntityTooLarge, msgTooLarge, false)
+					return
+				}
 				// The client's body is broken (bad chunked encoding):
 				// nginx answers 400, as when it buffers the body.
 				p.nginxError(w, st.in, st, http.StatusBadRequest, msgBadRequest, false)

@@ -67,6 +67,11 @@ type Options struct {
 	// it can be retried; larger bodies stream and are retried only when no
 	// byte was sent. Default 64 KiB; negative disables buffering.
 	MaxReplayBody int64
+	// ClientMaxBodySize is `nginx_http_client_max_body_size` in bytes (0:
+	// no limit): a request whose body is larger is answered 413, before
+	// routing when its Content-Length says so, or when reading it reaches
+	// the limit before anything was sent upstream.
+	ClientMaxBodySize int64
 	// Logger receives error logs; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -321,6 +326,17 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	}
 	if p.cur != nil {
 		st.snap = p.cur.Load()
+	}
+	if limit := p.opts.ClientMaxBodySize; limit > 0 && r.Body != nil && r.Body != http.NoBody {
+		// nginx checks client_max_body_size before Kong routes the
+		// request; a chunked body is counted as it is read.
+		if r.ContentLength > limit {
+			p.exitError(w, r, st, http.StatusRequestEntityTooLarge, msgTooLarge)
+			return
+		}
+		if r.ContentLength < 0 {
+			r.Body = &maxBody{ReadCloser: r.Body, left: limit}
+		}
 	}
 	raw := rawPath(r)
 	norm := router.NormalizePath(raw)

@@ -747,3 +747,54 @@ func TestRequestStreaming(t *testing.T) {
 		t.Errorf("body %q; want first-rest (the upstream must see the first part before the client sends the rest)", body)
 	}
 }
+
+// TestClientMaxBodySize: nginx_http_client_max_body_size answers 413 with
+// Kong's "Payload too large" to a declared length over the limit (the
+// upstream never sees it) and to a chunked body that passes it; a body of
+// exactly the limit goes through.
+func TestClientMaxBodySize(t *testing.T) {
+	var hits atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		io.WriteString(w, "got "+strconv.Itoa(len(b)))
+	}))
+	t.Cleanup(up.Close)
+	s := svcTo(t, up.URL)
+	r := routeTo(s, "/up")
+	e := newEnv(t, &model.Config{Services: []*model.Service{s}, Routes: []*model.Route{r}}, Options{ClientMaxBodySize: 16})
+	post := func(body io.Reader, length int64) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.front.URL+"/up", body)
+		req.ContentLength = length
+		req.Header.Set("Accept", "application/json")
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if code, body := post(strings.NewReader(strings.Repeat("a", 16)), 16); code != 200 || body != "got 16" {
+		t.Errorf("16 bytes (the limit): %d %q; want 200 got 16", code, body)
+	}
+	if code, body := post(strings.NewReader(strings.Repeat("a", 16)), -1); code != 200 || body != "got 16" {
+		t.Errorf("16 bytes chunked: %d %q; want 200 got 16", code, body)
+	}
+	before := hits.Load()
+	if code, body := post(strings.NewReader(strings.Repeat("a", 17)), 17); code != 413 || !strings.Contains(body, `"message":"Payload too large"`) {
+		t.Errorf("17 bytes: %d %q; want 413 Payload too large", code, body)
+	}
+	if hits.Load() != before {
+		t.Error("a declared length over the limit reached the upstream")
+	}
+	if code, body := post(strings.NewReader(strings.Repeat("a", 5000)), -1); code != 413 || !strings.Contains(body, "Payload too large") {
+		t.Errorf("5000 bytes chunked: %d %q; want 413 Payload too large", code, body)
+	}
+	if code, _ := post(nil, 0); code != 200 {
+		t.Errorf("no body: %d; want 200", code)
+	}
+}
