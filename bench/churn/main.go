@@ -55,6 +55,7 @@ type options struct {
 	dbUpdateFrequencySec int
 	controlRate          float64
 	toolsNice            int
+	loadgen              bool
 }
 
 func main() {
@@ -87,9 +88,16 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "random seed of the changes and the request mix")
 	flag.StringVar(&o.logLevel, "log-level", "warn", "replicas' log_level")
 	flag.IntVar(&o.dbUpdateFrequencySec, "db-update-frequency", 0, "replicas' db_update_frequency in seconds (0: sluice's default)")
-	flag.IntVar(&o.toolsNice, "tools-nice", -10, "nice value of the load generator and the upstream (the replicas and PostgreSQL keep 0), so that a generator starved of CPU is not counted as replica latency; 0: same priority as the replicas")
+	flag.IntVar(&o.toolsNice, "tools-nice", -10, "nice value of the load generator (a child process) and the upstream; the replicas, PostgreSQL and the harness with its Admin API writer keep 0; 0: all at the same priority")
+	flag.BoolVar(&o.loadgen, "loadgen", false, "internal: run as the load generator child (a JSON spec on stdin, the report on stdout)")
 	flag.Float64Var(&o.controlRate, "control-rate", 50, "requests per second sent straight to the upstream as a control (the machine's own latency noise); 0: none")
 	flag.Parse()
+	if o.loadgen {
+		if err := runLoadgen(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	if o.mode != "postgres" && o.mode != "off" {
 		fatalf("-mode %q: want postgres or off", o.mode)
 	}
@@ -322,18 +330,6 @@ func run(ctx context.Context, o options) error {
 		pluginNote = "none (-plugins=false)"
 	}
 
-	// The generator's priority, now that every child is started (children
-	// inherit it).
-	toolsNice := 0
-	if o.toolsNice != 0 {
-		if err := reniceSelf(o.toolsNice); err != nil {
-			notes = append(notes, fmt.Sprintf("load generator left at the replicas' priority: %v", err))
-			logf("warning: could not renice the load generator: %v", err)
-		} else {
-			toolsNice = o.toolsNice
-		}
-	}
-
 	// Request mix: random load routes with random load consumers' keys.
 	rng := rand.New(rand.NewPCG(o.seed, 2))
 	mix := make([][]byte, 4096)
@@ -347,9 +343,8 @@ func run(ctx context.Context, o options) error {
 	sec := func(t time.Time) float64 { return t.Sub(t0).Seconds() }
 	mem := make([][]memSample, len(reps))
 	reqs := make([][]reqSample, len(reps))
-	var reqMu = make([]sync.Mutex, len(reps))
 	results := make([]openloop.Result, len(reps))
-	var ctlMu sync.Mutex
+	var loadErr error
 	var ctlReqs []reqSample
 	var ctlRes openloop.Result
 	loadAvgStart := loadAvg()
@@ -362,39 +357,39 @@ func run(ctx context.Context, o options) error {
 			defer swg.Done()
 			mem[i] = sampleMemory(sampCtx, r, heap, o.sampleEvery, sec)
 		}()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := openloop.Run(ctx, openloop.Config{Addr: r.proxy, Rate: o.rate / float64(len(reps)), Duration: total, Conns: o.conns, Grace: 5 * time.Second, Requests: mix,
-				Observe: func(_ int64, intended time.Time, lat time.Duration, code int, err error) {
-					reqMu[i].Lock()
-					reqs[i] = append(reqs[i], reqSample{T: sec(intended), Lat: lat, Failed: err != nil || code >= 400})
-					reqMu[i].Unlock()
-				}})
-			if err != nil {
-				logf("load on replica %d: %v", i+1, err)
-			}
-			results[i] = res
-		}()
+	}
+	spec := loadSpec{Duration: total, Grace: 5 * time.Second, Epoch: t0.UnixNano()}
+	for _, r := range reps {
+		spec.Streams = append(spec.Streams, stream{Addr: r.proxy, Rate: o.rate / float64(len(reps)), Conns: o.conns, Requests: mix})
 	}
 	if o.controlRate > 0 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			upAddr := "127.0.0.1:" + strconv.Itoa(upPort)
-			res, err := openloop.Run(ctx, openloop.Config{Addr: upAddr, Rate: o.controlRate, Duration: total, Conns: 2, Grace: 5 * time.Second,
-				Requests: [][]byte{openloop.Request("churn", "/x")},
-				Observe: func(_ int64, intended time.Time, lat time.Duration, code int, err error) {
-					ctlMu.Lock()
-					ctlReqs = append(ctlReqs, reqSample{T: sec(intended), Lat: lat, Failed: err != nil || code >= 400})
-					ctlMu.Unlock()
-				}})
-			if err != nil {
-				logf("control load: %v", err)
-			}
-			ctlRes = res
-		}()
+		spec.Streams = append(spec.Streams, stream{Addr: "127.0.0.1:" + strconv.Itoa(upPort), Rate: o.controlRate, Conns: 2,
+			Requests: [][]byte{openloop.Request("churn", "/x")}})
 	}
+	toolsNice := o.toolsNice
+	if toolsNice < 0 && !canRaisePriority() {
+		notes = append(notes, "load generator left at the replicas' priority: raising it needs root or CAP_SYS_NICE")
+		toolsNice = 0
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rep, err := runLoad(ctx, spec, toolsNice)
+		if err != nil {
+			logf("load: %v", err)
+			loadErr = err
+			return
+		}
+		for i := range reps {
+			reqs[i], results[i] = rep.Samples[i], rep.Results[i]
+			if rep.Errors[i] != "" {
+				logf("load on replica %d: %s", i+1, rep.Errors[i])
+			}
+		}
+		if o.controlRate > 0 {
+			ctlReqs, ctlRes = rep.Samples[len(reps)], rep.Results[len(reps)]
+		}
+	}()
 	logf("load: %.0f req/s over %d replicas for %v (warm-up %v), a bulk change every %v", o.rate, len(reps), total, o.warmup, o.period)
 
 	// Bulk changes.
@@ -430,6 +425,9 @@ func run(ctx context.Context, o options) error {
 	wg.Wait()
 	stopSampling()
 	swg.Wait()
+	if loadErr != nil {
+		return loadErr
+	}
 
 	// Summary.
 	from, to := o.warmup.Seconds(), total.Seconds()
