@@ -127,6 +127,9 @@ type uniqueKey struct {
 	values  map[string]any // cache key components
 }
 
+// ref names a key in a map: its field and value.
+func (k uniqueKey) ref() string { return k.field + "\x00" + k.value }
+
 func (m *entityMeta) keys(rec map[string]any) []uniqueKey {
 	var out []uniqueKey
 	for _, f := range m.uniques {

@@ -94,11 +94,14 @@ func (s *Store) EnsureIndexes(ctx context.Context) (clashes int, err error) {
 		if err := json.Unmarshal(r.data, &rec); err != nil {
 			return 0, fmt.Errorf("reindex %s %s: %w", r.entity, r.id, err)
 		}
+		all := m.keys(rec)
+		owners, err := t.owners(ctx, r.entity, all)
+		if err != nil {
+			return 0, err
+		}
 		var keys []uniqueKey
-		for _, k := range m.keys(rec) {
-			var owner string
-			err := sqlTx.QueryRowContext(ctx, s.q(`SELECT id FROM uniques WHERE entity = ? AND field = ? AND value = ?`), r.entity, k.field, k.value).Scan(&owner)
-			if err == nil {
+		for _, k := range all {
+			if _, taken := owners[k.ref()]; taken {
 				clashes++
 				continue
 			}

@@ -670,7 +670,7 @@ func (t *tx) check(ctx context.Context, entity, id string, m *entityMeta, rec, o
 		return nil, nil, err
 	}
 	for _, k := range keys {
-		owner, ok := owners[k.field+"\x00"+k.value]
+		owner, ok := owners[k.ref()]
 		if !ok {
 			unclaimed = append(unclaimed, k)
 			continue
@@ -695,7 +695,7 @@ func (t *tx) check(ctx context.Context, entity, id string, m *entityMeta, rec, o
 	return keys, unclaimed, nil
 }
 
-// owners reads, in one query, who holds each of keys ("field\x00value" to
+// owners reads, in one query, who holds each of keys (uniqueKey.ref to
 // id); keys nobody holds are absent.
 func (t *tx) owners(ctx context.Context, entity string, keys []uniqueKey) (map[string]string, error) {
 	if len(keys) == 0 {
@@ -723,7 +723,7 @@ func (t *tx) owners(ctx context.Context, entity string, keys []uniqueKey) (map[s
 		if err := rows.Scan(&field, &value, &owner); err != nil {
 			return nil, t.s.mapErr(err)
 		}
-		out[field+"\x00"+value] = owner
+		out[uniqueKey{field: field, value: value}.ref()] = owner
 	}
 	if err := rows.Err(); err != nil {
 		return nil, t.s.mapErr(err)
@@ -920,17 +920,9 @@ func (t *tx) Replace(ctx context.Context, entity string, rec store.Record) error
 	if err := t.begin(ctx); err != nil {
 		return err
 	}
-	var oldData []byte
-	err = t.db.QueryRowContext(ctx, t.s.q(`SELECT data FROM entities WHERE entity = ? AND id = ?`), entity, id).Scan(&oldData)
-	if errors.Is(err, sql.ErrNoRows) {
-		return notFound(entity, strconv.Quote(id))
-	}
+	old, err := t.Get(ctx, entity, id) // ErrNotFound when there is none
 	if err != nil {
-		return t.s.mapErr(err)
-	}
-	old, err := decodeRecord(oldData)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", entity, id, err)
+		return err
 	}
 	keys, unclaimed, err := t.check(ctx, entity, id, m, rec, old)
 	if err != nil {
