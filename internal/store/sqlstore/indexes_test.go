@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -126,4 +127,34 @@ func indexRows(t *testing.T, s *embedded.Store) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// A record whose unique key an earlier record already claims keeps its
+// data but not the key when the indexes are rebuilt, and is counted.
+func TestEnsureIndexesCountsClashes(t *testing.T) {
+	ctx := context.Background()
+	s := openEmbedded(t)
+	a := storetest.Record(t, "services", map[string]any{"name": "same", "host": "a.test"})
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", a) }); err != nil {
+		t.Fatal(err)
+	}
+	// A second "same", written behind the store's back (as a schema that
+	// did not make name unique could have).
+	b := storetest.Record(t, "services", map[string]any{"name": "same", "host": "b.test"})
+	data, _ := json.Marshal(b)
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO entities (entity, id, seq, data) VALUES ('services', ?, ?, ?)`, b["id"], 1<<40, string(data)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `UPDATE meta SET v = 0 WHERE k = 'index_fp'`); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.EnsureIndexes(ctx); err != nil || n != 1 {
+		t.Fatalf("EnsureIndexes = %d, %v; want 1 clash", n, err)
+	}
+	if got, err := s.GetByKey(ctx, "services", "name", "same"); err != nil || got["id"] != a["id"] {
+		t.Fatalf("name same belongs to %v, %v; want the earlier record %v", got["id"], err, a["id"])
+	}
+	if _, err := s.Get(ctx, "services", b["id"].(string)); err != nil {
+		t.Fatalf("the clashing record lost its data: %v", err)
+	}
 }
