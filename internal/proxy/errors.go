@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -31,33 +30,11 @@ const (
 	msgTooLarge      = "Payload too large"
 )
 
-// errBodyTooLarge is what maxBody returns once a body passes
-// nginx_http_client_max_body_size.
-var errBodyTooLarge = errors.New("request body larger than nginx_http_client_max_body_size")
-
-// maxBody is a request body of unknown length that fails with
-// errBodyTooLarge after left bytes.
-type maxBody struct {
-	io.ReadCloser
-	left int64
-}
-
-func (b *maxBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One byte more tells a body of exactly the limit from a longer one.
-		var one [1]byte
-		n, err := b.ReadCloser.Read(one[:])
-		if n > 0 {
-			return 0, errBodyTooLarge
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	return n, err
+// bodyTooLarge reports whether err comes from reading a body that passed
+// nginx_http_client_max_body_size (http.MaxBytesReader).
+func bodyTooLarge(err error) bool {
+	var e *http.MaxBytesError
+	return errors.As(err, &e)
 }
 
 // statusClientClosed is nginx's 499: the client closed the connection before
@@ -79,7 +56,7 @@ func errorStatus(inCtx context.Context, err error) (int, string) {
 	if inCtx.Err() != nil || errors.Is(err, context.Canceled) {
 		return statusClientClosed, ""
 	}
-	if errors.Is(err, errBodyTooLarge) {
+	if bodyTooLarge(err) {
 		return http.StatusRequestEntityTooLarge, msgTooLarge
 	}
 	if errors.Is(err, upstream.ErrNoPeer) {

@@ -47,7 +47,7 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 		st.attemptFailed(err, time.Since(start))
 		if attempt >= st.svc.Retries || !st.canRetry(err) || !st.nextPeer() {
 			if cb := (*errClientBody)(nil); errors.As(err, &cb) && st.in.Context().Err() == nil {
-				if errors.Is(err, errBodyTooLarge) {
+				if bodyTooLarge(err) {
 					p.nginxError(w, st.in, st, http.StatusRequestEntityTooLarge, msgTooLarge, false)
 					return
 				}

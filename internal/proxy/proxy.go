@@ -335,7 +335,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 			return
 		}
 		if r.ContentLength < 0 {
-			r.Body = &maxBody{ReadCloser: r.Body, left: limit}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 	}
 	raw := rawPath(r)
