@@ -25,9 +25,9 @@ type FollowOptions struct {
 	// db_update_frequency, no change waits longer than that, and a bulk
 	// change of thousands of writes (a decK sync) costs a build or two
 	// when it ends instead of one every few hundred milliseconds while it
-	// runs. Each of those intermediate builds cost every replica CPU next
-	// to its traffic (bench/churn: p99 during a bulk change 3.4-4.3 times
-	// the rest with 500 ms, 1.4-1.5 with builds only when writes pause).
+	// runs: each of those intermediate builds cost every replica CPU next
+	// to its traffic (bench/churn's p99 during a bulk change; figures in
+	// issue 5's note).
 	Debounce time.Duration
 	MaxDelay time.Duration
 }
@@ -157,8 +157,8 @@ func (r *Reloader) apply(cfg *model.Config, v uint64) error {
 func VersionHash(v uint64) string { return fmt.Sprintf("%032x", v) }
 
 // patch returns a copy of cfg with the changes applied: an entity in recs
-// is added or replaced, one missing from it is removed (deleted by the time
-// the changes were read). Entities that did not change are shared with cfg,
+// is added or replaced, one missing from it is removed (it no longer
+// exists in the snapshot the changes were read from). Entities that did not change are shared with cfg,
 // and so is every slice of an entity kind without changes.
 func patch(cfg *model.Config, changes []store.Change, recs map[store.EntityRef]store.Record) (*model.Config, error) {
 	next := *cfg
