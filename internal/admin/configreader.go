@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sluice/internal/model"
+	"sluice/internal/sched"
 	"sluice/internal/store"
 )
 
@@ -226,6 +227,7 @@ func writeEntitiesByID(w *bufio.Writer, cfg *model.Config) error {
 		slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(ids[a], ids[b]) })
 		written := 0
 		for k, i := range order {
+			sched.Point()
 			if k+1 < len(order) && ids[order[k+1]] == ids[i] {
 				continue // one entry per id, the last one, as a map would keep
 			}

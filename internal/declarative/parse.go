@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"sluice/internal/model"
+	"sluice/internal/sched"
 )
 
 // Options tunes Parse.
@@ -188,6 +189,7 @@ func (l *loader) load() (*model.Config, error) {
 	for _, k := range kinds {
 		if list, ok := l.stream[k.name]; ok {
 			for i, src := range list {
+				sched.Point()
 				v, err := l.elements.decode(src)
 				if err != nil {
 					l.rootErr(k.name, err.Error()) // cannot happen: streamJSON read it
@@ -235,9 +237,11 @@ func (l *loader) load() (*model.Config, error) {
 		l.released = true
 	}
 	for _, it := range l.items {
+		sched.Point()
 		l.fingerprintItem(it)
 	}
 	for _, it := range l.items {
+		sched.Point()
 		if l.fromMemo(it) {
 			if l.release {
 				it.raw = nil

@@ -4,6 +4,7 @@ import (
 	"reflect"
 
 	"sluice/internal/model"
+	"sluice/internal/sched"
 )
 
 // reusePrevious replaces every entity of cfg that is unchanged from the
@@ -31,6 +32,7 @@ func reusePrevious(cfg, prev *model.Config, items map[string]*item) {
 		}
 		kindName := cv.Type().Field(f).Tag.Get("json")
 		for i := 0; i < cur.Len(); i++ {
+			sched.Point()
 			e := cur.Index(i)
 			id := e.Elem().FieldByName("ID").String()
 			p, ok := byID[id]

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sluice/internal/model"
+	"sluice/internal/sched"
 	"sluice/internal/store"
 )
 
@@ -165,6 +166,7 @@ func patch(cfg *model.Config, changes []store.Change, recs map[store.EntityRef]s
 	kinds := map[string]patcher{}
 	done := map[store.EntityRef]bool{}
 	for _, c := range changes {
+		sched.Point()
 		ref := store.EntityRef{Entity: c.Entity, ID: c.ID}
 		if done[ref] {
 			continue // the record read is the entity's latest state
@@ -247,6 +249,7 @@ func newSlicePatch[T any](dst *[]*T, idOf func(*T) string) *slicePatch[T] {
 	*dst = slices.Clone(*dst)
 	pos := make(map[string]int, len(*dst))
 	for i, e := range *dst {
+		sched.Point()
 		pos[idOf(e)] = i
 	}
 	return &slicePatch[T]{dst: dst, pos: pos}

@@ -26,6 +26,7 @@ import (
 	"strings"
 
 	"sluice/internal/model"
+	"sluice/internal/sched"
 )
 
 // Request is what the router looks at. Callers fill it without allocating.
@@ -206,6 +207,7 @@ func BuildWithOptions(prev *Router, routes []*model.Route, services map[string]*
 	var removed, added []*matcher
 	seen := 0
 	for _, rt := range routes {
+		sched.Point()
 		if _, dup := r.routes[rt.ID]; dup {
 			return nil, fmt.Errorf("duplicate route id %s", rt.ID)
 		}

@@ -3,6 +3,8 @@ package snapshot
 import (
 	"reflect"
 	"unsafe"
+
+	"sluice/internal/sched"
 )
 
 // Size estimates the heap bytes a snapshot holds, for the memory timeline
@@ -109,6 +111,9 @@ func deepSize(v reflect.Value, depth int) int64 {
 		}
 		n := int64(v.Cap()) * int64(v.Type().Elem().Size())
 		for i := range v.Len() {
+			if depth <= 2 {
+				sched.Point() // an entity of a list
+			}
 			n += deepSize(v.Index(i), depth+1)
 		}
 		return n

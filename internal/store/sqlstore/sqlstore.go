@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"sluice/internal/model"
+	"sluice/internal/sched"
 	"sluice/internal/store"
 )
 
@@ -454,6 +455,7 @@ func (s *Store) scanRecords(ctx context.Context, tx *sql.Tx, entity, q string, a
 	}
 	defer rows.Close()
 	for rows.Next() {
+		sched.Point()
 		ref := store.EntityRef{Entity: entity}
 		var data []byte
 		if err := rows.Scan(&ref.ID, &data); err != nil {

@@ -1,0 +1,113 @@
+package sched
+
+import (
+	"net"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestPointParksAboutEverySlice checks the rate of yields: over a busy
+// loop of 50 ms calling Point, about one yield per Slice, each at least
+// Pause long, so the loop's iterations stop for a while each Slice.
+func TestPointParksAboutEverySlice(t *testing.T) {
+	var gaps int
+	end := time.Now().Add(50 * time.Millisecond)
+	last := time.Now()
+	for time.Now().Before(end) {
+		Point()
+		now := time.Now()
+		if now.Sub(last) >= Pause {
+			gaps++
+		}
+		last = now
+	}
+	want := int(50 * time.Millisecond / Slice)
+	if gaps < want/4 || gaps > want*2 {
+		t.Fatalf("%d pauses of at least %v in 50ms of work; want about %d", gaps, Pause, want)
+	}
+}
+
+// BenchmarkPoint is the cost of a call in a tight loop, the yields (one
+// Pause per Slice) included.
+func BenchmarkPoint(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		Point()
+	}
+}
+
+// BenchmarkBusyLoopNetLatency measures what Point is for: with one
+// processor busy with background work, how long a request that has
+// arrived on a connection waits before its goroutine reads it. "p99-µs"
+// is the 99th percentile of that wait over b.N round trips, with the work
+// calling Point each iteration ("point") or not ("none"; the request
+// waits for sysmon's network poll and a preemption, about 10 ms).
+//
+//	go test ./internal/sched -run XXX -bench BusyLoop -benchtime 200x
+func BenchmarkBusyLoopNetLatency(b *testing.B) {
+	for _, name := range []string{"none", "point"} {
+		b.Run(name, func(b *testing.B) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				buf := make([]byte, 1)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			client, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer client.Close()
+			var stop atomic.Bool
+			done := make(chan struct{})
+			go func() { // the background work
+				defer close(done)
+				x := 0
+				for !stop.Load() {
+					for i := range 1000 {
+						x += i * i
+					}
+					if name == "point" {
+						Point()
+					}
+				}
+				_ = x
+			}()
+			waits := make([]time.Duration, 0, b.N)
+			buf := make([]byte, 1)
+			for b.Loop() {
+				start := time.Now()
+				if _, err := client.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := client.Read(buf); err != nil {
+					b.Fatal(err)
+				}
+				waits = append(waits, time.Since(start))
+			}
+			stop.Store(true)
+			<-done
+			slices.Sort(waits)
+			b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
