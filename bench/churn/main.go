@@ -549,8 +549,14 @@ func applyChange(ctx context.Context, o options, st *state, adm *admin, reps []*
 			go func() {
 				defer wg.Done()
 				c.Lags[i] = math.NaN()
+				// The replica serves the change from the moment it swaps
+				// its snapshot, before it has written its answer (every
+				// entity): the probe runs while the POST does.
 				sent := time.Now()
-				if err := postConfig(ctx, r.admin, body); err != nil {
+				posted := make(chan error, 1)
+				go func() { posted <- postConfig(ctx, r.admin, body) }()
+				served, ok := probe(ctx, r.proxy, "/"+b.probe, probeKey, o.lagTimeout)
+				if err := <-posted; err != nil {
 					adm.errs.Add(1)
 					mu.Lock()
 					if firstErr == nil {
@@ -564,8 +570,8 @@ func applyChange(ctx context.Context, o options, st *state, adm *admin, reps []*
 					mu.Unlock()
 					return
 				}
-				if t, ok := probe(ctx, r.proxy, "/"+b.probe, probeKey, o.lagTimeout); ok {
-					c.Lags[i] = t.Sub(sent).Seconds()
+				if ok {
+					c.Lags[i] = served.Sub(sent).Seconds()
 				}
 			}()
 		}
