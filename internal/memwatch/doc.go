@@ -17,8 +17,9 @@
 // precede them.
 //
 // BeginLoad (and Watcher.BeginLoad) paces the GC through a memory-heavy
-// one-off task, a config load: a lower GOGC, a memory limit that keeps RSS
-// near its baseline, and one collection at the end, so that a POST /config
+// one-off task, a config load: a collection first, then a memory limit
+// that keeps RSS near its baseline (a lower GOGC while there is no
+// baseline yet), and one collection at the end, so that a POST /config
 // does not leave RSS a step higher.
 //
 // People see it through Handler (GET /debug/memory, the timeline as JSON),
