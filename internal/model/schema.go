@@ -229,6 +229,11 @@ type Schema struct {
 	// defaults.
 	Protocols  []string
 	NoConsumer bool
+	// ConfigValidator, for a plugin config schema, is Kong's
+	// custom_validator of the config record: it sees the processed config
+	// once its fields are valid and returns "" or a message, which Kong
+	// reports as the whole config's error ({"config": "<message>"}).
+	ConfigValidator func(config map[string]any) string
 
 	// Generate fills auto-generated fields of a new record (e.g. the key of
 	// a key-auth credential) after validation. Process never calls it;

@@ -297,6 +297,11 @@ func (p *processor) pluginConfig(f *Field, v any, present bool, ps *Schema) (any
 	if len(errs) > 0 {
 		return out, map[string]any(errs)
 	}
+	if ps.ConfigValidator != nil {
+		if msg := ps.ConfigValidator(out); msg != "" {
+			return out, msg
+		}
+	}
 	return out, nil
 }
 
