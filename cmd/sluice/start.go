@@ -523,7 +523,7 @@ loop:
 				// send what they queued (http-log gets its drain time).
 				snapshot.CloseAllPlugins()
 				fctx, fcancel := context.WithTimeout(context.Background(), httplog.DrainTimeout+time.Second)
-				if err := errors.Join(filelog.Wait(fctx), httplog.Wait(fctx)); err != nil {
+				if err := errors.Join(filelog.Wait(fctx), httplog.Wait(fctx), plugin.WaitOutboxes(fctx)); err != nil {
 					log.Warn("log plugins did not finish their queues", "error", err)
 				}
 				fcancel()

@@ -21,4 +21,6 @@ import (
 	_ "sluice/internal/plugin/requesttermination"
 	_ "sluice/internal/plugin/requesttransformer"
 	_ "sluice/internal/plugin/responsetransformer"
+	_ "sluice/internal/plugin/tcplog"
+	_ "sluice/internal/plugin/udplog"
 )

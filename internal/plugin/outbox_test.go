@@ -1,0 +1,74 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOutboxBoundsAndDrains: with delivery blocked, Put accepts up to the
+// entry and byte bounds and drops the rest; Stop delivers what was queued,
+// in order, then ends, and later Puts drop.
+func TestOutboxBoundsAndDrains(t *testing.T) {
+	release := make(chan struct{})
+	var got []string
+	box := NewOutbox(OutboxOptions{Entries: 3, Bytes: 10, Deliver: func(e []byte) error {
+		<-release
+		got = append(got, string(e))
+		return nil
+	}})
+	// the goroutine takes "aaaa" and blocks; the queue then holds 3 more
+	// entries at most, 10 bytes at most (counting the one in delivery)
+	accepted := 0
+	for i, e := range []string{"aaaa", "bb", "cc", "dd", "ee"} {
+		if box.Put([]byte(e)) {
+			accepted++
+		}
+		for i == 0 { // until the goroutine holds the first entry
+			if n, _ := box.Queued(); n == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if accepted != 4 {
+		t.Errorf("accepted %d entries; want 4 (10 bytes: aaaa bb cc dd)", accepted)
+	}
+	close(release)
+	box.Stop()
+	select {
+	case <-box.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("outbox did not end after Stop")
+	}
+	if want := "aaaa bb cc dd"; strings.Join(got, " ") != want {
+		t.Errorf("delivered %q; want %q", strings.Join(got, " "), want)
+	}
+	if box.Put([]byte("late")) {
+		t.Error("Put after Stop accepted an entry")
+	}
+	if d, dr := box.Counts(); d != 4 || dr != 2 {
+		t.Errorf("counts delivered %d dropped %d; want 4 and 2", d, dr)
+	}
+	if err := WaitOutboxes(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOutboxDeliveryErrorsCount: an entry whose delivery fails is counted
+// as dropped and reported to OnDrop; Finish runs at the end.
+func TestOutboxDeliveryErrorsCount(t *testing.T) {
+	drops, finished := 0, make(chan struct{})
+	box := NewOutbox(OutboxOptions{Entries: 4, Bytes: 100,
+		Deliver: func([]byte) error { return errors.New("unreachable") },
+		Finish:  func() { close(finished) },
+		OnDrop:  func() { drops++ }})
+	box.Put([]byte("x"))
+	box.Stop()
+	<-finished
+	if _, dr := box.Counts(); dr != 1 || drops != 1 {
+		t.Errorf("dropped %d, OnDrop %d; want 1 each", dr, drops)
+	}
+}

@@ -1,0 +1,139 @@
+package udplog
+
+import (
+	"encoding/json"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"sluice/internal/metrics"
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
+
+// QueueEntries and QueueBytes bound each destination's queue.
+const (
+	QueueEntries = 4096
+	QueueBytes   = 16 << 20
+)
+
+var dropped = metrics.Default().NewCounterVec(metrics.Opts{
+	Name: "sluice_udp_log_dropped_total",
+	Help: "udp-log entries dropped because the destination's queue was full, the send failed or the sender had stopped.", MaxSeries: 100,
+}, "destination")
+
+// UDPLog is one plugin instance.
+type UDPLog struct {
+	s     *sender
+	now   func() time.Time
+	close sync.Once
+}
+
+// New builds an instance from a validated config.
+func New(cfg map[string]any, deps plugin.Deps) (any, error) {
+	var c Config
+	if err := model.Decode(cfg, &c); err != nil {
+		return nil, err
+	}
+	if len(c.CustomFieldsByLua) > 0 && deps.Logger != nil {
+		keys := make([]string, 0, len(c.CustomFieldsByLua))
+		for k := range c.CustomFieldsByLua {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		deps.Logger.Warn("udp-log: custom_fields_by_lua is not supported (no Lua); the fields are not added",
+			"fields", strings.Join(keys, ","))
+	}
+	return &UDPLog{s: acquire(c), now: time.Now}, nil
+}
+
+// Log queues the request's entry; it never blocks.
+func (p *UDPLog) Log(c *plugin.Ctx) {
+	b, err := json.Marshal(plugin.NewLogEntry(c, p.now()))
+	if err != nil {
+		p.s.drops.Inc()
+		return
+	}
+	p.s.box.Put(b)
+}
+
+// Close releases the destination's sender; the last instance of a
+// destination stops it once its queue is sent.
+func (p *UDPLog) Close() { p.close.Do(func() { release(p.s) }) }
+
+// sender owns one destination: its outbox and its socket.
+type sender struct {
+	key   string
+	conf  Config
+	box   *plugin.Outbox
+	drops metrics.Counter
+	refs  int // guarded by sendersMu
+
+	conn net.Conn // the outbox goroutine's alone
+}
+
+var (
+	sendersMu sync.Mutex
+	senders   = map[string]*sender{}
+)
+
+func acquire(c Config) *sender {
+	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
+	key := addr + "|" + strconv.FormatFloat(c.Timeout, 'g', -1, 64)
+	sendersMu.Lock()
+	defer sendersMu.Unlock()
+	s := senders[key]
+	if s == nil {
+		s = &sender{key: key, conf: c, drops: dropped.With(addr)}
+		s.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: QueueEntries, Bytes: QueueBytes,
+			Deliver: s.send, Finish: s.closeConn, OnDrop: s.drops.Inc})
+		senders[key] = s
+	}
+	s.refs++
+	return s
+}
+
+func release(s *sender) {
+	sendersMu.Lock()
+	defer sendersMu.Unlock()
+	s.refs--
+	if s.refs > 0 {
+		return
+	}
+	if senders[s.key] == s {
+		delete(senders, s.key)
+	}
+	s.box.Stop()
+}
+
+// send writes one datagram on the destination's connected socket, opened
+// (and the name resolved) on first use and again after an error.
+func (s *sender) send(entry []byte) error {
+	timeout := time.Duration(s.conf.Timeout * float64(time.Millisecond))
+	if s.conn == nil {
+		d := net.Dialer{Timeout: timeout}
+		c, err := d.Dial("udp", net.JoinHostPort(s.conf.Host, strconv.Itoa(s.conf.Port)))
+		if err != nil {
+			return err
+		}
+		s.conn = c
+	}
+	if timeout > 0 {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
+	}
+	if _, err := s.conn.Write(entry); err != nil {
+		s.closeConn()
+		return err
+	}
+	return nil
+}
+
+func (s *sender) closeConn() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+		s.conn = nil
+	}
+}
