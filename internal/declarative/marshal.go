@@ -63,6 +63,7 @@ var exportSections = []exportSection{
 	{"ca_certificates", func(c *model.Config) []any { return asAny(c.CACertificates) }},
 	{"keyauth_credentials", func(c *model.Config) []any { return asAny(c.KeyAuthCredentials) }},
 	{"basicauth_credentials", func(c *model.Config) []any { return asAny(c.BasicAuthCredentials) }},
+	{"hmacauth_credentials", func(c *model.Config) []any { return asAny(c.HMACAuthCredentials) }},
 	{"jwt_secrets", func(c *model.Config) []any { return asAny(c.JWTSecrets) }},
 	{"acls", func(c *model.Config) []any { return asAny(c.ACLs) }},
 }

@@ -301,6 +301,8 @@ func entityAt(cfg *model.Config, kind string, pos int) (any, string) {
 		return at(cfg.KeyAuthCredentials, pos, func(e *model.KeyAuthCredential) string { return e.ID })
 	case "basicauth_credentials":
 		return at(cfg.BasicAuthCredentials, pos, func(e *model.BasicAuthCredential) string { return e.ID })
+	case "hmacauth_credentials":
+		return at(cfg.HMACAuthCredentials, pos, func(e *model.HMACAuthCredential) string { return e.ID })
 	case "jwt_secrets":
 		return at(cfg.JWTSecrets, pos, func(e *model.JWTSecret) string { return e.ID })
 	case "acls":

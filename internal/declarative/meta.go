@@ -44,6 +44,8 @@ var kinds = []*kind{
 		cacheKey: []string{"key"}, autoFields: []string{"key"}, fks: []fkField{{"consumer", "consumers"}}},
 	{name: "basicauth_credentials", endpointKey: "username", uniqueKey: true, uniques: []string{"username"},
 		cacheKey: []string{"username"}, required: []string{"username"}, fks: []fkField{{"consumer", "consumers"}}},
+	{name: "hmacauth_credentials", endpointKey: "username", uniqueKey: true, uniques: []string{"username"},
+		cacheKey: []string{"username"}, required: []string{"username"}, fks: []fkField{{"consumer", "consumers"}}},
 	{name: "jwt_secrets", endpointKey: "key", uniqueKey: true, uniques: []string{"key"},
 		cacheKey: []string{"key"}, autoFields: []string{"key"}, fks: []fkField{{"consumer", "consumers"}}},
 	{name: "acls", endpointKey: "group", cacheKey: []string{"consumer", "group"},

@@ -840,6 +840,8 @@ func (l *loader) decode(it *item) {
 		e = &model.KeyAuthCredential{}
 	case "basicauth_credentials":
 		e = &model.BasicAuthCredential{}
+	case "hmacauth_credentials":
+		e = &model.HMACAuthCredential{}
 	case "jwt_secrets":
 		e = &model.JWTSecret{}
 	case "acls":
@@ -900,6 +902,8 @@ func (l *loader) build() (*model.Config, error) {
 			cfg.KeyAuthCredentials = append(cfg.KeyAuthCredentials, e)
 		case *model.BasicAuthCredential:
 			cfg.BasicAuthCredentials = append(cfg.BasicAuthCredentials, e)
+		case *model.HMACAuthCredential:
+			cfg.HMACAuthCredentials = append(cfg.HMACAuthCredentials, e)
 		case *model.JWTSecret:
 			cfg.JWTSecrets = append(cfg.JWTSecrets, e)
 		case *model.ACL:

@@ -240,6 +240,17 @@ type BasicAuthCredential struct {
 	Tags      []string    `json:"tags"`
 }
 
+// HMACAuthCredential is the hmac-auth plugin's hmacauth_credentials
+// entity.
+type HMACAuthCredential struct {
+	ID        string      `json:"id"`
+	CreatedAt int64       `json:"created_at"`
+	Consumer  *ForeignKey `json:"consumer"`
+	Username  string      `json:"username"`
+	Secret    string      `json:"secret"`
+	Tags      []string    `json:"tags"`
+}
+
 // JWTSecret is the jwt plugin's jwt_secrets entity.
 type JWTSecret struct {
 	ID           string      `json:"id"`
@@ -276,6 +287,7 @@ type Config struct {
 	CACertificates       []*CACertificate       `json:"ca_certificates"`
 	KeyAuthCredentials   []*KeyAuthCredential   `json:"keyauth_credentials"`
 	BasicAuthCredentials []*BasicAuthCredential `json:"basicauth_credentials"`
+	HMACAuthCredentials  []*HMACAuthCredential  `json:"hmacauth_credentials"`
 	JWTSecrets           []*JWTSecret           `json:"jwt_secrets"`
 	ACLs                 []*ACL                 `json:"acls"`
 }

@@ -117,7 +117,7 @@ func eqNull(f *Field, err string) *Field {
 var (
 	entitySchemas = map[string]*Schema{}
 	entityOrder   = []string{"certificates", "ca_certificates", "snis", "services", "routes", "consumers",
-		"upstreams", "targets", "plugins", "keyauth_credentials", "basicauth_credentials", "jwt_secrets", "acls"}
+		"upstreams", "targets", "plugins", "keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls"}
 	pluginsSchema *Schema
 )
 
@@ -125,7 +125,7 @@ func init() {
 	for _, s := range []*Schema{
 		servicesSchema(), routesSchema(), consumersSchema(), pluginsEntitySchema(),
 		upstreamsSchema(), targetsSchema(), certificatesSchema(), snisSchema(), caCertificatesSchema(),
-		keyauthSchema(), basicauthSchema(), jwtSchema(), aclsSchema(),
+		keyauthSchema(), basicauthSchema(), hmacauthSchema(), jwtSchema(), aclsSchema(),
 	} {
 		if s.PrimaryKey == nil {
 			s.PrimaryKey = []string{"id"}
@@ -535,6 +535,26 @@ func basicauthSchema() *Schema {
 			{Name: "username", Type: TypeString, Required: true, Unique: true},
 			{Name: "password", Type: TypeString, Required: true, Encrypted: true},
 			TagsField(),
+		},
+	}
+}
+
+func hmacauthSchema() *Schema {
+	return &Schema{
+		Name: "hmacauth_credentials", EndpointKey: "username",
+		AdminName: "hmac-auths", AdminNestedName: "hmac-auth",
+		Fields: []*Field{
+			IDField(),
+			TimestampField("created_at", false),
+			credentialConsumer(),
+			{Name: "username", Type: TypeString, Required: true, Unique: true},
+			{Name: "secret", Type: TypeString, Auto: true},
+			TagsField(),
+		},
+		Generate: func(rec map[string]any) {
+			if rec["secret"] == nil {
+				rec["secret"] = RandomKey()
+			}
 		},
 	}
 }

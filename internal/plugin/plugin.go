@@ -103,6 +103,9 @@ type Entities interface {
 	// BasicAuthCredential finds a basic-auth credential by username; nil
 	// when unknown.
 	BasicAuthCredential(username string) *model.BasicAuthCredential
+	// HMACAuthCredential finds an hmac-auth credential by username; nil
+	// when unknown.
+	HMACAuthCredential(username string) *model.HMACAuthCredential
 	// JWTSecret finds a jwt secret by its key (the iss claim by default);
 	// nil when unknown.
 	JWTSecret(key string) *model.JWTSecret

@@ -226,6 +226,8 @@ func newPatcher(next *model.Config, entity string) patcher {
 		return newSlicePatch(&next.KeyAuthCredentials, func(s *model.KeyAuthCredential) string { return s.ID })
 	case "basicauth_credentials":
 		return newSlicePatch(&next.BasicAuthCredentials, func(s *model.BasicAuthCredential) string { return s.ID })
+	case "hmacauth_credentials":
+		return newSlicePatch(&next.HMACAuthCredentials, func(s *model.HMACAuthCredential) string { return s.ID })
 	case "jwt_secrets":
 		return newSlicePatch(&next.JWTSecrets, func(s *model.JWTSecret) string { return s.ID })
 	case "acls":

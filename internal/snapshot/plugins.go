@@ -20,20 +20,31 @@ import (
 // same pointers.
 type Entities struct {
 	consumers *consumerIndex
-	keys      *keyIndex
-	basic     *basicIndex
-	jwts      *jwtIndex
+	keys      *credIndex[model.KeyAuthCredential]
+	basic     *credIndex[model.BasicAuthCredential]
+	hmacs     *credIndex[model.HMACAuthCredential]
+	jwts      *credIndex[model.JWTSecret]
 	acls      *aclIndex
 }
 
-type basicIndex struct {
-	src        []*model.BasicAuthCredential
-	byUsername map[string]*model.BasicAuthCredential
+// credIndex finds the credentials of one kind by their lookup key (a
+// key-auth key, a basic-auth or hmac-auth username, a jwt key).
+type credIndex[T any] struct {
+	src []*T
+	by  map[string]*T
 }
 
-type jwtIndex struct {
-	src   []*model.JWTSecret
-	byKey map[string]*model.JWTSecret
+// indexCreds returns prev when the kind's credentials are the same
+// pointers as those it indexed, else a new index of src by key.
+func indexCreds[T any](prev *credIndex[T], src []*T, key func(*T) string) *credIndex[T] {
+	if prev != nil && samePointers(prev.src, src) {
+		return prev
+	}
+	ix := &credIndex[T]{src: src, by: make(map[string]*T, len(src))}
+	for _, c := range src {
+		ix.by[key(c)] = c
+	}
+	return ix
 }
 
 type aclIndex struct {
@@ -47,11 +58,6 @@ type consumerIndex struct {
 	byUsername map[string]*model.Consumer
 }
 
-type keyIndex struct {
-	src   []*model.KeyAuthCredential
-	byKey map[string]*model.KeyAuthCredential
-}
-
 // Consumer finds a consumer by id, then by username.
 func (e *Entities) Consumer(idOrUsername string) *model.Consumer {
 	if c := e.consumers.byID[idOrUsername]; c != nil {
@@ -62,22 +68,27 @@ func (e *Entities) Consumer(idOrUsername string) *model.Consumer {
 
 // KeyAuthCredential finds a key-auth credential by key.
 func (e *Entities) KeyAuthCredential(key string) *model.KeyAuthCredential {
-	return e.keys.byKey[key]
+	return e.keys.by[key]
 }
 
 // BasicAuthCredential finds a basic-auth credential by username.
 func (e *Entities) BasicAuthCredential(username string) *model.BasicAuthCredential {
-	return e.basic.byUsername[username]
+	return e.basic.by[username]
 }
 
 // JWTSecret finds a jwt secret by key.
-func (e *Entities) JWTSecret(key string) *model.JWTSecret { return e.jwts.byKey[key] }
+func (e *Entities) JWTSecret(key string) *model.JWTSecret { return e.jwts.by[key] }
+
+// HMACAuthCredential finds an hmac-auth credential by username.
+func (e *Entities) HMACAuthCredential(username string) *model.HMACAuthCredential {
+	return e.hmacs.by[username]
+}
 
 // ConsumerGroups returns a consumer's acl groups in configuration order.
 func (e *Entities) ConsumerGroups(consumerID string) []string { return e.acls.byConsumer[consumerID] }
 
 // KeyAuthIndexLen is the number of indexed key-auth credentials.
-func (e *Entities) KeyAuthIndexLen() int { return len(e.keys.byKey) }
+func (e *Entities) KeyAuthIndexLen() int { return len(e.keys.by) }
 
 func samePointers[T any](a, b []*T) bool {
 	if len(a) != len(b) {
@@ -106,34 +117,17 @@ func buildEntities(prev *Entities, cfg *model.Config) *Entities {
 		}
 		e.consumers = ci
 	}
-	if prev != nil && samePointers(prev.keys.src, cfg.KeyAuthCredentials) {
-		e.keys = prev.keys
-	} else {
-		ki := &keyIndex{src: cfg.KeyAuthCredentials, byKey: make(map[string]*model.KeyAuthCredential, len(cfg.KeyAuthCredentials))}
-		for _, k := range cfg.KeyAuthCredentials {
-			ki.byKey[k.Key] = k
-		}
-		e.keys = ki
+	var pk *credIndex[model.KeyAuthCredential]
+	var pb *credIndex[model.BasicAuthCredential]
+	var ph *credIndex[model.HMACAuthCredential]
+	var pj *credIndex[model.JWTSecret]
+	if prev != nil {
+		pk, pb, ph, pj = prev.keys, prev.basic, prev.hmacs, prev.jwts
 	}
-	if prev != nil && samePointers(prev.basic.src, cfg.BasicAuthCredentials) {
-		e.basic = prev.basic
-	} else {
-		bi := &basicIndex{src: cfg.BasicAuthCredentials,
-			byUsername: make(map[string]*model.BasicAuthCredential, len(cfg.BasicAuthCredentials))}
-		for _, b := range cfg.BasicAuthCredentials {
-			bi.byUsername[b.Username] = b
-		}
-		e.basic = bi
-	}
-	if prev != nil && samePointers(prev.jwts.src, cfg.JWTSecrets) {
-		e.jwts = prev.jwts
-	} else {
-		ji := &jwtIndex{src: cfg.JWTSecrets, byKey: make(map[string]*model.JWTSecret, len(cfg.JWTSecrets))}
-		for _, j := range cfg.JWTSecrets {
-			ji.byKey[j.Key] = j
-		}
-		e.jwts = ji
-	}
+	e.keys = indexCreds(pk, cfg.KeyAuthCredentials, func(k *model.KeyAuthCredential) string { return k.Key })
+	e.basic = indexCreds(pb, cfg.BasicAuthCredentials, func(b *model.BasicAuthCredential) string { return b.Username })
+	e.hmacs = indexCreds(ph, cfg.HMACAuthCredentials, func(h *model.HMACAuthCredential) string { return h.Username })
+	e.jwts = indexCreds(pj, cfg.JWTSecrets, func(j *model.JWTSecret) string { return j.Key })
 	if prev != nil && samePointers(prev.acls.src, cfg.ACLs) {
 		e.acls = prev.acls
 	} else {

@@ -69,6 +69,9 @@ func (e *Entities) count() int {
 	if e.basic != nil {
 		n += len(e.basic.src)
 	}
+	if e.hmacs != nil {
+		n += len(e.hmacs.src)
+	}
 	if e.jwts != nil {
 		n += len(e.jwts.src)
 	}

@@ -16,6 +16,7 @@ type ents struct {
 func (ents) Consumer(string) *model.Consumer                       { return nil }
 func (ents) KeyAuthCredential(string) *model.KeyAuthCredential     { return nil }
 func (ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil }
+func (ents) HMACAuthCredential(string) *model.HMACAuthCredential   { return nil }
 func (ents) JWTSecret(string) *model.JWTSecret                     { return nil }
 func (e ents) ConsumerGroups(id string) []string                   { return e.groups[id] }
 

@@ -18,6 +18,7 @@ type ents struct {
 func (e ents) Consumer(id string) *model.Consumer                      { return e.consumers[id] }
 func (ents) KeyAuthCredential(string) *model.KeyAuthCredential         { return nil }
 func (e ents) BasicAuthCredential(u string) *model.BasicAuthCredential { return e.creds[u] }
+func (ents) HMACAuthCredential(string) *model.HMACAuthCredential       { return nil }
 func (ents) JWTSecret(string) *model.JWTSecret                         { return nil }
 func (ents) ConsumerGroups(string) []string                            { return nil }
 

@@ -33,6 +33,7 @@ type ents struct {
 func (e ents) Consumer(id string) *model.Consumer                  { return e.consumers[id] }
 func (ents) KeyAuthCredential(string) *model.KeyAuthCredential     { return nil }
 func (ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil }
+func (ents) HMACAuthCredential(string) *model.HMACAuthCredential   { return nil }
 func (e ents) JWTSecret(k string) *model.JWTSecret                 { return e.secrets[k] }
 func (ents) ConsumerGroups(string) []string                        { return nil }
 

@@ -39,6 +39,7 @@ type ents struct {
 func (e ents) Consumer(id string) *model.Consumer                    { return e.consumers[id] }
 func (e ents) KeyAuthCredential(k string) *model.KeyAuthCredential   { return e.keys[k] }
 func (e ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil }
+func (ents) HMACAuthCredential(string) *model.HMACAuthCredential     { return nil }
 func (e ents) JWTSecret(string) *model.JWTSecret                     { return nil }
 func (e ents) ConsumerGroups(string) []string                        { return nil }
 
