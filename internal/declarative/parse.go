@@ -300,7 +300,7 @@ func (l *loader) err() *Error {
 var kongOnlyEntities = map[string]bool{
 	"vaults": true, "keys": true, "key_sets": true, "workspaces": true, "parameters": true,
 	"consumer_groups": true, "consumer_group_consumers": true, "consumer_group_plugins": true,
-	"hmacauth_credentials": true, "oauth2_credentials": true, "oauth2_authorization_codes": true,
+	"oauth2_credentials": true, "oauth2_authorization_codes": true,
 	"oauth2_tokens": true, "mtls_auth_credentials": true, "filter_chains": true, "licenses": true,
 }
 
