@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,9 @@ func TestCRUDRoundTrip(t *testing.T) {
 		{name: "basic-auth", coll: "/consumers/alice/basic-auth", item: "/basic-auths/", body: map[string]any{"username": "al", "password": "pw"},
 			key: "al", keyPath: "/basic-auths/", patch: map[string]any{"password": "pw2"}, check: "password",
 			want: model.HashBasicAuthPassword("pw2", cons["id"].(string)), entity: "basicauth_credentials"},
+		{name: "hmac-auth", coll: "/consumers/alice/hmac-auth", item: "/hmac-auths/", body: map[string]any{"username": "al-hmac"},
+			key: "al-hmac", keyPath: "/hmac-auths/", patch: map[string]any{"secret": "s2"}, check: "secret", want: "s2",
+			entity: "hmacauth_credentials"},
 		{name: "jwt", coll: "/consumers/alice/jwt", item: "/jwts/", body: map[string]any{"key": "iss-1", "secret": "s3cr3t"},
 			key: "iss-1", keyPath: "/jwts/", patch: map[string]any{"algorithm": "HS512"}, check: "algorithm", want: "HS512", entity: "jwt_secrets"},
 		{name: "acl", coll: "/consumers/alice/acls", item: "/acls/", body: map[string]any{"group": "admins"},
@@ -381,6 +385,33 @@ func TestBasicAuthPasswordHashed(t *testing.T) {
 	got = c.must(200, "PATCH", "/basic-auths/bob", map[string]any{"tags": []any{"x"}})
 	if got["password"] != want {
 		t.Errorf("PATCH without password: password %v; want %s", got["password"], want)
+	}
+}
+
+// TestHMACAuthCredentials: Kong's hmac-auth credential answers (02-api
+// spec): a random secret when none is given, username required, a secret
+// that is not a string refused, PUT by username creates.
+func TestHMACAuthCredentials(t *testing.T) {
+	c := newServer(t, nil)
+	c.must(201, "POST", "/consumers", map[string]any{"username": "bob"})
+	got := c.must(201, "POST", "/consumers/bob/hmac-auth", map[string]any{"username": "bob-hmac"})
+	if s, _ := got["secret"].(string); len(s) < 16 {
+		t.Errorf("generated secret %v; want a random string", got["secret"])
+	}
+	r := c.do("POST", "/consumers/bob/hmac-auth", map[string]any{})
+	wantBody(t, r, 400, `{"code":2,"name":"schema violation","message":"schema violation (username: required field missing)","fields":{"username":"required field missing"}}`)
+	r = c.do("PUT", "/consumers/bob/hmac-auth/foo", map[string]any{"secret": 123})
+	if r.status != 400 || !strings.Contains(string(r.raw), `"secret":"expected a string"`) {
+		t.Errorf("secret 123: %d %s; want 400 expected a string", r.status, r.raw)
+	}
+	got = c.must(200, "PUT", "/consumers/bob/hmac-auth/foo", map[string]any{"secret": "s"})
+	if got["username"] != "foo" || got["secret"] != "s" {
+		t.Errorf("PUT by username: %v", got)
+	}
+	c.must(200, "GET", "/hmac-auths/foo", nil)
+	cons := c.must(200, "GET", "/hmac-auths/foo/consumer", nil)
+	if cons["username"] != "bob" {
+		t.Errorf("GET /hmac-auths/foo/consumer = %v", cons)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	_ "sluice/internal/plugin/correlationid"
 	_ "sluice/internal/plugin/cors"
 	_ "sluice/internal/plugin/filelog"
+	_ "sluice/internal/plugin/hmacauth"
 	_ "sluice/internal/plugin/httplog"
 	_ "sluice/internal/plugin/iprestriction"
 	_ "sluice/internal/plugin/jwt"

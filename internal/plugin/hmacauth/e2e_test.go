@@ -1,0 +1,59 @@
+package hmacauth_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"sluice/internal/model"
+	_ "sluice/internal/plugin/hmacauth"
+	"sluice/internal/proxytest"
+)
+
+func TestThroughProxy(t *testing.T) {
+	up := httptest.NewServer(proxytest.EchoUpstream)
+	t.Cleanup(up.Close)
+	cfg := proxytest.Config(t, up.URL, map[string]string{"hmac-auth": `{"hide_credentials":true,"realm":"orders","validate_request_body":true}`})
+	alice := "alice"
+	cid := "00000000-0000-4000-8000-0000000000c1"
+	cfg.Consumers = []*model.Consumer{{ID: cid, Username: &alice}}
+	cfg.HMACAuthCredentials = []*model.HMACAuthCredential{{ID: "00000000-0000-4000-8000-0000000000a1",
+		Consumer: &model.ForeignKey{ID: cid}, Username: "alice-hmac", Secret: "s3cret"}}
+	g := proxytest.Serve(t, cfg)
+
+	date := time.Now().UTC().Format(http.TimeFormat)
+	body := `{"order":1}`
+	sum := sha256.Sum256([]byte(body))
+	digest := "SHA-256=" + base64.StdEncoding.EncodeToString(sum[:])
+	sign := func(secret string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte("date: " + date + "\ndigest: " + digest + "\nPOST /x?a=1 HTTP/1.1"))
+		return `hmac username="alice-hmac",algorithm="hmac-sha256",headers="date digest request-line",signature="` +
+			base64.StdEncoding.EncodeToString(m.Sum(nil)) + `"`
+	}
+	res, got := g.Do(t, "POST", "/x?a=1", map[string]string{"Date": date, "Digest": digest, "Authorization": sign("s3cret"),
+		"X-Consumer-Id": "spoofed"}, body)
+	if res.StatusCode != 200 {
+		t.Fatalf("signed request: %d %s", res.StatusCode, got)
+	}
+	e := proxytest.DecodeEcho(t, got)
+	for h, want := range map[string]string{"X-Consumer-Id": cid, "X-Consumer-Username": "alice",
+		"X-Credential-Identifier": "alice-hmac", "Authorization": ""} {
+		if v := e.Headers.Get(h); v != want {
+			t.Errorf("upstream %s = %q; want %q", h, v, want)
+		}
+	}
+	if e.Body != body {
+		t.Errorf("upstream body %q; want %q (read for the digest, then forwarded)", e.Body, body)
+	}
+
+	res, got = g.Do(t, "POST", "/x?a=1", map[string]string{"Date": date, "Digest": digest, "Authorization": sign("wrong")}, body)
+	if res.StatusCode != 401 || proxytest.Message(t, got) != "HMAC signature does not match" ||
+		res.Header.Get("WWW-Authenticate") != `hmac realm="orders"` {
+		t.Errorf("wrong secret: %d %s %q", res.StatusCode, got, res.Header.Get("WWW-Authenticate"))
+	}
+}
