@@ -42,6 +42,7 @@ import (
 	"sluice/internal/snapshot"
 	"sluice/internal/store"
 	"sluice/internal/upstream"
+	"sluice/internal/vault"
 )
 
 func cmdStart(args []string, stdout, stderr io.Writer) int {
@@ -234,7 +235,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	env := &snapshot.Env{Pool: pool, DefaultCert: certs.proxy,
 		Router:  router.Options{PathHandlingV1: s.RouterFlavor == "traditional"},
 		Plugins: pluginDefinitions(enabledPlugins(s)), State: plugin.NewStatePool(), Logger: log.With("component", "plugins"),
-		Redis: redisCounters.Counters}
+		Redis:   redisCounters.Counters,
+		Secrets: (&vault.Resolver{Lookup: os.LookupEnv, Prefix: s.VaultEnvPrefix}).Resolve}
 	// Reload outcomes also become events on the memory timeline.
 	rl := reload.New(cur, env, slog.New(mw.LogHandler(log.Handler())).With("component", "reload"))
 	_ = mw.RegisterGauge("snapshot_current", func() int64 { c, _ := rl.SnapshotBytes(); return c })

@@ -32,6 +32,7 @@ var defs = []keyDef{
 	{name: "status_access_log", def: "off", set: str(func(s *Settings) *string { return &s.StatusAccessLog })},
 	{name: "status_error_log", def: "logs/status_error.log", set: str(func(s *Settings) *string { return &s.StatusErrorLog })},
 	{name: "plugins", def: "bundled", set: list(func(s *Settings) *[]string { return &s.Plugins })},
+	{name: "vault_env_prefix", set: str(func(s *Settings) *string { return &s.VaultEnvPrefix })},
 	{name: "anonymous_reports", def: "on", set: boolean(func(s *Settings) *bool { return &s.AnonymousReports })},
 	{name: "node_id", set: nodeID},
 	{name: "port_maps", set: portMaps},

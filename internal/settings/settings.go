@@ -56,8 +56,11 @@ type Settings struct {
 	AdminListen  []Listen
 	StatusListen []Listen
 
-	Plugins          []string // as written; "bundled" and "off" are not expanded
-	AnonymousReports bool     // accepted; sluice never reports
+	Plugins []string // as written; "bundled" and "off" are not expanded
+	// VaultEnvPrefix is vault_env_prefix: put in front of the variable
+	// name of a {vault://env/...} reference that names no prefix.
+	VaultEnvPrefix   string
+	AnonymousReports bool // accepted; sluice never reports
 	NodeID           string
 	// PortMaps is port_maps: listening port -> port announced to clients
 	// (X-Forwarded-Port), e.g. 8000 -> 80 behind a container port mapping.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"strings"
 	"time"
@@ -69,7 +70,14 @@ func (c *Certs) Get(serverName string) *tls.Certificate {
 
 // buildCerts indexes certificates and SNIs, reusing parsed key pairs from
 // prev for certificates whose id and updated_at are unchanged.
-func buildCerts(prev *Certs, certs []*model.Certificate, snis []*model.SNI, def *tls.Certificate) (*Certs, error) {
+//
+// A certificate whose cert or key is a vault reference is built with the
+// value secrets gives; when it cannot be resolved, the certificate is left
+// out (with an error in the log) and its SNIs get the default certificate,
+// as in Kong, rather than failing the build: the Admin API accepted it, and
+// every later change would be refused with it.
+func buildCerts(prev *Certs, certs []*model.Certificate, snis []*model.SNI, def *tls.Certificate,
+	secrets func(ref string) (string, error), log *slog.Logger) (*Certs, error) {
 	c := &Certs{
 		exact:    map[string]*tls.Certificate{},
 		prefixWC: map[string]*tls.Certificate{},
@@ -77,6 +85,7 @@ func buildCerts(prev *Certs, certs []*model.Certificate, snis []*model.SNI, def 
 		def:      def,
 		byID:     make(map[string]parsedCert, len(certs)),
 	}
+	skipped := map[string]bool{}
 	for _, mc := range certs {
 		if prev != nil {
 			if p, ok := prev.byID[mc.ID]; ok && p.updatedAt == mc.UpdatedAt {
@@ -84,7 +93,14 @@ func buildCerts(prev *Certs, certs []*model.Certificate, snis []*model.SNI, def 
 				continue
 			}
 		}
-		kp, err := tls.X509KeyPair([]byte(mc.Cert), []byte(mc.Key))
+		cert, key, err := certSecrets(mc, secrets)
+		if err != nil {
+			log.Error("certificate left out: its vault reference cannot be resolved; its SNIs get the default certificate",
+				"certificate", mc.ID, "error", err)
+			skipped[mc.ID] = true
+			continue
+		}
+		kp, err := tls.X509KeyPair([]byte(cert), []byte(key))
 		if err != nil {
 			return nil, fmt.Errorf("certificate %s: %w", mc.ID, err)
 		}
@@ -98,6 +114,9 @@ func buildCerts(prev *Certs, certs []*model.Certificate, snis []*model.SNI, def 
 		c.byID[mc.ID] = parsedCert{updatedAt: mc.UpdatedAt, cert: &kp}
 	}
 	add := func(name, certID string) error {
+		if skipped[certID] {
+			return nil
+		}
 		p, ok := c.byID[certID]
 		if !ok {
 			return fmt.Errorf("sni %q: certificate %s not found", name, certID)
@@ -167,4 +186,22 @@ func SelfSignedCert() (*tls.Certificate, error) {
 		return nil, err
 	}
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// certSecrets returns a certificate's PEM cert and key, resolving vault
+// references.
+func certSecrets(mc *model.Certificate, secrets func(string) (string, error)) (cert, key string, err error) {
+	cert, key = mc.Cert, mc.Key
+	for _, v := range []*string{&cert, &key} {
+		if !model.IsVaultReference(*v) {
+			continue
+		}
+		if secrets == nil {
+			return "", "", fmt.Errorf("vault reference %s: no vault configured", *v)
+		}
+		if *v, err = secrets(*v); err != nil {
+			return "", "", err
+		}
+	}
+	return cert, key, nil
 }

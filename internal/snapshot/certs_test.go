@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"log/slog"
 	"math/big"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestCertsSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := buildCerts(nil, certs, snis, def)
+	c, err := buildCerts(nil, certs, snis, def, nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestCertsSelection(t *testing.T) {
 	}
 
 	// Without the "*" SNI, unknown names get the default certificate.
-	c2, err := buildCerts(c, certs[:3], snis[:3], def)
+	c2, err := buildCerts(c, certs[:3], snis[:3], def, nil, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package snapshot
 
 import (
 	"errors"
-	"log/slog"
+	"reflect"
 	"runtime"
 	"sort"
 	"strconv"
@@ -159,10 +159,7 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) (map[string]*plugi
 	if lookup == nil {
 		lookup = plugin.Lookup
 	}
-	log := env.Logger
-	if log == nil {
-		log = slog.Default()
-	}
+	log := env.logger()
 	groups := map[scopeKey][]*plugin.Instance{}
 	var all []*plugin.Instance
 	for _, p := range cfg.Plugins {
@@ -174,9 +171,12 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) (map[string]*plugi
 		if !ok {
 			in = &plugin.Instance{Entity: p, Scope: plugin.ScopeOf(p), Err: errors.New("plugin not available"),
 				Def: &plugin.Definition{Name: p.Name}}
+		} else if built, err := withSecrets(p, def, env.Secrets); err != nil {
+			in = &plugin.Instance{Entity: p, Scope: plugin.ScopeOf(p), Err: err, Def: def}
 		} else {
-			in = plugin.NewInstance(p, def, plugin.Deps{PluginID: p.ID, Plugin: p, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),
+			in = plugin.NewInstance(built, def, plugin.Deps{PluginID: p.ID, Plugin: p, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),
 				Entities: ents, State: env.State, Redis: env.Redis, Cluster: env.Cluster})
+			in.Entity = p
 		}
 		all = append(all, in)
 		if in.Err != nil {
@@ -431,4 +431,28 @@ func retainState(pool *plugin.StatePool, cfg *model.Config) {
 		}
 		return alive[k]
 	})
+}
+
+// withSecrets returns the plugin with the vault references of its config's
+// referenceable fields resolved (a copy; p itself keeps the references the
+// Admin API shows), or p when there are none.
+func withSecrets(p *model.Plugin, def *plugin.Definition, secrets func(string) (string, error)) (*model.Plugin, error) {
+	if secrets == nil || def.Schema == nil || p.Config == nil {
+		return p, nil
+	}
+	cfg, err := model.ResolveReferences(def.Schema.Fields, p.Config, secrets)
+	if err != nil {
+		return nil, err
+	}
+	if sameMap(cfg, p.Config) {
+		return p, nil
+	}
+	cp := *p
+	cp.Config = cfg
+	return &cp, nil
+}
+
+// sameMap reports whether a and b are the same map (not equal contents).
+func sameMap(a, b map[string]any) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

@@ -51,6 +51,17 @@ type Env struct {
 	Cluster plugin.ClusterCounters
 	// Logger receives plugin build errors; slog.Default() when nil.
 	Logger *slog.Logger
+	// Secrets resolves a vault reference ({vault://env/...}) held by a
+	// certificate or by a referenceable plugin config field; references
+	// are left unresolved (and fail where used) when nil.
+	Secrets func(ref string) (string, error)
+}
+
+func (env *Env) logger() *slog.Logger {
+	if env.Logger == nil {
+		return slog.Default()
+	}
+	return env.Logger
 }
 
 // Build compiles cfg into a new snapshot. prev, when not nil, is the snapshot
@@ -75,7 +86,7 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 		prevCerts = prev.Certs
 		version = prev.Version + 1
 	}
-	certs, err := buildCerts(prevCerts, cfg.Certificates, cfg.SNIs, env.DefaultCert)
+	certs, err := buildCerts(prevCerts, cfg.Certificates, cfg.SNIs, env.DefaultCert, env.Secrets, env.logger())
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,75 @@
+package snapshot
+
+import (
+	"strings"
+	"testing"
+
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+	"sluice/internal/upstream"
+	"sluice/internal/vault"
+)
+
+// TestVaultReferences: a referenceable plugin field and a certificate's
+// cert and key given as {vault://env/...} are built with the environment's
+// values, while the configuration keeps the references; a reference that
+// cannot be resolved disables that plugin (its routes answer 500) and
+// leaves that certificate out, without failing the build.
+func TestVaultReferences(t *testing.T) {
+	certPEM, keyPEM := pemCert(t, "secret.test")
+	env := map[string]string{"LOG_TOKEN": "t0k3n", "TLS_CERT": certPEM, "TLS_KEY": keyPEM}
+	resolver := &vault.Resolver{Lookup: func(n string) (string, bool) { v, ok := env[n]; return v, ok }}
+	var seen []string
+	defs := func(name string) (*plugin.Definition, bool) {
+		return &plugin.Definition{Name: name, Priority: 1,
+			Schema: &model.Schema{Fields: []*model.Field{{Name: "token", Type: model.TypeString, Referenceable: true}}},
+			New: func(cfg map[string]any, _ plugin.Deps) (any, error) {
+				seen = append(seen, cfg["token"].(string))
+				return nop{}, nil
+			}}, true
+	}
+	ref := "{vault://env/log-token}"
+	cfg := &model.Config{
+		Plugins: []*model.Plugin{
+			{ID: "p1", Name: "with-secret", Enabled: true, Config: map[string]any{"token": ref}},
+			{ID: "p2", Name: "missing-secret", Route: fk("r1"), Enabled: true, Config: map[string]any{"token": "{vault://env/nope}"}},
+		},
+		Routes: []*model.Route{{ID: "r1", Paths: []string{"/"}, Protocols: []string{"http"}}},
+		Certificates: []*model.Certificate{
+			{ID: "c1", Cert: "{vault://env/tls-cert}", Key: "{vault://env/tls-key}", UpdatedAt: 1},
+			{ID: "c2", Cert: "{vault://env/gone-cert}", Key: "{vault://env/gone-key}", UpdatedAt: 1},
+		},
+		SNIs: []*model.SNI{{ID: "s1", Name: "secret.test", Certificate: fk("c1")}, {ID: "s2", Name: "gone.test", Certificate: fk("c2")}},
+	}
+	def, err := SelfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Pool: upstream.NewPool(), Plugins: defs, DefaultCert: def, Secrets: resolver.Resolve}
+	defer e.Pool.Close()
+	s, err := Build(nil, cfg, "h", e)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if len(seen) != 1 || seen[0] != "t0k3n" {
+		t.Errorf("plugin configs seen by New: %q; want the resolved token once", seen)
+	}
+	if cfg.Plugins[0].Config["token"] != ref {
+		t.Errorf("the configuration lost its reference: %v", cfg.Plugins[0].Config["token"])
+	}
+	var missing *plugin.Instance
+	for _, in := range s.plugins.instances {
+		if in.Entity.ID == "p2" {
+			missing = in
+		}
+	}
+	if missing == nil || missing.Err == nil || !strings.Contains(missing.Err.Error(), "NOPE is not set") {
+		t.Errorf("plugin with an unresolvable reference: %+v; want an error naming NOPE", missing)
+	}
+	if got := cnOf(t, s.Certs.Get("secret.test")); got != "secret.test" {
+		t.Errorf("certificate from the environment: served %q", got)
+	}
+	if got := s.Certs.Get("gone.test"); got != def {
+		t.Errorf("SNI of an unresolvable certificate: got %v; want the default certificate", cnOf(t, got))
+	}
+}
