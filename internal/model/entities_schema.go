@@ -79,6 +79,13 @@ func HeaderNameField(name string) *Field {
 	return &Field{Name: name, Type: TypeString, Custom: validateHeaderName}
 }
 
+// Require returns f with Required set: a typedef called with
+// { required = true }.
+func Require(f *Field) *Field {
+	f.Required = true
+	return f
+}
+
 // CookieNameField is typedefs.cookie_name.
 func CookieNameField(name string) *Field {
 	return &Field{Name: name, Type: TypeString, Custom: validateCookieName}

@@ -72,3 +72,28 @@ func TestOutboxDeliveryErrorsCount(t *testing.T) {
 		t.Errorf("dropped %d, OnDrop %d; want 1 each", dr, drops)
 	}
 }
+
+// TestShared: one value per key while any instance holds it; the last
+// release stops it, and the next acquire makes a new one.
+func TestShared(t *testing.T) {
+	var s Shared[*int]
+	made, stopped := 0, 0
+	newValue := func() *int { made++; v := made; return &v }
+	a := s.Acquire("k", newValue)
+	b := s.Acquire("k", newValue)
+	if a != b || made != 1 {
+		t.Fatalf("two acquires of one key: %p %p, made %d; want one value", a, b, made)
+	}
+	stop := func(*int) { stopped++ }
+	s.Release("k", stop)
+	if stopped != 0 {
+		t.Fatal("stopped while still held")
+	}
+	s.Release("k", stop)
+	if stopped != 1 {
+		t.Fatalf("stopped %d times after the last release; want 1", stopped)
+	}
+	if c := s.Acquire("k", newValue); c == a || made != 2 {
+		t.Errorf("acquire after the last release reused the stopped value")
+	}
+}

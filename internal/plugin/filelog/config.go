@@ -1,6 +1,9 @@
 package filelog
 
-import "sluice/internal/model"
+import (
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
 
 // Schema is file-log's config record (Kong 3.x schema.lua).
 var Schema = &model.Schema{
@@ -10,8 +13,7 @@ var Schema = &model.Schema{
 		{Name: "path", Type: model.TypeString, Required: true,
 			MatchAll: []model.MatchRule{{Pattern: "^[^*&%\\\\`]+$", Err: "not a valid filename"}}},
 		{Name: "reopen", Type: model.TypeBoolean, Required: true, Default: false},
-		{Name: "custom_fields_by_lua", Type: model.TypeMap,
-			Keys: &model.Field{Type: model.TypeString, LenMin: 1}, Values: &model.Field{Type: model.TypeString, LenMin: 1}},
+		plugin.CustomFieldsByLuaField(),
 	},
 }
 

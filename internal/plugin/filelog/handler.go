@@ -1,8 +1,6 @@
 package filelog
 
 import (
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,15 +22,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if err := model.Decode(cfg, &c); err != nil {
 		return nil, err
 	}
-	if len(c.CustomFieldsByLua) > 0 && deps.Logger != nil {
-		keys := make([]string, 0, len(c.CustomFieldsByLua))
-		for k := range c.CustomFieldsByLua {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		deps.Logger.Warn("file-log: custom_fields_by_lua is not supported (no Lua); the fields are not added",
-			"fields", strings.Join(keys, ","))
-	}
+	plugin.WarnCustomFieldsByLua(deps.Logger, Name, c.CustomFieldsByLua)
 	return &FileLog{conf: c, w: acquire(c.Path, c.Reopen), now: time.Now}, nil
 }
 

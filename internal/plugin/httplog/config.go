@@ -4,6 +4,7 @@ import (
 	"net/url"
 
 	"sluice/internal/model"
+	"sluice/internal/plugin"
 )
 
 // queueSchema is Kong's shared queue record (kong/tools/queue_schema.lua).
@@ -44,8 +45,7 @@ var Schema = &model.Schema{
 		{Name: "headers", Type: model.TypeMap,
 			Keys: model.HeaderNameField(""), Values: &model.Field{Type: model.TypeString, Referenceable: true}},
 		queueSchema,
-		{Name: "custom_fields_by_lua", Type: model.TypeMap,
-			Keys: &model.Field{Type: model.TypeString, LenMin: 1}, Values: &model.Field{Type: model.TypeString, LenMin: 1}},
+		plugin.CustomFieldsByLuaField(),
 	},
 }
 

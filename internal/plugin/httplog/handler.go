@@ -2,8 +2,6 @@ package httplog
 
 import (
 	"encoding/json"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,15 +23,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 		return nil, err
 	}
 	if deps.Logger != nil {
-		if len(c.CustomFieldsByLua) > 0 {
-			keys := make([]string, 0, len(c.CustomFieldsByLua))
-			for k := range c.CustomFieldsByLua {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			deps.Logger.Warn("http-log: custom_fields_by_lua is not supported (no Lua); the fields are not added",
-				"fields", strings.Join(keys, ","))
-		}
+		plugin.WarnCustomFieldsByLua(deps.Logger, Name, c.CustomFieldsByLua)
 		if c.RetryCount != nil || c.QueueSize != nil || c.FlushTimeout != nil {
 			deps.Logger.Warn("http-log: retry_count, queue_size and flush_timeout are deprecated and ignored; use queue.*")
 		}

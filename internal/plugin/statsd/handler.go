@@ -323,44 +323,23 @@ type sender struct {
 	tcp        bool
 	packetSize int
 	box        *plugin.Outbox
-	refs       int      // guarded by sendersMu
 	conn       net.Conn // the outbox goroutine's alone
 }
 
-var (
-	sendersMu sync.Mutex
-	senders   = map[string]*sender{}
-)
+var senders plugin.Shared[*sender]
 
 func acquire(c Config, entries int, maxBytes int64) *sender {
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	key := addr + "|" + strconv.FormatBool(c.UseTCP) + "|" + strconv.Itoa(int(c.UDPPacketSize))
-	sendersMu.Lock()
-	defer sendersMu.Unlock()
-	s := senders[key]
-	if s == nil {
-		s = &sender{key: key, addr: addr, tcp: c.UseTCP, packetSize: int(c.UDPPacketSize)}
-		drops := dropped.With(addr)
+	return senders.Acquire(key, func() *sender {
+		s := &sender{key: key, addr: addr, tcp: c.UseTCP, packetSize: int(c.UDPPacketSize)}
 		s.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: entries, Bytes: maxBytes,
-			Deliver: s.send, Finish: s.closeConn, OnDrop: drops.Inc})
-		senders[key] = s
-	}
-	s.refs++
-	return s
+			Deliver: s.send, Finish: s.closeConn, OnDrop: dropped.With(addr).Inc})
+		return s
+	})
 }
 
-func release(s *sender) {
-	sendersMu.Lock()
-	defer sendersMu.Unlock()
-	s.refs--
-	if s.refs > 0 {
-		return
-	}
-	if senders[s.key] == s {
-		delete(senders, s.key)
-	}
-	s.box.Stop()
-}
+func release(s *sender) { senders.Release(s.key, func(s *sender) { s.box.Stop() }) }
 
 // send writes one request's lines (each ending in a newline): over TCP as
 // they are; over UDP one datagram per line, or with udp_packet_size as

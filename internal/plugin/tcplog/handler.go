@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,15 +38,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if err := model.Decode(cfg, &c); err != nil {
 		return nil, err
 	}
-	if len(c.CustomFieldsByLua) > 0 && deps.Logger != nil {
-		keys := make([]string, 0, len(c.CustomFieldsByLua))
-		for k := range c.CustomFieldsByLua {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		deps.Logger.Warn("tcp-log: custom_fields_by_lua is not supported (no Lua); the fields are not added",
-			"fields", strings.Join(keys, ","))
-	}
+	plugin.WarnCustomFieldsByLua(deps.Logger, Name, c.CustomFieldsByLua)
 	return &TCPLog{s: acquire(c), now: time.Now}, nil
 }
 
@@ -72,16 +62,12 @@ type sender struct {
 	conf  Config
 	box   *plugin.Outbox
 	drops metrics.Counter
-	refs  int // guarded by sendersMu
 
 	conn     net.Conn // the outbox goroutine's alone
 	lastUsed time.Time
 }
 
-var (
-	sendersMu sync.Mutex
-	senders   = map[string]*sender{}
-)
+var senders plugin.Shared[*sender]
 
 // acquire returns the shared sender of a destination (address, TLS and
 // timeouts), starting it on first use.
@@ -92,31 +78,15 @@ func acquire(c Config) *sender {
 	}
 	key := net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) + "|" + strconv.FormatBool(c.TLS) + "|" + sni +
 		"|" + strconv.FormatFloat(c.Timeout, 'g', -1, 64) + "|" + strconv.FormatFloat(c.Keepalive, 'g', -1, 64)
-	sendersMu.Lock()
-	defer sendersMu.Unlock()
-	s := senders[key]
-	if s == nil {
-		s = &sender{key: key, conf: c, drops: dropped.With(net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))}
+	return senders.Acquire(key, func() *sender {
+		s := &sender{key: key, conf: c, drops: dropped.With(net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))}
 		s.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: QueueEntries, Bytes: QueueBytes,
 			Deliver: s.send, Finish: s.closeConn, OnDrop: s.drops.Inc})
-		senders[key] = s
-	}
-	s.refs++
-	return s
+		return s
+	})
 }
 
-func release(s *sender) {
-	sendersMu.Lock()
-	defer sendersMu.Unlock()
-	s.refs--
-	if s.refs > 0 {
-		return
-	}
-	if senders[s.key] == s {
-		delete(senders, s.key)
-	}
-	s.box.Stop()
-}
+func release(s *sender) { senders.Release(s.key, func(s *sender) { s.box.Stop() }) }
 
 func (s *sender) timeout() time.Duration {
 	return time.Duration(s.conf.Timeout * float64(time.Millisecond))

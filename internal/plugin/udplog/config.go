@@ -1,23 +1,20 @@
 package udplog
 
-import "sluice/internal/model"
+import (
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
 
 // Schema is udp-log's config record (Kong 3.x schema.lua).
 var Schema = &model.Schema{
 	Name:      Name,
 	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
 	Fields: []*model.Field{
-		required(model.HostField("host")),
-		required(model.PortField("port")),
+		model.Require(model.HostField("host")),
+		model.Require(model.PortField("port")),
 		{Name: "timeout", Type: model.TypeNumber, Default: 10000},
-		{Name: "custom_fields_by_lua", Type: model.TypeMap,
-			Keys: &model.Field{Type: model.TypeString, LenMin: 1}, Values: &model.Field{Type: model.TypeString, LenMin: 1}},
+		plugin.CustomFieldsByLuaField(),
 	},
-}
-
-func required(f *model.Field) *model.Field {
-	f.Required = true
-	return f
 }
 
 // Config is the decoded config record.

@@ -3,9 +3,7 @@ package udplog
 import (
 	"encoding/json"
 	"net"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,15 +36,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if err := model.Decode(cfg, &c); err != nil {
 		return nil, err
 	}
-	if len(c.CustomFieldsByLua) > 0 && deps.Logger != nil {
-		keys := make([]string, 0, len(c.CustomFieldsByLua))
-		for k := range c.CustomFieldsByLua {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		deps.Logger.Warn("udp-log: custom_fields_by_lua is not supported (no Lua); the fields are not added",
-			"fields", strings.Join(keys, ","))
-	}
+	plugin.WarnCustomFieldsByLua(deps.Logger, Name, c.CustomFieldsByLua)
 	return &UDPLog{s: acquire(c), now: time.Now}, nil
 }
 
@@ -70,44 +60,24 @@ type sender struct {
 	conf  Config
 	box   *plugin.Outbox
 	drops metrics.Counter
-	refs  int // guarded by sendersMu
 
 	conn net.Conn // the outbox goroutine's alone
 }
 
-var (
-	sendersMu sync.Mutex
-	senders   = map[string]*sender{}
-)
+var senders plugin.Shared[*sender]
 
 func acquire(c Config) *sender {
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	key := addr + "|" + strconv.FormatFloat(c.Timeout, 'g', -1, 64)
-	sendersMu.Lock()
-	defer sendersMu.Unlock()
-	s := senders[key]
-	if s == nil {
-		s = &sender{key: key, conf: c, drops: dropped.With(addr)}
+	return senders.Acquire(key, func() *sender {
+		s := &sender{key: key, conf: c, drops: dropped.With(addr)}
 		s.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: QueueEntries, Bytes: QueueBytes,
 			Deliver: s.send, Finish: s.closeConn, OnDrop: s.drops.Inc})
-		senders[key] = s
-	}
-	s.refs++
-	return s
+		return s
+	})
 }
 
-func release(s *sender) {
-	sendersMu.Lock()
-	defer sendersMu.Unlock()
-	s.refs--
-	if s.refs > 0 {
-		return
-	}
-	if senders[s.key] == s {
-		delete(senders, s.key)
-	}
-	s.box.Stop()
-}
+func release(s *sender) { senders.Release(s.key, func(s *sender) { s.box.Stop() }) }
 
 // send writes one datagram on the destination's connected socket, opened
 // (and the name resolved) on first use and again after an error.
