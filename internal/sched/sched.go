@@ -13,15 +13,21 @@
 package sched
 
 import (
+	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 )
 
 // Slice is how long work between Points runs before one yields, and Pause
 // how long a yield parks the goroutine: long enough that the processor
-// reaches its network poll before the goroutine is ready again.
+// reaches its network poll before the goroutine is ready again. The
+// runtime rounds a short sleep up to its network poll's millisecond when
+// nothing else is ready, so a yield costs up to about 1 ms: it is made
+// only when every processor is busy (see busy), when a request could
+// otherwise wait for sysmon.
 const (
-	Slice = 500 * time.Microsecond
+	Slice = 2 * time.Millisecond
 	Pause = 20 * time.Microsecond
 )
 
@@ -36,7 +42,7 @@ const checkEvery = 32
 
 // Point marks a place in a loop of background work where it may yield:
 // about every Slice of work (counted over all goroutines calling Point),
-// it parks the caller for Pause. Call it once per iteration of work that
+// when every processor is busy, it parks the caller for Pause. Call it once per iteration of work that
 // takes at least a microsecond or so; it costs nanoseconds otherwise.
 // Never call it on the request path.
 func Point() {
@@ -48,5 +54,16 @@ func Point() {
 	if now < next || !due.CompareAndSwap(next, now+int64(Slice)) {
 		return
 	}
-	time.Sleep(Pause)
+	if busy() {
+		time.Sleep(Pause)
+	}
+}
+
+// busy reports whether every processor runs a goroutine (GC workers
+// included). Otherwise an idle processor's thread waits in the network
+// poll and runs a request as soon as its bytes arrive: no yield needed.
+func busy() bool {
+	s := [1]metrics.Sample{{Name: "/sched/goroutines/running:goroutines"}}
+	metrics.Read(s[:])
+	return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() >= uint64(runtime.GOMAXPROCS(0))
 }
