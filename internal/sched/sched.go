@@ -27,7 +27,7 @@ import (
 // only when every processor is busy (see busy), when a request could
 // otherwise wait for sysmon.
 const (
-	Slice = 2 * time.Millisecond
+	Slice = 500 * time.Microsecond
 	Pause = 20 * time.Microsecond
 )
 
