@@ -18,6 +18,7 @@ import (
 	_ "sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/proxycache"
 	_ "sluice/internal/plugin/ratelimiting"
+	_ "sluice/internal/plugin/redirect"
 	_ "sluice/internal/plugin/requestsizelimiting"
 	_ "sluice/internal/plugin/requesttermination"
 	_ "sluice/internal/plugin/requesttransformer"

@@ -1,0 +1,68 @@
+package redirect
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"sluice/internal/plugin"
+)
+
+// Redirect is one configured instance.
+type Redirect struct {
+	status   int
+	location string
+	base     *url.URL // parsed location, for keep_incoming_path
+	keep     bool
+}
+
+// New builds an instance from a validated config.
+func New(cfg map[string]any, _ plugin.Deps) (any, error) {
+	r := &Redirect{status: 301}
+	switch n := cfg["status_code"].(type) {
+	case float64:
+		r.status = int(n)
+	case int:
+		r.status = n
+	case int64:
+		r.status = int(n)
+	}
+	r.location, _ = cfg["location"].(string)
+	r.keep, _ = cfg["keep_incoming_path"].(bool)
+	if r.keep {
+		u, err := url.Parse(r.location)
+		if err != nil {
+			return nil, err
+		}
+		r.base = u
+	}
+	return r, nil
+}
+
+var body = []byte("redirecting")
+
+// Access answers with the status, Location and Kong's body "redirecting".
+func (r *Redirect) Access(c *plugin.Ctx) {
+	loc := r.location
+	if r.keep {
+		u := *r.base
+		path, query, _ := strings.Cut(requestURI(c.Request), "?")
+		u.RawPath, u.Path = "", path
+		if p, err := url.PathUnescape(path); err == nil {
+			u.Path, u.RawPath = p, path
+		}
+		u.RawQuery, u.ForceQuery = query, false
+		loc = u.String()
+	}
+	c.Terminate(&plugin.Exit{Status: r.status, Body: body, Header: http.Header{"Location": {loc}}})
+}
+
+// requestURI is the path and query as the client sent them.
+func requestURI(r *http.Request) string {
+	if r.RequestURI != "" && !strings.Contains(r.RequestURI, "://") {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
+}
+
+var _ plugin.Accessor = (*Redirect)(nil)
