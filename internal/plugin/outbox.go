@@ -58,9 +58,14 @@ func WaitOutboxes(ctx context.Context) error {
 	}
 }
 
+// MaxOutboxEntries caps OutboxOptions.Entries: the queue's slots are
+// allocated up front (a configured max_entries of 10^6 would hold 24 MB
+// per destination before anything is logged); Bytes still bounds it.
+const MaxOutboxEntries = 65536
+
 // NewOutbox starts an outbox.
 func NewOutbox(o OutboxOptions) *Outbox {
-	b := &Outbox{maxBytes: o.Bytes, queue: make(chan []byte, max(o.Entries, 1)), deliver: o.Deliver,
+	b := &Outbox{maxBytes: o.Bytes, queue: make(chan []byte, min(max(o.Entries, 1), MaxOutboxEntries)), deliver: o.Deliver,
 		finish: o.Finish, onDrop: o.OnDrop, stop: make(chan struct{}), done: make(chan struct{})}
 	outboxes.Add(1)
 	go func() {
@@ -100,7 +105,10 @@ func (b *Outbox) Put(entry []byte) bool {
 }
 
 // Stop makes the outbox deliver what is queued, then end; later Puts
-// drop. It does not wait (see Done).
+// drop. Once stopped, the first failed delivery drops the rest of the
+// queue (counted), so that an unreachable destination does not keep a
+// removed plugin's queue, and its dials, for hours. It does not wait (see
+// Done).
 func (b *Outbox) Stop() {
 	b.once.Do(func() {
 		b.mu.Lock()
@@ -144,10 +152,19 @@ func (b *Outbox) run() {
 		case e := <-b.queue:
 			put(e)
 		case <-b.stop:
+			failed := false
 			for {
 				select {
 				case e := <-b.queue:
+					if failed {
+						b.bytes.Add(-int64(len(e)))
+						b.drop()
+						continue
+					}
+					_, before := b.Counts()
 					put(e)
+					_, after := b.Counts()
+					failed = after > before
 				default:
 					return
 				}

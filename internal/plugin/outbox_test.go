@@ -97,3 +97,24 @@ func TestShared(t *testing.T) {
 		t.Errorf("acquire after the last release reused the stopped value")
 	}
 }
+
+// TestOutboxStopDropsAfterFailure: once stopped, the first failed delivery
+// drops the rest of the queue instead of trying each entry.
+func TestOutboxStopDropsAfterFailure(t *testing.T) {
+	block := make(chan struct{})
+	attempts := 0
+	box := NewOutbox(OutboxOptions{Entries: 10, Bytes: 1000, Deliver: func([]byte) error {
+		<-block
+		attempts++
+		return errors.New("unreachable")
+	}})
+	for range 5 {
+		box.Put([]byte("x"))
+	}
+	box.Stop()
+	close(block)
+	<-box.Done()
+	if d, dr := box.Counts(); attempts > 2 || d != 0 || dr != 5 {
+		t.Errorf("attempts %d, delivered %d, dropped %d; want at most 2 attempts and 5 dropped", attempts, d, dr)
+	}
+}

@@ -101,6 +101,15 @@ func buildCerts(prev *Certs, certs []*model.Certificate, snis []*model.SNI, def 
 			continue
 		}
 		kp, err := tls.X509KeyPair([]byte(cert), []byte(key))
+		if err != nil && (model.IsVaultReference(mc.Cert) || model.IsVaultReference(mc.Key)) {
+			// only the PEM as written was validated; a secret from the
+			// environment is checked here, and left out like an
+			// unresolvable one
+			log.Error("certificate left out: the PEM its vault reference resolves to is invalid; its SNIs get the default certificate",
+				"certificate", mc.ID, "error", err)
+			skipped[mc.ID] = true
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("certificate %s: %w", mc.ID, err)
 		}

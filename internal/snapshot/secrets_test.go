@@ -17,7 +17,8 @@ import (
 // leaves that certificate out, without failing the build.
 func TestVaultReferences(t *testing.T) {
 	certPEM, keyPEM := pemCert(t, "secret.test")
-	env := map[string]string{"LOG_TOKEN": "t0k3n", "TLS_CERT": certPEM, "TLS_KEY": keyPEM}
+	env := map[string]string{"LOG_TOKEN": "t0k3n", "TLS_CERT": certPEM, "TLS_KEY": keyPEM,
+		"BAD_CERT": `-----BEGIN CERTIFICATE-----\nMIIB`, "BAD_KEY": keyPEM}
 	resolver := &vault.Resolver{Lookup: func(n string) (string, bool) { v, ok := env[n]; return v, ok }}
 	var seen []string
 	defs := func(name string) (*plugin.Definition, bool) {
@@ -38,8 +39,10 @@ func TestVaultReferences(t *testing.T) {
 		Certificates: []*model.Certificate{
 			{ID: "c1", Cert: "{vault://env/tls-cert}", Key: "{vault://env/tls-key}", UpdatedAt: 1},
 			{ID: "c2", Cert: "{vault://env/gone-cert}", Key: "{vault://env/gone-key}", UpdatedAt: 1},
+			{ID: "c3", Cert: "{vault://env/bad-cert}", Key: "{vault://env/bad-key}", UpdatedAt: 1},
 		},
-		SNIs: []*model.SNI{{ID: "s1", Name: "secret.test", Certificate: fk("c1")}, {ID: "s2", Name: "gone.test", Certificate: fk("c2")}},
+		SNIs: []*model.SNI{{ID: "s1", Name: "secret.test", Certificate: fk("c1")}, {ID: "s2", Name: "gone.test", Certificate: fk("c2")},
+			{ID: "s3", Name: "bad.test", Certificate: fk("c3")}},
 	}
 	def, err := SelfSignedCert()
 	if err != nil {
@@ -71,5 +74,8 @@ func TestVaultReferences(t *testing.T) {
 	}
 	if got := s.Certs.Get("gone.test"); got != def {
 		t.Errorf("SNI of an unresolvable certificate: got %v; want the default certificate", cnOf(t, got))
+	}
+	if got := s.Certs.Get("bad.test"); got != def {
+		t.Errorf("SNI of a certificate whose secret is not PEM: got %v; want the default certificate", cnOf(t, got))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,28 @@ func TestThroughProxy(t *testing.T) {
 	if res.StatusCode != 401 || proxytest.Message(t, got) != "HMAC signature does not match" ||
 		res.Header.Get("WWW-Authenticate") != `hmac realm="orders"` {
 		t.Errorf("wrong secret: %d %s %q", res.StatusCode, got, res.Header.Get("WWW-Authenticate"))
+	}
+}
+
+// TestSignedHostThroughProxy: a client that signs the Host header (Go's
+// server keeps it out of the header map) is verified.
+func TestSignedHostThroughProxy(t *testing.T) {
+	up := httptest.NewServer(proxytest.EchoUpstream)
+	t.Cleanup(up.Close)
+	cfg := proxytest.Config(t, up.URL, map[string]string{"hmac-auth": `{}`})
+	alice := "alice"
+	cid := "00000000-0000-4000-8000-0000000000c1"
+	cfg.Consumers = []*model.Consumer{{ID: cid, Username: &alice}}
+	cfg.HMACAuthCredentials = []*model.HMACAuthCredential{{ID: "00000000-0000-4000-8000-0000000000a1",
+		Consumer: &model.ForeignKey{ID: cid}, Username: "alice-hmac", Secret: "s3cret"}}
+	g := proxytest.Serve(t, cfg)
+	date := time.Now().UTC().Format(http.TimeFormat)
+	host := strings.TrimPrefix(g.URL, "http://")
+	m := hmac.New(sha256.New, []byte("s3cret"))
+	m.Write([]byte("date: " + date + "\nhost: " + host + "\nGET /x HTTP/1.1"))
+	auth := `hmac username="alice-hmac",algorithm="hmac-sha256",headers="date host request-line",signature="` +
+		base64.StdEncoding.EncodeToString(m.Sum(nil)) + `"`
+	if res, body := g.Do(t, "GET", "/x", map[string]string{"Date": date, "Authorization": auth}, ""); res.StatusCode != 200 {
+		t.Errorf("signed host: %d %s", res.StatusCode, body)
 	}
 }

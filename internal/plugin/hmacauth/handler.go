@@ -224,9 +224,23 @@ func (h *HMACAuth) authenticate(c *plugin.Ctx) string {
 }
 
 // header is kong.request.get_header: the first value, by a name whose
-// underscores stand for dashes; nil when absent.
+// underscores stand for dashes; nil when absent. Go's server keeps Host
+// and Transfer-Encoding out of the header map; they are read where it
+// keeps them, as a client that signs them expects.
 func header(r *http.Request, name string) *string {
-	vs := r.Header.Values(strings.ReplaceAll(name, "_", "-"))
+	name = strings.ReplaceAll(name, "_", "-")
+	switch {
+	case strings.EqualFold(name, "host"):
+		if r.Host != "" {
+			return &r.Host
+		}
+	case strings.EqualFold(name, "transfer-encoding"):
+		if len(r.TransferEncoding) > 0 {
+			v := strings.Join(r.TransferEncoding, ", ")
+			return &v
+		}
+	}
+	vs := r.Header.Values(name)
 	if len(vs) == 0 {
 		return nil
 	}

@@ -324,13 +324,19 @@ type sender struct {
 	packetSize int
 	box        *plugin.Outbox
 	conn       net.Conn // the outbox goroutine's alone
+	dialed     time.Time
 }
+
+// redial is how long a UDP socket is used before it is opened again, so
+// that a change of the host's address is followed.
+const redial = 30 * time.Second
 
 var senders plugin.Shared[*sender]
 
 func acquire(c Config, entries int, maxBytes int64) *sender {
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
-	key := addr + "|" + strconv.FormatBool(c.UseTCP) + "|" + strconv.Itoa(int(c.UDPPacketSize))
+	key := addr + "|" + strconv.FormatBool(c.UseTCP) + "|" + strconv.Itoa(int(c.UDPPacketSize)) +
+		"|" + strconv.Itoa(entries) + "|" + strconv.FormatInt(maxBytes, 10)
 	return senders.Acquire(key, func() *sender {
 		s := &sender{key: key, addr: addr, tcp: c.UseTCP, packetSize: int(c.UDPPacketSize)}
 		s.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: entries, Bytes: maxBytes,
@@ -345,6 +351,9 @@ func release(s *sender) { senders.Release(s.key, func(s *sender) { s.box.Stop() 
 // they are; over UDP one datagram per line, or with udp_packet_size as
 // few datagrams as fit, lines joined by newlines.
 func (s *sender) send(entry []byte) error {
+	if s.conn != nil && !s.tcp && time.Since(s.dialed) > redial {
+		s.closeConn()
+	}
 	if s.conn == nil {
 		network := "udp"
 		if s.tcp {
@@ -354,7 +363,7 @@ func (s *sender) send(entry []byte) error {
 		if err != nil {
 			return err
 		}
-		s.conn = c
+		s.conn, s.dialed = c, time.Now()
 	}
 	err := s.write(entry)
 	if err != nil {

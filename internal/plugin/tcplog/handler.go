@@ -4,9 +4,11 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sluice/internal/metrics"
@@ -63,7 +65,8 @@ type sender struct {
 	box   *plugin.Outbox
 	drops metrics.Counter
 
-	conn     net.Conn // the outbox goroutine's alone
+	conn     net.Conn     // the outbox goroutine's alone
+	closed   *atomic.Bool // conn's reader saw the server close it (or an error)
 	lastUsed time.Time
 }
 
@@ -93,12 +96,12 @@ func (s *sender) timeout() time.Duration {
 }
 
 // send writes one entry, on the open connection when it has been idle for
-// less than keepalive (0: no limit, as nginx's setkeepalive), else on a
-// new one; a write that fails on a reused connection (the server closed
-// it) is tried once more on a new one.
+// less than keepalive (0: no limit, as nginx's setkeepalive) and the
+// server has not closed it, else on a new one; a write that fails on a
+// reused connection is tried once more on a new one.
 func (s *sender) send(entry []byte) error {
 	idle := time.Duration(s.conf.Keepalive * float64(time.Millisecond))
-	reused := s.conn != nil && (idle <= 0 || time.Since(s.lastUsed) < idle) && open(s.conn)
+	reused := s.conn != nil && (idle <= 0 || time.Since(s.lastUsed) < idle) && !s.closed.Load()
 	if !reused {
 		s.closeConn()
 	}
@@ -121,7 +124,16 @@ func (s *sender) write(entry []byte) error {
 		if err != nil {
 			return err
 		}
-		s.conn = c
+		// A reader per connection takes what the server sends (a TLS
+		// server's session tickets, which would otherwise sit unread) and
+		// notices when it closes the connection: a write into a closed
+		// connection is often accepted by the kernel and lost.
+		closed := new(atomic.Bool)
+		go func() {
+			_, _ = io.Copy(io.Discard, c)
+			closed.Store(true)
+		}()
+		s.conn, s.closed = c, closed
 	}
 	if t := s.timeout(); t > 0 {
 		_ = s.conn.SetWriteDeadline(time.Now().Add(t))

@@ -106,37 +106,44 @@ func TestSendsLinesOnOneConnection(t *testing.T) {
 	}
 }
 
+// TestReconnectsAfterServerClose: a server that closes the connection after
+// each line gets every entry, each on a new connection, over plain TCP and
+// over TLS (whose server sends session tickets the sender never asked for).
 func TestReconnectsAfterServerClose(t *testing.T) {
-	ln := listen(t)
-	var accepted atomic.Int64
-	lines := make(chan string, 10)
-	t.Cleanup(func() { ln.Close() })
-	go func() { // reads one line per connection, then closes it
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	for _, useTLS := range []bool{false, true} {
+		ln := listen(t)
+		extra := ""
+		if useTLS {
+			ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
+			extra = `,"tls":true`
+		}
+		var accepted atomic.Int64
+		lines := make(chan string, 10)
+		t.Cleanup(func() { ln.Close() })
+		go func() { // reads one line per connection, then closes it
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				l, _ := bufio.NewReader(c).ReadString('\n')
+				lines <- l
+				c.Close()
 			}
-			accepted.Add(1)
-			l, _ := bufio.NewReader(c).ReadString('\n')
-			lines <- l
-			c.Close()
+		}()
+		p := instance(t, addrCfg(ln, extra))
+		for _, want := range []string{"/a", "/b", "/c"} {
+			logOne(p, want)
+			m := next(t, lines)
+			if req, _ := m["request"].(map[string]any); req["uri"] != want {
+				t.Errorf("tls %v: got %v; want %s", useTLS, req["uri"], want)
+			}
+			time.Sleep(50 * time.Millisecond) // the close reaches the sender's side
 		}
-	}()
-	p := instance(t, addrCfg(ln, ""))
-	logOne(p, "/a")
-	next(t, lines)
-	time.Sleep(50 * time.Millisecond) // the close reaches the sender's side
-	for _, want := range []string{"/b", "/c"} {
-		logOne(p, want)
-		m := next(t, lines)
-		if req, _ := m["request"].(map[string]any); req["uri"] != want {
-			t.Errorf("got %v; want %s", req["uri"], want)
+		if n := accepted.Load(); n != 3 {
+			t.Errorf("tls %v: %d connections; want 3 (the server closes each after a line)", useTLS, n)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if n := accepted.Load(); n != 3 {
-		t.Errorf("%d connections; want 3 (the server closes each after a line)", n)
 	}
 }
 

@@ -61,8 +61,14 @@ type sender struct {
 	box   *plugin.Outbox
 	drops metrics.Counter
 
-	conn net.Conn // the outbox goroutine's alone
+	conn   net.Conn // the outbox goroutine's alone
+	dialed time.Time
 }
+
+// Redial is how long a UDP socket is used before it is opened again, so
+// that a change of the host's address is followed (a UDP write does not
+// fail when nobody listens).
+const Redial = 30 * time.Second
 
 var senders plugin.Shared[*sender]
 
@@ -83,13 +89,16 @@ func release(s *sender) { senders.Release(s.key, func(s *sender) { s.box.Stop() 
 // (and the name resolved) on first use and again after an error.
 func (s *sender) send(entry []byte) error {
 	timeout := time.Duration(s.conf.Timeout * float64(time.Millisecond))
+	if s.conn != nil && time.Since(s.dialed) > Redial {
+		s.closeConn()
+	}
 	if s.conn == nil {
 		d := net.Dialer{Timeout: timeout}
 		c, err := d.Dial("udp", net.JoinHostPort(s.conf.Host, strconv.Itoa(s.conf.Port)))
 		if err != nil {
 			return err
 		}
-		s.conn = c
+		s.conn, s.dialed = c, time.Now()
 	}
 	if timeout > 0 {
 		_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
