@@ -74,7 +74,9 @@ var Schema = func() *model.Schema {
 		&model.Field{Name: "sync_rate", Type: model.TypeNumber, Required: true, Default: -1},
 	)
 	for _, f := range flatRedis {
-		s.Fields = append(s.Fields, &model.Field{Name: f.flat, Type: f.typ})
+		// redis_password is Kong's shorthand for redis.password, which is
+		// referenceable ({vault://env/...})
+		s.Fields = append(s.Fields, &model.Field{Name: f.flat, Type: f.typ, Referenceable: f.flat == "redis_password"})
 	}
 	s.Checks = []*model.Check{{Custom: &model.CustomCheck{
 		Fn: check,

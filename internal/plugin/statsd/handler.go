@@ -94,8 +94,9 @@ func (p *StatsD) Log(c *plugin.Ctx) {
 // Close releases the destination's sender.
 func (p *StatsD) Close() { p.close.Do(func() { release(p.s) }) }
 
+// allowed: no list allows every status; an empty one none, as in Kong.
 func (p *StatsD) allowed(status int) bool {
-	if len(p.conf.AllowStatusCodes) == 0 {
+	if p.conf.AllowStatusCodes == nil {
 		return true
 	}
 	for _, r := range p.ranges {

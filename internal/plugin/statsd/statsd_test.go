@@ -241,3 +241,16 @@ func BenchmarkLog(b *testing.B) {
 		p.Log(c)
 	}
 }
+
+func TestEmptyAllowStatusCodesSendsNothing(t *testing.T) {
+	p := proxytest.Instance[*StatsD](t, Schema, New, `{"host":"127.0.0.1","port":9,"allow_status_codes":[]}`)
+	defer p.Close()
+	if p.allowed(200) {
+		t.Error("an empty allow_status_codes allowed status 200; Kong sends nothing")
+	}
+	q := proxytest.Instance[*StatsD](t, Schema, New, `{"host":"127.0.0.1","port":9}`)
+	defer q.Close()
+	if !q.allowed(500) {
+		t.Error("no allow_status_codes refused status 500")
+	}
+}
