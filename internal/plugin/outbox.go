@@ -139,32 +139,29 @@ func (b *Outbox) run() {
 	if b.finish != nil {
 		defer b.finish()
 	}
+	failed := false // a delivery failed after Stop: drop the rest
 	put := func(e []byte) {
+		defer b.bytes.Add(-int64(len(e)))
+		if failed {
+			b.drop()
+			return
+		}
 		if err := b.deliver(e); err != nil {
 			b.drop()
-		} else {
-			b.delivered.Add(1)
+			failed = b.stopped.Load()
+			return
 		}
-		b.bytes.Add(-int64(len(e)))
+		b.delivered.Add(1)
 	}
 	for {
 		select {
 		case e := <-b.queue:
 			put(e)
 		case <-b.stop:
-			failed := false
 			for {
 				select {
 				case e := <-b.queue:
-					if failed {
-						b.bytes.Add(-int64(len(e)))
-						b.drop()
-						continue
-					}
-					_, before := b.Counts()
 					put(e)
-					_, after := b.Counts()
-					failed = after > before
 				default:
 					return
 				}
