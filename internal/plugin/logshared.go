@@ -17,6 +17,21 @@ func CustomFieldsByLuaField() *model.Field {
 		Keys: &model.Field{Type: model.TypeString, LenMin: 1}, Values: &model.Field{Type: model.TypeString, LenMin: 1}}
 }
 
+// QueueField is Kong's queue record of the log plugins
+// (kong/tools/queue_schema.lua, typedefs.queue).
+func QueueField() *model.Field {
+	return &model.Field{Name: "queue", Type: model.TypeRecord, Required: true, Fields: []*model.Field{
+		{Name: "max_batch_size", Type: model.TypeInteger, Default: 1, Between: []float64{1, 1000000}},
+		{Name: "max_coalescing_delay", Type: model.TypeNumber, Default: 1, Between: []float64{0, 3600}},
+		{Name: "max_entries", Type: model.TypeInteger, Default: 10000, Between: []float64{1, 1000000}},
+		{Name: "max_bytes", Type: model.TypeInteger},
+		{Name: "max_retry_time", Type: model.TypeNumber, Default: 60},
+		{Name: "initial_retry_delay", Type: model.TypeNumber, Default: 0.01, Between: []float64{0.001, 1000000}},
+		{Name: "max_retry_delay", Type: model.TypeNumber, Default: 60, Between: []float64{0.001, 1000000}},
+		{Name: "concurrency_limit", Type: model.TypeInteger, Default: 1, OneOf: []any{-1, 1}},
+	}}
+}
+
 // WarnCustomFieldsByLua logs, once per plugin instance built, that the
 // custom_fields_by_lua of a log plugin are not added.
 func WarnCustomFieldsByLua(log *slog.Logger, plugin string, fields map[string]string) {

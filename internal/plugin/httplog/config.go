@@ -7,18 +7,6 @@ import (
 	"sluice/internal/plugin"
 )
 
-// queueSchema is Kong's shared queue record (kong/tools/queue_schema.lua).
-var queueSchema = &model.Field{Name: "queue", Type: model.TypeRecord, Required: true, Fields: []*model.Field{
-	{Name: "max_batch_size", Type: model.TypeInteger, Default: 1, Between: []float64{1, 1000000}},
-	{Name: "max_coalescing_delay", Type: model.TypeNumber, Default: 1, Between: []float64{0, 3600}},
-	{Name: "max_entries", Type: model.TypeInteger, Default: 10000, Between: []float64{1, 1000000}},
-	{Name: "max_bytes", Type: model.TypeInteger},
-	{Name: "max_retry_time", Type: model.TypeNumber, Default: 60},
-	{Name: "initial_retry_delay", Type: model.TypeNumber, Default: 0.01, Between: []float64{0.001, 1000000}},
-	{Name: "max_retry_delay", Type: model.TypeNumber, Default: 60, Between: []float64{0.001, 1000000}},
-	{Name: "concurrency_limit", Type: model.TypeInteger, Default: 1, OneOf: []any{-1, 1}},
-}}
-
 func validateURL(v any) string {
 	s, _ := v.(string)
 	u, err := url.Parse(s)
@@ -44,7 +32,7 @@ var Schema = &model.Schema{
 		{Name: "flush_timeout", Type: model.TypeNumber},
 		{Name: "headers", Type: model.TypeMap,
 			Keys: model.HeaderNameField(""), Values: &model.Field{Type: model.TypeString, Referenceable: true}},
-		queueSchema,
+		plugin.QueueField(),
 		plugin.CustomFieldsByLuaField(),
 	},
 }

@@ -1,6 +1,9 @@
 package statsd
 
-import "sluice/internal/model"
+import (
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
 
 // MetricNames are the metrics Kong's statsd plugin knows.
 var MetricNames = []any{"kong_latency", "latency", "request_count", "request_per_user", "request_size", "response_size",
@@ -63,16 +66,7 @@ var Schema = &model.Schema{
 		{Name: "queue_size", Type: model.TypeInteger},
 		{Name: "flush_timeout", Type: model.TypeNumber},
 		{Name: "tag_style", Type: model.TypeString, OneOf: []any{"dogstatsd", "influxdb", "librato", "signalfx"}},
-		{Name: "queue", Type: model.TypeRecord, Required: true, Fields: []*model.Field{
-			{Name: "max_batch_size", Type: model.TypeInteger, Default: 1, Between: []float64{1, 1000000}},
-			{Name: "max_coalescing_delay", Type: model.TypeNumber, Default: 1, Between: []float64{0, 3600}},
-			{Name: "max_entries", Type: model.TypeInteger, Default: 10000, Between: []float64{1, 1000000}},
-			{Name: "max_bytes", Type: model.TypeInteger},
-			{Name: "max_retry_time", Type: model.TypeNumber, Default: 60},
-			{Name: "initial_retry_delay", Type: model.TypeNumber, Default: 0.01, Between: []float64{0.001, 1000000}},
-			{Name: "max_retry_delay", Type: model.TypeNumber, Default: 60, Between: []float64{0.001, 1000000}},
-			{Name: "concurrency_limit", Type: model.TypeInteger, Default: 1, OneOf: []any{-1, 1}},
-		}},
+		plugin.QueueField(),
 	},
 }
 
