@@ -42,16 +42,47 @@ type OutboxOptions struct {
 	OnDrop func()
 }
 
-var outboxes sync.WaitGroup // running outbox goroutines
+// outboxes counts the running outbox goroutines. Not a WaitGroup: an
+// outbox may start (a build still running at shutdown) while
+// WaitOutboxes waits, which a WaitGroup forbids.
+var outboxes struct {
+	sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil when nobody waits
+}
+
+func outboxStarted() {
+	outboxes.Lock()
+	outboxes.n++
+	outboxes.Unlock()
+}
+
+func outboxEnded() {
+	outboxes.Lock()
+	defer outboxes.Unlock()
+	outboxes.n--
+	if outboxes.n == 0 && outboxes.idle != nil {
+		close(outboxes.idle)
+		outboxes.idle = nil
+	}
+}
 
 // WaitOutboxes returns once every stopped outbox has delivered its queue,
 // or when ctx is done: for a graceful stop, after the plugin instances
 // were closed.
 func WaitOutboxes(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { outboxes.Wait(); close(done) }()
+	outboxes.Lock()
+	if outboxes.n == 0 {
+		outboxes.Unlock()
+		return nil
+	}
+	if outboxes.idle == nil {
+		outboxes.idle = make(chan struct{})
+	}
+	idle := outboxes.idle
+	outboxes.Unlock()
 	select {
-	case <-done:
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -67,9 +98,9 @@ const MaxOutboxEntries = 65536
 func NewOutbox(o OutboxOptions) *Outbox {
 	b := &Outbox{maxBytes: o.Bytes, queue: make(chan []byte, min(max(o.Entries, 1), MaxOutboxEntries)), deliver: o.Deliver,
 		finish: o.Finish, onDrop: o.OnDrop, stop: make(chan struct{}), done: make(chan struct{})}
-	outboxes.Add(1)
+	outboxStarted()
 	go func() {
-		defer outboxes.Done()
+		defer outboxEnded()
 		b.run()
 	}()
 	return b

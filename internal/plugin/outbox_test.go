@@ -118,3 +118,35 @@ func TestOutboxStopDropsAfterFailure(t *testing.T) {
 		t.Errorf("attempts %d, delivered %d, dropped %d; want at most 2 attempts and 5 dropped", attempts, d, dr)
 	}
 }
+
+// TestWaitOutboxesWhileOneStarts: an outbox may start while WaitOutboxes
+// waits (a build still running at shutdown); the wait ends when every
+// outbox has ended, or at its deadline.
+func TestWaitOutboxesWhileOneStarts(t *testing.T) {
+	a := NewOutbox(OutboxOptions{Entries: 1, Bytes: 10, Deliver: func([]byte) error { return nil }})
+	waited := make(chan error, 1)
+	go func() { waited <- WaitOutboxes(context.Background()) }()
+	b := NewOutbox(OutboxOptions{Entries: 1, Bytes: 10, Deliver: func([]byte) error { return nil }})
+	a.Stop()
+	select {
+	case <-waited:
+		t.Fatal("WaitOutboxes returned while an outbox still ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.Stop()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitOutboxes did not return after every outbox ended")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	c := NewOutbox(OutboxOptions{Entries: 1, Bytes: 10, Deliver: func([]byte) error { return nil }})
+	defer c.Stop()
+	if err := WaitOutboxes(ctx); err == nil {
+		t.Error("WaitOutboxes returned nil while an outbox ran; want the context's error")
+	}
+}
