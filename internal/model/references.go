@@ -4,14 +4,14 @@ package model
 // the schema marks referenceable (also inside records, arrays and map
 // values) replaced by what resolve returns for it. cfg itself is not
 // modified: the maps and slices on the way to a replaced value are copied,
-// the rest is shared. It returns cfg unchanged when it holds no reference,
-// and the first error of resolve.
-func ResolveReferences(fields []*Field, cfg map[string]any, resolve func(ref string) (string, error)) (map[string]any, error) {
-	out, changed, err := resolveRecord(fields, cfg, resolve)
+// the rest is shared. changed is false (and out is cfg) when cfg holds no
+// reference; err is the first error of resolve.
+func ResolveReferences(fields []*Field, cfg map[string]any, resolve func(ref string) (string, error)) (out map[string]any, changed bool, err error) {
+	out, changed, err = resolveRecord(fields, cfg, resolve)
 	if err != nil || !changed {
-		return cfg, err
+		return cfg, false, err
 	}
-	return out, nil
+	return out, true, nil
 }
 
 func resolveRecord(fields []*Field, rec map[string]any, resolve func(string) (string, error)) (map[string]any, bool, error) {

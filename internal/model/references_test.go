@@ -27,7 +27,7 @@ func TestResolveReferences(t *testing.T) {
 		"list":     []any{"x", "{vault://env/c}"},
 		"redis":    map[string]any{"password": "{vault://env/d}"},
 	}
-	out, err := ResolveReferences(fields, cfg, resolve)
+	out, _, err := ResolveReferences(fields, cfg, resolve)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +42,10 @@ func TestResolveReferences(t *testing.T) {
 	}
 
 	plain := map[string]any{"password": "literal"}
-	if got, err := ResolveReferences(fields, plain, resolve); err != nil || got["password"] != "literal" {
+	if got, _, err := ResolveReferences(fields, plain, resolve); err != nil || got["password"] != "literal" {
 		t.Errorf("no reference: %v %v", got, err)
 	}
-	if _, err := ResolveReferences(fields, map[string]any{"password": "{vault://env/missing}"}, resolve); err == nil {
+	if _, _, err := ResolveReferences(fields, map[string]any{"password": "{vault://env/missing}"}, resolve); err == nil {
 		t.Error("an unresolvable reference gave no error")
 	}
 }

@@ -3,6 +3,7 @@ package plugin
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"sluice/internal/model"
 )
@@ -19,8 +20,35 @@ const (
 type headerPair struct{ name, value string }
 
 // RequestHeader returns the first value of a request header (as it will be
-// sent upstream, including changes made by earlier plugins).
-func (c *Ctx) RequestHeader(name string) string { return c.Request.Header.Get(name) }
+// sent upstream, including changes made by earlier plugins); see
+// GetHeader.
+func (c *Ctx) RequestHeader(name string) string {
+	v, _ := GetHeader(c.Request, name)
+	return v
+}
+
+// GetHeader is kong.request.get_header: the first value of a request
+// header, by a name whose underscores stand for dashes; ok is false when
+// the request has none. Go's server keeps Host and Transfer-Encoding out
+// of the header map; they are read where it keeps them.
+func GetHeader(r *http.Request, name string) (v string, ok bool) {
+	name = strings.ReplaceAll(name, "_", "-")
+	switch {
+	case strings.EqualFold(name, "host"):
+		if r.Host != "" {
+			return r.Host, true
+		}
+	case strings.EqualFold(name, "transfer-encoding"):
+		if len(r.TransferEncoding) > 0 {
+			return strings.Join(r.TransferEncoding, ", "), true
+		}
+	}
+	vs := r.Header.Values(name)
+	if len(vs) == 0 {
+		return "", false
+	}
+	return vs[0], true
+}
 
 // SetRequestHeader sets a header of the request sent upstream.
 func (c *Ctx) SetRequestHeader(name, value string) { c.Request.Header.Set(name, value) }

@@ -120,13 +120,10 @@ func NewLogEntry(c *Ctx, now time.Time) *LogEntry {
 		if r.TLS != nil {
 			scheme = "https"
 		}
-		uri := r.RequestURI
-		if uri == "" {
-			uri = r.URL.RequestURI()
-		}
+		uri := RequestURI(r)
 		e.Request = LogRequest{
 			ID: r.Header.Get("X-Kong-Request-Id"), URI: uri, URL: scheme + "://" + r.Host + uri,
-			QueryString: logQueryMap(r.URL.RawQuery), Method: r.Method,
+			QueryString: QueryTable(r.URL.RawQuery), Method: r.Method,
 			Headers: logHeaderMap(r.Header, true), Size: t.RequestSize,
 		}
 	}
@@ -141,6 +138,19 @@ func NewLogEntry(c *Ctx, now time.Time) *LogEntry {
 		e.AuthenticatedEntity = &LogAuth{ID: c.Credential, ConsumerID: c.Consumer.ID}
 	}
 	return e
+}
+
+// HeaderTable is kong.request.get_headers(): lower-case names, one value
+// as a string, several as a list.
+func HeaderTable(h http.Header) map[string]any { return logHeaderMap(h, false) }
+
+// RequestURI is the request target as the client sent it (nginx's
+// $request_uri): path and query, not normalized.
+func RequestURI(r *http.Request) string {
+	if r.RequestURI != "" {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
 }
 
 // logHeaderMap lower-cases names; one value is a string, several an array.
@@ -164,8 +174,9 @@ func logHeaderMap(h http.Header, redact bool) map[string]any {
 	return m
 }
 
-// logQueryMap is Kong's get_query: a value-less argument is true.
-func logQueryMap(raw string) map[string]any {
+// QueryTable is kong.request.get_query() of a raw query string: an
+// argument without "=" is true, a repeated one a list of its values.
+func QueryTable(raw string) map[string]any {
 	m := map[string]any{}
 	for raw != "" {
 		var kv string

@@ -16,7 +16,7 @@ func FuzzLogQueryMap(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		m := logQueryMap(raw)
+		m := QueryTable(raw)
 		vals, err := url.ParseQuery(raw)
 		if err != nil {
 			return

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"errors"
-	"reflect"
 	"runtime"
 	"sort"
 	"strconv"
@@ -440,19 +439,11 @@ func withSecrets(p *model.Plugin, def *plugin.Definition, secrets func(string) (
 	if secrets == nil || def.Schema == nil || p.Config == nil {
 		return p, nil
 	}
-	cfg, err := model.ResolveReferences(def.Schema.Fields, p.Config, secrets)
-	if err != nil {
-		return nil, err
-	}
-	if sameMap(cfg, p.Config) {
-		return p, nil
+	cfg, changed, err := model.ResolveReferences(def.Schema.Fields, p.Config, secrets)
+	if err != nil || !changed {
+		return p, err
 	}
 	cp := *p
 	cp.Config = cfg
 	return &cp, nil
-}
-
-// sameMap reports whether a and b are the same map (not equal contents).
-func sameMap(a, b map[string]any) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

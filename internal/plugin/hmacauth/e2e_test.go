@@ -15,16 +15,25 @@ import (
 	"sluice/internal/proxytest"
 )
 
-func TestThroughProxy(t *testing.T) {
+// cid is the consumer alice's id; her hmac-auth credential is alice-hmac,
+// secret s3cret.
+const cid = "00000000-0000-4000-8000-0000000000c1"
+
+// serveAlice serves an echo upstream behind hmac-auth configured with cfg.
+func serveAlice(t *testing.T, cfg string) *proxytest.Gateway {
+	t.Helper()
 	up := httptest.NewServer(proxytest.EchoUpstream)
 	t.Cleanup(up.Close)
-	cfg := proxytest.Config(t, up.URL, map[string]string{"hmac-auth": `{"hide_credentials":true,"realm":"orders","validate_request_body":true}`})
+	c := proxytest.Config(t, up.URL, map[string]string{"hmac-auth": cfg})
 	alice := "alice"
-	cid := "00000000-0000-4000-8000-0000000000c1"
-	cfg.Consumers = []*model.Consumer{{ID: cid, Username: &alice}}
-	cfg.HMACAuthCredentials = []*model.HMACAuthCredential{{ID: "00000000-0000-4000-8000-0000000000a1",
+	c.Consumers = []*model.Consumer{{ID: cid, Username: &alice}}
+	c.HMACAuthCredentials = []*model.HMACAuthCredential{{ID: "00000000-0000-4000-8000-0000000000a1",
 		Consumer: &model.ForeignKey{ID: cid}, Username: "alice-hmac", Secret: "s3cret"}}
-	g := proxytest.Serve(t, cfg)
+	return proxytest.Serve(t, c)
+}
+
+func TestThroughProxy(t *testing.T) {
+	g := serveAlice(t, `{"hide_credentials":true,"realm":"orders","validate_request_body":true}`)
 
 	date := time.Now().UTC().Format(http.TimeFormat)
 	body := `{"order":1}`
@@ -62,15 +71,7 @@ func TestThroughProxy(t *testing.T) {
 // TestSignedHostThroughProxy: a client that signs the Host header (Go's
 // server keeps it out of the header map) is verified.
 func TestSignedHostThroughProxy(t *testing.T) {
-	up := httptest.NewServer(proxytest.EchoUpstream)
-	t.Cleanup(up.Close)
-	cfg := proxytest.Config(t, up.URL, map[string]string{"hmac-auth": `{}`})
-	alice := "alice"
-	cid := "00000000-0000-4000-8000-0000000000c1"
-	cfg.Consumers = []*model.Consumer{{ID: cid, Username: &alice}}
-	cfg.HMACAuthCredentials = []*model.HMACAuthCredential{{ID: "00000000-0000-4000-8000-0000000000a1",
-		Consumer: &model.ForeignKey{ID: cid}, Username: "alice-hmac", Secret: "s3cret"}}
-	g := proxytest.Serve(t, cfg)
+	g := serveAlice(t, `{}`)
 	date := time.Now().UTC().Format(http.TimeFormat)
 	host := strings.TrimPrefix(g.URL, "http://")
 	m := hmac.New(sha256.New, []byte("s3cret"))

@@ -167,8 +167,9 @@ func parseRE(v string) (params, bool) {
 // message of Kong's 401.
 func (h *HMACAuth) authenticate(c *plugin.Ctx) string {
 	r := c.Request
-	auth, proxyAuth := header(r, "authorization"), header(r, "proxy-authorization")
-	if auth == nil && proxyAuth == nil {
+	auth, hasAuth := plugin.GetHeader(r, "authorization")
+	proxyAuth, hasProxyAuth := plugin.GetHeader(r, "proxy-authorization")
+	if !hasAuth && !hasProxyAuth {
 		return msgUnauthorized
 	}
 	if !h.dateWithinSkew(r, "x-date") && !h.dateWithinSkew(r, "date") {
@@ -176,12 +177,12 @@ func (h *HMACAuth) authenticate(c *plugin.Ctx) string {
 	}
 	var p params
 	ok := false
-	if proxyAuth != nil {
-		p, ok = parse(*proxyAuth)
+	if hasProxyAuth {
+		p, ok = parse(proxyAuth)
 	}
 	if !ok {
-		if auth != nil {
-			p, ok = parse(*auth)
+		if hasAuth {
+			p, ok = parse(auth)
 		}
 		if h.conf.HideCredentials {
 			c.ClearRequestHeader("Authorization")
@@ -223,38 +224,14 @@ func (h *HMACAuth) authenticate(c *plugin.Ctx) string {
 	return ""
 }
 
-// header is kong.request.get_header: the first value, by a name whose
-// underscores stand for dashes; nil when absent. Go's server keeps Host
-// and Transfer-Encoding out of the header map; they are read where it
-// keeps them, as a client that signs them expects.
-func header(r *http.Request, name string) *string {
-	name = strings.ReplaceAll(name, "_", "-")
-	switch {
-	case strings.EqualFold(name, "host"):
-		if r.Host != "" {
-			return &r.Host
-		}
-	case strings.EqualFold(name, "transfer-encoding"):
-		if len(r.TransferEncoding) > 0 {
-			v := strings.Join(r.TransferEncoding, ", ")
-			return &v
-		}
-	}
-	vs := r.Header.Values(name)
-	if len(vs) == 0 {
-		return nil
-	}
-	return &vs[0]
-}
-
 // dateWithinSkew reports whether the header holds an HTTP date within
 // clock_skew seconds of now (whole seconds, as ngx.time).
 func (h *HMACAuth) dateWithinSkew(r *http.Request, name string) bool {
-	v := header(r, name)
-	if v == nil {
+	v, ok := plugin.GetHeader(r, name)
+	if !ok {
 		return false
 	}
-	t, err := http.ParseTime(*v)
+	t, err := http.ParseTime(v)
 	if err != nil {
 		return false
 	}
@@ -272,10 +249,10 @@ func signingString(r *http.Request, names []string) []byte {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		if v := header(r, name); v != nil {
+		if v, ok := plugin.GetHeader(r, name); ok {
 			b.WriteString(name)
 			b.WriteString(": ")
-			b.WriteString(*v)
+			b.WriteString(v)
 			continue
 		}
 		switch name {
@@ -283,11 +260,11 @@ func signingString(r *http.Request, names []string) []byte {
 			b.WriteString("@request-target: ")
 			b.WriteString(strings.ToLower(r.Method))
 			b.WriteByte(' ')
-			b.WriteString(requestURI(r))
+			b.WriteString(plugin.RequestURI(r))
 		case "request-line":
 			b.WriteString(r.Method)
 			b.WriteByte(' ')
-			b.WriteString(requestURI(r))
+			b.WriteString(plugin.RequestURI(r))
 			b.WriteString(" HTTP/")
 			b.WriteString(strconv.Itoa(r.ProtoMajor))
 			b.WriteByte('.')
@@ -298,14 +275,6 @@ func signingString(r *http.Request, names []string) []byte {
 		}
 	}
 	return b.Bytes()
-}
-
-// requestURI is the path and query as the client sent them.
-func requestURI(r *http.Request) string {
-	if r.RequestURI != "" {
-		return r.RequestURI
-	}
-	return r.URL.RequestURI()
 }
 
 func sign(algorithm, secret string, msg []byte) []byte {
@@ -347,12 +316,12 @@ func validDigest(r *http.Request) bool {
 		}
 		body = b
 	}
-	d := header(r, "digest")
-	if d == nil {
+	d, ok := plugin.GetHeader(r, "digest")
+	if !ok {
 		return len(body) == 0
 	}
 	sum := sha256.Sum256(body)
-	return *d == "SHA-256="+base64.StdEncoding.EncodeToString(sum[:])
+	return d == "SHA-256="+base64.StdEncoding.EncodeToString(sum[:])
 }
 
 var _ plugin.Accessor = (*HMACAuth)(nil)

@@ -29,3 +29,10 @@ func validateURL(v any) string {
 	}
 	return ""
 }
+
+// Config is the decoded config record.
+type Config struct {
+	StatusCode       int    `json:"status_code"`
+	Location         string `json:"location"`
+	KeepIncomingPath bool   `json:"keep_incoming_path"`
+}

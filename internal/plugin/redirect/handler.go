@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
 
@@ -18,17 +19,11 @@ type Redirect struct {
 
 // New builds an instance from a validated config.
 func New(cfg map[string]any, _ plugin.Deps) (any, error) {
-	r := &Redirect{status: 301}
-	switch n := cfg["status_code"].(type) {
-	case float64:
-		r.status = int(n)
-	case int:
-		r.status = n
-	case int64:
-		r.status = int(n)
+	var c Config
+	if err := model.Decode(cfg, &c); err != nil {
+		return nil, err
 	}
-	r.location, _ = cfg["location"].(string)
-	r.keep, _ = cfg["keep_incoming_path"].(bool)
+	r := &Redirect{status: c.StatusCode, location: c.Location, keep: c.KeepIncomingPath}
 	if r.keep {
 		u, err := url.Parse(r.location)
 		if err != nil {

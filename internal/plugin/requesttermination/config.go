@@ -37,3 +37,13 @@ func present(v any) bool {
 	s, ok := v.(string)
 	return ok && s != ""
 }
+
+// Config is the decoded config record.
+type Config struct {
+	StatusCode  int     `json:"status_code"`
+	Message     string  `json:"message"`
+	ContentType string  `json:"content_type"`
+	Body        *string `json:"body"` // nil: not configured ("" is a body)
+	Echo        bool    `json:"echo"`
+	Trigger     string  `json:"trigger"`
+}

@@ -5,10 +5,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
 
@@ -43,27 +43,21 @@ type Terminator struct {
 
 // New builds an instance from a validated config.
 func New(cfg map[string]any, _ plugin.Deps) (any, error) {
-	t := &Terminator{status: 503}
-	switch n := cfg["status_code"].(type) {
-	case float64:
-		t.status = int(n)
-	case int:
-		t.status = n
-	case int64:
-		t.status = int(n)
+	var c Config
+	if err := model.Decode(cfg, &c); err != nil {
+		return nil, err
 	}
-	t.echo, _ = cfg["echo"].(bool)
-	t.trigger, _ = cfg["trigger"].(string)
-	if b, ok := cfg["body"].(string); ok && !t.echo {
-		t.body = []byte(b)
-		ct, _ := cfg["content_type"].(string)
+	t := &Terminator{status: c.StatusCode, echo: c.Echo, trigger: c.Trigger}
+	if c.Body != nil && !t.echo {
+		t.body = []byte(*c.Body)
+		ct := c.ContentType
 		if ct == "" {
 			ct = defaultContentType
 		}
 		t.header = http.Header{"Content-Type": {ct}}
 		return t, nil
 	}
-	t.message, _ = cfg["message"].(string)
+	t.message = c.Message
 	if t.message == "" {
 		t.message = defaultMessages[t.status]
 	}
@@ -117,8 +111,8 @@ func (t *Terminator) echoBody(c *plugin.Ctx) []byte {
 		Scheme:  "http",
 		Host:    hostOnly(r.Host),
 		Port:    localPort(r),
-		Headers: headerTable(r.Header),
-		Query:   queryTable(r.URL.RawQuery),
+		Headers: plugin.HeaderTable(r.Header),
+		Query:   plugin.QueryTable(r.URL.RawQuery),
 		Method:  r.Method,
 		Path:    rawPath(r),
 	}}
@@ -149,58 +143,6 @@ func (t *Terminator) echoBody(c *plugin.Ctx) []byte {
 	return b
 }
 
-// headerTable is kong.request.get_headers(): lower-case names, one value
-// as a string, several as a list.
-func headerTable(h http.Header) map[string]any {
-	out := make(map[string]any, len(h))
-	for k, vs := range h {
-		name := strings.ToLower(k)
-		if len(vs) == 1 {
-			out[name] = vs[0]
-			continue
-		}
-		list := make([]any, len(vs))
-		for i, v := range vs {
-			list[i] = v
-		}
-		out[name] = list
-	}
-	return out
-}
-
-// queryTable is kong.request.get_query() of a query string: an argument
-// without "=" is true, a repeated one a list of its values in order.
-func queryTable(raw string) map[string]any {
-	out := map[string]any{}
-	for part := range strings.SplitSeq(raw, "&") {
-		if part == "" {
-			continue
-		}
-		k, v, hasValue := strings.Cut(part, "=")
-		key, err := url.QueryUnescape(k)
-		if err != nil {
-			key = k
-		}
-		var val any = true
-		if hasValue {
-			s, err := url.QueryUnescape(v)
-			if err != nil {
-				s = v
-			}
-			val = s
-		}
-		switch cur := out[key].(type) {
-		case nil:
-			out[key] = val
-		case []any:
-			out[key] = append(cur, val)
-		default:
-			out[key] = []any{cur, val}
-		}
-	}
-	return out
-}
-
 // parsedBody is kong.request.get_body() for the types it parses: a JSON
 // document, or a form (urlencoded); nil otherwise.
 func parsedBody(contentType string, raw []byte) any {
@@ -212,7 +154,7 @@ func parsedBody(contentType string, raw []byte) any {
 			return v
 		}
 	case "application/x-www-form-urlencoded":
-		return queryTable(string(raw))
+		return plugin.QueryTable(string(raw))
 	}
 	return nil
 }

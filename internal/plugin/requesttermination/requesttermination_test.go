@@ -116,7 +116,7 @@ func TestTrigger(t *testing.T) {
 }
 
 func TestQueryTable(t *testing.T) {
-	got := queryTable("a=1&b&c=&a=2&d%20e=f%2Fg&&h=x=y")
+	got := plugin.QueryTable("a=1&b&c=&a=2&d%20e=f%2Fg&&h=x=y")
 	want := map[string]any{"a": []any{"1", "2"}, "b": true, "c": "", "d e": "f/g", "h": "x=y"}
 	if len(got) != len(want) {
 		t.Fatalf("got %v; want %v", got, want)
@@ -164,7 +164,7 @@ func FuzzQueryTable(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		for k, v := range queryTable(raw) {
+		for k, v := range plugin.QueryTable(raw) {
 			switch x := v.(type) {
 			case string, bool:
 			case []any:
