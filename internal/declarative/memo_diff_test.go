@@ -568,14 +568,9 @@ func runMemoChain(t testing.TB, seed int64, ops []byte) chainStats {
 		data := c.render()
 		now := fixedNow.Add(time.Duration(step) * 1500 * time.Millisecond) // a reload later
 		withMemo, errMemo := diffParse(data, prev, now)
-		lastMemo.Lock()
-		saved := lastMemo.m
-		lastMemo.m = nil
-		lastMemo.Unlock()
+		restore := setAsideMemo()
 		full, errFull := diffParse(data, prev, now)
-		lastMemo.Lock()
-		lastMemo.m = saved
-		lastMemo.Unlock()
+		restore()
 
 		if a, b := errorText(errMemo), errorText(errFull); a != b {
 			t.Fatalf("seed %d step %d: errors differ\nwith the memo: %s\nfull parse:    %s\nconfig: %s", seed, step, a, b, data)

@@ -8,10 +8,29 @@ import (
 	"sluice/internal/model"
 )
 
+// forgetMemo drops the memo and the element templates: the next parse
+// does all the work.
 func forgetMemo() {
 	lastMemo.Lock()
 	lastMemo.m = nil
 	lastMemo.Unlock()
+	lastElems.Store(nil)
+}
+
+// setAsideMemo forgets the memo and the element templates until the
+// returned function puts them back.
+func setAsideMemo() (restore func()) {
+	lastMemo.Lock()
+	saved := lastMemo.m
+	lastMemo.Unlock()
+	elems := lastElems.Load()
+	forgetMemo()
+	return func() {
+		lastMemo.Lock()
+		lastMemo.m = saved
+		lastMemo.Unlock()
+		lastElems.Store(elems)
+	}
 }
 
 // parseOver parses data over prev, with the memo of prev when useMemo (prev

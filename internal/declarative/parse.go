@@ -52,7 +52,8 @@ func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 			// kept only as a summary (see summarize): nothing of the
 			// generic tree is there for an error report, which a second
 			// parse makes, as after a release.
-			l = &loader{input: top, stream: lists, tree: newNode(), release: true, released: true}
+			l = &loader{input: top, stream: lists, tree: newNode(), release: true, released: true,
+				elems: elemTemplates{}}
 		}
 	}
 	if l == nil {
@@ -180,6 +181,13 @@ type loader struct {
 	now        time.Time
 	items      []*item
 	fallback   map[string]int
+	// Element templates (elements.go): fallbackOf is the fallbackKey of
+	// each streamed item whose id came from one, noTemplate is set when
+	// the element being visited cannot have a template, elems are the
+	// templates of this parse's elements.
+	fallbackOf map[*item]string
+	noTemplate bool
+	elems      elemTemplates
 }
 
 const nilUUID = "00000000-0000-0000-0000-000000000000"
@@ -190,6 +198,11 @@ func (l *loader) load() (*model.Config, error) {
 		if list, ok := l.stream[k.name]; ok {
 			for i, src := range list {
 				sched.Point()
+				key := l.elemKey(k, src)
+				if t := templateFor(key); t != nil && l.fromTemplate(t, src, i+1) {
+					l.elems[key] = t
+					continue
+				}
 				v, err := l.elements.decode(src)
 				if err != nil {
 					l.rootErr(k.name, err.Error()) // cannot happen: streamJSON read it
@@ -203,6 +216,10 @@ func (l *loader) load() (*model.Config, error) {
 				for _, it := range l.items[first:] {
 					l.summarize(it)
 				}
+				if !l.noTemplate && len(l.items) > first {
+					l.elems[key] = l.template(first)
+				}
+				l.noTemplate = false
 			}
 			delete(l.stream, k.name)
 			continue
@@ -444,6 +461,12 @@ func (l *loader) visit(k *kind, v any, index int, parent *item, parentField stri
 			l.fallback[key] = n + 1
 			if n > 0 {
 				key += "#" + strconv.Itoa(n)
+				l.noTemplate = true // the id depends on the entities before
+			} else if l.stream != nil {
+				if l.fallbackOf == nil {
+					l.fallbackOf = map[*item]string{}
+				}
+				l.fallbackOf[it] = key
 			}
 		}
 		it.id = DeterministicID(k.name, key)
@@ -931,6 +954,10 @@ func (l *loader) build() (*model.Config, error) {
 	}
 	if l.release {
 		l.remember(cfg)
+	}
+	if l.elems != nil {
+		elems := l.elems // not &l.elems, which would keep the loader
+		lastElems.Store(&elems)
 	}
 	return cfg, nil
 }
