@@ -9,6 +9,7 @@ import (
 	_ "sluice/internal/plugin/botdetection"
 	_ "sluice/internal/plugin/correlationid"
 	_ "sluice/internal/plugin/cors"
+	_ "sluice/internal/plugin/datadog"
 	_ "sluice/internal/plugin/filelog"
 	_ "sluice/internal/plugin/hmacauth"
 	_ "sluice/internal/plugin/httplog"

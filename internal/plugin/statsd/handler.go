@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"sluice/internal/metrics"
 	"sluice/internal/model"
@@ -18,9 +17,6 @@ import (
 // QueueBytes bounds each destination's queue in bytes (queue.max_bytes
 // when set); queue.max_entries bounds it in requests.
 const QueueBytes = 16 << 20
-
-// tcpTimeout is Kong's connect timeout for use_tcp.
-const tcpTimeout = time.Second
 
 // workspace is the one workspace sluice has; both workspace identifiers
 // name it.
@@ -43,7 +39,7 @@ type StatsD struct {
 	conf   Config
 	prefix string
 	ranges [][2]int
-	s      *sender
+	s      *plugin.StatsDSink
 	close  sync.Once
 }
 
@@ -75,7 +71,9 @@ func New(cfg map[string]any, _ plugin.Deps) (any, error) {
 	if c.Queue.MaxBytes != nil && *c.Queue.MaxBytes > 0 {
 		maxBytes = *c.Queue.MaxBytes
 	}
-	p.s = acquire(c, max(c.Queue.MaxEntries, 1), maxBytes)
+	p.s = plugin.AcquireStatsDSink(plugin.StatsDSinkOptions{Kind: Name, Host: c.Host, Port: c.Port, TCP: c.UseTCP,
+		PacketSize: int(c.UDPPacketSize), Entries: c.Queue.MaxEntries, Bytes: maxBytes,
+		OnDrop: dropped.With(net.JoinHostPort(c.Host, strconv.Itoa(c.Port))).Inc})
 	return p, nil
 }
 
@@ -87,12 +85,12 @@ func (p *StatsD) Log(c *plugin.Ctx) {
 	var b bytes.Buffer
 	p.lines(&b, c)
 	if b.Len() > 0 {
-		p.s.box.Put(b.Bytes())
+		p.s.Put(b.Bytes())
 	}
 }
 
 // Close releases the destination's sender.
-func (p *StatsD) Close() { p.close.Do(func() { release(p.s) }) }
+func (p *StatsD) Close() { p.close.Do(p.s.Release) }
 
 // allowed: no list allows every status; an empty one none, as in Kong.
 func (p *StatsD) allowed(status int) bool {
@@ -315,109 +313,4 @@ func (p *StatsD) tagged(b *bytes.Buffer, c *plugin.Ctx, m *Metric, stat, value, 
 		writeRate(b, m.SampleRate)
 	}
 	b.WriteByte('\n')
-}
-
-// sender owns one destination: its outbox and its socket.
-type sender struct {
-	key        string
-	addr       string
-	tcp        bool
-	packetSize int
-	box        *plugin.Outbox
-	conn       net.Conn // the outbox goroutine's alone
-	dialed     time.Time
-}
-
-// redial is how long a UDP socket is used before it is opened again, so
-// that a change of the host's address is followed.
-const redial = 30 * time.Second
-
-var senders plugin.Shared[*sender]
-
-func acquire(c Config, entries int, maxBytes int64) *sender {
-	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
-	key := addr + "|" + strconv.FormatBool(c.UseTCP) + "|" + strconv.Itoa(int(c.UDPPacketSize)) +
-		"|" + strconv.Itoa(entries) + "|" + strconv.FormatInt(maxBytes, 10)
-	return senders.Acquire(key, func() *sender {
-		s := &sender{key: key, addr: addr, tcp: c.UseTCP, packetSize: int(c.UDPPacketSize)}
-		s.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: entries, Bytes: maxBytes,
-			Deliver: s.send, Finish: s.closeConn, OnDrop: dropped.With(addr).Inc})
-		return s
-	})
-}
-
-func release(s *sender) { senders.Release(s.key, func(s *sender) { s.box.Stop() }) }
-
-// send writes one request's lines (each ending in a newline): over TCP as
-// they are; over UDP one datagram per line, or with udp_packet_size as
-// few datagrams as fit, lines joined by newlines.
-func (s *sender) send(entry []byte) error {
-	if s.conn != nil && !s.tcp && time.Since(s.dialed) > redial {
-		s.closeConn()
-	}
-	if s.conn == nil {
-		network := "udp"
-		if s.tcp {
-			network = "tcp"
-		}
-		c, err := net.DialTimeout(network, s.addr, tcpTimeout)
-		if err != nil {
-			return err
-		}
-		s.conn, s.dialed = c, time.Now()
-	}
-	err := s.write(entry)
-	if err != nil {
-		s.closeConn()
-	}
-	return err
-}
-
-func (s *sender) write(entry []byte) error {
-	if s.tcp {
-		_ = s.conn.SetWriteDeadline(time.Now().Add(tcpTimeout))
-		_, err := s.conn.Write(entry)
-		return err
-	}
-	lines := bytes.Split(bytes.TrimSuffix(entry, []byte{'\n'}), []byte{'\n'})
-	if s.packetSize <= 0 {
-		for _, l := range lines {
-			if _, err := s.conn.Write(l); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var packet [][]byte
-	size := 0
-	flush := func() error {
-		if size == 0 {
-			return nil
-		}
-		_, err := s.conn.Write(bytes.Join(packet, []byte{'\n'}))
-		packet, size = packet[:0], 0
-		return err
-	}
-	// Kong's packing: a line that does not fit sends what is gathered and
-	// starts the next datagram (alone, if it is larger than a datagram);
-	// each gathered line counts its length and a newline.
-	for _, l := range lines {
-		if size+len(l) > s.packetSize {
-			if err := flush(); err != nil {
-				return err
-			}
-			packet, size = append(packet, l), len(l)
-			continue
-		}
-		packet = append(packet, l)
-		size += len(l) + 1
-	}
-	return flush()
-}
-
-func (s *sender) closeConn() {
-	if s.conn != nil {
-		_ = s.conn.Close()
-		s.conn = nil
-	}
 }

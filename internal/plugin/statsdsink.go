@@ -1,0 +1,145 @@
+package plugin
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"time"
+)
+
+// StatsDSink sends StatsD lines to one destination, over UDP or TCP,
+// through a bounded Outbox drained by one goroutine. Plugins that emit
+// StatsD metrics (statsd, datadog) share one sink per destination and
+// settings: AcquireStatsDSink makes it on first use, Release stops it after
+// the last user.
+type StatsDSink struct {
+	key        string
+	addr       string
+	tcp        bool
+	packetSize int
+	box        *Outbox
+	conn       net.Conn // the outbox goroutine's alone
+	dialed     time.Time
+}
+
+// StatsDSinkOptions names a destination and its queue.
+type StatsDSinkOptions struct {
+	// Kind separates the sinks of different plugins (their OnDrop).
+	Kind string
+	Host string
+	Port int
+	TCP  bool
+	// PacketSize, over UDP, packs an entry's lines into datagrams of at
+	// most this many bytes (Kong's udp_packet_size); 0 sends one datagram
+	// per line.
+	PacketSize int
+	// Entries and Bytes bound the queue.
+	Entries int
+	Bytes   int64
+	// OnDrop counts an entry dropped (queue full, send failed, stopped).
+	OnDrop func()
+}
+
+// statsdTimeout bounds a TCP connect and write (Kong's 1 s).
+const statsdTimeout = time.Second
+
+// statsdRedial is how long a UDP socket is used before it is opened
+// again, so that a change of the host's address is followed.
+const statsdRedial = 30 * time.Second
+
+var statsdSinks Shared[*StatsDSink]
+
+// AcquireStatsDSink returns the sink for o, shared with every user of the
+// same options.
+func AcquireStatsDSink(o StatsDSinkOptions) *StatsDSink {
+	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	key := o.Kind + "|" + addr + "|" + strconv.FormatBool(o.TCP) + "|" + strconv.Itoa(o.PacketSize) +
+		"|" + strconv.Itoa(o.Entries) + "|" + strconv.FormatInt(o.Bytes, 10)
+	return statsdSinks.Acquire(key, func() *StatsDSink {
+		s := &StatsDSink{key: key, addr: addr, tcp: o.TCP, packetSize: o.PacketSize}
+		s.box = NewOutbox(OutboxOptions{Entries: max(o.Entries, 1), Bytes: o.Bytes,
+			Deliver: s.send, Finish: s.closeConn, OnDrop: o.OnDrop})
+		return s
+	})
+}
+
+// Put queues one entry: lines each ending in a newline. It never blocks.
+func (s *StatsDSink) Put(entry []byte) { s.box.Put(entry) }
+
+// Release gives the sink back; the last release stops it (what is queued
+// is still sent).
+func (s *StatsDSink) Release() { statsdSinks.Release(s.key, func(s *StatsDSink) { s.box.Stop() }) }
+
+// send writes one entry: over TCP as it is; over UDP one datagram per
+// line, or with a packet size as few datagrams as fit, lines joined by
+// newlines.
+func (s *StatsDSink) send(entry []byte) error {
+	if s.conn != nil && !s.tcp && time.Since(s.dialed) > statsdRedial {
+		s.closeConn()
+	}
+	if s.conn == nil {
+		network := "udp"
+		if s.tcp {
+			network = "tcp"
+		}
+		c, err := net.DialTimeout(network, s.addr, statsdTimeout)
+		if err != nil {
+			return err
+		}
+		s.conn, s.dialed = c, time.Now()
+	}
+	err := s.write(entry)
+	if err != nil {
+		s.closeConn()
+	}
+	return err
+}
+
+func (s *StatsDSink) write(entry []byte) error {
+	if s.tcp {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(statsdTimeout))
+		_, err := s.conn.Write(entry)
+		return err
+	}
+	lines := bytes.Split(bytes.TrimSuffix(entry, []byte{'\n'}), []byte{'\n'})
+	if s.packetSize <= 0 {
+		for _, l := range lines {
+			if _, err := s.conn.Write(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var packet [][]byte
+	size := 0
+	flush := func() error {
+		if size == 0 {
+			return nil
+		}
+		_, err := s.conn.Write(bytes.Join(packet, []byte{'\n'}))
+		packet, size = packet[:0], 0
+		return err
+	}
+	// Kong's packing: a line that does not fit sends what is gathered and
+	// starts the next datagram (alone, if it is larger than a datagram);
+	// each gathered line counts its length and a newline.
+	for _, l := range lines {
+		if size+len(l) > s.packetSize {
+			if err := flush(); err != nil {
+				return err
+			}
+			packet, size = append(packet, l), len(l)
+			continue
+		}
+		packet = append(packet, l)
+		size += len(l) + 1
+	}
+	return flush()
+}
+
+func (s *StatsDSink) closeConn() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+		s.conn = nil
+	}
+}
