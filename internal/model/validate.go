@@ -1008,6 +1008,10 @@ func toInt(v any) (int, bool) {
 	return 0, false
 }
 
+// Number reads a generic number (what config decoding produces: float64,
+// int, json.Number...) as a float64.
+func Number(v any) (float64, bool) { return toFloat(v) }
+
 func toFloat(v any) (float64, bool) {
 	switch t := v.(type) {
 	case float64:

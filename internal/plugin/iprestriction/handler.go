@@ -1,12 +1,12 @@
 package iprestriction
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
 
@@ -28,28 +28,13 @@ func New(cfg map[string]any, _ plugin.Deps) (any, error) {
 	if p.deny, err = prefixes(cfg["deny"]); err != nil {
 		return nil, err
 	}
-	if s, ok := toFloat(cfg["status"]); ok {
+	if s, ok := model.Number(cfg["status"]); ok {
 		p.status = int(s)
 	}
 	if m, ok := cfg["message"].(string); ok {
 		p.message = &m
 	}
 	return p, nil
-}
-
-func toFloat(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
 }
 
 func prefixes(v any) ([]netip.Prefix, error) {

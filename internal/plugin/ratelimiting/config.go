@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"sluice/internal/model"
+	"sluice/internal/plugin"
 )
 
 // dbless is Kong's is_dbless() (database = off): the schema then accepts
@@ -19,37 +20,6 @@ func SetDBless(on bool) { dbless.Store(on) }
 
 // periods in Kong's order, shortest first.
 var periodNames = [...]string{"second", "minute", "hour", "day", "month", "year"}
-
-func redisRecord() *model.Field {
-	return &model.Field{Name: "redis", Type: model.TypeRecord, Fields: []*model.Field{
-		{Name: "host", Type: model.TypeString},
-		{Name: "port", Type: model.TypeInteger, Default: 6379, Between: []float64{0, 65535}},
-		{Name: "timeout", Type: model.TypeInteger, Default: 2000, Between: []float64{0, 2147483646}},
-		{Name: "username", Type: model.TypeString},
-		{Name: "password", Type: model.TypeString, Referenceable: true, Encrypted: true},
-		{Name: "database", Type: model.TypeInteger, Default: 0},
-		{Name: "ssl", Type: model.TypeBoolean, Required: true, Default: false},
-		{Name: "ssl_verify", Type: model.TypeBoolean, Required: true, Default: false},
-		{Name: "server_name", Type: model.TypeString},
-	}}
-}
-
-// flatRedis are the pre-3.6 redis_* fields, still accepted by Kong 3.6+ as
-// deprecated aliases of the redis record's fields.
-var flatRedis = []struct {
-	flat, nested string
-	typ          model.FieldType
-}{
-	{"redis_host", "host", model.TypeString},
-	{"redis_port", "port", model.TypeInteger},
-	{"redis_password", "password", model.TypeString},
-	{"redis_username", "username", model.TypeString},
-	{"redis_ssl", "ssl", model.TypeBoolean},
-	{"redis_ssl_verify", "ssl_verify", model.TypeBoolean},
-	{"redis_server_name", "server_name", model.TypeString},
-	{"redis_timeout", "timeout", model.TypeInteger},
-	{"redis_database", "database", model.TypeInteger},
-}
 
 // Schema is rate-limiting's config record (Kong 3.9 schema.lua).
 var Schema = func() *model.Schema {
@@ -67,34 +37,18 @@ var Schema = func() *model.Schema {
 		model.PathField("path"),
 		&model.Field{Name: "policy", Type: model.TypeString, Default: "local", OneOf: []any{"local", "cluster", "redis"}},
 		&model.Field{Name: "fault_tolerant", Type: model.TypeBoolean, Required: true, Default: true},
-		redisRecord(),
+		plugin.RedisField(),
 		&model.Field{Name: "hide_client_headers", Type: model.TypeBoolean, Required: true, Default: false},
 		&model.Field{Name: "error_code", Type: model.TypeNumber, Default: 429, Gt: model.Float(0)},
 		&model.Field{Name: "error_message", Type: model.TypeString, Default: "API rate limit exceeded"},
 		&model.Field{Name: "sync_rate", Type: model.TypeNumber, Required: true, Default: -1},
 	)
-	for _, f := range flatRedis {
-		// redis_password is Kong's shorthand for redis.password, which is
-		// referenceable ({vault://env/...})
-		s.Fields = append(s.Fields, &model.Field{Name: f.flat, Type: f.typ, Referenceable: f.flat == "redis_password"})
-	}
+	s.Fields = append(s.Fields, plugin.RedisFlatFields()...)
 	s.Checks = []*model.Check{{Custom: &model.CustomCheck{
 		Fn: check,
 	}}}
 	return s
 }()
-
-func num(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	}
-	return 0, false
-}
 
 // check is Kong's at_least_one_of on the periods, the periods' order, and
 // the conditional requirements of limit_by and policy.
@@ -105,7 +59,7 @@ func check(rec map[string]any) ([]string, map[string]any) {
 	var prevName string
 	var prev float64
 	for _, p := range periodNames {
-		v, ok := num(rec[p])
+		v, ok := model.Number(rec[p])
 		if !ok {
 			continue
 		}
@@ -117,7 +71,7 @@ func check(rec map[string]any) ([]string, map[string]any) {
 	}
 	// The same custom validator (validate_periods_order in Kong 3.x
 	// schema.lua) then checks sync_rate, which belongs to the redis policy.
-	if sr, ok := num(rec["sync_rate"]); ok && sr != -1 && len(ent) == 0 {
+	if sr, ok := model.Number(rec["sync_rate"]); ok && sr != -1 && len(ent) == 0 {
 		if rec["policy"] != "redis" {
 			ent = append(ent, "sync_rate can only be used with the redis policy")
 		} else if sr < 0.02 {

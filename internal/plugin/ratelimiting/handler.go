@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
 
@@ -51,52 +52,12 @@ type RateLimiting struct {
 
 const emptyUUID = "00000000-0000-0000-0000-000000000000"
 
-// redisConfig reads the redis record, completed by the deprecated flat
-// redis_* fields where the record has no value.
-func redisConfig(cfg map[string]any) plugin.RedisConfig {
-	r, _ := cfg["redis"].(map[string]any)
-	get := func(nested string) any {
-		if v := r[nested]; v != nil {
-			return v
-		}
-		return cfg["redis_"+nested]
-	}
-	var rc plugin.RedisConfig
-	rc.Host, _ = get("host").(string)
-	if v, ok := num(get("port")); ok {
-		rc.Port = int(v)
-	}
-	rc.Username, _ = get("username").(string)
-	rc.Password, _ = get("password").(string)
-	if v, ok := num(get("database")); ok {
-		rc.Database = int(v)
-	}
-	rc.SSL, _ = get("ssl").(bool)
-	rc.SSLVerify, _ = get("ssl_verify").(bool)
-	rc.ServerName, _ = get("server_name").(string)
-	rc.Timeout = 2 * time.Second
-	if v, ok := num(get("timeout")); ok && v > 0 {
-		rc.Timeout = time.Duration(v) * time.Millisecond
-	}
-	// The flat fields win when the record only holds its defaults.
-	if v, ok := num(cfg["redis_port"]); ok {
-		rc.Port = int(v)
-	}
-	if v, ok := num(cfg["redis_timeout"]); ok && v > 0 {
-		rc.Timeout = time.Duration(v) * time.Millisecond
-	}
-	if v, ok := num(cfg["redis_database"]); ok {
-		rc.Database = int(v)
-	}
-	return rc
-}
-
 // New builds an instance from a validated config. The counters come from
 // deps.State under the plugin id, so that they outlive the snapshot.
 func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	rl := &RateLimiting{limitBy: "consumer", errorCode: 429, errorMsg: "API rate limit exceeded"}
 	for i, p := range periodNames {
-		if v, ok := num(cfg[p]); ok && v > 0 {
+		if v, ok := model.Number(cfg[p]); ok && v > 0 {
 			rl.limits[i] = int64(v)
 			if float64(rl.limits[i]) < v {
 				rl.limits[i]++ // Kong compares usage with the fractional limit
@@ -111,7 +72,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	rl.headerName, _ = cfg["header_name"].(string)
 	rl.path, _ = cfg["path"].(string)
 	rl.hide, _ = cfg["hide_client_headers"].(bool)
-	if v, ok := num(cfg["error_code"]); ok {
+	if v, ok := model.Number(cfg["error_code"]); ok {
 		rl.errorCode = int(v)
 	}
 	if s, ok := cfg["error_message"].(string); ok {
@@ -133,7 +94,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	}
 	switch pol, _ := cfg["policy"].(string); {
 	case pol == "redis" && deps.Redis != nil:
-		counters, err := deps.Redis(redisConfig(cfg))
+		counters, err := deps.Redis(plugin.RedisConfigOf(cfg))
 		if err != nil {
 			return nil, err
 		}

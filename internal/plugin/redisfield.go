@@ -1,0 +1,91 @@
+package plugin
+
+import (
+	"time"
+
+	"sluice/internal/model"
+)
+
+// RedisField is Kong 3.6+'s shared redis record of the plugins that keep
+// counters on Redis (rate-limiting, response-ratelimiting).
+func RedisField() *model.Field {
+	return &model.Field{Name: "redis", Type: model.TypeRecord, Fields: []*model.Field{
+		{Name: "host", Type: model.TypeString},
+		{Name: "port", Type: model.TypeInteger, Default: 6379, Between: []float64{0, 65535}},
+		{Name: "timeout", Type: model.TypeInteger, Default: 2000, Between: []float64{0, 2147483646}},
+		{Name: "username", Type: model.TypeString},
+		{Name: "password", Type: model.TypeString, Referenceable: true, Encrypted: true},
+		{Name: "database", Type: model.TypeInteger, Default: 0},
+		{Name: "ssl", Type: model.TypeBoolean, Required: true, Default: false},
+		{Name: "ssl_verify", Type: model.TypeBoolean, Required: true, Default: false},
+		{Name: "server_name", Type: model.TypeString},
+	}}
+}
+
+// flatRedis are the pre-3.6 redis_* fields, still accepted by Kong 3.6+ as
+// deprecated aliases of the redis record's fields.
+var flatRedis = []struct {
+	flat, nested string
+	typ          model.FieldType
+}{
+	{"redis_host", "host", model.TypeString},
+	{"redis_port", "port", model.TypeInteger},
+	{"redis_password", "password", model.TypeString},
+	{"redis_username", "username", model.TypeString},
+	{"redis_ssl", "ssl", model.TypeBoolean},
+	{"redis_ssl_verify", "ssl_verify", model.TypeBoolean},
+	{"redis_server_name", "server_name", model.TypeString},
+	{"redis_timeout", "timeout", model.TypeInteger},
+	{"redis_database", "database", model.TypeInteger},
+}
+
+// RedisFlatFields are the deprecated redis_* fields next to RedisField.
+func RedisFlatFields() []*model.Field {
+	out := make([]*model.Field, 0, len(flatRedis))
+	for _, f := range flatRedis {
+		// redis_password is Kong's shorthand for redis.password, which is
+		// referenceable ({vault://env/...})
+		out = append(out, &model.Field{Name: f.flat, Type: f.typ, Referenceable: f.flat == "redis_password"})
+	}
+	return out
+}
+
+// RedisConfigOf reads a config's redis record, completed by the deprecated
+// flat redis_* fields where the record has no value.
+func RedisConfigOf(cfg map[string]any) RedisConfig {
+	r, _ := cfg["redis"].(map[string]any)
+	get := func(nested string) any {
+		if v := r[nested]; v != nil {
+			return v
+		}
+		return cfg["redis_"+nested]
+	}
+	var rc RedisConfig
+	rc.Host, _ = get("host").(string)
+	if v, ok := model.Number(get("port")); ok {
+		rc.Port = int(v)
+	}
+	rc.Username, _ = get("username").(string)
+	rc.Password, _ = get("password").(string)
+	if v, ok := model.Number(get("database")); ok {
+		rc.Database = int(v)
+	}
+	rc.SSL, _ = get("ssl").(bool)
+	rc.SSLVerify, _ = get("ssl_verify").(bool)
+	rc.ServerName, _ = get("server_name").(string)
+	rc.Timeout = 2 * time.Second
+	if v, ok := model.Number(get("timeout")); ok && v > 0 {
+		rc.Timeout = time.Duration(v) * time.Millisecond
+	}
+	// The flat fields win when the record only holds its defaults.
+	if v, ok := model.Number(cfg["redis_port"]); ok {
+		rc.Port = int(v)
+	}
+	if v, ok := model.Number(cfg["redis_timeout"]); ok && v > 0 {
+		rc.Timeout = time.Duration(v) * time.Millisecond
+	}
+	if v, ok := model.Number(cfg["redis_database"]); ok {
+		rc.Database = int(v)
+	}
+	return rc
+}
