@@ -33,7 +33,6 @@ import (
 	"sluice/internal/plugin/filelog"
 	"sluice/internal/plugin/httplog"
 	"sluice/internal/plugin/prometheus"
-	"sluice/internal/plugin/ratelimiting"
 	"sluice/internal/proxy"
 	"sluice/internal/reload"
 	"sluice/internal/router"
@@ -177,7 +176,7 @@ func configIsEmpty(c *model.Config) bool {
 // runGateway starts everything, waits for signals, and stops in order.
 func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	dbless := s.Database == "off"
-	ratelimiting.SetDBless(dbless) // Kong refuses policy cluster without a database
+	plugin.SetDBless(dbless) // Kong refuses policy cluster without a database
 	if !dbless && (s.DeclarativeConfig != "" || s.DeclarativeConfigString != "") {
 		log.Warn("declarative_config is ignored with database = " + s.Database + " (as in Kong); the config comes from the store")
 	}

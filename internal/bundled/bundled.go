@@ -23,6 +23,7 @@ import (
 	_ "sluice/internal/plugin/requestsizelimiting"
 	_ "sluice/internal/plugin/requesttermination"
 	_ "sluice/internal/plugin/requesttransformer"
+	_ "sluice/internal/plugin/responseratelimiting"
 	_ "sluice/internal/plugin/responsetransformer"
 	_ "sluice/internal/plugin/statsd"
 	_ "sluice/internal/plugin/syslog"

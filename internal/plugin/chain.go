@@ -213,8 +213,22 @@ func (c *Ctx) HeaderFilter() {
 	}
 }
 
-// HasBodyFilter reports whether a resolved instance filters the body.
+// ExitEmpty, in header_filter, answers status with an empty body in place
+// of the response (Kong's kong.response.exit(status) there): the headers
+// stay, the body is dropped.
+func (c *Ctx) ExitEmpty(status int) {
+	c.Status, c.discard = status, true
+}
+
+// BodyDiscarded reports whether ExitEmpty dropped the response's body.
+func (c *Ctx) BodyDiscarded() bool { return c.discard }
+
+// HasBodyFilter reports whether a resolved instance filters the body, or
+// the body is dropped (ExitEmpty).
 func (c *Ctx) HasBodyFilter() bool {
+	if c.discard {
+		return true
+	}
 	for _, in := range c.active {
 		if in.bf != nil {
 			return true
@@ -225,6 +239,9 @@ func (c *Ctx) HasBodyFilter() bool {
 
 // BodyFilter runs the body_filter phase on one chunk.
 func (c *Ctx) BodyFilter(chunk []byte, last bool) []byte {
+	if c.discard {
+		return nil
+	}
 	for _, in := range c.active {
 		if in.bf != nil {
 			chunk = in.bf.BodyFilter(c, chunk, last)

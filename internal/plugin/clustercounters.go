@@ -27,3 +27,25 @@ type ClusterCounters interface {
 	// does not.
 	Take(ctx context.Context, serviceID, routeID, identifier string, ws []CounterWindow, usage []int64) error
 }
+
+// ResponseCell is one counter of response-ratelimiting in the cluster's
+// database: a limit's period ("<name>_<period>", Kong's period column) and
+// the window's start (unix seconds).
+type ResponseCell struct {
+	Period string
+	Start  int64
+}
+
+// ResponseCounters are response-ratelimiting's counters in the cluster's
+// database (Kong's "cluster" policy and its response_ratelimiting_metrics
+// table). The ClusterCounters given to plugins implement it when the
+// database has the table.
+type ResponseCounters interface {
+	// ResponseUsage reads each cell of identifier, for the plugin scoped
+	// to serviceID and routeID (Kong's all-zero UUID when the plugin has
+	// none): usage[i] receives cell i's value, 0 when it has none or a
+	// negative one (len(usage) >= len(cells)).
+	ResponseUsage(ctx context.Context, serviceID, routeID, identifier string, cells []ResponseCell, usage []int64) error
+	// ResponseAdd adds n to every cell, creating it when needed.
+	ResponseAdd(ctx context.Context, serviceID, routeID, identifier string, cells []ResponseCell, n int64) error
+}

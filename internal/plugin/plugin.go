@@ -149,6 +149,8 @@ type Ctx struct {
 	query     url.Values
 	shared    map[string]any
 	anonymous bool
+	// discard is set by ExitEmpty: the response's body is not sent.
+	discard bool
 	// upstreamHost is the Host set by SetUpstreamHost.
 	upstreamHost string
 }

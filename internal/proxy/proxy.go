@@ -938,6 +938,9 @@ func (p *Proxy) nginxError(w http.ResponseWriter, r *http.Request, st *reqState,
 				ctype = ""
 			}
 			status = p.headerFilter(st, status, h)
+			if st.plug.BodyDiscarded() {
+				body = nil
+			}
 		}
 		p.write(w, status, body, ctype)
 		return
@@ -954,6 +957,9 @@ func (p *Proxy) exit(w http.ResponseWriter, st *reqState, status int, body []byt
 			ctype = ""
 		}
 		status = p.headerFilter(st, status, w.Header())
+		if st.plug.BodyDiscarded() {
+			body = nil
+		}
 	}
 	p.write(w, status, body, ctype)
 }

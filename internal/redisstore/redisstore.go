@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -123,6 +124,45 @@ func (c *Client) Take(ctx context.Context, keys []string, ttls []time.Duration) 
 		return nil, errors.New("redis: unexpected reply length")
 	}
 	return res, nil
+}
+
+// addScript adds ARGV[1] to every key and sets the expiry of new keys
+// (Kong's response-ratelimiting redis policy, in one round trip).
+var addScript = redis.NewScript(`
+for i, k in ipairs(KEYS) do
+  redis.call("incrby", k, ARGV[1])
+  if redis.call("ttl", k) == -1 then redis.call("expire", k, ARGV[i + 1]) end
+end
+return 0
+`)
+
+// Get implements plugin.Counters: one MGET.
+func (c *Client) Get(ctx context.Context, keys []string) ([]int64, error) {
+	vals, err := c.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, len(keys))
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("redis: counter %q holds %q", keys[i], s)
+			}
+			out[i] = n
+		}
+	}
+	return out, nil
+}
+
+// Add implements plugin.Counters in one round trip.
+func (c *Client) Add(ctx context.Context, keys []string, n int64, ttls []time.Duration) error {
+	args := make([]any, 1+len(ttls))
+	args[0] = n
+	for i, d := range ttls {
+		args[i+1] = max(int64(d/time.Second), 1)
+	}
+	return addScript.Run(ctx, c.rdb, keys, args...).Err()
 }
 
 var _ plugin.Counters = (*Client)(nil)

@@ -79,6 +79,48 @@ func TestTake(t *testing.T) {
 	}
 }
 
+// TestGetAdd: Get reads without counting (0 for missing keys); Add adds
+// any amount and gives new keys their expiry, keeping the first one.
+func TestGetAdd(t *testing.T) {
+	port := startRedis(t)
+	pool := NewPool()
+	defer pool.Close()
+	c, err := pool.Counters(plugin.RedisConfig{Host: "127.0.0.1", Port: port, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	keys := []string{"r:a", "r:b"}
+	if got, err := c.Get(ctx, keys); err != nil || got[0] != 0 || got[1] != 0 {
+		t.Fatalf("get of missing keys = %v, %v; want [0 0]", got, err)
+	}
+	ttls := []time.Duration{time.Minute, time.Hour}
+	if err := c.Add(ctx, keys, 3, ttls); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Add(ctx, keys[:1], 2, ttls[1:]); err != nil { // another ttl: the first stays
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if got, err := c.Get(ctx, keys); err != nil || got[0] != 5 || got[1] != 3 {
+			t.Fatalf("get %d = %v, %v; want [5 3] (reading counts nothing)", i, got, err)
+		}
+	}
+	rdb := c.(*Client).rdb
+	if ttl, err := rdb.TTL(ctx, "r:a").Result(); err != nil || ttl <= 50*time.Second || ttl > time.Minute {
+		t.Errorf("ttl of r:a = %v, %v; want about 1m", ttl, err)
+	}
+	if ttl, err := rdb.TTL(ctx, "r:b").Result(); err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("ttl of r:b = %v, %v; want about 1h", ttl, err)
+	}
+	if err := rdb.Set(ctx, "r:c", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, []string{"r:c"}); err == nil {
+		t.Error("a key holding a non-number read as a counter")
+	}
+}
+
 func newRL(t *testing.T, pool *Pool, p *model.Plugin) plugin.Accessor {
 	t.Helper()
 	rec, serr := ratelimiting.Schema.Process(p.Config, nil)

@@ -44,8 +44,8 @@ func TestClusterPolicySchema(t *testing.T) {
 	if _, err := Schema.Process(in, nil); err != nil {
 		t.Fatalf("cluster with a database: %v", err)
 	}
-	SetDBless(true)
-	defer SetDBless(false)
+	plugin.SetDBless(true)
+	defer plugin.SetDBless(false)
 	_, err := Schema.Process(in, nil)
 	if err == nil || !strings.Contains(err.Error(), "expected one of: local, redis") {
 		t.Fatalf("cluster on a DB-less node: %v; want Kong's \"expected one of: local, redis\"", err)
@@ -58,7 +58,7 @@ func TestClusterPolicySchema(t *testing.T) {
 			t.Errorf("%v on a DB-less node: %v", ok, err)
 		}
 	}
-	SetDBless(false)
+	plugin.SetDBless(false)
 	for _, tt := range []struct {
 		in   map[string]any
 		want string

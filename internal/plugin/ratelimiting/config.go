@@ -2,24 +2,13 @@ package ratelimiting
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
 
-// dbless is Kong's is_dbless() (database = off): the schema then accepts
-// only the local and redis policies.
-var dbless atomic.Bool
-
-// SetDBless tells the schema whether the node runs without a database
-// (database = off), where Kong 3.x's schema.lua offers only "local" and
-// "redis" as policies, so that a config asking for "cluster" is refused
-// with Kong's message. cmd/sluice calls it before validating any config.
-func SetDBless(on bool) { dbless.Store(on) }
-
 // periods in Kong's order, shortest first.
-var periodNames = [...]string{"second", "minute", "hour", "day", "month", "year"}
+var periodNames = plugin.PeriodNames
 
 // Schema is rate-limiting's config record (Kong 3.9 schema.lua).
 var Schema = func() *model.Schema {
@@ -93,7 +82,7 @@ func check(rec map[string]any) ([]string, map[string]any) {
 	}
 	// Kong 3.x schema.lua: the policy field of a DB-less node is one_of
 	// {local, redis}.
-	if dbless.Load() && rec["policy"] == "cluster" {
+	if plugin.DBless() && rec["policy"] == "cluster" {
 		fields["policy"] = "expected one of: local, redis"
 	}
 	if rec["policy"] == "redis" {

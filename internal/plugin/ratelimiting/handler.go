@@ -11,7 +11,7 @@ import (
 )
 
 // expiration is Kong's EXPIRATION table (seconds per period).
-var expiration = [...]int64{1, 60, 3600, 86400, 2592000, 31536000}
+var expiration = plugin.PeriodSeconds
 
 var (
 	hdrLimit     [len(periodNames)]string
@@ -150,23 +150,6 @@ func (rl *RateLimiting) identifier(c *plugin.Ctx) string {
 	return id
 }
 
-// periodStart is the start of the period's current window (UTC calendar).
-func periodStart(i int, t time.Time, sec int64) int64 {
-	switch i {
-	case 0:
-		return sec
-	case 1:
-		return sec - sec%60
-	case 2:
-		return sec - sec%3600
-	case 3:
-		return sec - sec%86400
-	case 4:
-		y, m, _ := t.UTC().Date()
-		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC).Unix()
-	}
-	return time.Date(t.UTC().Year(), 1, 1, 0, 0, 0, 0, time.UTC).Unix()
-}
 
 // Access counts the request and answers error_code when a window is
 // exhausted.
@@ -179,7 +162,7 @@ func (rl *RateLimiting) Access(c *plugin.Ctx) {
 		if l == 0 {
 			continue
 		}
-		ws = append(ws, window{period: uint8(i), limit: l, start: periodStart(i, t, sec), expiry: expiration[i]})
+		ws = append(ws, window{period: uint8(i), limit: l, start: plugin.PeriodStart(i, t), expiry: expiration[i]})
 	}
 	var stop int
 	switch {

@@ -53,20 +53,6 @@ func TestStoreBounded(t *testing.T) {
 	}
 }
 
-func TestPeriodStart(t *testing.T) {
-	tm := time.Date(2026, 3, 15, 10, 42, 17, 500e6, time.UTC)
-	sec := tm.Unix()
-	want := []time.Time{
-		tm.Truncate(time.Second), time.Date(2026, 3, 15, 10, 42, 0, 0, time.UTC), time.Date(2026, 3, 15, 10, 0, 0, 0, time.UTC),
-		time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-	}
-	for i, w := range want {
-		if got := periodStart(i, tm, sec); got != w.Unix() {
-			t.Errorf("%s: start %v; want %v", periodNames[i], time.Unix(got, 0).UTC(), w)
-		}
-	}
-}
-
 func TestSchema(t *testing.T) {
 	tests := []struct {
 		in      map[string]any

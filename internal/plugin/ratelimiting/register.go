@@ -10,7 +10,7 @@
 // through plugin.ClusterCounters (Deps.Cluster: the PostgreSQL store's
 // Counters, on Kong's ratelimiting_metrics table); without a cluster
 // database (embedded store) it counts in the process, and on a DB-less
-// node (SetDBless) the schema refuses it as Kong does.
+// node (plugin.SetDBless) the schema refuses it as Kong does.
 package ratelimiting
 
 import "sluice/internal/plugin"
