@@ -150,7 +150,6 @@ func (rl *RateLimiting) identifier(c *plugin.Ctx) string {
 	return id
 }
 
-
 // Access counts the request and answers error_code when a window is
 // exhausted.
 func (rl *RateLimiting) Access(c *plugin.Ctx) {
