@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,16 +47,42 @@ type Counters struct {
 	once   sync.Once
 }
 
-var _ plugin.ClusterCounters = (*Counters)(nil)
+var (
+	_ plugin.ClusterCounters  = (*Counters)(nil)
+	_ plugin.ResponseCounters = (*Counters)(nil)
+)
 
 // takeSQL calls the function created by migration 002_ratelimiting.
 const takeSQL = `SELECT u_second, u_minute, u_hour, u_day, u_month, u_year FROM ratelimiting_take($1, $2, $3, $4, $5)`
 
-// cleanupSQL deletes one batch of rows expired before $1, skipping rows
-// that a request holds (Kong's connector cleanup, batched the same way).
+// cleanupSQL deletes one batch of a table's rows expired before $1,
+// skipping rows that a request holds (Kong's connector cleanup, batched the
+// same way).
 const cleanupSQL = `WITH rows AS (
-	SELECT ctid FROM ratelimiting_metrics WHERE ttl < $1 ORDER BY ttl LIMIT $2 FOR UPDATE SKIP LOCKED)
-DELETE FROM ratelimiting_metrics WHERE ctid IN (TABLE rows)`
+	SELECT ctid FROM %[1]s WHERE ttl < $1 ORDER BY ttl LIMIT $2 FOR UPDATE SKIP LOCKED)
+DELETE FROM %[1]s WHERE ctid IN (TABLE rows)`
+
+// counterTables are the tables Cleanup empties of expired rows.
+var counterTables = []string{"ratelimiting_metrics", "response_ratelimiting_metrics"}
+
+// responseUsageSQL reads the cells $4 (periods) and $5 (window starts, unix
+// seconds) of an identifier ($1) in a plugin's scope ($2 service, $3
+// route), in order, 0 for a missing or negative value (Kong's find).
+const responseUsageSQL = `SELECT COALESCE(GREATEST(m.value, 0), 0)
+FROM unnest($4::TEXT[], $5::BIGINT[]) WITH ORDINALITY AS u(period, start, i)
+LEFT JOIN response_ratelimiting_metrics m
+  ON m.identifier = $1 AND m.service_id = $2 AND m.route_id = $3
+ AND m.period = u.period AND m.period_date = to_timestamp(u.start)
+ORDER BY u.i`
+
+// responseAddSQL adds $7 to each cell, creating it with its ttl ($6:
+// seconds from now). Cells are upserted in the order given.
+const responseAddSQL = `INSERT INTO response_ratelimiting_metrics AS m (identifier, period, period_date, service_id, route_id, value, ttl)
+SELECT $1, u.period, to_timestamp(u.start), $2, $3, $7, CURRENT_TIMESTAMP + make_interval(secs => u.ttl)
+FROM unnest($4::TEXT[], $5::BIGINT[], $6::BIGINT[]) WITH ORDINALITY AS u(period, start, ttl, i)
+ORDER BY u.i
+ON CONFLICT (identifier, period, period_date, service_id, route_id)
+DO UPDATE SET value = m.value + EXCLUDED.value`
 
 // OpenCounters returns the counters of the database o names. No connection
 // is made until the first call; the database must have run migration
@@ -173,6 +201,59 @@ func (c *Counters) Take(ctx context.Context, serviceID, routeID, identifier stri
 	return nil
 }
 
+// ResponseUsage implements plugin.ResponseCounters in one round trip.
+func (c *Counters) ResponseUsage(ctx context.Context, serviceID, routeID, identifier string, cells []plugin.ResponseCell, usage []int64) error {
+	periods, starts := make([]string, len(cells)), make([]int64, len(cells))
+	for i, cl := range cells {
+		periods[i], starts[i] = cl.Period, cl.Start
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	rows, err := c.pool.Query(ctx, responseUsageSQL, identifier, serviceID, routeID, periods, starts)
+	if err != nil {
+		return mapErr(fmt.Errorf("postgres counters: %w", err))
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		if i >= len(cells) {
+			return errors.New("postgres counters: more rows than cells")
+		}
+		if err := rows.Scan(&usage[i]); err != nil {
+			return mapErr(fmt.Errorf("postgres counters: %w", err))
+		}
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(fmt.Errorf("postgres counters: %w", err))
+	}
+	if i != len(cells) {
+		return errors.New("postgres counters: fewer rows than cells")
+	}
+	return nil
+}
+
+// ResponseAdd implements plugin.ResponseCounters in one round trip. A new
+// cell lives for its period's length (Kong's EXPIRATION, read from the
+// period name's suffix).
+func (c *Counters) ResponseAdd(ctx context.Context, serviceID, routeID, identifier string, cells []plugin.ResponseCell, n int64) error {
+	periods, starts, ttls := make([]string, len(cells)), make([]int64, len(cells)), make([]int64, len(cells))
+	for i, cl := range cells {
+		periods[i], starts[i], ttls[i] = cl.Period, cl.Start, plugin.PeriodSeconds[len(plugin.PeriodSeconds)-1]
+		for p, name := range plugin.PeriodNames {
+			if strings.HasSuffix(cl.Period, "_"+name) {
+				ttls[i] = plugin.PeriodSeconds[p]
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if _, err := c.pool.Exec(ctx, responseAddSQL, identifier, serviceID, routeID, periods, starts, ttls, n); err != nil {
+		return mapErr(fmt.Errorf("postgres counters: %w", err))
+	}
+	return nil
+}
+
 func (c *Counters) cleanupLoop(ctx context.Context) {
 	defer c.wg.Done()
 	for {
@@ -197,13 +278,18 @@ func (c *Counters) Cleanup(ctx context.Context) (int64, error) {
 	var total int64
 	for range c.opts.CleanupMaxBatches {
 		bctx, cancel := context.WithTimeout(ctx, c.timeout+10*time.Second)
-		tag, err := c.pool.Exec(bctx, cleanupSQL, cutoff, c.opts.CleanupBatch)
-		cancel()
-		if err != nil {
-			return total, mapErr(fmt.Errorf("postgres counters: %w", err))
+		var n int64
+		for _, table := range counterTables {
+			tag, err := c.pool.Exec(bctx, fmt.Sprintf(cleanupSQL, table), cutoff, c.opts.CleanupBatch)
+			if err != nil {
+				cancel()
+				return total, mapErr(fmt.Errorf("postgres counters: %w", err))
+			}
+			n = max(n, tag.RowsAffected())
+			total += tag.RowsAffected()
 		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < int64(c.opts.CleanupBatch) {
+		cancel()
+		if n < int64(c.opts.CleanupBatch) {
 			return total, nil
 		}
 	}

@@ -185,7 +185,7 @@ func Up(ctx context.Context, o Options) ([]string, error) {
 }
 
 // tables are sluice's tables, dropped by Reset.
-var tables = []string{"entities", "uniques", "refs", "tags", "changes", "meta", "ratelimiting_metrics", migrationsTable}
+var tables = []string{"entities", "uniques", "refs", "tags", "changes", "meta", "ratelimiting_metrics", "response_ratelimiting_metrics", migrationsTable}
 
 // dropFunctions drops the functions the migrations create.
 const dropFunctions = `DROP FUNCTION IF EXISTS ratelimiting_take(TEXT, UUID, UUID, BIGINT[], BIGINT[])`
