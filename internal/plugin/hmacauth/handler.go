@@ -8,7 +8,6 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"hash"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -307,14 +306,9 @@ func padded(s string) string {
 // of the body's SHA-256. The body is read (up to MaxBody) and put back
 // for the upstream.
 func validDigest(r *http.Request) bool {
-	var body []byte
-	if r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(b), r.Body))
-		if err != nil || len(b) > MaxBody {
-			return false
-		}
-		body = b
+	body, complete := plugin.ReadBody(r, MaxBody)
+	if !complete {
+		return false
 	}
 	d, ok := plugin.GetHeader(r, "digest")
 	if !ok {
