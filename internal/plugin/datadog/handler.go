@@ -37,7 +37,7 @@ type Datadog struct {
 	nameTag, statusTag, userTag string
 	types                       []string // per metric: its type code
 	dest                        string
-	s                           *plugin.StatsDSink // nil without an address
+	s                           *plugin.LineSink // nil without an address
 	close                       sync.Once
 }
 
@@ -76,7 +76,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if c.Queue.MaxBytes != nil && *c.Queue.MaxBytes > 0 {
 		maxBytes = *c.Queue.MaxBytes
 	}
-	p.s = plugin.AcquireStatsDSink(plugin.StatsDSinkOptions{Kind: Name, Host: host, Port: port,
+	p.s = plugin.AcquireLineSink(plugin.LineSinkOptions{Kind: Name, Host: host, Port: port,
 		Entries: c.Queue.MaxEntries, Bytes: maxBytes, OnDrop: dropped.With(p.dest).Inc})
 	return p, nil
 }

@@ -39,7 +39,7 @@ type StatsD struct {
 	conf   Config
 	prefix string
 	ranges [][2]int
-	s      *plugin.StatsDSink
+	s      *plugin.LineSink
 	close  sync.Once
 }
 
@@ -71,7 +71,7 @@ func New(cfg map[string]any, _ plugin.Deps) (any, error) {
 	if c.Queue.MaxBytes != nil && *c.Queue.MaxBytes > 0 {
 		maxBytes = *c.Queue.MaxBytes
 	}
-	p.s = plugin.AcquireStatsDSink(plugin.StatsDSinkOptions{Kind: Name, Host: c.Host, Port: c.Port, TCP: c.UseTCP,
+	p.s = plugin.AcquireLineSink(plugin.LineSinkOptions{Kind: Name, Host: c.Host, Port: c.Port, TCP: c.UseTCP,
 		PacketSize: int(c.UDPPacketSize), Entries: c.Queue.MaxEntries, Bytes: maxBytes,
 		OnDrop: dropped.With(net.JoinHostPort(c.Host, strconv.Itoa(c.Port))).Inc})
 	return p, nil

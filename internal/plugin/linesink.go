@@ -7,23 +7,25 @@ import (
 	"time"
 )
 
-// StatsDSink sends StatsD lines to one destination, over UDP or TCP,
-// through a bounded Outbox drained by one goroutine. Plugins that emit
-// StatsD metrics (statsd, datadog) share one sink per destination and
-// settings: AcquireStatsDSink makes it on first use, Release stops it after
+// LineSink sends lines (StatsD metrics, syslog messages) to one
+// destination, over UDP (a datagram per line, or lines packed into
+// datagrams) or TCP, through a bounded Outbox drained by one goroutine.
+// Plugins (statsd, datadog, loggly) share one sink per destination and
+// settings: AcquireLineSink makes it on first use, Release stops it after
 // the last user.
-type StatsDSink struct {
+type LineSink struct {
 	key        string
 	addr       string
 	tcp        bool
 	packetSize int
+	timeout    time.Duration
 	box        *Outbox
 	conn       net.Conn // the outbox goroutine's alone
 	dialed     time.Time
 }
 
-// StatsDSinkOptions names a destination and its queue.
-type StatsDSinkOptions struct {
+// LineSinkOptions names a destination and its queue.
+type LineSinkOptions struct {
 	// Kind separates the sinks of different plugins (their OnDrop).
 	Kind string
 	Host string
@@ -38,25 +40,31 @@ type StatsDSinkOptions struct {
 	Bytes   int64
 	// OnDrop counts an entry dropped (queue full, send failed, stopped).
 	OnDrop func()
+	// Timeout bounds each connect and write (lineTimeout when 0).
+	Timeout time.Duration
 }
 
-// statsdTimeout bounds a TCP connect and write (Kong's 1 s).
-const statsdTimeout = time.Second
+// lineTimeout bounds a connect and a TCP write unless the options set
+// Timeout (Kong's 1 s for statsd).
+const lineTimeout = time.Second
 
-// statsdRedial is how long a UDP socket is used before it is opened
+// lineRedial is how long a UDP socket is used before it is opened
 // again, so that a change of the host's address is followed.
-const statsdRedial = 30 * time.Second
+const lineRedial = 30 * time.Second
 
-var statsdSinks Shared[*StatsDSink]
+var lineSinks Shared[*LineSink]
 
-// AcquireStatsDSink returns the sink for o, shared with every user of the
+// AcquireLineSink returns the sink for o, shared with every user of the
 // same options.
-func AcquireStatsDSink(o StatsDSinkOptions) *StatsDSink {
+func AcquireLineSink(o LineSinkOptions) *LineSink {
 	addr := net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	if o.Timeout <= 0 {
+		o.Timeout = lineTimeout
+	}
 	key := o.Kind + "|" + addr + "|" + strconv.FormatBool(o.TCP) + "|" + strconv.Itoa(o.PacketSize) +
-		"|" + strconv.Itoa(o.Entries) + "|" + strconv.FormatInt(o.Bytes, 10)
-	return statsdSinks.Acquire(key, func() *StatsDSink {
-		s := &StatsDSink{key: key, addr: addr, tcp: o.TCP, packetSize: o.PacketSize}
+		"|" + strconv.Itoa(o.Entries) + "|" + strconv.FormatInt(o.Bytes, 10) + "|" + o.Timeout.String()
+	return lineSinks.Acquire(key, func() *LineSink {
+		s := &LineSink{key: key, addr: addr, tcp: o.TCP, packetSize: o.PacketSize, timeout: o.Timeout}
 		s.box = NewOutbox(OutboxOptions{Entries: max(o.Entries, 1), Bytes: o.Bytes,
 			Deliver: s.send, Finish: s.closeConn, OnDrop: o.OnDrop})
 		return s
@@ -64,17 +72,17 @@ func AcquireStatsDSink(o StatsDSinkOptions) *StatsDSink {
 }
 
 // Put queues one entry: lines each ending in a newline. It never blocks.
-func (s *StatsDSink) Put(entry []byte) { s.box.Put(entry) }
+func (s *LineSink) Put(entry []byte) { s.box.Put(entry) }
 
 // Release gives the sink back; the last release stops it (what is queued
 // is still sent).
-func (s *StatsDSink) Release() { statsdSinks.Release(s.key, func(s *StatsDSink) { s.box.Stop() }) }
+func (s *LineSink) Release() { lineSinks.Release(s.key, func(s *LineSink) { s.box.Stop() }) }
 
 // send writes one entry: over TCP as it is; over UDP one datagram per
 // line, or with a packet size as few datagrams as fit, lines joined by
 // newlines.
-func (s *StatsDSink) send(entry []byte) error {
-	if s.conn != nil && !s.tcp && time.Since(s.dialed) > statsdRedial {
+func (s *LineSink) send(entry []byte) error {
+	if s.conn != nil && !s.tcp && time.Since(s.dialed) > lineRedial {
 		s.closeConn()
 	}
 	if s.conn == nil {
@@ -82,7 +90,7 @@ func (s *StatsDSink) send(entry []byte) error {
 		if s.tcp {
 			network = "tcp"
 		}
-		c, err := net.DialTimeout(network, s.addr, statsdTimeout)
+		c, err := net.DialTimeout(network, s.addr, s.timeout)
 		if err != nil {
 			return err
 		}
@@ -95,9 +103,9 @@ func (s *StatsDSink) send(entry []byte) error {
 	return err
 }
 
-func (s *StatsDSink) write(entry []byte) error {
+func (s *LineSink) write(entry []byte) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.timeout))
 	if s.tcp {
-		_ = s.conn.SetWriteDeadline(time.Now().Add(statsdTimeout))
 		_, err := s.conn.Write(entry)
 		return err
 	}
@@ -137,7 +145,7 @@ func (s *StatsDSink) write(entry []byte) error {
 	return flush()
 }
 
-func (s *StatsDSink) closeConn() {
+func (s *LineSink) closeConn() {
 	if s.conn != nil {
 		_ = s.conn.Close()
 		s.conn = nil
