@@ -44,7 +44,7 @@ type LineSinkOptions struct {
 	Timeout time.Duration
 }
 
-// lineTimeout bounds a connect and a TCP write unless the options set
+// lineTimeout bounds a connect and a write unless the options set
 // Timeout (Kong's 1 s for statsd).
 const lineTimeout = time.Second
 
