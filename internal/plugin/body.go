@@ -2,8 +2,13 @@ package plugin
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"io"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"strings"
 )
 
 // ReadBody reads the request's body, up to limit bytes, and puts it back
@@ -26,3 +31,53 @@ type readCloser struct {
 }
 
 func (rc readCloser) Close() error { return rc.c.Close() }
+
+// Errors of BodyArgs, as Kong's kong.request.get_body words them.
+var (
+	ErrBodyContentType = errors.New("unsupported content type")
+	ErrBodyMissingType = errors.New("missing content type")
+	ErrBodyInvalidJSON = errors.New("invalid json body")
+)
+
+// BodyArgs is kong.request.get_body() for a body already read: a JSON
+// document (any JSON value), a urlencoded form (QueryTable's shape) or
+// the text fields of a multipart form; an error for another or a missing
+// content type (both mention "content type", as Kong's do) and for JSON
+// that does not parse.
+func BodyArgs(contentType string, raw []byte) (any, error) {
+	if strings.TrimSpace(contentType) == "" {
+		return nil, ErrBodyMissingType
+	}
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return nil, ErrBodyContentType
+	}
+	switch mt {
+	case "application/json":
+		var v any
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			return nil, ErrBodyInvalidJSON
+		}
+		return v, nil
+	case "application/x-www-form-urlencoded":
+		return QueryTable(string(raw)), nil
+	case "multipart/form-data":
+		m := map[string]any{}
+		mr := multipart.NewReader(bytes.NewReader(raw), params["boundary"])
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			if part.FileName() != "" {
+				continue
+			}
+			b, _ := io.ReadAll(io.LimitReader(part, 1<<20))
+			m[part.FormName()] = string(b)
+		}
+		return m, nil
+	}
+	return nil, ErrBodyContentType
+}

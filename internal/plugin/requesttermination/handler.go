@@ -130,7 +130,7 @@ func (t *Terminator) echoBody(c *plugin.Ctx) []byte {
 		if err == nil && len(raw) <= maxEchoBody {
 			s := string(raw)
 			e.Request.RawBody = &s
-			e.Request.Body = parsedBody(r.Header.Get("Content-Type"), raw)
+			e.Request.Body, _ = plugin.BodyArgs(r.Header.Get("Content-Type"), raw)
 		}
 	} else {
 		empty := ""
@@ -141,22 +141,6 @@ func (t *Terminator) echoBody(c *plugin.Ctx) []byte {
 		return plugin.JSONMessage("[Request termination plugin] failed to encode content: " + err.Error())
 	}
 	return b
-}
-
-// parsedBody is kong.request.get_body() for the types it parses: a JSON
-// document, or a form (urlencoded); nil otherwise.
-func parsedBody(contentType string, raw []byte) any {
-	mt, _, _ := strings.Cut(strings.ToLower(contentType), ";")
-	switch strings.TrimSpace(mt) {
-	case "application/json":
-		var v any
-		if json.Unmarshal(raw, &v) == nil {
-			return v
-		}
-	case "application/x-www-form-urlencoded":
-		return plugin.QueryTable(string(raw))
-	}
-	return nil
 }
 
 func hostOnly(host string) string {
