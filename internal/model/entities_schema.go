@@ -42,6 +42,23 @@ func HostField(name string) *Field {
 	return &Field{Name: name, Type: TypeString, Custom: validateHost}
 }
 
+// URLField is typedefs.url: a URL with a host and a scheme.
+func URLField(name string) *Field {
+	return &Field{Name: name, Type: TypeString, Custom: validateURLValue}
+}
+
+func validateURLValue(v any) string {
+	s, _ := v.(string)
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "":
+		return "missing host in url"
+	case u.Scheme == "":
+		return "missing scheme in url"
+	}
+	return ""
+}
+
 // PortField is typedefs.port.
 func PortField(name string) *Field {
 	return &Field{Name: name, Type: TypeInteger, Between: []float64{0, 65535}}

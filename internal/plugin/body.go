@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync/atomic"
 )
 
 // ReadBody reads the request's body, up to limit bytes, and puts it back
@@ -81,3 +82,20 @@ func BodyArgs(contentType string, raw []byte) (any, error) {
 	}
 	return nil, ErrBodyContentType
 }
+
+// bodyBuffer is nginx's client_body_buffer_size (Kong's default 8k):
+// bodies larger than it are "buffered to disk", which some plugins skip.
+var bodyBuffer atomic.Int64
+
+func init() { bodyBuffer.Store(8 << 10) }
+
+// SetClientBodyBufferSize sets the client_body_buffer_size setting for
+// plugins (cmd/sluice calls it at start).
+func SetClientBodyBufferSize(n int64) {
+	if n > 0 {
+		bodyBuffer.Store(n)
+	}
+}
+
+// ClientBodyBufferSize is the client_body_buffer_size setting.
+func ClientBodyBufferSize() int64 { return bodyBuffer.Load() }

@@ -127,6 +127,9 @@ type Ctx struct {
 	Status int
 	Header http.Header
 
+	// RequestID is Kong's request id (X-Kong-Request-Id, kong.ctx's
+	// request_id).
+	RequestID string
 	// ClientIP is the client address after real_ip_header/trusted_ips
 	// processing (Kong's kong.client.get_ip / ngx.var.remote_addr).
 	ClientIP string
