@@ -89,3 +89,19 @@ func RedisConfigOf(cfg map[string]any) RedisConfig {
 	}
 	return rc
 }
+
+// CheckCounterPolicy adds to fields the errors of a counting plugin's
+// policy (rate-limiting, response-ratelimiting): "cluster" is refused
+// without a database (Kong's DB-less one_of {local, redis}), and "redis"
+// needs a host, in the record or the deprecated redis_host.
+func CheckCounterPolicy(rec, fields map[string]any) {
+	if DBless() && rec["policy"] == "cluster" {
+		fields["policy"] = "expected one of: local, redis"
+	}
+	if rec["policy"] == "redis" {
+		r, _ := rec["redis"].(map[string]any)
+		if (r == nil || r["host"] == nil) && rec["redis_host"] == nil {
+			fields["redis"] = map[string]any{"host": "required field missing"}
+		}
+	}
+}

@@ -67,3 +67,48 @@ func Gauge(t testing.TB, name string) float64 {
 	t.Fatalf("%s not exported", name)
 	return 0
 }
+
+// UDPServer listens on a UDP port of 127.0.0.1 for the test and returns
+// the port and the datagrams it receives, each as a string.
+func UDPServer(t testing.TB) (int, chan string) {
+	t.Helper()
+	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	got := make(chan string, 1000)
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, _, err := pc.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	return pc.LocalAddr().(*net.UDPAddr).Port, got
+}
+
+// Receive returns the next message from got, failing the test after 5 s.
+func Receive(t testing.TB, got chan string) string {
+	t.Helper()
+	select {
+	case m := <-got:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing received")
+	}
+	return ""
+}
+
+// Nothing checks that got receives nothing within 100 ms.
+func Nothing(t testing.TB, got chan string) {
+	t.Helper()
+	select {
+	case m := <-got:
+		t.Errorf("unexpected message %q", m)
+	case <-time.After(100 * time.Millisecond):
+	}
+}

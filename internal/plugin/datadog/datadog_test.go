@@ -16,27 +16,6 @@ import (
 	"sluice/internal/proxytest"
 )
 
-func udpServer(t *testing.T) (int, chan string) {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	got := make(chan string, 1000)
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := pc.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	return pc.LocalAddr().(*net.UDPAddr).Port, got
-}
-
 // collect reads n datagrams (one metric each), sorted, and checks that no
 // more arrive.
 func collect(t *testing.T, got chan string, n int) []string {
@@ -99,7 +78,7 @@ func ctx(serviceName string) *plugin.Ctx {
 // Kong's spec: the six default metrics, tagged with the service, the
 // status, the consumer's custom_id and app:kong.
 func TestDefaultMetrics(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d}`, port))
 	p.Log(ctx("dd1"))
 	tags := `\|#name:dd1,status:200,consumer:bar,app:kong`
@@ -113,7 +92,7 @@ func TestDefaultMetrics(t *testing.T) {
 }
 
 func TestOnlyGivenMetricsWithTags(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"metrics":[
 		{"name":"request_count","stat_type":"counter","sample_rate":1,"tags":["T2:V2","T3:V3","T4"]},
 		{"name":"latency","stat_type":"gauge","sample_rate":0.5,"tags":["T2:V2:V3","T4"]},
@@ -130,7 +109,7 @@ func TestOnlyGivenMetricsWithTags(t *testing.T) {
 }
 
 func TestPrefixAndTagNames(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"prefix":"prefix","service_name_tag":"upstream",
 		"status_tag":"http_status","consumer_tag":"user","metrics":[{"name":"request_count","stat_type":"counter","sample_rate":1,"consumer_identifier":"custom_id"}]}`, port))
 	p.Log(ctx("dd6"))
@@ -140,7 +119,7 @@ func TestPrefixAndTagNames(t *testing.T) {
 // Without a service (no route matched) the name tag is empty, and without
 // an upstream the upstream latency is -1, as in Kong's serializer.
 func TestNoServiceNoUpstream(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"metrics":[{"name":"upstream_latency","stat_type":"timer"}]}`, port))
 	c := ctx("")
 	c.Status, c.Consumer, c.Timing.Upstream = 404, nil, -1
@@ -150,7 +129,7 @@ func TestNoServiceNoUpstream(t *testing.T) {
 
 // A null host and port take the agent's address from the environment.
 func TestAgentAddressFromEnvironment(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	t.Setenv(envHost, "127.0.0.1")
 	t.Setenv(envPort, fmt.Sprint(port))
 	p := instance(t, `{"host":null,"port":null,"metrics":[{"name":"request_count","stat_type":"counter","sample_rate":1}]}`)
@@ -193,7 +172,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestThroughProxy(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{"datadog": fmt.Sprintf(
 		`{"host":"127.0.0.1","port":%d,"metrics":[{"name":"request_count","stat_type":"counter","sample_rate":1},{"name":"upstream_latency","stat_type":"timer"}]}`, port)})
 	if res, _ := g.Do(t, "GET", "/x", nil, ""); res.StatusCode != 200 {

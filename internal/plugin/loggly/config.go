@@ -5,14 +5,6 @@ import (
 	"sluice/internal/plugin"
 )
 
-// severities are syslog's, by their number (emerg 0 to debug 7).
-var severities = map[string]int{"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
-
-func severity(name string) *model.Field {
-	return &model.Field{Name: name, Type: model.TypeString, Default: "info",
-		OneOf: []any{"debug", "info", "notice", "warning", "err", "crit", "alert", "emerg"}}
-}
-
 func withDefault(f *model.Field, v any) *model.Field {
 	f.Default = v
 	return f
@@ -27,10 +19,10 @@ var Schema = &model.Schema{
 		withDefault(model.PortField("port"), 514),
 		{Name: "key", Type: model.TypeString, Required: true, Encrypted: true},
 		{Name: "tags", Type: model.TypeSet, Default: []any{"kong"}, Elements: &model.Field{Type: model.TypeString}},
-		severity("log_level"),
-		severity("successful_severity"),
-		severity("client_errors_severity"),
-		severity("server_errors_severity"),
+		plugin.SeverityField("log_level", false),
+		plugin.SeverityField("successful_severity", false),
+		plugin.SeverityField("client_errors_severity", false),
+		plugin.SeverityField("server_errors_severity", false),
 		{Name: "timeout", Type: model.TypeNumber, Default: 10000},
 		plugin.CustomFieldsByLuaField(),
 	},

@@ -33,8 +33,7 @@ var hostname = func() string {
 
 // Loggly is one plugin instance.
 type Loggly struct {
-	level int    // log_level: entries of a larger number are not sent
-	sev   [3]int // successful, client errors, server errors
+	sev plugin.StatusSeverities
 	// sd is the structured data: [<key>@41058 tag="a" tag="b"].
 	sd    string
 	s     *plugin.LineSink
@@ -54,9 +53,8 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	for i, t := range c.Tags {
 		tags[i] = `tag="` + oneLine.Replace(t) + `"`
 	}
-	p := &Loggly{level: severities[c.LogLevel],
-		sev: [3]int{severities[c.SuccessfulSeverity], severities[c.ClientErrorsSeverity], severities[c.ServerErrorsSeverity]},
-		sd:  "[" + oneLine.Replace(c.Key) + "@41058 " + strings.Join(tags, " ") + "]", now: time.Now}
+	p := &Loggly{sev: plugin.NewStatusSeverities(c.LogLevel, c.SuccessfulSeverity, c.ClientErrorsSeverity, c.ServerErrorsSeverity),
+		sd: "[" + oneLine.Replace(c.Key) + "@41058 " + strings.Join(tags, " ") + "]", now: time.Now}
 	addr := net.JoinHostPort(c.Host, strconv.Itoa(c.Port))
 	p.s = plugin.AcquireLineSink(plugin.LineSinkOptions{Kind: Name, Host: c.Host, Port: c.Port,
 		Entries: QueueEntries, Bytes: QueueBytes, OnDrop: dropped.With(addr).Inc,
@@ -67,14 +65,8 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 // Log queues the request's message when its severity is at least
 // log_level; it never blocks.
 func (p *Loggly) Log(c *plugin.Ctx) {
-	sev := p.sev[0]
-	switch {
-	case c.Status >= 500:
-		sev = p.sev[2]
-	case c.Status >= 400:
-		sev = p.sev[1]
-	}
-	if sev > p.level {
+	sev, send := p.sev.For(c.Status)
+	if !send {
 		return
 	}
 	now := p.now()

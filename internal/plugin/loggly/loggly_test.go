@@ -3,62 +3,19 @@ package loggly
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"regexp"
 	"testing"
-	"time"
 
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
 )
-
-func udpServer(t *testing.T) (int, chan string) {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	got := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := pc.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	return pc.LocalAddr().(*net.UDPAddr).Port, got
-}
 
 func instance(t *testing.T, cfg string) *Loggly {
 	t.Helper()
 	p := proxytest.Instance[*Loggly](t, Schema, New, cfg)
 	t.Cleanup(p.Close)
 	return p
-}
-
-func receive(t *testing.T, got chan string) string {
-	t.Helper()
-	select {
-	case m := <-got:
-		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("nothing received")
-	}
-	return ""
-}
-
-func nothing(t *testing.T, got chan string) {
-	t.Helper()
-	select {
-	case m := <-got:
-		t.Errorf("unexpected message %q", m)
-	case <-time.After(100 * time.Millisecond):
-	}
 }
 
 var messageRE = regexp.MustCompile(`^<(\d+)>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (\S+) kong - - (\[[^\]]*\]) (\{.*\})$`)
@@ -83,10 +40,10 @@ func ctx(status int) *plugin.Ctx {
 }
 
 func TestMessage(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"key":"TOKEN"}`, port))
 	p.Log(ctx(200))
-	pri, sd, entry := parse(t, receive(t, got))
+	pri, sd, entry := parse(t, proxytest.Receive(t, got))
 	if pri != "14" || sd != `[TOKEN@41058 tag="kong"]` {
 		t.Errorf("priority %s, structured data %s; want 14 and [TOKEN@41058 tag=\"kong\"]", pri, sd)
 	}
@@ -96,26 +53,26 @@ func TestMessage(t *testing.T) {
 }
 
 func TestSeveritiesAndTags(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"key":"K","tags":["a","b"],"log_level":"warning",
 		"successful_severity":"info","client_errors_severity":"warning","server_errors_severity":"crit"}`, port))
 	p.Log(ctx(200))
-	nothing(t, got)
+	proxytest.Nothing(t, got)
 	p.Log(ctx(404))
-	if pri, sd, _ := parse(t, receive(t, got)); pri != "12" || sd != `[K@41058 tag="a" tag="b"]` {
+	if pri, sd, _ := parse(t, proxytest.Receive(t, got)); pri != "12" || sd != `[K@41058 tag="a" tag="b"]` {
 		t.Errorf("404: priority %s, structured data %s; want 12, [K@41058 tag=\"a\" tag=\"b\"]", pri, sd)
 	}
 	p.Log(ctx(502))
-	if pri, _, _ := parse(t, receive(t, got)); pri != "10" {
+	if pri, _, _ := parse(t, proxytest.Receive(t, got)); pri != "10" {
 		t.Errorf("502: priority %s; want 10 (user, crit)", pri)
 	}
 }
 
 func TestNoTags(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"key":"K","tags":[]}`, port))
 	p.Log(ctx(200))
-	if _, sd, _ := parse(t, receive(t, got)); sd != `[K@41058 ]` {
+	if _, sd, _ := parse(t, proxytest.Receive(t, got)); sd != `[K@41058 ]` {
 		t.Errorf("structured data %q; want Kong's [K@41058 ]", sd)
 	}
 }
@@ -137,12 +94,12 @@ func TestSchema(t *testing.T) {
 }
 
 func TestThroughProxy(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{Name: fmt.Sprintf(`{"host":"127.0.0.1","port":%d,"key":"K"}`, port)})
 	if res, _ := g.Do(t, "GET", "/x", nil, ""); res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
-	if _, _, entry := parse(t, receive(t, got)); entry["service"].(map[string]any)["name"] != "svc" {
+	if _, _, entry := parse(t, proxytest.Receive(t, got)); entry["service"].(map[string]any)["name"] != "svc" {
 		t.Errorf("entry's service %v", entry["service"])
 	}
 }

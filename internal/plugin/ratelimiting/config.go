@@ -80,17 +80,7 @@ func check(rec map[string]any) ([]string, map[string]any) {
 			fields["path"] = "required field missing"
 		}
 	}
-	// Kong 3.x schema.lua: the policy field of a DB-less node is one_of
-	// {local, redis}.
-	if plugin.DBless() && rec["policy"] == "cluster" {
-		fields["policy"] = "expected one of: local, redis"
-	}
-	if rec["policy"] == "redis" {
-		r, _ := rec["redis"].(map[string]any)
-		if (r == nil || r["host"] == nil) && rec["redis_host"] == nil {
-			fields["redis"] = map[string]any{"host": "required field missing"}
-		}
-	}
+	plugin.CheckCounterPolicy(rec, fields)
 	if len(fields) == 0 {
 		fields = nil
 	}

@@ -64,15 +64,7 @@ var Schema = func() *model.Schema {
 // needs a host (Kong's conditional entity checks).
 func check(rec map[string]any) ([]string, map[string]any) {
 	fields := map[string]any{}
-	if plugin.DBless() && rec["policy"] == "cluster" {
-		fields["policy"] = "expected one of: local, redis"
-	}
-	if rec["policy"] == "redis" {
-		r, _ := rec["redis"].(map[string]any)
-		if (r == nil || r["host"] == nil) && rec["redis_host"] == nil {
-			fields["redis"] = map[string]any{"host": "required field missing"}
-		}
-	}
+	plugin.CheckCounterPolicy(rec, fields)
 	if len(fields) == 0 {
 		return nil, nil
 	}

@@ -15,27 +15,6 @@ import (
 	"sluice/internal/proxytest"
 )
 
-func udpServer(t *testing.T) (int, chan string) {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	got := make(chan string, 1000)
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := pc.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	return pc.LocalAddr().(*net.UDPAddr).Port, got
-}
-
 // collect reads datagrams until n lines arrived (or a timeout).
 func collect(t *testing.T, got chan string, n int) (lines []string, datagrams int) {
 	t.Helper()
@@ -81,7 +60,7 @@ func ctx(service bool) *plugin.Ctx {
 }
 
 func TestDefaultMetrics(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	p := instance(t, fmt.Sprintf(`{"host":"127.0.0.1","port":%d}`, port))
 	p.Log(ctx(true))
 	lines, datagrams := collect(t, got, 12)
@@ -118,7 +97,7 @@ func TestDefaultMetrics(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	base := fmt.Sprintf(`"host":"127.0.0.1","port":%d`, port)
 	// identifiers, sample rate, prefix, packets of at most 160 bytes: the
 	// first two lines (72 and 86 bytes and a newline) share one
@@ -149,7 +128,7 @@ func TestOptions(t *testing.T) {
 }
 
 func TestTagStyles(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	node := hostname
 	for style, want := range map[string]string{
 		"dogstatsd": "kong.request.count:1|c|#service:statsd1.example,route:" + routeID + ",workspace:default,consumer:robert,node:" + node + ",status:200",
@@ -215,7 +194,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestThroughProxy(t *testing.T) {
-	port, got := udpServer(t)
+	port, got := proxytest.UDPServer(t)
 	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{"statsd": fmt.Sprintf(
 		`{"host":"127.0.0.1","port":%d,"metrics":[{"name":"request_count","stat_type":"counter","sample_rate":1},{"name":"status_count","stat_type":"counter","sample_rate":1}]}`, port)})
 	if res, _ := g.Do(t, "GET", "/x", nil, ""); res.StatusCode != 200 {

@@ -5,28 +5,20 @@ import (
 	"sluice/internal/plugin"
 )
 
-// Severities are syslog's, by their number (emerg 0 to debug 7).
-var Severities = map[string]int{"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
-
 // Facilities are syslog's, by their number.
 var Facilities = map[string]int{"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6,
 	"news": 7, "uucp": 8, "cron": 9, "authpriv": 10, "ftp": 11, "local0": 16, "local1": 17, "local2": 18,
 	"local3": 19, "local4": 20, "local5": 21, "local6": 22, "local7": 23}
-
-func severity(name string) *model.Field {
-	return &model.Field{Name: name, Type: model.TypeString, Required: true, Default: "info",
-		OneOf: []any{"debug", "info", "notice", "warning", "err", "crit", "alert", "emerg"}}
-}
 
 // Schema is syslog's config record (Kong 3.x schema.lua).
 var Schema = &model.Schema{
 	Name:      Name,
 	Protocols: []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"},
 	Fields: []*model.Field{
-		severity("log_level"),
-		severity("successful_severity"),
-		severity("client_errors_severity"),
-		severity("server_errors_severity"),
+		plugin.SeverityField("log_level", true),
+		plugin.SeverityField("successful_severity", true),
+		plugin.SeverityField("client_errors_severity", true),
+		plugin.SeverityField("server_errors_severity", true),
 		plugin.CustomFieldsByLuaField(),
 		{Name: "facility", Type: model.TypeString, Required: true, Default: "user",
 			OneOf: []any{"auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog",

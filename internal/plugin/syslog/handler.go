@@ -34,8 +34,7 @@ var dropped = metrics.Default().NewCounterVec(metrics.Opts{
 
 // Syslog is one plugin instance.
 type Syslog struct {
-	level    int    // log_level: entries of a lower priority (a larger number) are not sent
-	sev      [3]int // successful, client errors, server errors
+	sev      plugin.StatusSeverities
 	facility int
 	s        *sender
 	now      func() time.Time
@@ -49,22 +48,15 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 		return nil, err
 	}
 	plugin.WarnCustomFieldsByLua(deps.Logger, Name, c.CustomFieldsByLua)
-	return &Syslog{level: Severities[c.LogLevel],
-		sev:      [3]int{Severities[c.SuccessfulSeverity], Severities[c.ClientErrorsSeverity], Severities[c.ServerErrorsSeverity]},
+	return &Syslog{sev: plugin.NewStatusSeverities(c.LogLevel, c.SuccessfulSeverity, c.ClientErrorsSeverity, c.ServerErrorsSeverity),
 		facility: Facilities[c.Facility], s: acquire(), now: time.Now}, nil
 }
 
 // Log queues the request's entry when its severity is at least log_level;
 // it never blocks.
 func (p *Syslog) Log(c *plugin.Ctx) {
-	sev := p.sev[0]
-	switch {
-	case c.Status >= 500:
-		sev = p.sev[2]
-	case c.Status >= 400:
-		sev = p.sev[1]
-	}
-	if sev > p.level {
+	sev, send := p.sev.For(c.Status)
+	if !send {
 		return
 	}
 	now := p.now()

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
@@ -56,26 +55,6 @@ func ctx(status int) *plugin.Ctx {
 	return &plugin.Ctx{Request: httptest.NewRequest("GET", "/orders?id=7", nil), Status: status}
 }
 
-func receive(t *testing.T, got chan string) string {
-	t.Helper()
-	select {
-	case m := <-got:
-		return m
-	case <-time.After(5 * time.Second):
-		t.Fatal("nothing reached the syslog daemon")
-	}
-	return ""
-}
-
-func nothing(t *testing.T, got chan string) {
-	t.Helper()
-	select {
-	case m := <-got:
-		t.Errorf("unexpected entry %q", m)
-	case <-time.After(100 * time.Millisecond):
-	}
-}
-
 var frameRE = regexp.MustCompile(`^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d kong\[\d+\]: (\{.*\})$`)
 
 // check parses a received frame: its priority and its JSON entry.
@@ -96,7 +75,7 @@ func TestDefaults(t *testing.T) {
 	got := daemon(t)
 	p := instance(t, `{}`)
 	p.Log(ctx(200))
-	pri, entry := check(t, receive(t, got))
+	pri, entry := check(t, proxytest.Receive(t, got))
 	if pri != "14" { // user.info
 		t.Errorf("priority %s; want 14 (user, info)", pri)
 	}
@@ -117,13 +96,13 @@ func TestSeverities(t *testing.T) {
 	p := instance(t, `{"log_level":"warning","successful_severity":"info","client_errors_severity":"warning",
 		"server_errors_severity":"crit","facility":"local0"}`)
 	p.Log(ctx(204))
-	nothing(t, got)
+	proxytest.Nothing(t, got)
 	p.Log(ctx(404))
-	if pri, _ := check(t, receive(t, got)); pri != "132" { // local0 (16) * 8 + warning (4)
+	if pri, _ := check(t, proxytest.Receive(t, got)); pri != "132" { // local0 (16) * 8 + warning (4)
 		t.Errorf("404: priority %s; want 132", pri)
 	}
 	p.Log(ctx(503))
-	if pri, _ := check(t, receive(t, got)); pri != "130" { // local0 * 8 + crit (2)
+	if pri, _ := check(t, proxytest.Receive(t, got)); pri != "130" { // local0 * 8 + crit (2)
 		t.Errorf("503: priority %s; want 130", pri)
 	}
 }
@@ -153,7 +132,7 @@ func TestStreamSocket(t *testing.T) {
 	p.Log(ctx(200))
 	p.Log(ctx(500))
 	for _, want := range []string{"14", "14"} {
-		if pri, _ := check(t, receive(t, lines)); pri != want {
+		if pri, _ := check(t, proxytest.Receive(t, lines)); pri != want {
 			t.Errorf("priority %s; want %s", pri, want)
 		}
 	}
@@ -187,11 +166,11 @@ func TestThroughProxy(t *testing.T) {
 	if res, _ := g.Do(t, "GET", "/via-proxy", nil, ""); res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}
-	_, entry := check(t, receive(t, got))
+	_, entry := check(t, proxytest.Receive(t, got))
 	if svc, _ := entry["service"].(map[string]any); svc["name"] != "svc" {
 		t.Errorf("entry's service %v", entry["service"])
 	}
-	nothing(t, got)
+	proxytest.Nothing(t, got)
 }
 
 func BenchmarkLog(b *testing.B) {
