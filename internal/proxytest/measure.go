@@ -76,7 +76,7 @@ func UDPServer(t testing.TB) (int, chan string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
+	t.Cleanup(func() { _ = pc.Close() })
 	got := make(chan string, 1000)
 	go func() {
 		buf := make([]byte, 65536)
