@@ -6,6 +6,7 @@ package bundled
 import (
 	_ "sluice/internal/plugin/acl"
 	_ "sluice/internal/plugin/awslambda"
+	_ "sluice/internal/plugin/azurefunctions"
 	_ "sluice/internal/plugin/basicauth"
 	_ "sluice/internal/plugin/botdetection"
 	_ "sluice/internal/plugin/correlationid"

@@ -127,6 +127,10 @@ type Ctx struct {
 	Status int
 	Header http.Header
 
+	// UpstreamPath is the path the request is to be sent upstream with
+	// (the service's path and the request's after strip_path, escaped;
+	// Kong's ngx.var.upstream_uri in the access phase).
+	UpstreamPath string
 	// RequestID is Kong's request id (X-Kong-Request-Id, kong.ctx's
 	// request_id).
 	RequestID string

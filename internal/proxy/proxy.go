@@ -380,6 +380,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	if p.protocolChecks(w, r, st) {
 		return
 	}
+	// the upstream path is known before the plugins run (Kong's
+	// ngx.var.upstream_uri in the access phase)
+	st.upstreamPath = escapePath(m.UpstreamPath(norm))
 	if ch := st.snap.Chains[st.route.ID]; ch != nil {
 		ps := &plugState{}
 		st.ps = ps
@@ -400,7 +403,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 		return
 	}
 	svc := st.svc
-	st.upstreamPath = escapePath(m.UpstreamPath(norm))
 	st.forceQuery = r.URL.RawQuery == "" && (r.URL.ForceQuery || strings.HasSuffix(r.RequestURI, "?"))
 	switch svc.Protocol {
 	case "https", "grpcs":

@@ -131,9 +131,9 @@ func (l *Lambda) gatewayEvent(c *plugin.Ctx) map[string]any {
 			params[k] = v
 		}
 	}
-	path := r.URL.EscapedPath()
-	if c.Timing.UpstreamURI != "" {
-		path, _, _ = strings.Cut(c.Timing.UpstreamURI, "?")
+	path := c.UpstreamPath
+	if path == "" {
+		path = r.URL.EscapedPath()
 	}
 	resource := ""
 	if c.Route != nil && len(c.Route.Paths) > 0 {
