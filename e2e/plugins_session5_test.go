@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestResponseRateLimitingWebhooksLambda runs the sluice binary with a
+// kong.yml using response-ratelimiting (the upstream spends a limit with
+// X-Kong-Limit), standard-webhooks and aws-lambda (against a fake Invoke
+// API, the route without a service).
+func TestResponseRateLimitingWebhooksLambda(t *testing.T) {
+	t.Parallel()
+	media := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Kong-Limit", "image=1")
+		w.Header().Set("X-Seen-Remaining", r.Header.Get("X-RateLimit-Remaining-image"))
+		io.WriteString(w, "picture")
+	}))
+	t.Cleanup(media.Close)
+	lambda := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDE2E/") {
+			w.WriteHeader(403)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		json.NewEncoder(w).Encode(map[string]any{"statusCode": 201, "body": "lambda saw " + string(b),
+			"headers": map[string]string{"X-Fn": r.URL.Path}})
+	}))
+	t.Cleanup(lambda.Close)
+	lport := lambda.Listener.Addr().String()[strings.LastIndex(lambda.Listener.Addr().String(), ":")+1:]
+	b := newBackend(t, "b")
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: media
+  url: ${MEDIA}
+  routes:
+  - name: images
+    paths: [/images]
+  plugins:
+  - name: response-ratelimiting
+    config:
+      limits:
+        image:
+          minute: 2
+- name: hooks
+  url: ${UPSTREAM}
+  routes:
+  - name: hooks
+    paths: [/hooks]
+    plugins:
+    - name: standard-webhooks
+      config:
+        secret_v1: whsec_e2e
+routes:
+- name: fn
+  paths: [/fn]
+  plugins:
+  - name: aws-lambda
+    config:
+      host: 127.0.0.1
+      port: ${LPORT}
+      disable_https: true
+      aws_region: us-east-1
+      aws_key: AKIDE2E
+      aws_secret: e2e-secret
+      function_name: hello
+      is_proxy_integration: true
+`, map[string]string{"MEDIA": media.URL, "UPSTREAM": b.srv.URL, "LPORT": lport}))
+
+	// response-ratelimiting: two responses fit, the third is refused
+	// empty (the log phase counts after the response: wait for it)
+	for n := 1; n <= 3; n++ {
+		var r response
+		var err error
+		for deadline := time.Now().Add(3 * time.Second); ; {
+			r, err = g.do(request{path: "/images/a.png"})
+			if err != nil || n < 3 || r.status == 429 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case n < 3 && (r.status != 200 || string(r.body) != "picture" || r.header.Get("X-RateLimit-Remaining-image-minute") != strconv.Itoa(2-n)):
+			t.Fatalf("image %d: %d %q %v", n, r.status, r.body, r.header)
+		case n == 3 && (r.status != 429 || len(r.body) != 0):
+			t.Fatalf("image 3: %d %q; want 429 with an empty body", r.status, r.body)
+		}
+		if r.header.Get("X-Kong-Limit") != "" {
+			t.Errorf("image %d: the quota header reached the client", n)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+
+	// standard-webhooks
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	m := hmac.New(sha256.New, []byte("whsec_e2e"))
+	m.Write([]byte("msg_1." + ts + `.{"a":1}`))
+	sig := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	hdr := map[string]string{"webhook-id": "msg_1", "webhook-timestamp": ts, "webhook-signature": sig}
+	if r, err := g.do(request{method: "POST", path: "/hooks", headers: hdr, body: `{"a":1}`}); err != nil || r.status != 200 {
+		t.Fatalf("signed webhook: %v %+v", err, r)
+	}
+	hdr["webhook-signature"] = "v1,AAAA"
+	if r, err := g.do(request{method: "POST", path: "/hooks", headers: hdr, body: `{"a":1}`}); err != nil || r.status != 400 {
+		t.Fatalf("badly signed webhook: %v %d; want 400", err, r.status)
+	}
+
+	// aws-lambda on a route without a service
+	r, err := g.do(request{path: "/fn?name=x"})
+	if err != nil || r.status != 201 || string(r.body) != `lambda saw {"name":"x"}` || r.header.Get("X-Fn") != "/2015-03-31/functions/hello/invocations" {
+		t.Fatalf("lambda: %v %d %q %v", err, r.status, r.body, r.header)
+	}
+}
