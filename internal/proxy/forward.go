@@ -73,7 +73,7 @@ func (p *Proxy) forward(w http.ResponseWriter, st *reqState, se *svcEntry) {
 	w.WriteHeader(status)
 
 	err = p.copyBody(w, st, c, filter, flushEach)
-	if err == nil && len(res.Trailers) > 0 {
+	if err == nil && len(res.Trailers) > 0 && (st.plug == nil || !st.plug.BodyDiscarded()) {
 		// Force chunking so the trailers can follow (ReverseProxy does
 		// the same).
 		_ = http.NewResponseController(w).Flush()

@@ -213,9 +213,12 @@ func (l *Lambda) invoke(ctx context.Context, payload []byte) (int, http.Header, 
 		return 0, nil, nil, err
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, MaxBody))
+	body, err := io.ReadAll(io.LimitReader(res.Body, MaxBody+1))
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if len(body) > MaxBody {
+		return 0, nil, nil, fmt.Errorf("the function's answer is larger than %d bytes", MaxBody)
 	}
 	if res.StatusCode >= 400 {
 		var e struct{ Message, Type string }
@@ -288,7 +291,11 @@ func proxyResponse(raw []byte, h http.Header) (int, []byte, error) {
 	}
 	if mv, ok := v["multiValueHeaders"].(map[string]any); ok {
 		for k, val := range mv {
-			list, _ := val.([]any)
+			list, ok := val.([]any)
+			if !ok {
+				h.Set(k, scalar(val))
+				continue
+			}
 			h.Del(k)
 			for _, e := range list {
 				h.Add(k, scalar(e))

@@ -265,3 +265,20 @@ func TestSchemaAndConfigErrors(t *testing.T) {
 		t.Errorf("no region: %d; want 500", res.StatusCode)
 	}
 }
+
+// An answer larger than MaxBody is refused, not cut; a multiValueHeaders
+// entry that is not a list sets the header.
+func TestLargeAnswerAndScalarMultiValue(t *testing.T) {
+	f := newFake(t)
+	f.reply = func(w http.ResponseWriter, _ []byte) { w.Write(make([]byte, MaxBody+1)) }
+	g := f.gateway(t, "")
+	if res, _ := g.Do(t, "GET", "/", nil, ""); res.StatusCode != 500 {
+		t.Errorf("answer over %d bytes: %d; want 500", MaxBody, res.StatusCode)
+	}
+	f.reply = func(w http.ResponseWriter, _ []byte) {
+		w.Write([]byte(`{"statusCode":200,"multiValueHeaders":{"X-One":"a"}}`))
+	}
+	if res, _ := f.gateway(t, `,"is_proxy_integration":true`).Do(t, "GET", "/", nil, ""); res.Header.Get("X-One") != "a" {
+		t.Errorf("scalar multiValueHeaders entry: X-One %q; want a", res.Header.Get("X-One"))
+	}
+}

@@ -29,6 +29,8 @@ func (l *Lambda) body(r *http.Request) []byte {
 	if !complete {
 		if l.conf.SkipLargeBodies {
 			l.log.Error("aws-lambda: request body was buffered to disk, too large")
+		} else {
+			l.log.Error("aws-lambda: request body larger than 8 MiB: not sent")
 		}
 		return nil
 	}

@@ -95,6 +95,10 @@ func (a *Azure) Access(c *plugin.Ctx) {
 		return
 	}
 	for k, vs := range r.Header {
+		switch k {
+		case "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Te", "Trailer", "Transfer-Encoding", "Proxy-Authorization":
+			continue // hop-by-hop: this connection's, not the function's
+		}
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	if a.conf.APIKey != nil {

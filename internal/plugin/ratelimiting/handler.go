@@ -112,7 +112,11 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 		rl.log.Warn("rate-limiting policy is not available: counting locally (per node)", "policy", pol)
 	}
 	if deps.State != nil && deps.PluginID != "" {
-		rl.store = deps.State.Get(deps.PluginID, func() any { return newStore(0, true) }).(*Store)
+		st, ok := deps.State.Get(deps.PluginID, func() any { return newStore(0, true) }).(*Store)
+		if !ok { // the pool holds another plugin's state under this id
+			st = NewStore(0)
+		}
+		rl.store = st
 	} else {
 		rl.store = NewStore(0)
 	}

@@ -144,7 +144,13 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 		return p, nil
 	}
 	if deps.State != nil && deps.PluginID != "" {
-		p.local = deps.State.Get(deps.PluginID, func() any { return NewStore(0) }).(*Store)
+		// keyed by plugin id and name: an entity may keep its id and
+		// become another counting plugin
+		st, ok := deps.State.Get(deps.PluginID+"/"+Name, func() any { return NewStore(0) }).(*Store)
+		if !ok {
+			st = NewStore(0)
+		}
+		p.local = st
 	} else {
 		p.local = NewStore(0)
 	}

@@ -259,3 +259,22 @@ func BenchmarkRoundTrip(b *testing.B) {
 		roundTrip(p, "10.0.0.1", "video=1")
 	}
 }
+
+// A plugin entity that keeps its id and changes from another counting
+// plugin finds that plugin's state in the pool: it must not take it.
+func TestStatePoolSharedID(t *testing.T) {
+	pool := plugin.NewStatePool()
+	pool.Get("p1", func() any { return "rate-limiting's store" })
+	pool.Get("p1/"+Name, func() any { return 42 })
+	rec, serr := Schema.Process(map[string]any{"limits": map[string]any{"v": map[string]any{"minute": 1}}}, nil)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	impl, err := New(rec, plugin.Deps{PluginID: "p1", State: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if impl.(*RRL).local == nil {
+		t.Error("no local store")
+	}
+}
