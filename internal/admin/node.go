@@ -408,7 +408,11 @@ func (s *server) getConfig(c *call) error {
 // configText finds the declarative text in a POST /config body: the
 // "config" field of a JSON, form or multipart body, or a JSON body that is
 // itself the configuration (it has _format_version).
-func configText(c *call) ([]byte, error) {
+//
+// valid is set when the text is known to be valid JSON (the body, or its
+// config object, checked by jsonConfigText), so that the parse does not
+// check it again.
+func configText(c *call) (text []byte, valid bool, err error) {
 	// A JSON body (what go-kong and the ingress controller send) is looked
 	// at for its two top-level keys only: decoding the whole config into
 	// maps here, before declarative.Parse reads it again, doubled the
@@ -419,59 +423,70 @@ func configText(c *call) ([]byte, error) {
 	}
 	in, kind, err := decodeBody(c.r, c.body)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if kind == bodyNone {
-		return nil, nil
+		return nil, false, nil
 	}
 	if v, ok := in["config"]; ok {
 		if str, ok := v.(string); ok {
-			return []byte(str), nil
+			return []byte(str), false, nil
 		}
 		if kind == bodyJSON {
-			return json.Marshal(v)
+			b, err := json.Marshal(v)
+			return b, false, err
 		}
 	}
 	if _, ok := in["_format_version"]; ok && kind == bodyJSON {
-		return c.body, nil
+		return c.body, false, nil
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 // jsonConfigText finds the declarative config in a JSON body: the "config"
 // field (a string holding YAML or JSON, or the config object itself), or
 // the whole body when it has "_format_version".
-func jsonConfigText(body []byte) ([]byte, error) {
-	if jsonDepth(body) > maxJSONDepth {
-		return nil, errParseJSON
+func jsonConfigText(body []byte) ([]byte, bool, error) {
+	if jsonDepth(body) > maxJSONDepth || !json.Valid(body) {
+		return nil, false, errParseJSON
 	}
-	var top struct {
-		Config        json.RawMessage `json:"config"`
-		FormatVersion json.RawMessage `json:"_format_version"`
+	members, ok := declarative.SplitObject(body)
+	switch {
+	case !ok && string(bytes.TrimSpace(body)) == "null":
+		return nil, false, nil
+	case !ok:
+		return nil, false, errParseJSON // not an object (a struct does not decode from it)
 	}
-	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, errParseJSON
+	// the last occurrence of a key wins, as when decoding into a struct
+	var cfg, version []byte
+	for _, m := range members {
+		switch m.Key {
+		case "config":
+			cfg = m.Value
+		case "_format_version":
+			version = m.Value
+		}
 	}
 	switch {
-	case len(top.Config) > 0 && top.Config[0] == '"':
+	case len(cfg) > 0 && cfg[0] == '"':
 		var str string
-		if err := json.Unmarshal(top.Config, &str); err != nil {
-			return nil, errParseJSON
+		if err := json.Unmarshal(cfg, &str); err != nil {
+			return nil, false, errParseJSON
 		}
-		return []byte(str), nil
-	case len(top.Config) > 0 && !bytes.Equal(top.Config, []byte("null")):
-		return top.Config, nil
-	case len(top.FormatVersion) > 0:
-		return body, nil
+		return []byte(str), false, nil
+	case len(cfg) > 0 && string(cfg) != "null":
+		return cfg, true, nil
+	case len(version) > 0:
+		return body, true, nil
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 func (s *server) postConfig(c *call) error {
 	if !s.dbless {
 		return errDBOnly
 	}
-	text, err := configText(c)
+	text, valid, err := configText(c)
 	if err != nil {
 		return err
 	}
@@ -480,7 +495,7 @@ func (s *server) postConfig(c *call) error {
 	}
 	q := c.r.URL.Query()
 	hash := declarative.Hash(text)
-	opts := &declarative.Options{Plugins: s.plugins}
+	opts := &declarative.Options{Plugins: s.plugins, ValidJSON: valid}
 	if s.opts.Current != nil {
 		curCfg, curHash := s.opts.Current()
 		if truthy(q.Get("check_hash")) && curCfg != nil && curHash == hash {

@@ -270,53 +270,50 @@ func scalar(n *yaml.Node) (any, error) {
 
 // streamJSON reads a JSON configuration without building the generic tree
 // of the whole file: the top-level values other than entity lists are
-// decoded as decodeJSON would, and every entity list is kept as the raw
-// text of its elements, each decoded when it is visited. ok is false when
-// data is not a well-formed JSON object with distinct top-level keys; the
-// caller then takes the decodeInput path, which reports the error (or
-// reads the text as YAML).
-func streamJSON(data []byte) (top map[string]any, lists map[string][]json.RawMessage, ok bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+// decoded as decodeJSON would, and every entity list is kept as the text
+// of its elements (slices of data), each decoded when it is visited. ok is
+// false when data is not a well-formed JSON object with distinct
+// top-level keys and entity lists that are arrays or null; the caller
+// then takes the decodeInput path, which reports the error (or reads the
+// text as YAML). valid says data is known to be valid JSON.
+func streamJSON(data []byte, valid bool) (top map[string]any, lists map[string][]json.RawMessage, ok bool) {
+	if !valid && !json.Valid(data) {
 		return nil, nil, false
 	}
-	top = map[string]any{}
+	members, ok := SplitObject(data)
+	if !ok {
+		return nil, nil, false
+	}
+	top = make(map[string]any, len(members))
 	lists = map[string][]json.RawMessage{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
+	for _, m := range members {
+		if _, dup := top[m.Key]; dup {
 			return nil, nil, false
 		}
-		key, _ := t.(string)
-		if _, dup := top[key]; dup {
-			return nil, nil, false
-		}
-		if _, isKind := kindByName[key]; isKind {
-			var list []json.RawMessage
-			if err := dec.Decode(&list); err == nil {
-				if list == nil {
-					top[key] = nil // null
-				} else {
-					top[key] = []any(nil) // streamed: see lists
-					lists[key] = list
-				}
+		if _, isKind := kindByName[m.Key]; isKind {
+			if string(m.Value) == "null" {
+				top[m.Key] = nil
 				continue
 			}
-			// not an array: the decodeInput path reports it
-			return nil, nil, false
+			elems, ok := SplitArray(m.Value)
+			if !ok {
+				return nil, nil, false // not an array: the decodeInput path reports it
+			}
+			list := make([]json.RawMessage, len(elems))
+			for i, e := range elems {
+				list[i] = e
+			}
+			top[m.Key] = []any(nil) // streamed: see lists
+			lists[m.Key] = list
+			continue
 		}
+		dec := json.NewDecoder(bytes.NewReader(m.Value))
+		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil {
 			return nil, nil, false
 		}
-		top[key] = normalizeJSON(v)
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, nil, false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, nil, false
+		top[m.Key] = normalizeJSON(v)
 	}
 	return top, lists, true
 }

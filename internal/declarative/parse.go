@@ -26,6 +26,9 @@ type Options struct {
 	// same pointer and timestamps, so reloading a file only touches what
 	// changed. A changed entity keeps its previous created_at.
 	Previous *model.Config
+	// ValidJSON says the caller already checked that the text is valid
+	// JSON (json.Valid), so the parse does not check it again.
+	ValidJSON bool
 }
 
 // Meta is the file-level information of a declarative config.
@@ -47,7 +50,7 @@ func Parse(data []byte, opts *Options) (*model.Config, error) {
 func ParseMeta(data []byte, opts *Options) (*model.Config, *Meta, error) {
 	var l *loader
 	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' {
-		if top, lists, ok := streamJSON(trimmed); ok {
+		if top, lists, ok := streamJSON(trimmed, opts != nil && opts.ValidJSON); ok {
 			// Entities are decoded one top-level element at a time and
 			// kept only as a summary (see summarize): nothing of the
 			// generic tree is there for an error report, which a second
