@@ -23,18 +23,29 @@ func reusePrevious(cfg, prev *model.Config, items map[string]*item) {
 		if cur.Kind() != reflect.Slice || cur.Len() == 0 || old.Len() == 0 {
 			continue
 		}
-		byID := make(map[string]reflect.Value, old.Len())
+		// the entities taken from the memo are the previous ones already
+		same := make(map[uintptr]bool, old.Len())
 		for i := 0; i < old.Len(); i++ {
-			e := old.Index(i)
-			if !e.IsNil() {
-				byID[e.Elem().FieldByName("ID").String()] = e
-			}
+			same[old.Index(i).Pointer()] = true
 		}
+		idField, _ := cur.Type().Elem().Elem().FieldByName("ID")
+		var byID map[string]reflect.Value // built on the first changed entity
 		kindName := cv.Type().Field(f).Tag.Get("json")
 		for i := 0; i < cur.Len(); i++ {
 			sched.Point()
 			e := cur.Index(i)
-			id := e.Elem().FieldByName("ID").String()
+			if e.IsNil() || same[e.Pointer()] {
+				continue
+			}
+			if byID == nil {
+				byID = make(map[string]reflect.Value, old.Len())
+				for j := 0; j < old.Len(); j++ {
+					if o := old.Index(j); !o.IsNil() {
+						byID[o.Elem().FieldByIndex(idField.Index).String()] = o
+					}
+				}
+			}
+			id := e.Elem().FieldByIndex(idField.Index).String()
 			p, ok := byID[id]
 			if !ok {
 				continue
