@@ -282,3 +282,18 @@ func TestLargeAnswerAndScalarMultiValue(t *testing.T) {
 		t.Errorf("scalar multiValueHeaders entry: X-One %q; want a", res.Header.Get("X-One"))
 	}
 }
+
+// FuzzProxyResponse: any function answer is either refused with an error
+// or gives a status in 100-599, without a panic.
+func FuzzProxyResponse(f *testing.F) {
+	for _, s := range []string{`{"statusCode":201,"body":"dGVzdA==","isBase64Encoded":true}`, `{"statusCode":"abc"}`, `[]`, `null`,
+		`{"headers":{"a":1,"b":null},"multiValueHeaders":{"c":["x",2],"d":"y"}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		status, _, err := proxyResponse(raw, http.Header{})
+		if err == nil && (status < 100 || status > 599) {
+			t.Fatalf("%q: status %d", raw, status)
+		}
+	})
+}

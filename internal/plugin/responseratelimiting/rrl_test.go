@@ -278,3 +278,24 @@ func TestStatePoolSharedID(t *testing.T) {
 		t.Error("no local store")
 	}
 }
+
+// FuzzParse: any upstream quota header gives increments of configured
+// names only, each a finite number, without a panic.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"video=2, image=1", "image=", "=1", "video=1=2", "video=NaN", " video = 3 ,test=1", ""} {
+		f.Add(s, "image=4")
+	}
+	p := &RRL{limits: []limit{{name: "video"}, {name: "image"}}}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, values := range [][]string{{a}, {a, b}} {
+			for name, n := range p.parse(values) {
+				if name != "video" && name != "image" {
+					t.Fatalf("%q: increment for unknown name %q", values, name)
+				}
+				if n != n || n > 1e308 || n < -1e308 {
+					t.Fatalf("%q: increment %v", values, n)
+				}
+			}
+		}
+	})
+}
