@@ -311,6 +311,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	var srv *server.Server
 	hostname, _ := os.Hostname()
 	node := nodeID()
+	followHealth(st, node, pool, log)
 	adminAPI := admin.New(admin.Options{
 		Store:    st,
 		Database: s.Database,
@@ -345,7 +346,11 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			return out
 		},
 		SetTargetHealth: func(upstreamID, target, address string, healthy bool) error {
-			return pool.SetHealthy(upstreamID, target, address, healthy)
+			if err := pool.SetHealthy(upstreamID, target, address, healthy); err != nil {
+				return err
+			}
+			publishHealth(st, node, log, healthEvent{Upstream: upstreamID, Target: target, Address: address, Healthy: healthy})
+			return nil
 		},
 	})
 	adminHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -224,3 +224,15 @@ type Store interface {
 
 // ErrTooOld: the change feed no longer holds changes that old.
 var ErrTooOld = errors.New("change feed position too old")
+
+// Events is implemented by the stores a cluster shares: events that are
+// not configuration (a target's health set through the Admin API),
+// delivered to every node, as Kong's cluster events are. They are not
+// stored: a node that is down when one is published never sees it.
+type Events interface {
+	// Publish sends payload to the OnEvent function of every node,
+	// this one's included.
+	Publish(ctx context.Context, payload string) error
+	// OnEvent sets the function called with each event's payload.
+	OnEvent(f func(payload string))
+}

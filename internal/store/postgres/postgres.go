@@ -24,9 +24,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"sluice/internal/store"
@@ -35,6 +37,13 @@ import (
 
 // Channel is the LISTEN/NOTIFY channel of the change feed.
 const Channel = "sluice_changes"
+
+// EventsChannel carries the cluster's events (store.Events).
+const EventsChannel = "sluice_events"
+
+// maxEventBytes is PostgreSQL's limit on a NOTIFY payload (8000 bytes,
+// less than that with a long channel name).
+const maxEventBytes = 7900
 
 // Options are Kong's pg_* settings plus the feed's tuning.
 type Options struct {
@@ -174,14 +183,33 @@ func openDB(o Options) (*sql.DB, *pgx.ConnConfig, error) {
 // Store is the PostgreSQL store.
 type Store struct {
 	*sqlstore.Store
-	opts   Options
-	cfg    *pgx.ConnConfig
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	opts    Options
+	cfg     *pgx.ConnConfig
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
+	onEvent atomic.Pointer[func(string)]
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Events = (*Store)(nil)
+)
+
+// Publish implements store.Events: a NOTIFY on EventsChannel.
+func (s *Store) Publish(ctx context.Context, payload string) error {
+	if len(payload) > maxEventBytes {
+		return fmt.Errorf("postgres: event of %d bytes, more than %d", len(payload), maxEventBytes)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	_, err := s.DB().ExecContext(ctx, `SELECT pg_notify($1, $2)`, EventsChannel, payload)
+	return mapErr(err)
+}
+
+// OnEvent implements store.Events. Events are received while the store
+// listens (not with DisableNotify).
+func (s *Store) OnEvent(f func(payload string)) { s.onEvent.Store(&f) }
 
 func dialect(o Options) sqlstore.Dialect {
 	return sqlstore.Dialect{
@@ -253,14 +281,21 @@ func (s *Store) listen(ctx context.Context) {
 	for ctx.Err() == nil {
 		conn, err := pgx.ConnectConfig(ctx, s.cfg.Copy())
 		if err == nil {
-			_, err = conn.Exec(ctx, "LISTEN "+Channel)
+			_, err = conn.Exec(ctx, "LISTEN "+Channel+"; LISTEN "+EventsChannel)
 			if err == nil {
 				backoff = 100 * time.Millisecond
 				// Changes made while we were not listening.
 				s.Broadcast()
 				for {
-					if _, err = conn.WaitForNotification(ctx); err != nil {
+					var n *pgconn.Notification
+					if n, err = conn.WaitForNotification(ctx); err != nil {
 						break
+					}
+					if n.Channel == EventsChannel {
+						if f := s.onEvent.Load(); f != nil && *f != nil {
+							(*f)(n.Payload)
+						}
+						continue
 					}
 					s.Broadcast()
 				}

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestClusterTargetHealth: a target set unhealthy through one node's Admin
+// API is unhealthy on the other node too (Kong broadcasts it as a cluster
+// event), and healthy again when set so.
+func TestClusterTargetHealth(t *testing.T) {
+	db := pgDatabase(t)
+	env := []string{"KONG_PG_DATABASE=" + db, "KONG_PG_USER=postgres", "KONG_PG_HOST=127.0.0.1"}
+	boot := exec.Command(sluiceBin, "migrations", "bootstrap")
+	boot.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
+	if out, err := boot.CombinedOutput(); err != nil {
+		t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
+	}
+	_, a := adminGateway(t, "postgres", env...)
+	_, b := adminGateway(t, "postgres", env...)
+	// passive health checks on: Kong refuses to set the health of a target
+	// whose upstream has no health checker
+	if code := adminPostForm(t, a, "/upstreams", url.Values{"name": {"u"},
+		"healthchecks.passive.unhealthy.http_failures": {"3"}, "healthchecks.passive.healthy.successes": {"3"}}); code != 201 {
+		t.Fatalf("create upstream: %d", code)
+	}
+	if code := adminPostForm(t, a, "/upstreams/u/targets", url.Values{"target": {"127.0.0.1:9"}}); code != 201 {
+		t.Fatalf("create target: %d", code)
+	}
+	if code := adminPostForm(t, a, "/services", url.Values{"name": {"s"}, "host": {"u"}}); code != 201 {
+		t.Fatalf("create service: %d", code)
+	}
+	health := func(base string) string {
+		_, body := adminGet(t, base, "/upstreams/u/health")
+		data, _ := body["data"].([]any)
+		if len(data) != 1 {
+			return ""
+		}
+		h, _ := data[0].(map[string]any)["health"].(string)
+		return h
+	}
+	// both nodes serve the target before its health is changed (node 1
+	// applies its own write from the store too)
+	ready := func(base string) bool { h := health(base); return h != "" && h != "HEALTHCHECKS_OFF" }
+	if _, ok := eventually(5*time.Second, func() bool { return ready(a) && ready(b) }); !ok {
+		t.Fatal("the target did not reach both nodes")
+	}
+	for _, state := range []string{"unhealthy", "healthy"} {
+		req, _ := http.NewRequest(http.MethodPut, a+"/upstreams/u/targets/127.0.0.1:9/"+state, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNoContent {
+			t.Fatalf("PUT %s: %d %s (node 1 says %q)", state, res.StatusCode, msg, health(a))
+		}
+		want := strings.ToUpper(state)
+		if _, ok := eventually(5*time.Second, func() bool { return health(b) == want }); !ok {
+			t.Fatalf("after PUT %s on node 1, node 2 says %q; want %s", state, health(b), want)
+		}
+	}
+}
