@@ -1,6 +1,9 @@
 package plugin
 
-import "strings"
+import (
+	"net/http"
+	"strings"
+)
 
 // SplitHeaderPair splits a "name:value" config entry as Kong's pattern
 // ^([^:]+):*(.-)$ does: the name runs to the first colon, further colons
@@ -54,4 +57,20 @@ func ValidHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// AnswerHeaders copies the headers of an answer a plugin got from another
+// server (a function it called) into the headers of its own response,
+// leaving out the ones that described that connection and body (hop by
+// hop, Content-Length, Date): the proxy sets its own.
+func AnswerHeaders(src http.Header) http.Header {
+	h := make(http.Header, len(src))
+	for k, vs := range src {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Transfer-Encoding", "Date":
+			continue
+		}
+		h[k] = vs
+	}
+	return h
 }

@@ -157,14 +157,7 @@ func (l *Lambda) Access(c *plugin.Ctx) {
 		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
 		return
 	}
-	h := http.Header{}
-	for k, vs := range resHeader {
-		switch http.CanonicalHeaderKey(k) {
-		case "Content-Length", "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Transfer-Encoding", "Date":
-			continue
-		}
-		h[k] = vs
-	}
+	h := plugin.AnswerHeaders(resHeader)
 	if l.conf.IsProxyIntegration {
 		var perr error
 		status, body, perr = proxyResponse(body, h)

@@ -120,14 +120,7 @@ func (a *Azure) Access(c *plugin.Ctx) {
 		a.fail(c, err)
 		return
 	}
-	h := http.Header{}
-	for k, vs := range res.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Content-Length", "Connection", "Keep-Alive", "Proxy-Connection", "Upgrade", "Transfer-Encoding", "Date":
-			continue
-		}
-		h[k] = vs
-	}
+	h := plugin.AnswerHeaders(res.Header)
 	h.Set("Via", "kong/"+model.KongVersion)
 	c.Terminate(&plugin.Exit{Status: res.StatusCode, Body: out, Header: h})
 }
