@@ -19,6 +19,7 @@ import (
 	_ "sluice/internal/plugin/jwt"
 	_ "sluice/internal/plugin/keyauth"
 	_ "sluice/internal/plugin/loggly"
+	_ "sluice/internal/plugin/opentelemetry"
 	_ "sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/proxycache"
 	_ "sluice/internal/plugin/ratelimiting"

@@ -1,0 +1,75 @@
+package opentelemetry
+
+import (
+	"sluice/internal/model"
+	"sluice/internal/plugin"
+)
+
+// Formats are the trace context formats Kong reads and writes.
+var formats = []any{"b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"}
+
+func urlField(name string) *model.Field {
+	f := model.URLField(name)
+	f.Referenceable = true
+	return f
+}
+
+func queueField() *model.Field {
+	f := plugin.QueueField()
+	f.Default = map[string]any{"max_batch_size": 200}
+	return f
+}
+
+// Schema is opentelemetry's config record (Kong 3.9 schema.lua).
+var Schema = &model.Schema{
+	Name:      Name,
+	Protocols: []string{"grpc", "grpcs", "http", "https"},
+	Fields: []*model.Field{
+		urlField("traces_endpoint"),
+		urlField("logs_endpoint"),
+		{Name: "headers", Type: model.TypeMap, Keys: &model.Field{Type: model.TypeString},
+			Values: &model.Field{Type: model.TypeString, Referenceable: true}},
+		{Name: "resource_attributes", Type: model.TypeMap, Keys: &model.Field{Type: model.TypeString, Required: true},
+			Values: &model.Field{Type: model.TypeString, Required: true}},
+		queueField(),
+		{Name: "batch_span_count", Type: model.TypeInteger},
+		{Name: "batch_flush_delay", Type: model.TypeInteger},
+		{Name: "connect_timeout", Type: model.TypeInteger, Default: 1000, Between: []float64{0, 2147483646}},
+		{Name: "send_timeout", Type: model.TypeInteger, Default: 5000, Between: []float64{0, 2147483646}},
+		{Name: "read_timeout", Type: model.TypeInteger, Default: 5000, Between: []float64{0, 2147483646}},
+		{Name: "http_response_header_for_traceid", Type: model.TypeString},
+		{Name: "header_type", Type: model.TypeString, Default: "preserve",
+			OneOf: []any{"preserve", "ignore", "b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"}},
+		{Name: "sampling_rate", Type: model.TypeNumber, Between: []float64{0, 1}},
+		{Name: "propagation", Type: model.TypeRecord, Default: map[string]any{"default_format": "w3c"}, Fields: []*model.Field{
+			{Name: "extract", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
+				OneOf: []any{"b3", "w3c", "jaeger", "ot", "datadog", "aws", "gcp"}}},
+			{Name: "clear", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString}},
+			{Name: "inject", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
+				OneOf: append([]any{"preserve"}, formats...)}},
+			{Name: "default_format", Type: model.TypeString, Required: true, Default: "w3c", OneOf: formats},
+		}},
+		// endpoint is Kong's deprecated name of traces_endpoint
+		urlField("endpoint"),
+	},
+	Checks: []*model.Check{{Custom: &model.CustomCheck{Fn: func(rec map[string]any) ([]string, map[string]any) {
+		if rec["traces_endpoint"] == nil && rec["logs_endpoint"] == nil && rec["endpoint"] == nil {
+			return []string{"at least one of these fields must be non-empty: 'config.traces_endpoint', 'config.logs_endpoint'"}, nil
+		}
+		return nil, nil
+	}}}},
+}
+
+// Config is the decoded config record.
+type Config struct {
+	TracesEndpoint      *string `json:"traces_endpoint"`
+	Endpoint            *string `json:"endpoint"`
+	HTTPResponseTraceID *string `json:"http_response_header_for_traceid"`
+	HeaderType          string  `json:"header_type"`
+	Propagation         struct {
+		Extract       []string `json:"extract"`
+		Clear         []string `json:"clear"`
+		Inject        []string `json:"inject"`
+		DefaultFormat string   `json:"default_format"`
+	} `json:"propagation"`
+}
