@@ -178,6 +178,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	dbless := s.Database == "off"
 	plugin.SetDBless(dbless) // Kong refuses policy cluster without a database
 	plugin.SetClientBodyBufferSize(s.ClientBodyBufferSize)
+	plugin.SetTracing(plugin.TracingSettings{Instrumentations: s.TracingInstrumentations, SamplingRate: s.TracingSamplingRate})
 	if !dbless && (s.DeclarativeConfig != "" || s.DeclarativeConfigString != "") {
 		log.Warn("declarative_config is ignored with database = " + s.Database + " (as in Kong); the config comes from the store")
 	}

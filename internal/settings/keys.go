@@ -150,6 +150,11 @@ var defs = []keyDef{
 
 	// sluice keys.
 	{name: "mem_limit_ratio", def: "0.9", set: number(func(s *Settings) *float64 { return &s.MemLimitRatio }, 0, 1, false)},
+	// Kong's tracing settings, read by the opentelemetry plugin (sluice
+	// records the request and balancer spans; the other instrumentations
+	// are accepted and record nothing)
+	{name: "tracing_instrumentations", def: "off", set: list(func(s *Settings) *[]string { return &s.TracingInstrumentations })},
+	{name: "tracing_sampling_rate", def: "0.01", set: number(func(s *Settings) *float64 { return &s.TracingSamplingRate }, 0, 1, true)},
 	{name: "shutdown_timeout", def: "10", set: seconds(func(s *Settings) *time.Duration { return &s.ShutdownTimeout })},
 	{name: "mem_trace", def: "off", set: boolean(func(s *Settings) *bool { return &s.MemTrace })},
 	{name: "admin_token", set: str(func(s *Settings) *string { return &s.AdminToken }), sensitive: true},

@@ -133,9 +133,13 @@ type Settings struct {
 
 	NginxWorkerProcesses string // accepted and ignored
 
-	MemLimitRatio   float64
-	ShutdownTimeout time.Duration
-	LogFormat       string // text or json (sluice key log_format)
+	MemLimitRatio float64
+	// TracingInstrumentations and TracingSamplingRate are Kong's
+	// tracing_instrumentations and tracing_sampling_rate.
+	TracingInstrumentations []string
+	TracingSamplingRate     float64
+	ShutdownTimeout         time.Duration
+	LogFormat               string // text or json (sluice key log_format)
 
 	// ConfPath is the file that was read, "" when none.
 	ConfPath string

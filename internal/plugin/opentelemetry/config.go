@@ -62,6 +62,16 @@ var Schema = &model.Schema{
 
 // Config is the decoded config record.
 type Config struct {
+	Headers            map[string]string `json:"headers"`
+	ResourceAttributes map[string]string `json:"resource_attributes"`
+	SamplingRate       *float64          `json:"sampling_rate"`
+	ConnectTimeout     int               `json:"connect_timeout"`
+	SendTimeout        int               `json:"send_timeout"`
+	ReadTimeout        int               `json:"read_timeout"`
+	Queue              struct {
+		MaxEntries int    `json:"max_entries"`
+		MaxBytes   *int64 `json:"max_bytes"`
+	} `json:"queue"`
 	TracesEndpoint      *string `json:"traces_endpoint"`
 	Endpoint            *string `json:"endpoint"`
 	HTTPResponseTraceID *string `json:"http_response_header_for_traceid"`

@@ -1,13 +1,37 @@
 package opentelemetry
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
 
+	"sluice/internal/metrics"
 	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
+
+// QueueBytes bounds each instance's export queue (queue.max_bytes when
+// set); queue.max_entries bounds it in requests.
+const QueueBytes = 16 << 20
+
+var dropped = metrics.Default().NewCounterVec(metrics.Opts{
+	Name: "sluice_opentelemetry_dropped_total",
+	Help: "opentelemetry span exports dropped because the queue was full, the collector failed or the plugin was removed.", MaxSeries: 1,
+}).With()
+
+// hostname is service.instance.id.
+var hostname, _ = os.Hostname()
 
 // legacyExtract is what header_type "preserve" (and the other legacy
 // values) reads: every format, in Kong's order.
@@ -15,6 +39,17 @@ var legacyExtract = []string{"b3", "w3c", "jaeger", "ot", "datadog", "aws", "gcp
 
 // OTel is one plugin instance.
 type OTel struct {
+	// record: the request instrumentation is on (tracing_instrumentations)
+	// and spans are exported to endpoint through box
+	record   bool
+	rate     float64
+	endpoint string
+	headers  map[string]string
+	resource []attr
+	client   *http.Client
+	box      *plugin.Outbox
+	close    sync.Once
+
 	tracing       bool // a traces endpoint is set: Kong propagates only then
 	extract       []string
 	inject        []string
@@ -51,14 +86,101 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	} else {
 		p.extract, p.inject = pr.Extract, pr.Inject
 	}
-	if deps.Logger != nil && p.tracing {
-		deps.Logger.Debug("opentelemetry: sluice has no tracing instrumentations: trace context is propagated, no span is exported",
-			slog.String("plugin", Name))
+	tr := plugin.Tracing()
+	if !p.tracing || !tr.Has("request") {
+		return p, nil
+	}
+	p.record, p.rate, p.headers = true, tr.SamplingRate, c.Headers
+	if c.SamplingRate != nil {
+		p.rate = *c.SamplingRate
+	}
+	if c.TracesEndpoint != nil {
+		p.endpoint = *c.TracesEndpoint
+	} else {
+		p.endpoint = *c.Endpoint
+	}
+	res := map[string]string{"service.name": "kong", "service.instance.id": hostname, "service.version": model.KongVersion}
+	for k, v := range c.ResourceAttributes {
+		res[k] = v
+	}
+	for _, k := range []string{"service.name", "service.instance.id", "service.version"} {
+		p.resource = append(p.resource, attr{k, res[k]})
+		delete(res, k)
+	}
+	for k, v := range res {
+		p.resource = append(p.resource, attr{k, v})
+	}
+	d := net.Dialer{Timeout: time.Duration(c.ConnectTimeout) * time.Millisecond}
+	p.client = &http.Client{Timeout: time.Duration(c.SendTimeout+c.ReadTimeout) * time.Millisecond,
+		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}
+	maxBytes := int64(QueueBytes)
+	if c.Queue.MaxBytes != nil && *c.Queue.MaxBytes > 0 {
+		maxBytes = *c.Queue.MaxBytes
+	}
+	p.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: max(c.Queue.MaxEntries, 1), Bytes: maxBytes,
+		Deliver: p.export, OnDrop: dropped.Inc})
+	if deps.Logger != nil {
+		deps.Logger.Debug("opentelemetry: recording request spans", slog.String("endpoint", p.endpoint))
 	}
 	return p, nil
 }
 
-const ctxTraceID = "opentelemetry.trace_id"
+// Close stops the export queue (what it holds is still sent).
+func (p *OTel) Close() {
+	p.close.Do(func() {
+		if p.box != nil {
+			p.box.Stop()
+		}
+	})
+}
+
+// export posts one request's spans to the collector.
+func (p *OTel) export(body []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range p.headers {
+		req.Header.Set(k, v)
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/x-protobuf")
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("collector answered %d", res.StatusCode)
+	}
+	return nil
+}
+
+// sample is Kong's probability sampler: the trace id's first 8 bytes, read
+// little-endian, below rate × 2^64.
+func sample(trace []byte, rate float64) bool {
+	switch {
+	case rate >= 1:
+		return true
+	case rate <= 0:
+		return false
+	}
+	return float64(binary.LittleEndian.Uint64(trace[:8])) < rate*math.Pow(2, 64)
+}
+
+const (
+	ctxTraceID = "opentelemetry.trace_id"
+	ctxSpan    = "opentelemetry.span"
+)
+
+// rootSpan is the request span being recorded.
+type rootSpan struct {
+	trace, span, parent []byte
+}
 
 // Access reads the trace context, clears the configured headers and sends
 // this hop's context upstream (not sampled: no span is recorded).
@@ -84,6 +206,17 @@ func (p *OTel) Access(c *plugin.Ctx) {
 	} else {
 		_, _ = rand.Read(trace)
 	}
+	sampled := false
+	if p.record {
+		if len(trace) == 8 {
+			trace = append(make([]byte, 8), trace...)
+		}
+		// an unsampled parent decides; otherwise the probability sampler
+		sampled = !(tc != nil && tc.sampled != nil && !*tc.sampled) && sample(trace, p.rate)
+		if sampled {
+			c.Set(ctxSpan, &rootSpan{trace: trace, span: span, parent: parent})
+		}
+	}
 	for _, f := range p.inject {
 		if f == "preserve" {
 			switch {
@@ -95,7 +228,7 @@ func (p *OTel) Access(c *plugin.Ctx) {
 				f = p.defaultFormat
 			}
 		}
-		inject(h, f, trace, span, parent, false, tc)
+		inject(h, f, trace, span, parent, sampled, tc)
 	}
 	c.Set(ctxTraceID, trace)
 }
@@ -112,4 +245,56 @@ func (p *OTel) HeaderFilter(c *plugin.Ctx) {
 		}
 		c.Header.Add(p.traceHeader, hex.EncodeToString(trace))
 	}
+}
+
+// Log exports the request span of a sampled request: "kong", kind
+// server, from the request's start to now, with Kong's attributes.
+func (p *OTel) Log(c *plugin.Ctx) {
+	v, ok := c.Get(ctxSpan)
+	if !ok || p.box == nil {
+		return
+	}
+	rs := v.(*rootSpan)
+	r := c.Request
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	route := ""
+	if c.Route != nil && len(c.Route.Paths) > 0 {
+		route = c.Route.Paths[0]
+	}
+	start := c.Timing.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	sp := span{traceID: rs.trace, spanID: rs.span, parentID: rs.parent, name: "kong", kind: 2,
+		start: start.UnixNano(), end: time.Now().UnixNano(), attrs: []attr{
+			{"http.method", r.Method},
+			{"http.url", scheme + "://" + r.Host + plugin.RequestURI(r)},
+			{"http.host", hostOnly(r.Host)},
+			{"http.scheme", scheme},
+			{"http.flavor", fmt.Sprintf("%d.%d", r.ProtoMajor, r.ProtoMinor)},
+			{"http.client_ip", c.ClientIP},
+			{"net.peer.ip", peerIP(r)},
+			{"kong.request.id", c.RequestID},
+			{"http.status_code", int64(c.Status)},
+			{"http.route", route},
+		}}
+	p.box.Put(exportRequest(p.resource, []span{sp}))
+}
+
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return h
+}
+
+// peerIP is the address of the connection's other end.
+func peerIP(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }

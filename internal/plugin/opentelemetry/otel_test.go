@@ -1,15 +1,22 @@
 package opentelemetry
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 const (
@@ -201,4 +208,116 @@ func FuzzExtract(f *testing.F) {
 			}
 		}
 	})
+}
+
+// collector is an OTLP/HTTP traces endpoint: it decodes each export (the
+// wire format of ExportTraceServiceRequest is TracesData's) and hands
+// over the request's headers and the data.
+type export struct {
+	header http.Header
+	data   *tracepb.TracesData
+}
+
+func collector(t *testing.T) (string, chan export) {
+	t.Helper()
+	got := make(chan export, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var td tracepb.TracesData
+		if err := proto.Unmarshal(b, &td); err != nil {
+			t.Errorf("export is not OTLP protobuf: %v", err)
+			w.WriteHeader(400)
+			return
+		}
+		got <- export{r.Header.Clone(), &td}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/v1/traces", got
+}
+
+func withTracing(t *testing.T, instr ...string) {
+	t.Helper()
+	saved := plugin.Tracing()
+	plugin.SetTracing(plugin.TracingSettings{Instrumentations: instr, SamplingRate: 1})
+	t.Cleanup(func() { plugin.SetTracing(saved) })
+}
+
+func TestRequestSpanExport(t *testing.T) {
+	withTracing(t, "request")
+	url, got := collector(t)
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{Name: `{"traces_endpoint":"` + url + `",
+		"headers":{"X-Auth":"k"},"resource_attributes":{"deployment.environment":"test"}}`})
+	res, body := g.Do(t, "GET", "/x?y=1", map[string]string{"traceparent": "00-" + inTrace + "-" + inSpan + "-01"}, "")
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	up := proxytest.DecodeEcho(t, body).Headers.Get("traceparent")
+	m := regexp.MustCompile(`^00-` + inTrace + `-([0-9a-f]{16})-01$`).FindStringSubmatch(up)
+	if m == nil {
+		t.Fatalf("upstream traceparent %q; want the trace, sampled", up)
+	}
+	var e export
+	select {
+	case e = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no export reached the collector")
+	}
+	if e.header.Get("Content-Type") != "application/x-protobuf" || e.header.Get("X-Auth") != "k" {
+		t.Errorf("export headers %v", e.header)
+	}
+	rs := e.data.ResourceSpans
+	if len(rs) != 1 || len(rs[0].ScopeSpans) != 1 || len(rs[0].ScopeSpans[0].Spans) != 1 {
+		t.Fatalf("export %v", e.data)
+	}
+	res0 := map[string]string{}
+	for _, kv := range rs[0].Resource.Attributes {
+		res0[kv.Key] = kv.Value.GetStringValue()
+	}
+	if res0["service.name"] != "kong" || res0["deployment.environment"] != "test" || res0["service.version"] == "" {
+		t.Errorf("resource %v", res0)
+	}
+	if sc := rs[0].ScopeSpans[0].Scope; sc.Name != "kong-internal" {
+		t.Errorf("scope %v", sc)
+	}
+	sp := rs[0].ScopeSpans[0].Spans[0]
+	if sp.Name != "kong" || sp.Kind != tracepb.Span_SPAN_KIND_SERVER || hex.EncodeToString(sp.TraceId) != inTrace ||
+		hex.EncodeToString(sp.ParentSpanId) != inSpan || hex.EncodeToString(sp.SpanId) != m[1] || sp.EndTimeUnixNano < sp.StartTimeUnixNano {
+		t.Errorf("span %v", sp)
+	}
+	attrs := map[string]*commonpb.AnyValue{}
+	for _, kv := range sp.Attributes {
+		attrs[kv.Key] = kv.Value
+	}
+	if attrs["http.method"].GetStringValue() != "GET" || attrs["http.status_code"].GetIntValue() != 200 ||
+		!strings.HasSuffix(attrs["http.url"].GetStringValue(), "/x?y=1") || attrs["http.route"].GetStringValue() != "/" ||
+		attrs["http.flavor"].GetStringValue() != "1.1" || attrs["kong.request.id"].GetStringValue() == "" {
+		t.Errorf("attributes %v", sp.Attributes)
+	}
+}
+
+// An unsampled parent, or a sampling rate of 0, exports nothing and
+// passes the decision on.
+func TestNotSampled(t *testing.T) {
+	withTracing(t, "all")
+	url, got := collector(t)
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{Name: `{"traces_endpoint":"` + url + `","sampling_rate":0}`})
+	_, body := g.Do(t, "GET", "/", map[string]string{"traceparent": "00-" + inTrace + "-" + inSpan + "-01"}, "")
+	if up := proxytest.DecodeEcho(t, body).Headers.Get("traceparent"); !strings.HasSuffix(up, "-00") {
+		t.Errorf("upstream traceparent %q; want not sampled", up)
+	}
+	select {
+	case e := <-got:
+		t.Errorf("an unsampled request was exported: %v", e.data)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// Kong's sampler reads the trace id's first 8 bytes little-endian (its
+// spec's pair at rate 0.5).
+func TestSampler(t *testing.T) {
+	yes, _ := hex.DecodeString("92a54b3e1a7c4f2da9e44b8a6f3e1dab")
+	no, _ := hex.DecodeString("4bf92f3577b34da6a3ce929d0e0e4736")
+	if !sample(yes, 0.5) || sample(no, 0.5) {
+		t.Errorf("sample at 0.5: %v, %v; want true, false", sample(yes, 0.5), sample(no, 0.5))
+	}
 }

@@ -1,10 +1,10 @@
-// Package opentelemetry is Kong's opentelemetry plugin (3.9), as Kong runs
-// it with tracing_instrumentations = off (its default; sluice has no
-// tracing instrumentations): it reads the request's trace context (W3C,
-// B3, Jaeger, OpenTracing, Datadog, AWS X-Ray, GCP headers), sends it on
-// to the upstream in the configured formats with this hop's span id, and
-// can name the trace id in a response header. As in Kong with
-// instrumentations off, the spans are not sampled and none is exported.
+// Package opentelemetry is Kong's opentelemetry plugin (3.9): it reads the
+// request's trace context (W3C, B3, Jaeger, OpenTracing, Datadog, AWS
+// X-Ray, GCP headers), sends it on to the upstream in the configured
+// formats with this hop's span id, and can name the trace id in a
+// response header. With tracing_instrumentations request (or all), a
+// sampled request's span is exported to the collector over OTLP/HTTP
+// protobuf; with them off (Kong's default) nothing is sampled or exported.
 package opentelemetry
 
 import "sluice/internal/plugin"
