@@ -194,6 +194,7 @@ type Try struct {
 	Port     int
 	Balancer time.Duration // time spent picking the peer
 	Code     int           // status from that peer, 0 on failure
+	Start    time.Time     // when the attempt began (before the connection)
 }
 
 // Exit is a response produced by a plugin instead of the upstream (Kong's

@@ -50,7 +50,7 @@ func (ps *plugState) addTry(addr string) {
 	if ps.c.Timing.Tries == nil {
 		ps.c.Timing.Tries = ps.tryArr[:0]
 	}
-	ps.c.Timing.Tries = append(ps.c.Timing.Tries, plugin.Try{IP: host, Port: port, Balancer: ps.pickTime})
+	ps.c.Timing.Tries = append(ps.c.Timing.Tries, plugin.Try{IP: host, Port: port, Balancer: ps.pickTime, Start: time.Now()})
 	ps.pickTime = 0
 }
 

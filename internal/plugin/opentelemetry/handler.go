@@ -42,6 +42,7 @@ type OTel struct {
 	// record: the request instrumentation is on (tracing_instrumentations)
 	// and spans are exported to endpoint through box
 	record   bool
+	balancer bool // the balancer instrumentation: a span per try
 	rate     float64
 	endpoint string
 	headers  map[string]string
@@ -90,7 +91,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if !p.tracing || !tr.Has("request") {
 		return p, nil
 	}
-	p.record, p.rate, p.headers = true, tr.SamplingRate, c.Headers
+	p.record, p.balancer, p.rate, p.headers = true, tr.Has("balancer"), tr.SamplingRate, c.Headers
 	if c.SamplingRate != nil {
 		p.rate = *c.SamplingRate
 	}
@@ -177,9 +178,10 @@ const (
 	ctxSpan    = "opentelemetry.span"
 )
 
-// rootSpan is the request span being recorded.
+// rootSpan is the request span being recorded, and the id of the first
+// balancer span (the one sent upstream) with the balancer instrumentation.
 type rootSpan struct {
-	trace, span, parent []byte
+	trace, span, parent, balancer []byte
 }
 
 // Access reads the trace context, clears the configured headers and sends
@@ -214,8 +216,19 @@ func (p *OTel) Access(c *plugin.Ctx) {
 		// an unsampled parent decides; otherwise the probability sampler
 		sampled = !(tc != nil && tc.sampled != nil && !*tc.sampled) && sample(trace, p.rate)
 		if sampled {
-			c.Set(ctxSpan, &rootSpan{trace: trace, span: span, parent: parent})
+			rs := &rootSpan{trace: trace, span: span, parent: parent}
+			if p.balancer {
+				// Kong sends the balancer span's id upstream: the try's
+				// span is the upstream's parent
+				rs.balancer = make([]byte, 8)
+				_, _ = rand.Read(rs.balancer)
+			}
+			c.Set(ctxSpan, rs)
 		}
+	}
+	injected := span
+	if v, ok := c.Get(ctxSpan); ok && v.(*rootSpan).balancer != nil {
+		injected = v.(*rootSpan).balancer
 	}
 	for _, f := range p.inject {
 		if f == "preserve" {
@@ -228,7 +241,7 @@ func (p *OTel) Access(c *plugin.Ctx) {
 				f = p.defaultFormat
 			}
 		}
-		inject(h, f, trace, span, parent, sampled, tc)
+		inject(h, f, trace, injected, parent, sampled, tc)
 	}
 	c.Set(ctxTraceID, trace)
 }
@@ -281,7 +294,48 @@ func (p *OTel) Log(c *plugin.Ctx) {
 			{"http.status_code", int64(c.Status)},
 			{"http.route", route},
 		}}
-	p.box.Put(exportRequest(p.resource, []span{sp}))
+	spans := []span{sp}
+	if p.balancer {
+		spans = append(spans, balancerSpans(c, rs)...)
+	}
+	p.box.Put(exportRequest(p.resource, spans))
+}
+
+// balancerSpans are Kong's kong.balancer spans: one per try, kind client,
+// children of the request span; a try that did not give the answer is an
+// error.
+func balancerSpans(c *plugin.Ctx, rs *rootSpan) []span {
+	tries := c.Timing.Tries
+	out := make([]span, 0, len(tries))
+	for i, tr := range tries {
+		id := rs.balancer
+		if i > 0 {
+			id = make([]byte, 8)
+			_, _ = rand.Read(id)
+		}
+		end := time.Now()
+		switch {
+		case i+1 < len(tries):
+			end = tries[i+1].Start
+		case c.Timing.Upstream >= 0:
+			end = tr.Start.Add(tr.Balancer + c.Timing.Upstream)
+		}
+		sp := span{traceID: rs.trace, spanID: id, parentID: rs.span, name: "kong.balancer", kind: 3,
+			start: tr.Start.UnixNano(), end: end.UnixNano(), attrs: []attr{
+				{"try_count", int64(i + 1)},
+				{"net.peer.ip", tr.IP},
+				{"net.peer.port", int64(tr.Port)},
+				{"net.peer.name", tr.IP},
+			}}
+		if i+1 < len(tries) || tr.Code == 0 {
+			sp.status = 2
+			if tr.Code > 0 {
+				sp.attrs = append(sp.attrs, attr{"http.status_code", int64(tr.Code)})
+			}
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 func hostOnly(h string) string {

@@ -1,6 +1,7 @@
 package opentelemetry
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -319,5 +320,44 @@ func TestSampler(t *testing.T) {
 	no, _ := hex.DecodeString("4bf92f3577b34da6a3ce929d0e0e4736")
 	if !sample(yes, 0.5) || sample(no, 0.5) {
 		t.Errorf("sample at 0.5: %v, %v; want true, false", sample(yes, 0.5), sample(no, 0.5))
+	}
+}
+
+// With the balancer instrumentation, each try is a kong.balancer span
+// under the request span, and its id is the parent the upstream sees.
+func TestBalancerSpans(t *testing.T) {
+	withTracing(t, "request", "balancer")
+	url, got := collector(t)
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{Name: `{"traces_endpoint":"` + url + `"}`})
+	_, body := g.Do(t, "GET", "/", nil, "")
+	up := proxytest.DecodeEcho(t, body).Headers.Get("traceparent")
+	m := regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-01$`).FindStringSubmatch(up)
+	if m == nil {
+		t.Fatalf("upstream traceparent %q", up)
+	}
+	var e export
+	select {
+	case e = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no export")
+	}
+	spans := e.data.ResourceSpans[0].ScopeSpans[0].Spans
+	if len(spans) != 2 || spans[0].Name != "kong" || spans[1].Name != "kong.balancer" {
+		t.Fatalf("spans %v", spans)
+	}
+	root, bal := spans[0], spans[1]
+	if hex.EncodeToString(bal.SpanId) != m[2] || !bytes.Equal(bal.ParentSpanId, root.SpanId) || len(root.ParentSpanId) != 0 ||
+		bal.Kind != tracepb.Span_SPAN_KIND_CLIENT || hex.EncodeToString(root.TraceId) != m[1] || bal.EndTimeUnixNano < bal.StartTimeUnixNano {
+		t.Errorf("request span %v, balancer span %v", root, bal)
+	}
+	attrs := map[string]*commonpb.AnyValue{}
+	for _, kv := range bal.Attributes {
+		attrs[kv.Key] = kv.Value
+	}
+	if attrs["try_count"].GetIntValue() != 1 || attrs["net.peer.ip"].GetStringValue() != "127.0.0.1" || attrs["net.peer.port"].GetIntValue() == 0 {
+		t.Errorf("balancer attributes %v", bal.Attributes)
+	}
+	if bal.Status != nil && bal.Status.Code == tracepb.Status_STATUS_CODE_ERROR {
+		t.Error("the answering try is marked an error")
 	}
 }

@@ -19,6 +19,7 @@ type span struct {
 	kind       int // SpanKind: 2 server, 3 client
 	start, end int64
 	attrs      []attr
+	status     int // StatusCode: 0 unset, 2 error
 }
 
 // attr is an attribute: its value a string, an int64 or a bool.
@@ -100,6 +101,9 @@ func (s *span) encode(b pb) pb {
 	b = b.fixed64(7, uint64(s.start)).fixed64(8, uint64(s.end))
 	for _, a := range s.attrs {
 		b = b.msg(9, keyValue(a))
+	}
+	if s.status != 0 {
+		b = b.msg(15, func(st pb) pb { return st.varint(3, uint64(s.status)) })
 	}
 	return b
 }
