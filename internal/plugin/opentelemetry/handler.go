@@ -184,8 +184,9 @@ type rootSpan struct {
 	trace, span, parent, balancer []byte
 }
 
-// Access reads the trace context, clears the configured headers and sends
-// this hop's context upstream (not sampled: no span is recorded).
+// Access reads the trace context, clears the configured headers, decides
+// whether the request is sampled (never without the request
+// instrumentation) and sends this hop's context upstream.
 func (p *OTel) Access(c *plugin.Ctx) {
 	if !p.tracing {
 		return
