@@ -10,7 +10,7 @@ import (
 // LineSink sends lines (StatsD metrics, syslog messages) to one
 // destination, over UDP (a datagram per line, or lines packed into
 // datagrams) or TCP, through a bounded Outbox drained by one goroutine.
-// Plugins (statsd, datadog, loggly) share one sink per destination and
+// Plugins (statsd, datadog, loggly, udp-log) share one sink per destination and
 // settings: AcquireLineSink makes it on first use, Release stops it after
 // the last user.
 type LineSink struct {
