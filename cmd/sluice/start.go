@@ -36,6 +36,7 @@ import (
 	"sluice/internal/proxy"
 	"sluice/internal/reload"
 	"sluice/internal/router"
+	"sluice/internal/sched"
 	"sluice/internal/server"
 	"sluice/internal/settings"
 	"sluice/internal/snapshot"
@@ -289,7 +290,8 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rl.Follow(ctx, st, reload.FollowOptions{Poll: s.DBUpdateFrequency})
+			// Reloads are built at a lower CPU priority than requests.
+			sched.Lowered(func() { rl.Follow(ctx, st, reload.FollowOptions{Poll: s.DBUpdateFrequency}) })
 		}()
 		// Serve once the first config is built (or the store is slow:
 		// readiness stays 503 until it is).
@@ -362,7 +364,13 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			}
 		}
 		if r.Method == http.MethodPost && r.URL.Path == "/config" {
-			defer mw.BeginLoad()() // the GC paces the parse and build
+			// The parse, the build and the answer run at a lower CPU
+			// priority than the proxy's threads, paced by the GC.
+			sched.Lowered(func() {
+				defer mw.BeginLoad()()
+				adminAPI.ServeHTTP(w, r)
+			})
+			return
 		}
 		adminAPI.ServeHTTP(w, r)
 	})
@@ -449,33 +457,35 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case why := <-reloadReq:
-				data, err := src.read()
-				if err == nil && data != nil {
-					if snap := cur.Load(); snap != nil && snap.Hash == declarative.Hash(data) {
-						log.Debug("declarative config unchanged", "trigger", why)
+		sched.Lowered(func() { // parses and builds at a lower CPU priority than requests
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case why := <-reloadReq:
+					data, err := src.read()
+					if err == nil && data != nil {
+						if snap := cur.Load(); snap != nil && snap.Hash == declarative.Hash(data) {
+							log.Debug("declarative config unchanged", "trigger", why)
+							continue
+						}
+					}
+					var cfg *model.Config
+					var hash string
+					endLoad := mw.BeginLoad() // the GC paces the parse and build
+					if err == nil {
+						cfg, hash, err = src.parse(data)
+					}
+					if err != nil {
+						endLoad()
+						log.Error("config reload rejected, previous config keeps serving", "trigger", why, "source", src.name(), "error", describe(err))
 						continue
 					}
-				}
-				var cfg *model.Config
-				var hash string
-				endLoad := mw.BeginLoad() // the GC paces the parse and build
-				if err == nil {
-					cfg, hash, err = src.parse(data)
-				}
-				if err != nil {
+					_ = rl.Apply(cfg, hash) // logs its outcome
 					endLoad()
-					log.Error("config reload rejected, previous config keeps serving", "trigger", why, "source", src.name(), "error", describe(err))
-					continue
 				}
-				_ = rl.Apply(cfg, hash) // logs its outcome
-				endLoad()
 			}
-		}
+		})
 	}()
 	if dbless && s.DeclarativeConfigString == "" && s.DeclarativeConfig != "" {
 		wg.Add(1)

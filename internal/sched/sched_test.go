@@ -1,9 +1,11 @@
 package sched
 
 import (
+	"fmt"
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,4 +115,51 @@ func BenchmarkBusyLoopNetLatency(b *testing.B) {
 			b.ReportMetric(float64(waits[len(waits)*99/100].Microseconds()), "p99-µs")
 		})
 	}
+}
+
+func TestLoweredRunsOnALowerPriorityThread(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before, ok := threadNice()
+	if !ok {
+		t.Skip("thread priorities are not read on " + runtime.GOOS)
+	}
+	var inside int
+	ran := false
+	Lowered(func() {
+		ran = true
+		inside, _ = threadNice()
+	})
+	if !ran {
+		t.Fatal("fn did not run")
+	}
+	if want := min(before+LowerBy, 19); inside != want {
+		t.Errorf("nice inside Lowered = %d, want %d (caller's %d + %d)", inside, want, before, LowerBy)
+	}
+	if after, _ := threadNice(); after != before {
+		t.Errorf("caller's thread nice changed from %d to %d", before, after)
+	}
+	// The lowered thread is not reused: goroutines started afterwards run
+	// at the process's priority.
+	for range 20 {
+		ch := make(chan int)
+		go func() {
+			n, _ := threadNice()
+			ch <- n
+		}()
+		if n := <-ch; n != before {
+			t.Fatalf("a later goroutine ran at nice %d, want %d", n, before)
+		}
+	}
+}
+
+func TestLoweredPanicReachesCaller(t *testing.T) {
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(fmt.Sprint(r), "boom") {
+			t.Fatalf("recovered %v, want the panic of fn", r)
+		}
+	}()
+	Lowered(func() { panic("boom") })
+	t.Fatal("Lowered returned after fn panicked")
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package sched
+
+func lowerThread(int) {}
+
+func threadNice() (int, bool) { return 0, false }
