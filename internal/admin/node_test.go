@@ -290,7 +290,6 @@ func TestHeadersAndMethods(t *testing.T) {
 		{"DELETE", "/services", 405, `{"message":"Method not allowed"}`},
 		{"POST", "/plugins/enabled", 405, `{"message":"Method not allowed"}`},
 		{"GET", "/consumer_groups", 404, `{"message":"Not found"}`},
-		{"GET", "/vaults", 404, `{"message":"Not found"}`},
 		{"GET", "/licenses", 404, `{"message":"Not found"}`},
 		{"GET", "/workspaces", 404, `{"message":"Not found"}`},
 		{"GET", "/default/kong", 404, `{"message":"Not found"}`},

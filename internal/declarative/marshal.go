@@ -66,6 +66,9 @@ var exportSections = []exportSection{
 	{"hmacauth_credentials", func(c *model.Config) []any { return asAny(c.HMACAuthCredentials) }},
 	{"jwt_secrets", func(c *model.Config) []any { return asAny(c.JWTSecrets) }},
 	{"acls", func(c *model.Config) []any { return asAny(c.ACLs) }},
+	{"vaults", func(c *model.Config) []any { return asAny(c.Vaults) }},
+	{"key_sets", func(c *model.Config) []any { return asAny(c.KeySets) }},
+	{"keys", func(c *model.Config) []any { return asAny(c.Keys) }},
 }
 
 // Marshal exports cfg as a flat declarative file (YAML, _format_version

@@ -307,6 +307,12 @@ func entityAt(cfg *model.Config, kind string, pos int) (any, string) {
 		return at(cfg.JWTSecrets, pos, func(e *model.JWTSecret) string { return e.ID })
 	case "acls":
 		return at(cfg.ACLs, pos, func(e *model.ACL) string { return e.ID })
+	case "vaults":
+		return at(cfg.Vaults, pos, func(e *model.Vault) string { return e.ID })
+	case "key_sets":
+		return at(cfg.KeySets, pos, func(e *model.KeySet) string { return e.ID })
+	case "keys":
+		return at(cfg.Keys, pos, func(e *model.Key) string { return e.ID })
 	}
 	return nil, ""
 }

@@ -50,6 +50,11 @@ var kinds = []*kind{
 		cacheKey: []string{"key"}, autoFields: []string{"key"}, fks: []fkField{{"consumer", "consumers"}}},
 	{name: "acls", endpointKey: "group", cacheKey: []string{"consumer", "group"},
 		required: []string{"consumer", "group"}, fks: []fkField{{"consumer", "consumers"}}},
+	{name: "vaults", endpointKey: "prefix", uniqueKey: true, uniques: []string{"prefix"},
+		cacheKey: []string{"prefix"}, required: []string{"prefix"}},
+	{name: "key_sets", endpointKey: "name", uniqueKey: true, uniques: []string{"name"}},
+	{name: "keys", endpointKey: "name", uniqueKey: true, uniques: []string{"name"},
+		cacheKey: []string{"kid", "set"}, required: []string{"kid"}, fks: []fkField{{"set", "key_sets"}}},
 }
 
 var kindByName = func() map[string]*kind {

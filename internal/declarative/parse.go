@@ -318,7 +318,7 @@ func (l *loader) err() *Error {
 
 // kongOnlyEntities are entity types Kong knows that sluice does not.
 var kongOnlyEntities = map[string]bool{
-	"vaults": true, "keys": true, "key_sets": true, "workspaces": true, "parameters": true,
+	"workspaces": true, "parameters": true,
 	"consumer_groups": true, "consumer_group_consumers": true, "consumer_group_plugins": true,
 	"oauth2_credentials": true, "oauth2_authorization_codes": true,
 	"oauth2_tokens": true, "mtls_auth_credentials": true, "filter_chains": true, "licenses": true,
@@ -765,6 +765,7 @@ func (l *loader) process(it *item) {
 var hasUpdatedAt = map[string]bool{
 	"services": true, "routes": true, "consumers": true, "plugins": true, "upstreams": true,
 	"targets": true, "certificates": true, "snis": true, "ca_certificates": true,
+	"vaults": true, "key_sets": true, "keys": true,
 }
 
 func (l *loader) transformItem(it *item) {
@@ -872,6 +873,12 @@ func (l *loader) decode(it *item) {
 		e = &model.JWTSecret{}
 	case "acls":
 		e = &model.ACL{}
+	case "vaults":
+		e = &model.Vault{}
+	case "key_sets":
+		e = &model.KeySet{}
+	case "keys":
+		e = &model.Key{}
 	}
 	if e != nil {
 		if err := model.Decode(it.out, e); err != nil {
@@ -934,6 +941,12 @@ func (l *loader) build() (*model.Config, error) {
 			cfg.JWTSecrets = append(cfg.JWTSecrets, e)
 		case *model.ACL:
 			cfg.ACLs = append(cfg.ACLs, e)
+		case *model.Vault:
+			cfg.Vaults = append(cfg.Vaults, e)
+		case *model.KeySet:
+			cfg.KeySets = append(cfg.KeySets, e)
+		case *model.Key:
+			cfg.Keys = append(cfg.Keys, e)
 		}
 		it.val = nil
 	}

@@ -468,9 +468,9 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name:   "entity type sluice does not support",
-			src:    "_format_version: \"3.0\"\nvaults: []\n",
-			want:   []string{"vaults: unknown field (a Kong entity type sluice does not support)"},
-			fields: `"vaults":"unknown field"`,
+			src:    "_format_version: \"3.0\"\nworkspaces: []\n",
+			want:   []string{"workspaces: unknown field (a Kong entity type sluice does not support)"},
+			fields: `"workspaces":"unknown field"`,
 		},
 		{
 			name: "duplicate route name",

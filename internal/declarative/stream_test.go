@@ -72,7 +72,7 @@ func TestStreamJSONSameAsTree(t *testing.T) {
 		"duplicate name":       `{"_format_version":"3.0","services":[{"name":"s","host":"a"},{"name":"s","host":"b"}]}`,
 		"not a record":         `{"_format_version":"3.0","services":[1,null,{"name":"s","host":"h"}]}`,
 		"unknown field":        `{"_format_version":"3.0","services":[{"name":"s","host":"h","colour":"red"}]}`,
-		"unknown top-level":    `{"_format_version":"3.0","vaults":[]}`,
+		"unknown top-level":    `{"_format_version":"3.0","workspaces":[]}`,
 		"list not an array":    `{"_format_version":"3.0","services":{"name":"s"}}`,
 		"bad version":          `{"_format_version":"9","services":[{"name":"s","host":"h"}]}`,
 		"duplicate custom_id":  `{"_format_version":"3.0","consumers":[{"username":"a","custom_id":"x"},{"username":"b","custom_id":"x"}]}`,

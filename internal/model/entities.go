@@ -290,4 +290,7 @@ type Config struct {
 	HMACAuthCredentials  []*HMACAuthCredential  `json:"hmacauth_credentials"`
 	JWTSecrets           []*JWTSecret           `json:"jwt_secrets"`
 	ACLs                 []*ACL                 `json:"acls"`
+	Vaults               []*Vault               `json:"vaults"`
+	KeySets              []*KeySet              `json:"key_sets"`
+	Keys                 []*Key                 `json:"keys"`
 }

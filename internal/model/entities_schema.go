@@ -141,7 +141,8 @@ func eqNull(f *Field, err string) *Field {
 var (
 	entitySchemas = map[string]*Schema{}
 	entityOrder   = []string{"certificates", "ca_certificates", "snis", "services", "routes", "consumers",
-		"upstreams", "targets", "plugins", "keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls"}
+		"upstreams", "targets", "plugins", "keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls",
+		"vaults", "key_sets", "keys"}
 	pluginsSchema *Schema
 )
 
@@ -150,6 +151,7 @@ func init() {
 		servicesSchema(), routesSchema(), consumersSchema(), pluginsEntitySchema(),
 		upstreamsSchema(), targetsSchema(), certificatesSchema(), snisSchema(), caCertificatesSchema(),
 		keyauthSchema(), basicauthSchema(), hmacauthSchema(), jwtSchema(), aclsSchema(),
+		vaultsSchema(), keySetsSchema(), keysSchema(),
 	} {
 		if s.PrimaryKey == nil {
 			s.PrimaryKey = []string{"id"}

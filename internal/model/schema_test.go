@@ -525,8 +525,8 @@ func TestLookupAll(t *testing.T) {
 	if _, ok := Lookup("apis"); ok {
 		t.Error(`Lookup("apis") succeeded`)
 	}
-	if got := len(Entities()); got != 14 {
-		t.Errorf("Entities() has %d names; want 14", got)
+	if got := len(Entities()); got != 17 {
+		t.Errorf("Entities() has %d names; want 17", got)
 	}
 }
 

@@ -232,6 +232,12 @@ func newPatcher(next *model.Config, entity string) patcher {
 		return newSlicePatch(&next.JWTSecrets, func(s *model.JWTSecret) string { return s.ID })
 	case "acls":
 		return newSlicePatch(&next.ACLs, func(s *model.ACL) string { return s.ID })
+	case "vaults":
+		return newSlicePatch(&next.Vaults, func(s *model.Vault) string { return s.ID })
+	case "key_sets":
+		return newSlicePatch(&next.KeySets, func(s *model.KeySet) string { return s.ID })
+	case "keys":
+		return newSlicePatch(&next.Keys, func(s *model.Key) string { return s.ID })
 	}
 	return nil
 }

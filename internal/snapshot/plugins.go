@@ -170,7 +170,7 @@ func buildChains(cfg *model.Config, env *Env, ents *Entities) (map[string]*plugi
 		if !ok {
 			in = &plugin.Instance{Entity: p, Scope: plugin.ScopeOf(p), Err: errors.New("plugin not available"),
 				Def: &plugin.Definition{Name: p.Name}}
-		} else if built, err := withSecrets(p, def, env.Secrets); err != nil {
+		} else if built, err := withSecrets(p, def, env.secrets(cfg)); err != nil {
 			in = &plugin.Instance{Entity: p, Scope: plugin.ScopeOf(p), Err: err, Def: def}
 		} else {
 			in = plugin.NewInstance(built, def, plugin.Deps{PluginID: p.ID, Plugin: p, Logger: log.With("plugin", p.Name, "plugin_id", p.ID),

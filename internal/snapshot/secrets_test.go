@@ -79,3 +79,55 @@ func TestVaultReferences(t *testing.T) {
 		t.Errorf("SNI of a certificate whose secret is not PEM: got %v; want the default certificate", cnOf(t, got))
 	}
 }
+
+// TestVaultEntityReferences: a reference through a vaults entity's prefix
+// reads the env vault with that entity's config.prefix; when the vaults
+// change, a certificate naming one is read again though it did not change.
+func TestVaultEntityReferences(t *testing.T) {
+	certA, keyA := pemCert(t, "a.test")
+	certB, keyB := pemCert(t, "b.test")
+	env := map[string]string{"ONE_CERT": certA, "ONE_KEY": keyA, "TWO_CERT": certB, "TWO_KEY": keyB, "ONE_TOKEN": "t1"}
+	resolver := &vault.Resolver{Lookup: func(n string) (string, bool) { v, ok := env[n]; return v, ok }}
+	var seen []string
+	defs := func(name string) (*plugin.Definition, bool) {
+		return &plugin.Definition{Name: name, Priority: 1,
+			Schema: &model.Schema{Fields: []*model.Field{{Name: "token", Type: model.TypeString, Referenceable: true}}},
+			New: func(cfg map[string]any, _ plugin.Deps) (any, error) {
+				seen = append(seen, cfg["token"].(string))
+				return nop{}, nil
+			}}, true
+	}
+	cert := &model.Certificate{ID: "c1", Cert: "{vault://site/cert}", Key: "{vault://site/key}", UpdatedAt: 1}
+	cfg := &model.Config{
+		Vaults:       []*model.Vault{{ID: "v1", Prefix: "site", Name: "env", Config: map[string]any{"prefix": "one_"}}},
+		Plugins:      []*model.Plugin{{ID: "p1", Name: "with-secret", Enabled: true, Config: map[string]any{"token": "{vault://site/token}"}}},
+		Certificates: []*model.Certificate{cert},
+		SNIs:         []*model.SNI{{ID: "s1", Name: "site.test", Certificate: fk("c1")}},
+	}
+	def, err := SelfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Pool: upstream.NewPool(), Plugins: defs, DefaultCert: def, Secrets: resolver.Resolve}
+	defer e.Pool.Close()
+	s1, err := Build(nil, cfg, "h1", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cnOf(t, s1.Certs.Get("site.test")); got != "a.test" {
+		t.Errorf("certificate through the vault entity: served %q, want a.test", got)
+	}
+	if len(seen) != 1 || seen[0] != "t1" {
+		t.Errorf("plugin saw %q, want the token ONE_TOKEN", seen)
+	}
+	// The same certificate entity, the vault's prefix changed.
+	next := *cfg
+	next.Vaults = []*model.Vault{{ID: "v1", Prefix: "site", Name: "env", Config: map[string]any{"prefix": "two_"}, UpdatedAt: 2}}
+	s2, err := Build(s1, &next, "h2", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cnOf(t, s2.Certs.Get("site.test")); got != "b.test" {
+		t.Errorf("after the vault changed: served %q, want b.test", got)
+	}
+}

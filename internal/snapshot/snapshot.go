@@ -51,10 +51,33 @@ type Env struct {
 	Cluster plugin.ClusterCounters
 	// Logger receives plugin build errors; slog.Default() when nil.
 	Logger *slog.Logger
-	// Secrets resolves a vault reference ({vault://env/...}) held by a
-	// certificate or by a referenceable plugin config field; references
-	// are left unresolved (and fail where used) when nil.
-	Secrets func(ref string) (string, error)
+	// Secrets resolves a vault reference ({vault://env/...}, or through
+	// one of the configuration's vaults entities) held by a certificate or
+	// by a referenceable plugin config field; references are left
+	// unresolved (and fail where used) when nil.
+	Secrets func(ref string, vaults []*model.Vault) (string, error)
+}
+
+// secrets is Secrets for the vaults of cfg; nil when Secrets is.
+func (env *Env) secrets(cfg *model.Config) func(string) (string, error) {
+	if env.Secrets == nil {
+		return nil
+	}
+	return func(ref string) (string, error) { return env.Secrets(ref, cfg.Vaults) }
+}
+
+// sameVaults reports whether two configurations hold the same vaults
+// entities (by pointer: an unchanged entity is shared between them).
+func sameVaults(a, b []*model.Vault) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (env *Env) logger() *slog.Logger {
@@ -83,10 +106,13 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	var prevCerts *Certs
 	var version uint64 = 1
 	if prev != nil {
-		prevCerts = prev.Certs
+		// certificates are parsed again when a vault they may name changed
+		if prev.Config == nil || sameVaults(prev.Config.Vaults, cfg.Vaults) {
+			prevCerts = prev.Certs
+		}
 		version = prev.Version + 1
 	}
-	certs, err := buildCerts(prevCerts, cfg.Certificates, cfg.SNIs, env.DefaultCert, env.Secrets, env.logger())
+	certs, err := buildCerts(prevCerts, cfg.Certificates, cfg.SNIs, env.DefaultCert, env.secrets(cfg), env.logger())
 	if err != nil {
 		return nil, err
 	}

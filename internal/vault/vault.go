@@ -4,9 +4,10 @@
 //
 //	{vault://env/<resource>[/<key>][?prefix=<prefix>]}
 //
-// Only Kong's env vault exists here: the value is the environment variable
-// named by the resource, upper-cased, with "-" as "_" and the prefix (the
-// reference's, else vault_env_prefix) in front. With a key, the variable
+// Only Kong's env vault exists here, reached by its name or through a
+// vaults entity's prefix: the value is the environment variable named by
+// the resource, with the prefix (the reference's, else the vaults entity's
+// config.prefix, else vault_env_prefix) in front, upper-cased, "-" as "_". With a key, the variable
 // holds a JSON object and the value is that key's. The configuration keeps
 // the reference (the Admin API and exports show it); the snapshot is built
 // with the value.
@@ -19,6 +20,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"sluice/internal/model"
 )
 
 // Ref is a parsed reference.
@@ -64,18 +67,34 @@ type Resolver struct {
 	Prefix string
 }
 
-// Resolve returns the value a reference stands for.
-func (r *Resolver) Resolve(s string) (string, error) {
+// Resolve returns the value a reference stands for. The reference's vault
+// is the env vault itself ("env", with vault_env_prefix) or, as in Kong,
+// a vaults entity of the configuration named by its prefix, whose config
+// (its own env prefix) is used.
+func (r *Resolver) Resolve(s string, vaults []*model.Vault) (string, error) {
 	ref, err := Parse(s)
 	if err != nil {
 		return "", err
 	}
+	prefix := r.Prefix
 	if ref.Name != "env" {
-		return "", fmt.Errorf("vault reference %s: vault %q is not available (sluice has Kong's env vault only)", s, ref.Name)
+		var found *model.Vault
+		for _, v := range vaults {
+			if v.Prefix == ref.Name {
+				found = v
+				break
+			}
+		}
+		if found == nil {
+			return "", fmt.Errorf("vault reference %s: could not find vault (%s): sluice has Kong's env vault and the vaults entities of the configuration", s, ref.Name)
+		}
+		if found.Name != "env" {
+			return "", fmt.Errorf("vault reference %s: vault %q is not installed", s, found.Name)
+		}
+		prefix, _ = found.Config["prefix"].(string)
 	}
-	prefix := ref.Prefix
-	if prefix == "" {
-		prefix = r.Prefix
+	if ref.Prefix != "" {
+		prefix = ref.Prefix
 	}
 	name := strings.ToUpper(prefix + strings.ReplaceAll(ref.Resource, "-", "_"))
 	v, ok := r.Lookup(name)

@@ -3,6 +3,8 @@ package vault
 import (
 	"strings"
 	"testing"
+
+	"sluice/internal/model"
 )
 
 func TestResolve(t *testing.T) {
@@ -28,11 +30,11 @@ func TestResolve(t *testing.T) {
 		{r, "{vault://env/missing}", "", "environment variable MISSING is not set"},
 		{r, "{vault://env/creds/nope}", "", `no key "nope"`},
 		{r, "{vault://env/my-secret/key}", "", "not a JSON object"},
-		{r, "{vault://hcv/secret}", "", `vault "hcv" is not available`},
+		{r, "{vault://hcv/secret}", "", `could not find vault (hcv)`},
 		{r, "{vault://env}", "", "want {vault://"},
 		{r, "plain", "", "not a vault reference"},
 	} {
-		got, err := tt.r.Resolve(tt.ref)
+		got, err := tt.r.Resolve(tt.ref, nil)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("%s: %q, %v; want an error with %q", tt.ref, got, err, tt.err)
@@ -57,4 +59,39 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("%q: parsed without a name or resource: %+v", s, r)
 		}
 	})
+}
+
+// TestResolveThroughVaultEntity: a reference whose vault is a vaults
+// entity's prefix reads the env vault with the entity's config.prefix,
+// which the reference's ?prefix= overrides; the env vault itself keeps
+// vault_env_prefix.
+func TestResolveThroughVaultEntity(t *testing.T) {
+	env := map[string]string{"SECRET_FOO_BAR": "a", "OTHER_FOO_BAR": "b", "KONG_FOO_BAR": "c", "FOO_BAR": "d",
+		"SECRET_DB": `{"password":"pw"}`}
+	r := &Resolver{Lookup: func(n string) (string, bool) { v, ok := env[n]; return v, ok }, Prefix: "kong_"}
+	vaults := []*model.Vault{
+		{Prefix: "my-env", Name: "env", Config: map[string]any{"prefix": "SECRET_"}},
+		{Prefix: "bare", Name: "env", Config: map[string]any{"prefix": nil}},
+		{Prefix: "aws-ish", Name: "aws"},
+	}
+	for _, tt := range []struct{ ref, out, err string }{
+		{"{vault://my-env/foo-bar}", "a", ""},
+		{"{vault://my-env/foo-bar?prefix=other_}", "b", ""},
+		{"{vault://env/foo-bar}", "c", ""},
+		{"{vault://bare/foo-bar}", "d", ""},
+		{"{vault://my-env/db/password}", "pw", ""},
+		{"{vault://nope/foo}", "", "could not find vault (nope)"},
+		{"{vault://aws-ish/foo}", "", `vault "aws" is not installed`},
+	} {
+		got, err := r.Resolve(tt.ref, vaults)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: %q, %v; want an error with %q", tt.ref, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.out {
+			t.Errorf("%s: %q, %v; want %q", tt.ref, got, err, tt.out)
+		}
+	}
 }
