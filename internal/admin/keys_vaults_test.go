@@ -240,3 +240,33 @@ func TestKongSpecKeys(t *testing.T) {
 		t.Errorf("GET /schemas/keys: %d %s", r.status, r.raw)
 	}
 }
+
+// Without a database, vaults, key_sets and keys come from POST /config
+// and are read back as Kong's DB-less Admin API serves them; writes are
+// refused.
+func TestDBlessVaultsAndKeys(t *testing.T) {
+	c, d := newDBless(t, 0)
+	_, pub := ecPEM(t)
+	cfg := map[string]any{
+		"_format_version": "3.0",
+		"vaults":          []any{map[string]any{"prefix": "app", "name": "env", "config": map[string]any{"prefix": "APP_"}}},
+		"key_sets": []any{map[string]any{"name": "s1", "keys": []any{
+			map[string]any{"name": "k1", "kid": "k1", "pem": map[string]any{"public_key": pub}}}}},
+	}
+	created := c.must(201, "POST", "/config", cfg)
+	if created["vaults"] == nil || created["keys"] == nil || created["key_sets"] == nil {
+		t.Errorf("POST /config answer lacks the new entities: %v", created)
+	}
+	if len(d.cfg.Vaults) != 1 || len(d.cfg.Keys) != 1 || len(d.cfg.KeySets) != 1 {
+		t.Fatalf("applied %d vaults, %d keys, %d key sets", len(d.cfg.Vaults), len(d.cfg.Keys), len(d.cfg.KeySets))
+	}
+	if v := c.must(200, "GET", "/vaults/app", nil); v["config"].(map[string]any)["prefix"] != "APP_" {
+		t.Errorf("GET /vaults/app: %v", v)
+	}
+	if ks := c.must(200, "GET", "/key-sets/s1/keys", nil); len(ks["data"].([]any)) != 1 {
+		t.Errorf("GET /key-sets/s1/keys: %v", ks)
+	}
+	if r := c.do("POST", "/vaults", map[string]any{"prefix": "bb", "name": "env"}); r.status != 405 {
+		t.Errorf("POST /vaults without a database: %d %s, want 405", r.status, r.raw)
+	}
+}
