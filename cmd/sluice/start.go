@@ -243,6 +243,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	rl := reload.New(cur, env, slog.New(mw.LogHandler(log.Handler())).With("component", "reload"))
 	_ = mw.RegisterGauge("snapshot_current", func() int64 { c, _ := rl.SnapshotBytes(); return c })
 	_ = mw.RegisterGauge("snapshot_previous", func() int64 { _, p := rl.SnapshotBytes(); return p })
+	dicts := sharedDicts(mw, metrics.Default(), registerComponents(mw, metrics.Default()), s.MemCacheSize, rl.SnapshotBytes)
 
 	src := configSource{s}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -396,6 +397,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			_, err := st.Version(ctx)
 			return err
 		},
+		SharedDicts: dicts,
 		StatusExtra: statusExtra(mw, func(w io.Writer) error { return writeReloadMetrics(w, rl, cur) }, prometheus.WriteMetrics),
 		StatusInfo: func() map[string]any {
 			rs := rl.Stats()
@@ -433,10 +435,10 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			}
 		},
 		Memory: func() prometheus.Memory {
-			heap, comps := mw.Current()
+			heap, _ := mw.Current()
 			m := prometheus.Memory{PID: os.Getpid(), VMBytes: heap}
-			for _, c := range comps {
-				m.Dicts = append(m.Dicts, prometheus.Dict{Name: c.Name, Bytes: c.Bytes})
+			for _, d := range dicts() {
+				m.Dicts = append(m.Dicts, prometheus.Dict{Name: d.Name, Bytes: d.Bytes, Capacity: d.Capacity})
 			}
 			return m
 		}})

@@ -203,6 +203,14 @@ func (w *Watcher) Current() (heapInuse int64, comps []Component) {
 	return s.HeapInuse, comps
 }
 
+// SharedDict is one of sluice's bounded in-memory components as /status
+// shows it in Kong's lua_shared_dicts and the Prometheus exporter in
+// kong_memory_lua_shared_dict_*: bytes in use and capacity (0: none fixed).
+type SharedDict struct {
+	Name            string
+	Bytes, Capacity int64
+}
+
 // StatusBlock is the memory block of GET /status with sizes in MiB and two
 // decimals, as Kong's default.
 func (w *Watcher) StatusBlock() map[string]any {

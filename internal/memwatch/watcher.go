@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Event kinds recorded on the timeline.
@@ -737,4 +738,15 @@ func parseStatmRSS(b []byte) (int64, bool) {
 		digits++
 	}
 	return v, digits > 0
+}
+
+// TimelineBytes reports the memory of the timeline's rings: what the
+// samples and events held so far take, and what the full rings will
+// (allocated up front; events' attributes not counted).
+func (w *Watcher) TimelineBytes() (used, capacity int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sample := int64(unsafe.Sizeof(Sample{})) + int64(w.opts.MaxGauges)*8
+	event := int64(unsafe.Sizeof(Event{}))
+	return int64(w.count)*sample + int64(w.ecount)*event, int64(len(w.samples))*sample + int64(len(w.events))*event
 }

@@ -361,3 +361,34 @@ func (r *Registry) Handler(extra ...func(io.Writer) error) http.Handler {
 		}
 	})
 }
+
+// GaugeNames lists the registered gauges' names in registration order.
+func (r *Registry) GaugeNames() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, n := range r.order {
+		if r.vecs[n].kind == kindGauge {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// GaugeSum is the sum of a gauge's series (a cache's bytes over all its
+// label values); 0 when no gauge has that name.
+func (r *Registry) GaugeSum(name string) float64 {
+	r.mu.Lock()
+	v := r.vecs[name]
+	r.mu.Unlock()
+	if v == nil || v.kind != kindGauge {
+		return 0
+	}
+	var sum float64
+	for _, list := range *v.index.Load() {
+		for _, s := range list {
+			sum += math.Float64frombits(s.bits.Load())
+		}
+	}
+	return sum
+}

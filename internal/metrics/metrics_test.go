@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -185,4 +186,22 @@ func BenchmarkHistogramKnownSeries(b *testing.B) {
 			h.With("svc", "route").Observe(42)
 		}
 	})
+}
+
+func TestGaugeNamesAndSum(t *testing.T) {
+	r := NewRegistry()
+	g := r.NewGaugeVec(Opts{Name: "x_cache_bytes", Help: "h"}, "by")
+	r.NewCounterVec(Opts{Name: "x_total", Help: "h"})
+	r.NewGaugeVec(Opts{Name: "y_bytes", Help: "h"})
+	g.With("a").Set(100)
+	g.With("b").Set(28)
+	if got := r.GaugeNames(); !slices.Equal(got, []string{"x_cache_bytes", "y_bytes"}) {
+		t.Errorf("GaugeNames = %v", got)
+	}
+	if got := r.GaugeSum("x_cache_bytes"); got != 128 {
+		t.Errorf("GaugeSum = %v, want 128", got)
+	}
+	if got := r.GaugeSum("x_total") + r.GaugeSum("nope"); got != 0 {
+		t.Errorf("GaugeSum of a counter or a missing name = %v, want 0", got)
+	}
 }

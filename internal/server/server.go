@@ -11,6 +11,8 @@
 package server
 
 import (
+	"sluice/internal/memwatch"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -51,6 +53,9 @@ type Options struct {
 	// StatusInfo, when set, adds a "sluice" block of its own fields to
 	// GET /status.
 	StatusInfo func() map[string]any
+	// SharedDicts lists what /status shows as Kong's lua_shared_dicts
+	// (sluice's bounded in-memory components); none when nil.
+	SharedDicts func() []memwatch.SharedDict
 
 	// Current is the snapshot being served: its certificates answer TLS
 	// handshakes on proxy listeners, its presence and hash make the node

@@ -18,8 +18,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"regexp"
 	"runtime"
+	"sluice/internal/memwatch"
 	"strconv"
 	"strings"
 	"testing"
@@ -636,4 +638,35 @@ func freePortTCP(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestStatusSharedDicts: Options.SharedDicts fill lua_shared_dicts in
+// Kong's shape, "12.00 MiB" strings by default and byte counts with
+// ?unit=b, as Kong's own status spec reads them.
+func TestStatusSharedDicts(t *testing.T) {
+	cur := &snapshot.Current{}
+	dicts := func() []memwatch.SharedDict {
+		return []memwatch.SharedDict{{Name: "kong", Bytes: 1 << 20, Capacity: 5 << 20}, {Name: "kong_db_cache", Bytes: 3 << 19, Capacity: 128 << 20}}
+	}
+	s := start(t, Options{Current: cur, ProxyHandler: http.NotFoundHandler(), SharedDicts: dicts})
+	base := "http://" + addr(s, KindStatus)
+	read := func(query string) map[string]any {
+		code, body := get(t, base+"/status"+query)
+		var m map[string]any
+		if code != 200 || json.Unmarshal(body, &m) != nil {
+			t.Fatalf("GET /status%s = %d %s", query, code, body)
+		}
+		return m["memory"].(map[string]any)["lua_shared_dicts"].(map[string]any)
+	}
+	d := read("")
+	want := map[string]any{
+		"kong":          map[string]any{"allocated_slabs": "1.00 MiB", "capacity": "5.00 MiB"},
+		"kong_db_cache": map[string]any{"allocated_slabs": "1.50 MiB", "capacity": "128.00 MiB"},
+	}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("lua_shared_dicts = %v\nwant %v", d, want)
+	}
+	if got := read("?unit=b")["kong"].(map[string]any)["capacity"]; got != float64(5<<20) {
+		t.Errorf("?unit=b capacity = %v, want %d", got, 5<<20)
+	}
 }

@@ -103,7 +103,8 @@ type StatusDatabase struct {
 
 // StatusMemory is the memory block of GET /status. sluice is one Go
 // process: workers_lua_vms has one entry whose http_allocated_gc is the Go
-// heap in use, and there are no Lua shared dictionaries.
+// heap in use, and lua_shared_dicts lists Options.SharedDicts, each with
+// Kong's allocated_slabs and capacity.
 type StatusMemory struct {
 	WorkersLuaVMs  []StatusVM     `json:"workers_lua_vms"`
 	LuaSharedDicts map[string]any `json:"lua_shared_dicts"`
@@ -141,11 +142,19 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 		return
 	}
+	dicts := map[string]any{}
+	if s.opts.SharedDicts != nil {
+		for _, d := range s.opts.SharedDicts() {
+			used, _ := memwatch.FormatUnit(d.Bytes, unit, scale)
+			capacity, _ := memwatch.FormatUnit(d.Capacity, unit, scale)
+			dicts[d.Name] = map[string]any{"allocated_slabs": used, "capacity": capacity}
+		}
+	}
 	body := StatusBody{
 		Database: StatusDatabase{Reachable: true},
 		Memory: StatusMemory{
 			WorkersLuaVMs:  []StatusVM{{HTTPAllocatedGC: heap, PID: os.Getpid()}},
-			LuaSharedDicts: map[string]any{},
+			LuaSharedDicts: dicts,
 		},
 		Server:            s.Stats(),
 		ConfigurationHash: emptyHash,
