@@ -122,3 +122,31 @@ routes:
 		t.Fatalf("lambda: %v %d %q %v", err, r.status, r.body, r.header)
 	}
 }
+
+// TestRequestTransformerReplaceURI: replace.uri is the path sent upstream
+// (Kong's ngx.var.upstream_uri), the query kept; the route's own path
+// handling no longer applies.
+func TestRequestTransformerReplaceURI(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t, "b")
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: svc
+  url: ${UPSTREAM}
+  routes:
+  - paths: ["~/old/(?<id>\\d+)$"]
+    plugins:
+    - name: request-transformer
+      config:
+        replace:
+          uri: /new/$(uri_captures.id)
+`, map[string]string{"UPSTREAM": b.url()}))
+	r := g.mustDo(t, request{path: "/old/42?a=1"})
+	var e struct{ URI string }
+	if err := json.Unmarshal(r.body, &e); err != nil || r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if e.URI != "/new/42?a=1" {
+		t.Errorf("upstream got %q; want /new/42?a=1", e.URI)
+	}
+}

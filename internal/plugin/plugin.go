@@ -129,7 +129,8 @@ type Ctx struct {
 
 	// UpstreamPath is the path the request is to be sent upstream with
 	// (the service's path and the request's after strip_path, escaped;
-	// Kong's ngx.var.upstream_uri in the access phase).
+	// Kong's ngx.var.upstream_uri in the access phase). A rewrite or
+	// access plugin may change it (request-transformer's replace.uri).
 	UpstreamPath string
 	// RequestID is Kong's request id (X-Kong-Request-Id, kong.ctx's
 	// request_id).

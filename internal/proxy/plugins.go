@@ -32,6 +32,8 @@ func (p *Proxy) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState,
 	if c.Exited() == nil {
 		ch.Access(c)
 	}
+	// a plugin may have set the upstream path (Kong's ngx.var.upstream_uri)
+	st.upstreamPath = c.UpstreamPath
 	e := c.Exited()
 	if e == nil {
 		return false

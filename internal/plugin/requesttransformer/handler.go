@@ -101,10 +101,11 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 	if t.needHeaders {
 		e.header = c.Request.Header.Clone()
 	}
-	r := c.Request
 	if t.uri != nil {
 		if u, ok := t.uri.render(e); ok {
-			setPath(r, u)
+			// Kong sets ngx.var.upstream_uri to the rendered value with
+			// "?" escaped; the request's own path is unchanged.
+			c.UpstreamPath = strings.ReplaceAll(u, "?", "%3F")
 		}
 	}
 	var formQuery url.Values
@@ -116,17 +117,6 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 	t.transformQuery(c, e, formQuery)
 }
 
-func setPath(r *http.Request, p string) {
-	if dec, err := url.PathUnescape(p); err == nil {
-		r.URL.Path = dec
-		r.URL.RawPath = ""
-		if dec != p {
-			r.URL.RawPath = p
-		}
-	} else {
-		r.URL.Path = p
-	}
-}
 
 // transformMethod changes the method; for GET, HEAD and TRACE a form body's
 // arguments are also merged into the query string (returned, already set).

@@ -53,8 +53,8 @@ func run(t *testing.T, cfg string, in reqSpec, w want, captures map[string]strin
 	if w.method != "" && r.Method != w.method {
 		t.Errorf("method = %s; want %s", r.Method, w.method)
 	}
-	if w.path != "" && r.URL.Path != w.path {
-		t.Errorf("path = %s; want %s", r.URL.Path, w.path)
+	if w.path != "" && c.UpstreamPath != w.path {
+		t.Errorf("upstream path = %s; want %s", c.UpstreamPath, w.path)
 	}
 	if r.URL.RawQuery != w.query {
 		t.Errorf("query = %q; want %q", r.URL.RawQuery, w.query)
@@ -198,6 +198,7 @@ func TestTemplates(t *testing.T) {
 		map[string]string{"version": "v2", "1": "v2"})
 	run(t, `{"replace":{"uri":"/new/$(uri_captures.id)"}}`, reqSpec{target: "/old/7?x=1"},
 		want{path: "/new/7", query: "x=1"}, map[string]string{"id": "7"})
+	run(t, `{"replace":{"uri":"/a?b"}}`, reqSpec{target: "/old"}, want{path: "/a%3Fb"}, nil)
 }
 
 func TestBodyOverCap(t *testing.T) {
