@@ -117,7 +117,6 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 	t.transformQuery(c, e, formQuery)
 }
 
-
 // transformMethod changes the method; for GET, HEAD and TRACE a form body's
 // arguments are also merged into the query string (returned, already set).
 func (t *Transformer) transformMethod(c *plugin.Ctx) url.Values {
