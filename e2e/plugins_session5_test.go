@@ -150,3 +150,48 @@ services:
 		t.Errorf("upstream got %q; want /new/42?a=1", e.URI)
 	}
 }
+
+// TestPreAndPostFunction runs Lua from a kong.yml through the binary: a
+// pre-function refusing requests without a header and setting one
+// upstream, a post-function adding a response header from kong.ctx.shared.
+func TestPreAndPostFunction(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t, "b")
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: svc
+  url: ${UPSTREAM}
+  routes:
+  - paths: [/]
+plugins:
+- name: pre-function
+  config:
+    access:
+    - |
+      local v = kong.request.get_header("x-api-version")
+      if not v then
+        return kong.response.exit(400, { message = "x-api-version is required" })
+      end
+      kong.service.request.set_header("X-Version-Seen", v)
+      kong.ctx.shared.version = v
+- name: post-function
+  config:
+    header_filter:
+    - kong.response.set_header("X-Version", kong.ctx.shared.version)
+`, map[string]string{"UPSTREAM": b.url()}))
+	r := g.mustDo(t, request{path: "/x"})
+	if r.status != 400 || string(r.body) != `{"message":"x-api-version is required"}` {
+		t.Errorf("without the header: %d %s", r.status, r.body)
+	}
+	r = g.mustDo(t, request{path: "/x", headers: map[string]string{"X-Api-Version": "7"}})
+	var e struct{ Headers map[string][]string }
+	if err := json.Unmarshal(r.body, &e); err != nil || r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if got := e.Headers["X-Version-Seen"]; len(got) != 1 || got[0] != "7" {
+		t.Errorf("upstream X-Version-Seen = %v", got)
+	}
+	if got := r.header.Get("X-Version"); got != "7" {
+		t.Errorf("response X-Version = %q", got)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	_ "sluice/internal/plugin/requesttransformer"
 	_ "sluice/internal/plugin/responseratelimiting"
 	_ "sluice/internal/plugin/responsetransformer"
+	_ "sluice/internal/plugin/serverless"
 	_ "sluice/internal/plugin/standardwebhooks"
 	_ "sluice/internal/plugin/statsd"
 	_ "sluice/internal/plugin/syslog"
