@@ -33,9 +33,6 @@ var dropped = metrics.Default().NewCounterVec(metrics.Opts{
 // hostname is service.instance.id.
 var hostname, _ = os.Hostname()
 
-// legacyExtract is what header_type "preserve" (and the other legacy
-// values) reads: every format, in Kong's order.
-var legacyExtract = []string{"b3", "w3c", "jaeger", "ot", "datadog", "aws", "gcp"}
 
 // OTel is one plugin instance.
 type OTel struct {
@@ -51,12 +48,9 @@ type OTel struct {
 	box      *plugin.Outbox
 	close    sync.Once
 
-	tracing       bool // a traces endpoint is set: Kong propagates only then
-	extract       []string
-	inject        []string
-	clear         []string
-	defaultFormat string
-	traceHeader   string
+	tracing     bool // a traces endpoint is set: Kong propagates only then
+	prop        plugin.Propagation
+	traceHeader string
 }
 
 // New builds an instance from a validated config.
@@ -65,27 +59,14 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if err := model.Decode(cfg, &c); err != nil {
 		return nil, err
 	}
-	p := &OTel{tracing: c.TracesEndpoint != nil || c.Endpoint != nil, defaultFormat: c.Propagation.DefaultFormat,
-		clear: c.Propagation.Clear}
-	if p.defaultFormat == "" {
-		p.defaultFormat = "w3c"
+	pr := c.Propagation
+	if pr.DefaultFormat == "" {
+		pr.DefaultFormat = "w3c"
 	}
+	p := &OTel{tracing: c.TracesEndpoint != nil || c.Endpoint != nil,
+		prop: plugin.NewPropagation(c.HeaderType, pr.Extract, pr.Inject, pr.Clear, pr.DefaultFormat)}
 	if c.HTTPResponseTraceID != nil {
 		p.traceHeader = *c.HTTPResponseTraceID
-	}
-	pr := c.Propagation
-	if pr.Extract == nil && pr.Inject == nil && pr.Clear == nil {
-		// the deprecated header_type decides (Kong's get_plugin_params)
-		switch c.HeaderType {
-		case "ignore":
-			p.inject = []string{p.defaultFormat}
-		case "preserve", "":
-			p.extract, p.inject = legacyExtract, []string{"preserve"}
-		default:
-			p.extract, p.inject = legacyExtract, []string{"preserve", c.HeaderType}
-		}
-	} else {
-		p.extract, p.inject = pr.Extract, pr.Inject
 	}
 	tr := plugin.Tracing()
 	if !p.tracing || !tr.Has("request") {
@@ -192,19 +173,16 @@ func (p *OTel) Access(c *plugin.Ctx) {
 		return
 	}
 	h := c.Request.Header
-	tc := extract(h, p.extract)
-	for _, name := range p.clear {
-		h.Del(name)
-	}
+	tc := p.prop.Read(h)
 	span := make([]byte, 8)
 	_, _ = rand.Read(span)
 	trace := make([]byte, 16)
 	var parent []byte
-	if tc != nil && tc.traceID != nil {
-		trace = tc.traceID
-		parent = tc.spanID
+	if tc != nil && tc.TraceID != nil {
+		trace = tc.TraceID
+		parent = tc.SpanID
 		if parent == nil {
-			parent = tc.parentID
+			parent = tc.ParentID
 		}
 	} else {
 		_, _ = rand.Read(trace)
@@ -215,7 +193,7 @@ func (p *OTel) Access(c *plugin.Ctx) {
 			trace = append(make([]byte, 8), trace...)
 		}
 		// an unsampled parent decides; otherwise the probability sampler
-		sampled = !(tc != nil && tc.sampled != nil && !*tc.sampled) && sample(trace, p.rate)
+		sampled = !(tc != nil && tc.Sampled != nil && !*tc.Sampled) && sample(trace, p.rate)
 		if sampled {
 			rs := &rootSpan{trace: trace, span: span, parent: parent}
 			if p.balancer {
@@ -231,19 +209,7 @@ func (p *OTel) Access(c *plugin.Ctx) {
 	if v, ok := c.Get(ctxSpan); ok && v.(*rootSpan).balancer != nil {
 		injected = v.(*rootSpan).balancer
 	}
-	for _, f := range p.inject {
-		if f == "preserve" {
-			switch {
-			case tc != nil && tc.format == "b3" && tc.single:
-				f = "b3-single"
-			case tc != nil && tc.format != "":
-				f = tc.format
-			default:
-				f = p.defaultFormat
-			}
-		}
-		inject(h, f, trace, injected, parent, sampled, tc)
-	}
+	p.prop.Write(h, tc, trace, injected, parent, sampled)
 	c.Set(ctxTraceID, trace)
 }
 

@@ -132,7 +132,7 @@ func TestExtractFormats(t *testing.T) {
 		"gcp":     {"X-Cloud-Trace-Context": inTrace + "/67667974448284343;o=1"},
 		"ot":      {"Ot-Tracer-Traceid": inTrace, "Ot-Tracer-Spanid": inSpan, "Ot-Tracer-Sampled": "true"},
 	} {
-		p.extract = legacyExtract
+		p.prop.Extract = []string{"b3", "w3c", "jaeger", "ot", "datadog", "aws", "gcp"}
 		up, _ := run(p, hdr)
 		m := traceparentOut.FindStringSubmatch(up.Get("traceparent"))
 		wantTrace := inTrace
@@ -192,20 +192,20 @@ func FuzzExtract(f *testing.F) {
 		h.Set("X-Cloud-Trace-Context", b3)
 		h.Set("X-Datadog-Trace-Id", jaeger)
 		h.Set("X-Datadog-Parent-Id", aws)
-		for _, f := range legacyExtract {
-			tc := extract(h, []string{f})
+		for _, f := range []string{"b3", "w3c", "jaeger", "ot", "datadog", "aws", "gcp"} {
+			tc := plugin.ExtractTrace(h, []string{f})
 			if tc == nil {
 				continue
 			}
-			if tc.traceID != nil && len(tc.traceID) != 8 && len(tc.traceID) != 16 || tc.spanID != nil && len(tc.spanID) != 8 {
-				t.Fatalf("%s: ids of %d and %d bytes", f, len(tc.traceID), len(tc.spanID))
+			if tc.TraceID != nil && len(tc.TraceID) != 8 && len(tc.TraceID) != 16 || tc.SpanID != nil && len(tc.SpanID) != 8 {
+				t.Fatalf("%s: ids of %d and %d bytes", f, len(tc.TraceID), len(tc.SpanID))
 			}
-			trace := tc.traceID
+			trace := tc.TraceID
 			if trace == nil {
 				trace = make([]byte, 16)
 			}
 			for _, out := range formats {
-				inject(http.Header{}, out.(string), trace, make([]byte, 8), tc.parentID, false, tc)
+				plugin.InjectTrace(http.Header{}, out.(string), trace, make([]byte, 8), tc.ParentID, false, tc)
 			}
 		}
 	})
