@@ -33,7 +33,6 @@ var dropped = metrics.Default().NewCounterVec(metrics.Opts{
 // hostname is service.instance.id.
 var hostname, _ = os.Hostname()
 
-
 // OTel is one plugin instance.
 type OTel struct {
 	// record: the request instrumentation is on (tracing_instrumentations)
