@@ -315,6 +315,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	var srv *server.Server
 	hostname, _ := os.Hostname()
 	node := nodeID()
+	plugin.SetNodeID(node)
 	followHealth(st, node, pool, log)
 	adminAPI := admin.New(admin.Options{
 		Store:    st,

@@ -35,4 +35,5 @@ import (
 	_ "sluice/internal/plugin/syslog"
 	_ "sluice/internal/plugin/tcplog"
 	_ "sluice/internal/plugin/udplog"
+	_ "sluice/internal/plugin/zipkin"
 )

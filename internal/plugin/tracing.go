@@ -31,3 +31,17 @@ func Tracing() TracingSettings {
 	}
 	return TracingSettings{Instrumentations: []string{"off"}, SamplingRate: 0.01}
 }
+
+var nodeID atomic.Pointer[string]
+
+// SetNodeID records the node's id (Kong's kong.node.get_id()), which
+// tracing plugins tag their spans with. cmd/sluice calls it at start.
+func SetNodeID(id string) { nodeID.Store(&id) }
+
+// NodeID returns what SetNodeID set ("" before).
+func NodeID() string {
+	if p := nodeID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
