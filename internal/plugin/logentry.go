@@ -27,6 +27,8 @@ type LogEntry struct {
 	ClientIP            string          `json:"client_ip"`
 	StartedAt           int64           `json:"started_at"`
 	Source              string          `json:"source"`
+
+	edits []serializeEdit // SetSerializeValue's, applied by MarshalJSON
 }
 
 // LogRequest is the request part; Size is the bytes read from the client
@@ -136,6 +138,9 @@ func NewLogEntry(c *Ctx, now time.Time) *LogEntry {
 	}
 	if c.Consumer != nil && c.Authenticated() {
 		e.AuthenticatedEntity = &LogAuth{ID: c.Credential, ConsumerID: c.Consumer.ID}
+	}
+	if v, ok := c.Get(ctxSerialize); ok {
+		e.edits = v.([]serializeEdit)
 	}
 	return e
 }

@@ -481,6 +481,26 @@ func (v *vm) logTable() *lua.LTable {
 			return 0
 		})
 	}
+	v.set(t, "set_serialize_value", func(L *lua.LState) int {
+		key := L.CheckString(1)
+		mode := plugin.SerializeSet
+		if opts, ok := L.Get(3).(*lua.LTable); ok {
+			if m, ok := opts.RawGetString("mode").(lua.LString); ok {
+				mode = string(m)
+			}
+		}
+		switch mode {
+		case plugin.SerializeSet, plugin.SerializeAdd, plugin.SerializeReplace:
+		default:
+			L.ArgError(3, "mode must be 'set', 'add' or 'replace'")
+		}
+		v.c.SetSerializeValue(key, toGo(L.Get(2), 0), mode)
+		return 0
+	})
+	v.set(t, "serialize", func(L *lua.LState) int {
+		L.Push(toLua(L, plugin.NewLogEntry(v.c, time.Now()).Map()))
+		return 1
+	})
 	return t
 }
 

@@ -3,8 +3,13 @@ package serverless
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	_ "sluice/internal/plugin/filelog"
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
@@ -184,4 +189,39 @@ func FuzzCompile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, code string) {
 		_, _ = compile("pre-function", code)
 	})
+}
+
+// kong.log.set_serialize_value changes what the log plugins send (here
+// file-log); kong.log.serialize() returns the entry with the change.
+func TestSerializeValue(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{
+		"pre-function": cfg(t, map[string][]string{"access": {`
+kong.log.set_serialize_value("custom.team", "payments")
+kong.log.set_serialize_value("request.headers.x-secret", nil)`}}),
+		"post-function": cfg(t, map[string][]string{"header_filter": {`
+local e = kong.log.serialize()
+kong.response.set_header("X-Serialized", e.custom.team .. " " .. e.request.method)`}}),
+		"file-log": `{"path":"` + path + `"}`,
+	})
+	res, _ := g.Do(t, "GET", "/", map[string]string{"X-Secret": "s3"}, "")
+	if res.StatusCode != 200 || res.Header.Get("X-Serialized") != "payments GET" {
+		t.Fatalf("%d X-Serialized %q", res.StatusCode, res.Header.Get("X-Serialized"))
+	}
+	var line []byte
+	for deadline := time.Now().Add(5 * time.Second); len(line) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		line, _ = os.ReadFile(path)
+	}
+	var e struct {
+		Custom  map[string]string `json:"custom"`
+		Request struct {
+			Headers map[string]any `json:"headers"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(line, &e); err != nil {
+		t.Fatalf("file-log wrote %q: %v", line, err)
+	}
+	if e.Custom["team"] != "payments" || e.Request.Headers["x-secret"] != nil {
+		t.Errorf("file-log entry %s", line)
+	}
 }
