@@ -33,7 +33,9 @@ func (p *Proxy) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState,
 		ch.Access(c)
 	}
 	// a plugin may have set the upstream path (Kong's ngx.var.upstream_uri)
-	st.upstreamPath = c.UpstreamPath
+	if c.UpstreamPath != st.upstreamPath {
+		st.upstreamPath = pluginPath(c.UpstreamPath)
+	}
 	e := c.Exited()
 	if e == nil {
 		return false
@@ -131,4 +133,15 @@ func (f *filteredBody) Close() error {
 	err := f.src.Close()
 	f.release()
 	return err
+}
+
+// pluginPath makes a path a plugin set fit the request line: bytes Kong's
+// uri.escape would encode (controls, blanks, non-ASCII) are encoded, and
+// it starts with "/".
+func pluginPath(p string) string {
+	p = escapePath(p)
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	return p
 }

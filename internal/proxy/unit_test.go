@@ -353,3 +353,15 @@ func TestTransportPoolPrune(t *testing.T) {
 		t.Errorf("the transport was not kept across reloads")
 	}
 }
+
+// TestPluginPath: a path a plugin set cannot break the request line.
+func TestPluginPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/a b": "/a%20b", "": "/", "a": "/a", "/a\r\nX-Injected: yes": "/a%0D%0AX-Injected:%20yes",
+		"/ok/%2F?x": "/ok/%2F?x", "/é": "/%C3%A9",
+	} {
+		if got := pluginPath(in); got != want {
+			t.Errorf("pluginPath(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

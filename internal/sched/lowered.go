@@ -1,9 +1,6 @@
 package sched
 
-import (
-	"fmt"
-	"runtime"
-)
+import "runtime"
 
 // LowerBy is how much Lowered raises the nice value of the thread that
 // runs background work over the process's: at 10 the kernel's scheduler
@@ -41,6 +38,6 @@ func Lowered(fn func()) {
 	}()
 	<-done
 	if panicked != nil {
-		panic(fmt.Sprint("sched.Lowered: ", panicked))
+		panic(panicked) // the value itself (net/http's ErrAbortHandler must stay one)
 	}
 }

@@ -96,7 +96,7 @@ func (r *Resolver) Resolve(s string, vaults []*model.Vault) (string, error) {
 	if ref.Prefix != "" {
 		prefix = ref.Prefix
 	}
-	name := strings.ToUpper(prefix + strings.ReplaceAll(ref.Resource, "-", "_"))
+	name := strings.ToUpper(strings.ReplaceAll(prefix+ref.Resource, "-", "_")) // Kong replaces the prefix's dashes too
 	v, ok := r.Lookup(name)
 	if !ok {
 		return "", fmt.Errorf("vault reference %s: environment variable %s is not set", s, name)

@@ -24,6 +24,7 @@ func TestResolve(t *testing.T) {
 		{r, "{vault://env/my-secret}", "s1", ""},
 		{r, "{vault://env/MY_SECRET}", "s1", ""},
 		{r, "{vault://env/db-pass?prefix=secure_}", "s2", ""},
+		{r, "{vault://env/db-pass?prefix=secure-}", "s2", ""}, // Kong's spec: test- reads TEST_ENV
 		{withPrefix, "{vault://env/redis-pass}", "s3", ""},
 		{r, "{vault://env/creds/pass}", "p", ""},
 		{r, "{vault://env/creds/port}", "6379", ""},

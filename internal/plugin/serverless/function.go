@@ -1,10 +1,12 @@
 package serverless
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -66,13 +68,18 @@ func (f *Function) Access(c *plugin.Ctx)       { f.run(c, phAccess, nil, false) 
 func (f *Function) HeaderFilter(c *plugin.Ctx) { f.run(c, phHeaderFilter, nil, false) }
 func (f *Function) Log(c *plugin.Ctx)          { f.run(c, phLog, nil, false) }
 
-func (f *Function) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
+// bodyFunction is a Function with body_filter functions: only such an
+// instance filters bodies (a body filter makes the proxy stream the
+// response without its Content-Length).
+type bodyFunction struct{ *Function }
+
+func (f bodyFunction) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
 	return f.run(c, phBodyFilter, chunk, last)
 }
 
 // acquire takes an idle state or makes one while fewer than MaxStates
-// exist; otherwise it waits for one.
-func (f *Function) acquire() *vm {
+// exist; otherwise it waits for one, or until ctx is done (nil).
+func (f *Function) acquire(ctx context.Context) *vm {
 	select {
 	case v := <-f.idle:
 		return v
@@ -83,8 +90,14 @@ func (f *Function) acquire() *vm {
 		return v
 	case f.sem <- struct{}{}:
 		return newVM(f)
+	case <-ctx.Done():
+		return nil
 	}
 }
+
+// LogTimeout bounds the log phase's functions, which run after the
+// response, whether or not the client is still there.
+const LogTimeout = 10 * time.Second
 
 func (f *Function) release(v *vm) {
 	v.c, v.body, v.arg = nil, nil, nil
@@ -100,7 +113,21 @@ func (f *Function) run(c *plugin.Ctx, phase int, chunk []byte, last bool) []byte
 	if len(f.protos[phase]) == 0 {
 		return chunk
 	}
-	v := f.acquire()
+	// A function still running when the client is gone stops; the log
+	// phase runs anyway, for at most LogTimeout.
+	ctx := c.Request.Context()
+	if phase == phLog {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), LogTimeout)
+		defer cancel()
+	}
+	v := f.acquire(ctx)
+	if v == nil {
+		if phase <= phAccess && c.Exited() == nil {
+			c.Error(500, errUnexpected, nil)
+		}
+		return chunk
+	}
 	defer f.release(v)
 	v.c, v.phase = c, phase
 	if phase == phBodyFilter {
@@ -108,10 +135,8 @@ func (f *Function) run(c *plugin.Ctx, phase int, chunk []byte, last bool) []byte
 		v.arg.RawSetInt(1, lua.LString(chunk))
 		v.arg.RawSetInt(2, lua.LBool(last))
 	}
-	if ctx := c.Request.Context(); ctx != nil {
-		v.L.SetContext(ctx) // a function still running when the client is gone stops
-		defer v.L.RemoveContext()
-	}
+	v.L.SetContext(ctx)
+	defer v.L.RemoveContext()
 	for i := range f.protos[phase] {
 		err := v.call(phase, i)
 		if err != nil && !errors.Is(err, errExit) {

@@ -35,7 +35,7 @@ func (v *vm) installPDK() {
 	kong.RawSetString("router", v.routerTable())
 	kong.RawSetString("log", v.logTable())
 	ctx := L.NewTable()
-	ctx.RawSetString("shared", v.sharedTable("lua:shared"))
+	ctx.RawSetString("shared", v.sharedTable(""))
 	ctx.RawSetString("plugin", v.sharedTable("lua:plugin:"+v.f.id))
 	kong.RawSetString("ctx", ctx)
 	L.SetGlobal("kong", kong)
@@ -305,7 +305,11 @@ func (v *vm) serviceRequestTable() *lua.LTable {
 		return 0
 	})
 	v.set(t, "set_method", func(L *lua.LState) int {
-		v.c.Request.Method = strings.ToUpper(L.CheckString(1))
+		m := L.CheckString(1)
+		if !methods[m] {
+			L.ArgError(1, "invalid method: "+m)
+		}
+		v.c.Request.Method = m
 		return 0
 	})
 	v.set(t, "set_raw_body", func(L *lua.LState) int {
@@ -327,7 +331,7 @@ func (v *vm) serviceRequestTable() *lua.LTable {
 func (v *vm) responseTable() *lua.LTable {
 	t := v.L.NewTable()
 	v.set(t, "exit", func(L *lua.LState) int {
-		status := L.CheckInt(1)
+		status := checkStatus(L, 1)
 		e := &plugin.Exit{Status: status, Header: http.Header{}}
 		if h, ok := L.Get(3).(*lua.LTable); ok {
 			h.ForEach(func(k, val lua.LValue) { e.Header.Set(k.String(), val.String()) })
@@ -356,7 +360,7 @@ func (v *vm) responseTable() *lua.LTable {
 		return 0
 	})
 	v.set(t, "error", func(L *lua.LState) int {
-		status := L.CheckInt(1)
+		status := checkStatus(L, 1)
 		msg, ok := optString(L, 2)
 		if !ok {
 			msg = http.StatusText(status)
@@ -406,8 +410,9 @@ func (v *vm) responseTable() *lua.LTable {
 		return 1
 	})
 	v.set(t, "set_status", func(L *lua.LState) int {
+		status := checkStatus(L, 1)
 		if v.c.Header != nil {
-			v.c.Status = L.CheckInt(1)
+			v.c.Status = status
 		}
 		return 0
 	})
@@ -504,32 +509,51 @@ func (v *vm) logTable() *lua.LTable {
 	return t
 }
 
-// sharedTable is kong.ctx.shared (or .plugin): a per-request table kept in
-// the request's context, so that it is shared with the other phases and
-// plugins whatever Lua state runs them. Values are stored converted
-// (strings, numbers, booleans, tables of them).
+// sharedTable is kong.ctx.shared (key ""), kong.ctx.plugin or ngx.ctx: a
+// per-request table kept in the request's context, so that it is shared
+// with the other phases whatever Lua state runs them. kong.ctx.shared is
+// the request's shared store itself (plugin.Ctx Set/Get), which the Go
+// plugins read and write too (request-transformer's $(shared.x)). Values
+// are stored converted (strings, numbers, booleans, tables of them).
 func (v *vm) sharedTable(key string) *lua.LTable {
 	L := v.L
 	t, mt := L.NewTable(), L.NewTable()
-	store := func() map[string]any {
-		if m, ok := v.c.Get(key); ok {
-			return m.(map[string]any)
+	get := func(name string) any {
+		if key == "" {
+			x, _ := v.c.Get(name)
+			return x
 		}
-		m := map[string]any{}
-		v.c.Set(key, m)
-		return m
+		m, _ := v.c.Get(key)
+		store, _ := m.(map[string]any)
+		return store[name]
+	}
+	put := func(name string, x any) {
+		if key == "" {
+			v.c.Set(name, x)
+			return
+		}
+		m, _ := v.c.Get(key)
+		store, _ := m.(map[string]any)
+		if store == nil {
+			store = map[string]any{}
+			v.c.Set(key, store)
+		}
+		if x == nil {
+			delete(store, name)
+		} else {
+			store[name] = x
+		}
 	}
 	v.set(mt, "__index", func(L *lua.LState) int {
-		L.Push(toLua(L, store()[L.Get(2).String()]))
+		L.Push(toLua(L, get(L.Get(2).String())))
 		return 1
 	})
 	v.set(mt, "__newindex", func(L *lua.LState) int {
-		m := store()
-		if L.Get(3) == lua.LNil {
-			delete(m, L.Get(2).String())
-		} else {
-			m[L.Get(2).String()] = toGo(L.Get(3), 0)
+		var x any
+		if L.Get(3) != lua.LNil {
+			x = toGo(L.Get(3), 0)
 		}
+		put(L.Get(2).String(), x)
 		return 0
 	})
 	L.SetMetatable(t, mt)
@@ -585,7 +609,11 @@ func (v *vm) ngxTable() *lua.LTable {
 	v.set(t, "say", say(true))
 	v.set(t, "print", say(false))
 	v.set(t, "exit", func(L *lua.LState) int {
-		if status := L.CheckInt(1); status >= 200 && v.phase <= phAccess {
+		status := L.CheckInt(1)
+		if status >= 200 && (status > 599 || status < 100) {
+			L.RaiseError("code must be a number between 100 and 599")
+		}
+		if status >= 200 && v.phase <= phAccess {
 			e := &plugin.Exit{Status: status, Body: v.body}
 			if e.Body == nil {
 				e.Body = []byte{}
@@ -657,8 +685,9 @@ func (v *vm) ngxTable() *lua.LTable {
 	})
 	v.set(mt, "__newindex", func(L *lua.LState) int {
 		if L.Get(2).String() == "status" {
+			status := checkStatus(L, 3)
 			if v.c.Header != nil {
-				v.c.Status = L.CheckInt(3)
+				v.c.Status = status
 			}
 			return 0
 		}
@@ -813,3 +842,17 @@ func (v *vm) ngxHeaderTable() *lua.LTable {
 	L.SetMetatable(t, mt)
 	return t
 }
+
+// checkStatus reads argument n as an HTTP status, as Kong checks it.
+func checkStatus(L *lua.LState, n int) int {
+	status := L.CheckInt(n)
+	if status < 100 || status > 599 {
+		L.RaiseError("code must be a number between 100 and 599")
+	}
+	return status
+}
+
+// methods are the request methods Kong's set_method accepts.
+var methods = map[string]bool{"GET": true, "HEAD": true, "PUT": true, "POST": true, "DELETE": true, "OPTIONS": true,
+	"MKCOL": true, "COPY": true, "MOVE": true, "PROPFIND": true, "PROPPATCH": true, "LOCK": true, "UNLOCK": true,
+	"PATCH": true, "TRACE": true}

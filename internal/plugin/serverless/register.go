@@ -33,7 +33,14 @@ func init() {
 			Protocols:  s.Protocols,
 			NoConsumer: true,
 			New: func(cfg map[string]any, deps plugin.Deps) (any, error) {
-				return New(name, cfg, deps)
+				f, err := New(name, cfg, deps)
+				if err != nil {
+					return nil, err
+				}
+				if len(f.protos[phBodyFilter]) > 0 {
+					return bodyFunction{f}, nil
+				}
+				return f, nil
 			},
 		})
 	}

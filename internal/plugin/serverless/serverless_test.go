@@ -10,6 +10,7 @@ import (
 	"time"
 
 	_ "sluice/internal/plugin/filelog"
+	_ "sluice/internal/plugin/requesttransformer"
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
@@ -223,5 +224,59 @@ kong.response.set_header("X-Serialized", e.custom.team .. " " .. e.request.metho
 	}
 	if e.Custom["team"] != "payments" || e.Request.Headers["x-secret"] != nil {
 		t.Errorf("file-log entry %s", line)
+	}
+}
+
+// Review findings: a self-referencing table converts in bounded time, a
+// bad status is a 500 rather than a broken connection, a path with CR/LF
+// cannot reach the request line, kong.ctx.shared is the store the Go
+// plugins read, and an instance without body_filter functions leaves the
+// response's Content-Length alone.
+func TestHardening(t *testing.T) {
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{
+		"pre-function": cfg(t, map[string][]string{"access": {`
+local p = kong.request.get_path()
+if p == "/cycle" then
+  local t = {}
+  t[1] = t; t[2] = t; t[3] = t
+  kong.ctx.shared.x = t
+  return kong.response.exit(200, t)
+elseif p == "/badstatus" then
+  kong.response.exit(1000)
+elseif p == "/inject" then
+  kong.service.request.set_path("/a\r\nX-Injected: yes")
+elseif p == "/method" then
+  kong.service.request.set_method("GET\r\nX: y")
+end
+kong.ctx.shared.tenant = "acme"`}}),
+		"request-transformer": `{"add":{"headers":["X-Tenant:$(shared.tenant)"]}}`,
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if res, body := g.Do(t, "GET", "/cycle", nil, ""); res.StatusCode != 200 {
+			t.Errorf("/cycle: %d %q", res.StatusCode, body)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a self-referencing table did not convert in time")
+	}
+	for _, p := range []string{"/badstatus", "/method"} {
+		if res, body := g.Do(t, "GET", p, nil, ""); res.StatusCode != 500 {
+			t.Errorf("%s: %d %q; want Kong's 500", p, res.StatusCode, body)
+		}
+	}
+	res, body := g.Do(t, "GET", "/inject", nil, "")
+	e := proxytest.DecodeEcho(t, body)
+	if res.StatusCode != 200 || e.Headers.Get("X-Injected") != "" || !strings.HasPrefix(e.URI, "/a%0D%0AX-Injected:%20yes") {
+		t.Errorf("/inject: %d upstream URI %q headers %v", res.StatusCode, e.URI, e.Headers)
+	}
+	if e.Headers.Get("X-Tenant") != "acme" {
+		t.Errorf("request-transformer read X-Tenant %q from kong.ctx.shared; want acme", e.Headers.Get("X-Tenant"))
+	}
+	if res.ContentLength <= 0 || len(res.TransferEncoding) > 0 {
+		t.Errorf("response length %d, transfer encoding %v: the body was filtered without body_filter functions", res.ContentLength, res.TransferEncoding)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"maps"
 	"slices"
-	"strconv"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -118,8 +117,22 @@ func (v *vm) raiseExit() {
 }
 
 // toGo converts a Lua value to JSON-like Go (string, float64, bool, nil,
-// []any for a sequence, map[string]any otherwise); depth bounds cycles.
-func toGo(lv lua.LValue, depth int) any {
+// []any for a sequence, map[string]any otherwise). A table met again on
+// the way down (a cycle) becomes nil, and at most maxConvert values are
+// converted: a table that refers to itself many times cannot make it
+// run away.
+func toGo(lv lua.LValue, _ int) any {
+	budget := maxConvert
+	return toGoBounded(lv, map[*lua.LTable]bool{}, &budget)
+}
+
+// maxConvert bounds the values one conversion visits.
+const maxConvert = 10000
+
+func toGoBounded(lv lua.LValue, onPath map[*lua.LTable]bool, budget *int) any {
+	if *budget--; *budget < 0 {
+		return nil
+	}
 	switch x := lv.(type) {
 	case lua.LString:
 		return string(x)
@@ -128,19 +141,23 @@ func toGo(lv lua.LValue, depth int) any {
 	case lua.LBool:
 		return bool(x)
 	case *lua.LTable:
-		if depth > 32 {
+		if onPath[x] {
 			return nil
 		}
+		onPath[x] = true
+		defer delete(onPath, x)
 		if n := x.Len(); n > 0 {
-			out := make([]any, 0, n)
-			for i := 1; i <= n; i++ {
-				out = append(out, toGo(x.RawGetInt(i), depth+1))
+			out := make([]any, 0, min(n, maxConvert))
+			for i := 1; i <= n && *budget >= 0; i++ {
+				out = append(out, toGoBounded(x.RawGetInt(i), onPath, budget))
 			}
 			return out
 		}
 		m := map[string]any{}
 		x.ForEach(func(k, val lua.LValue) {
-			m[k.String()] = toGo(val, depth+1)
+			if *budget >= 0 {
+				m[k.String()] = toGoBounded(val, onPath, budget)
+			}
 		})
 		return m
 	}
@@ -187,5 +204,5 @@ func toLua(L *lua.LState, x any) lua.LValue {
 		}
 		return tb
 	}
-	return lua.LString(strconv.Quote("unsupported value"))
+	return lua.LNil // a Go value Lua cannot hold
 }

@@ -133,25 +133,25 @@ func pad16(b []byte) []byte {
 	return append(make([]byte, 16-len(b)), b...)
 }
 
-// Access reads the trace context, decides sampling, starts the proxy span
-// and sends its context upstream.
-func (p *Zipkin) Access(c *plugin.Ctx) {
-	h := c.Request.Header
-	tc := p.prop.Read(h)
-	st := &state{accessStart: time.Now(), proxy: randomID(8)}
-	injectTrace := []byte(nil)
+// begin makes the request's trace state from its incoming context (nil
+// when none came): the trace id, the request span (a B3 or Jaeger caller's
+// span id is the request span's own, as in Kong), the proxy span and the
+// sampling decision. It returns the trace id to send upstream: an
+// incoming one keeps its size.
+func (p *Zipkin) begin(c *plugin.Ctx, tc *plugin.TraceContext, now time.Time) (*state, []byte) {
+	st := &state{accessStart: now, proxy: randomID(8)}
+	var upstream []byte
 	if tc != nil && tc.TraceID != nil {
-		injectTrace = tc.TraceID // an incoming id keeps its size upstream
+		upstream = tc.TraceID
 		st.trace = pad16(tc.TraceID)
 		if tc.Format == "b3" || tc.Format == "jaeger" {
-			// these formats' span id is the caller's span for Kong too
 			st.span, st.parent = tc.SpanID, tc.ParentID
 		} else {
 			st.parent = tc.SpanID
 		}
 	} else {
 		st.trace = randomID(p.cfg.TraceIDByteCount)
-		injectTrace = st.trace
+		upstream = st.trace
 	}
 	if st.span == nil {
 		st.span = randomID(8)
@@ -161,18 +161,34 @@ func (p *Zipkin) Access(c *plugin.Ctx) {
 	} else {
 		st.sampled = mrand.Float64() < p.cfg.SampleRatio
 	}
-	p.prop.Write(h, tc, injectTrace, st.proxy, st.span, st.sampled)
 	c.Set(ctxKey, st)
+	return st, upstream
+}
+
+// stateOf returns the request's trace state; a request whose access phase
+// did not reach this plugin (an earlier plugin answered) gets one now, so
+// that it is still reported, as in Kong.
+func (p *Zipkin) stateOf(c *plugin.Ctx) *state {
+	if v, ok := c.Get(ctxKey); ok {
+		return v.(*state)
+	}
+	st, _ := p.begin(c, plugin.ExtractTrace(c.Request.Header, p.prop.Extract), time.Now())
+	return st
+}
+
+// Access reads the trace context, decides sampling, starts the proxy span
+// and sends its context upstream.
+func (p *Zipkin) Access(c *plugin.Ctx) {
+	h := c.Request.Header
+	tc := p.prop.Read(h)
+	st, upstream := p.begin(c, tc, time.Now())
+	p.prop.Write(h, tc, upstream, st.proxy, st.span, st.sampled)
 }
 
 // HeaderFilter notes the response phase and names the trace id in the
 // configured response header.
 func (p *Zipkin) HeaderFilter(c *plugin.Ctx) {
-	v, ok := c.Get(ctxKey)
-	if !ok {
-		return
-	}
-	st := v.(*state)
+	st := p.stateOf(c)
 	st.headerStart = time.Now()
 	if p.cfg.TraceIDHeader != nil {
 		c.Header.Add(*p.cfg.TraceIDHeader, hex.EncodeToString(st.trace))
@@ -226,11 +242,7 @@ func remote(service, ip string, port int) *endpoint {
 // Log reports a sampled request's spans: the balancer tries, the proxy
 // span and the request span, in Kong's order.
 func (p *Zipkin) Log(c *plugin.Ctx) {
-	v, ok := c.Get(ctxKey)
-	if !ok {
-		return
-	}
-	st := v.(*state)
+	st := p.stateOf(c)
 	if !st.sampled || p.box == nil {
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	_ "sluice/internal/plugin/serverless"
+
 	"sluice/internal/model"
 	"sluice/internal/plugin"
 	"sluice/internal/proxytest"
@@ -223,4 +225,23 @@ func FuzzParseTags(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReportedWhenAnEarlierPluginAnswers: a request ended by a plugin
+// running before zipkin's access phase (pre-function) is still reported,
+// in its incoming trace.
+func TestReportedWhenAnEarlierPluginAnswers(t *testing.T) {
+	url, ch := collector(t)
+	b, _ := json.Marshal(map[string]any{"http_endpoint": url, "sample_ratio": 1})
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{Name: string(b),
+		"pre-function": `{"access":["return kong.response.exit(403, 'no')"]}`})
+	res, _ := g.Do(t, "GET", "/", map[string]string{"traceparent": "00-" + inTrace + "-" + inSpan + "-01"}, "")
+	if res.StatusCode != 403 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	spans := receive(t, ch)
+	req := spans[len(spans)-1]
+	if req.TraceID != inTrace || req.ParentID != inSpan || req.Tags["http.status_code"] != "403" {
+		t.Errorf("request span %+v", req)
+	}
 }
