@@ -8,6 +8,7 @@ import (
 
 	"sluice/internal/declarative"
 	"sluice/internal/model"
+	"sluice/internal/plugin"
 	"sluice/internal/snapshot"
 	"sluice/internal/upstream"
 )
@@ -43,16 +44,17 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 // validateConfig parses a declarative config and compiles it the way a
-// start or reload would (router, certificates), so that everything that
-// would be refused at load time is refused here.
+// start or reload would (plugin configs through their schemas with Kong's
+// default plugins = bundled, router, certificates), so that everything
+// that would be refused at load time is refused here.
 func validateConfig(data []byte) (*model.Config, error) {
-	cfg, err := declarative.Parse(data, nil)
+	cfg, err := declarative.Parse(data, &declarative.Options{Plugins: plugin.SchemaLookup(nil)})
 	if err != nil {
 		return nil, err
 	}
 	pool := upstream.NewPool()
 	defer pool.Close()
-	if _, err := snapshot.Build(nil, cfg, "", &snapshot.Env{Pool: pool}); err != nil {
+	if _, err := snapshot.Build(nil, cfg, "", &snapshot.Env{Pool: pool, Plugins: pluginDefinitions(nil)}); err != nil {
 		return nil, err
 	}
 	return cfg, nil

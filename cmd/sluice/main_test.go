@@ -136,6 +136,9 @@ func TestConfigValidate(t *testing.T) {
 		{"unknown field", goodConfig + "    colour: red\n", 1, []string{"Error:", "colour", "r1"}},
 		{"bad reference", goodConfig + "routes:\n- name: orphan\n  paths: [/o]\n  service: nope\n", 1, []string{"orphan", "service", "nope"}},
 		{"not yaml", "services: [\n", 1, []string{"Error:"}},
+		{"plugin config", goodConfig + "plugins:\n- name: rate-limiting\n  config: {policy: nowhere}\n", 1,
+			[]string{"Error:", "rate-limiting", "policy"}},
+		{"plugin not bundled", goodConfig + "plugins:\n- name: no-such-plugin\n", 1, []string{"no-such-plugin"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	_ "sluice/internal/plugin/responseratelimiting"
 	_ "sluice/internal/plugin/responsetransformer"
 	_ "sluice/internal/plugin/serverless"
+	_ "sluice/internal/plugin/session"
 	_ "sluice/internal/plugin/standardwebhooks"
 	_ "sluice/internal/plugin/statsd"
 	_ "sluice/internal/plugin/syslog"
