@@ -40,12 +40,12 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	s.readBodyForLogout = conf.ReadBodyForLogout
 
 	secret := str(conf.Secret, "")
-	switch {
-	case secret == "":
+	switch secret {
+	case "":
 		secret = randomString()
 		s.log.Warn("session: no secret configured: using a random one; sessions will not survive a restart nor be shared between nodes",
 			"plugin", deps.PluginID)
-	case secret == defaultSecret:
+	case defaultSecret:
 		s.log.Warn("session: secret is the default drawn at start; set config.secret for sessions to survive a restart and be shared between nodes",
 			"plugin", deps.PluginID)
 	}

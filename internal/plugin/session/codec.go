@@ -97,7 +97,7 @@ func (s *sealer) seal(k kind, d *data) (string, error) {
 	}
 	buf := make([]byte, 1+nonceSize, 1+nonceSize+len(plain)+tagSize)
 	buf[0] = formatVersion
-	rand.Read(buf[1:]) // never fails: crypto/rand panics instead
+	_, _ = rand.Read(buf[1:]) // never fails: crypto/rand panics instead
 	buf = s.aead.Seal(buf, buf[1:1+nonceSize], plain, s.aad[k])
 	return base64.RawURLEncoding.EncodeToString(buf), nil
 }

@@ -160,7 +160,7 @@ func randomString() string {
 	out := make([]byte, 0, 44)
 	var buf [64]byte
 	for len(out) < cap(out) {
-		rand.Read(buf[:]) // never fails: crypto/rand panics instead
+		_, _ = rand.Read(buf[:]) // never fails: crypto/rand panics instead
 		for _, c := range buf {
 			// 248 is the largest multiple of 62 below 256: no bias.
 			if c < 248 && len(out) < cap(out) {

@@ -43,7 +43,7 @@ func TestSchemaDefaults(t *testing.T) {
 			t.Fatalf("secret %q has %q; want letters and digits", secret, c)
 		}
 	}
-	if randomString() == randomString() {
+	if a, b := randomString(), randomString(); a == b {
 		t.Error("randomString returned the same string twice")
 	}
 }

@@ -106,7 +106,7 @@ func (s *Session) open(h http.Header, now int64) (d *data, remembered bool) {
 // cookie is not issued.
 func (s *Session) issue(rs *reqState, k kind, d *data, renew bool) {
 	if renew {
-		rand.Read(d.sid[:]) // never fails: crypto/rand panics instead
+		_, _ = rand.Read(d.sid[:]) // never fails: crypto/rand panics instead
 	}
 	v, err := s.sealer.seal(k, d)
 	name := s.cookieName
