@@ -195,3 +195,58 @@ plugins:
 		t.Errorf("response X-Version = %q", got)
 	}
 }
+
+// TestZipkinThroughBinary: the binary reports a request's spans (balancer
+// try, proxy, request) to a Zipkin collector, continuing the caller's B3
+// trace, and sends the proxy span upstream.
+func TestZipkinThroughBinary(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t, "b")
+	got := make(chan []map[string]any, 4)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var spans []map[string]any
+		data, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(data, &spans) == nil {
+			got <- spans
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(collector.Close)
+	g := startGateway(t, fill(`_format_version: "3.0"
+services:
+- name: svc
+  url: ${UPSTREAM}
+  routes:
+  - name: traced
+    paths: [/]
+plugins:
+- name: zipkin
+  config:
+    http_endpoint: ${COLLECTOR}/api/v2/spans
+    sample_ratio: 1
+`, map[string]string{"UPSTREAM": b.url(), "COLLECTOR": collector.URL}))
+	const trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	r := g.mustDo(t, request{path: "/t", headers: map[string]string{"X-B3-TraceId": trace, "X-B3-SpanId": span, "X-B3-Sampled": "1"}})
+	var e struct{ Headers map[string][]string }
+	if err := json.Unmarshal(r.body, &e); err != nil || r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	select {
+	case spans := <-got:
+		if len(spans) != 3 {
+			t.Fatalf("%d spans: %v", len(spans), spans)
+		}
+		req, proxy := spans[2], spans[1]
+		if req["name"] != "GET" || req["id"] != span || req["traceId"] != trace || proxy["name"] != "GET (proxy)" {
+			t.Errorf("spans %v", spans)
+		}
+		if up := e.Headers["X-B3-Spanid"]; len(up) != 1 || up[0] != proxy["id"] {
+			t.Errorf("upstream X-B3-SpanId %v; want the proxy span %v", up, proxy["id"])
+		}
+		if tags, _ := proxy["tags"].(map[string]any); tags["kong.route_name"] != "traced" || tags["kong.service_name"] != "svc" {
+			t.Errorf("proxy tags %v", proxy["tags"])
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no spans reported")
+	}
+}
