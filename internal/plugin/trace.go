@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"sluice/internal/model"
+
 	"encoding/binary"
 	"encoding/hex"
 	"net/http"
@@ -369,4 +371,29 @@ func (p Propagation) Write(h http.Header, tc *TraceContext, trace, span, parent 
 		}
 		InjectTrace(h, f, trace, span, parent, sampled, tc)
 	}
+}
+
+// TraceFormats are the formats Kong's tracing plugins inject.
+var TraceFormats = []any{"b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"}
+
+// PropagationField is Kong's propagation record (typedefs.propagation) with
+// a plugin's default format.
+func PropagationField(defaultFormat string) *model.Field {
+	return &model.Field{Name: "propagation", Type: model.TypeRecord, Default: map[string]any{"default_format": defaultFormat},
+		Fields: []*model.Field{
+			{Name: "extract", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
+				OneOf: []any{"b3", "w3c", "jaeger", "ot", "datadog", "aws", "gcp"}}},
+			{Name: "clear", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString}},
+			{Name: "inject", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
+				OneOf: append([]any{"preserve"}, TraceFormats...)}},
+			{Name: "default_format", Type: model.TypeString, Required: true, Default: defaultFormat, OneOf: TraceFormats},
+		}}
+}
+
+// PropagationConfig is the decoded propagation record.
+type PropagationConfig struct {
+	Extract       []string `json:"extract"`
+	Clear         []string `json:"clear"`
+	Inject        []string `json:"inject"`
+	DefaultFormat string   `json:"default_format"`
 }

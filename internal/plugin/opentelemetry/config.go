@@ -5,9 +5,6 @@ import (
 	"sluice/internal/plugin"
 )
 
-// Formats are the trace context formats Kong reads and writes.
-var formats = []any{"b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"}
-
 func urlField(name string) *model.Field {
 	f := model.URLField(name)
 	f.Referenceable = true
@@ -41,14 +38,7 @@ var Schema = &model.Schema{
 		{Name: "header_type", Type: model.TypeString, Default: "preserve",
 			OneOf: []any{"preserve", "ignore", "b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"}},
 		{Name: "sampling_rate", Type: model.TypeNumber, Between: []float64{0, 1}},
-		{Name: "propagation", Type: model.TypeRecord, Default: map[string]any{"default_format": "w3c"}, Fields: []*model.Field{
-			{Name: "extract", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
-				OneOf: []any{"b3", "w3c", "jaeger", "ot", "datadog", "aws", "gcp"}}},
-			{Name: "clear", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString}},
-			{Name: "inject", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
-				OneOf: append([]any{"preserve"}, formats...)}},
-			{Name: "default_format", Type: model.TypeString, Required: true, Default: "w3c", OneOf: formats},
-		}},
+		plugin.PropagationField("w3c"),
 		// endpoint is Kong's deprecated name of traces_endpoint
 		urlField("endpoint"),
 	},
@@ -72,14 +62,9 @@ type Config struct {
 		MaxEntries int    `json:"max_entries"`
 		MaxBytes   *int64 `json:"max_bytes"`
 	} `json:"queue"`
-	TracesEndpoint      *string `json:"traces_endpoint"`
-	Endpoint            *string `json:"endpoint"`
-	HTTPResponseTraceID *string `json:"http_response_header_for_traceid"`
-	HeaderType          string  `json:"header_type"`
-	Propagation         struct {
-		Extract       []string `json:"extract"`
-		Clear         []string `json:"clear"`
-		Inject        []string `json:"inject"`
-		DefaultFormat string   `json:"default_format"`
-	} `json:"propagation"`
+	TracesEndpoint      *string                  `json:"traces_endpoint"`
+	Endpoint            *string                  `json:"endpoint"`
+	HTTPResponseTraceID *string                  `json:"http_response_header_for_traceid"`
+	HeaderType          string                   `json:"header_type"`
+	Propagation         plugin.PropagationConfig `json:"propagation"`
 }

@@ -1,13 +1,10 @@
 package opentelemetry
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -41,10 +38,8 @@ type OTel struct {
 	balancer bool // the balancer instrumentation: a span per try
 	rate     float64
 	endpoint string
-	headers  map[string]string
 	resource []attr
-	client   *http.Client
-	box      *plugin.Outbox
+	box      *plugin.Poster
 	close    sync.Once
 
 	tracing     bool // a traces endpoint is set: Kong propagates only then
@@ -71,7 +66,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if !p.tracing || !tr.Has("request") {
 		return p, nil
 	}
-	p.record, p.balancer, p.rate, p.headers = true, tr.Has("balancer"), tr.SamplingRate, c.Headers
+	p.record, p.balancer, p.rate = true, tr.Has("balancer"), tr.SamplingRate
 	if c.SamplingRate != nil {
 		p.rate = *c.SamplingRate
 	}
@@ -91,15 +86,15 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	for k, v := range res {
 		p.resource = append(p.resource, attr{k, v})
 	}
-	d := net.Dialer{Timeout: time.Duration(c.ConnectTimeout) * time.Millisecond}
-	p.client = &http.Client{Timeout: time.Duration(c.SendTimeout+c.ReadTimeout) * time.Millisecond,
-		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}
 	maxBytes := int64(QueueBytes)
 	if c.Queue.MaxBytes != nil && *c.Queue.MaxBytes > 0 {
 		maxBytes = *c.Queue.MaxBytes
 	}
-	p.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: max(c.Queue.MaxEntries, 1), Bytes: maxBytes,
-		Deliver: p.export, OnDrop: dropped.Inc})
+	p.box = plugin.NewPoster(plugin.PosterOptions{Endpoint: p.endpoint, ContentType: "application/x-protobuf", Headers: c.Headers,
+		ConnectTimeout: time.Duration(c.ConnectTimeout) * time.Millisecond,
+		Timeout:        time.Duration(c.SendTimeout+c.ReadTimeout) * time.Millisecond,
+		Entries:        c.Queue.MaxEntries, Bytes: maxBytes, OnDrop: dropped.Inc,
+		Accept: func(status int) bool { return status == http.StatusOK }})
 	if deps.Logger != nil {
 		deps.Logger.Debug("opentelemetry: recording request spans", slog.String("endpoint", p.endpoint))
 	}
@@ -113,32 +108,6 @@ func (p *OTel) Close() {
 			p.box.Stop()
 		}
 	})
-}
-
-// export posts one request's spans to the collector.
-func (p *OTel) export(body []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	for k, v := range p.headers {
-		req.Header.Set(k, v)
-	}
-	if req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/x-protobuf")
-	}
-	res, err := p.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("collector answered %d", res.StatusCode)
-	}
-	return nil
 }
 
 // sample is Kong's probability sampler: the trace id's first 8 bytes, read

@@ -204,7 +204,7 @@ func FuzzExtract(f *testing.F) {
 			if trace == nil {
 				trace = make([]byte, 16)
 			}
-			for _, out := range formats {
+			for _, out := range plugin.TraceFormats {
 				plugin.InjectTrace(http.Header{}, out.(string), trace, make([]byte, 8), tc.ParentID, false, tc)
 			}
 		}

@@ -5,9 +5,6 @@ import (
 	"sluice/internal/plugin"
 )
 
-// formats are the trace context formats Kong's tracing plugins propagate.
-var formats = []any{"w3c", "b3", "b3-single", "jaeger", "ot", "datadog", "aws", "gcp"}
-
 // protectedTags may not be static tags (Kong's PROTECTED_TAGS).
 var protectedTags = []any{"error", "http.method", "http.path", "http.status_code", "kong.balancer.state",
 	"kong.balancer.try", "kong.consumer", "kong.credential", "kong.node.id", "kong.route", "kong.service", "lc",
@@ -55,14 +52,7 @@ var Schema = &model.Schema{
 		{Name: "http_response_header_for_traceid", Type: model.TypeString},
 		{Name: "phase_duration_flavor", Type: model.TypeString, Required: true, Default: "annotations", OneOf: []any{"annotations", "tags"}},
 		plugin.QueueField(),
-		{Name: "propagation", Type: model.TypeRecord, Default: map[string]any{"default_format": "b3"}, Fields: []*model.Field{
-			{Name: "extract", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
-				OneOf: []any{"w3c", "b3", "jaeger", "ot", "datadog", "aws", "gcp"}}},
-			{Name: "clear", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString}},
-			{Name: "inject", Type: model.TypeArray, Elements: &model.Field{Type: model.TypeString,
-				OneOf: append([]any{"preserve"}, formats...)}},
-			{Name: "default_format", Type: model.TypeString, Required: true, Default: "b3", OneOf: formats},
-		}},
+		plugin.PropagationField("b3"),
 	},
 }
 
@@ -88,12 +78,7 @@ type Config struct {
 		MaxEntries int    `json:"max_entries"`
 		MaxBytes   *int64 `json:"max_bytes"`
 	} `json:"queue"`
-	Propagation struct {
-		Extract       []string `json:"extract"`
-		Clear         []string `json:"clear"`
-		Inject        []string `json:"inject"`
-		DefaultFormat string   `json:"default_format"`
-	} `json:"propagation"`
+	Propagation plugin.PropagationConfig `json:"propagation"`
 }
 
 // Tag is a static tag.

@@ -1,13 +1,11 @@
 package zipkin
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -33,13 +31,11 @@ var dropped = metrics.Default().NewCounterVec(metrics.Opts{
 
 // Zipkin is one plugin instance.
 type Zipkin struct {
-	cfg      Config
-	prop     plugin.Propagation
-	endpoint string
-	client   *http.Client
-	box      *plugin.Outbox
-	log      *slog.Logger
-	close    sync.Once
+	cfg   Config
+	prop  plugin.Propagation
+	box   *plugin.Poster
+	log   *slog.Logger
+	close sync.Once
 }
 
 // New builds an instance from a validated config.
@@ -60,16 +56,22 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if c.HTTPEndpoint == nil {
 		return p, nil // spans are made, not sent (Kong's behaviour)
 	}
-	p.endpoint = *c.HTTPEndpoint
-	d := net.Dialer{Timeout: time.Duration(c.ConnectTimeout) * time.Millisecond}
-	p.client = &http.Client{Timeout: time.Duration(c.SendTimeout+c.ReadTimeout) * time.Millisecond,
-		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}
 	maxBytes := int64(QueueBytes)
 	if c.Queue.MaxBytes != nil && *c.Queue.MaxBytes > 0 {
 		maxBytes = *c.Queue.MaxBytes
 	}
-	p.box = plugin.NewOutbox(plugin.OutboxOptions{Entries: max(c.Queue.MaxEntries, 1), Bytes: maxBytes,
-		Deliver: p.send, OnDrop: dropped.Inc})
+	p.box = plugin.NewPoster(plugin.PosterOptions{Endpoint: *c.HTTPEndpoint, ContentType: "application/json",
+		ConnectTimeout: time.Duration(c.ConnectTimeout) * time.Millisecond,
+		Timeout:        time.Duration(c.SendTimeout+c.ReadTimeout) * time.Millisecond,
+		Entries:        c.Queue.MaxEntries, Bytes: maxBytes, OnDrop: dropped.Inc,
+		OnError: func(err error) {
+			var se *plugin.StatusError
+			if errors.As(err, &se) {
+				p.log.Error(fmt.Sprintf("zipkin server responded unexpectedly: %d %s", se.Status, http.StatusText(se.Status)))
+				return
+			}
+			p.log.Error("zipkin request failed: " + err.Error())
+		}})
 	return p, nil
 }
 
@@ -80,30 +82,6 @@ func (p *Zipkin) Close() {
 			p.box.Stop()
 		}
 	})
-}
-
-// send POSTs one request's spans (a JSON array) to the collector.
-func (p *Zipkin) send(body []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := p.client.Do(req)
-	if err != nil {
-		p.log.Error("zipkin request failed: " + err.Error())
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
-	_ = res.Body.Close()
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		msg := fmt.Sprintf("zipkin server responded unexpectedly: %d %s", res.StatusCode, http.StatusText(res.StatusCode))
-		p.log.Error(msg)
-		return fmt.Errorf("%s", msg)
-	}
-	return nil
 }
 
 const ctxKey = "zipkin.request"

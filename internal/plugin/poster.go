@@ -1,0 +1,98 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// PosterOptions configure a Poster.
+type PosterOptions struct {
+	Endpoint    string
+	ContentType string            // unless Headers set one
+	Headers     map[string]string // sent with every POST
+	// ConnectTimeout bounds the dial, Timeout the whole POST.
+	ConnectTimeout, Timeout time.Duration
+	// Entries and Bytes bound the queue of bodies waiting (Outbox).
+	Entries int
+	Bytes   int64
+	// Accept reports whether the endpoint took a body by its status; nil
+	// accepts any 2xx.
+	Accept func(status int) bool
+	// OnError, when set, sees every failed POST (a log line); OnDrop is
+	// called for every body dropped, queue full or POST failed (a metric).
+	OnError func(error)
+	OnDrop  func()
+}
+
+// Poster sends bodies (a request's spans, a batch of entries) to an HTTP
+// endpoint with POST, one at a time, through a bounded Outbox: what a
+// tracing plugin's exporter is.
+type Poster struct {
+	o      PosterOptions
+	client *http.Client
+	box    *Outbox
+}
+
+// NewPoster starts a Poster; Stop it when its plugin instance is dropped.
+func NewPoster(o PosterOptions) *Poster {
+	d := net.Dialer{Timeout: o.ConnectTimeout}
+	p := &Poster{o: o, client: &http.Client{Timeout: o.Timeout,
+		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}}
+	p.box = NewOutbox(OutboxOptions{Entries: max(o.Entries, 1), Bytes: o.Bytes, Deliver: p.post, OnDrop: o.OnDrop})
+	return p
+}
+
+// Put queues a body; it reports whether the queue took it.
+func (p *Poster) Put(body []byte) bool { return p.box.Put(body) }
+
+// Stop ends the queue once what it holds is sent.
+func (p *Poster) Stop() { p.box.Stop() }
+
+func (p *Poster) post(body []byte) error {
+	err := p.send(body)
+	if err != nil && p.o.OnError != nil {
+		p.o.OnError(err)
+	}
+	return err
+}
+
+func (p *Poster) send(body []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.client.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.o.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range p.o.Headers {
+		req.Header.Set(k, v)
+	}
+	if req.Header.Get("Content-Type") == "" && p.o.ContentType != "" {
+		req.Header.Set("Content-Type", p.o.ContentType)
+	}
+	res, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
+	_ = res.Body.Close()
+	ok := res.StatusCode >= 200 && res.StatusCode <= 299
+	if p.o.Accept != nil {
+		ok = p.o.Accept(res.StatusCode)
+	}
+	if !ok {
+		return &StatusError{Status: res.StatusCode}
+	}
+	return nil
+}
+
+// StatusError is an endpoint's refusal of a POST.
+type StatusError struct{ Status int }
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("responded unexpectedly: %d %s", e.Status, http.StatusText(e.Status))
+}
