@@ -28,6 +28,13 @@ func (s *server) addNodeRoutes() {
 	s.add("/status", handlers{http.MethodGet: s.status})
 	s.add("/endpoints", handlers{http.MethodGet: s.endpoints})
 	s.add("/timers", handlers{http.MethodGet: s.timers})
+	// Kong's /cache (kong/api/routes/cache.lua) reads and purges the node's
+	// entity cache. sluice has none: a node serves an immutable snapshot
+	// rebuilt on every change, so there is never a stale entry to purge.
+	// A key is never found, and purging succeeds without work.
+	noContent := func(c *call) error { return s.reply(c, http.StatusNoContent, nil) }
+	s.add("/cache", handlers{http.MethodDelete: noContent})
+	s.add("/cache/{key}", handlers{http.MethodGet: func(*call) error { return errNotFound() }, http.MethodDelete: noContent})
 	if s.opts.LogLevel != nil {
 		s.logLevel = newDynLevel(s.opts.LogLevel, s.opts.LogLevelName)
 		s.add("/debug/node/log-level", handlers{http.MethodGet: s.getLogLevel})

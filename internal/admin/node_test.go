@@ -517,3 +517,16 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestCacheEndpoints: Kong's /cache routes exist; sluice has no entity
+// cache, so a key is never found and a purge is a 204.
+func TestCacheEndpoints(t *testing.T) {
+	c := newServer(t, nil)
+	wantBody(t, c.do("GET", "/cache/consumers:abc:::::", nil), 404, `{"message":"Not found"}`)
+	for _, p := range []string{"/cache", "/cache/consumers:abc:::::"} {
+		if r := c.do("DELETE", p, nil); r.status != 204 || len(r.raw) != 0 {
+			t.Errorf("DELETE %s: %d %q; want 204", p, r.status, r.raw)
+		}
+	}
+	wantBody(t, c.do("POST", "/cache", nil), 405, `{"message":"Method not allowed"}`)
+}
