@@ -18,6 +18,7 @@ import (
 	_ "sluice/internal/plugin/iprestriction"
 	_ "sluice/internal/plugin/jwt"
 	_ "sluice/internal/plugin/keyauth"
+	_ "sluice/internal/plugin/ldapauth"
 	_ "sluice/internal/plugin/loggly"
 	_ "sluice/internal/plugin/opentelemetry"
 	_ "sluice/internal/plugin/prometheus"
