@@ -34,18 +34,33 @@ type PosterOptions struct {
 // tracing plugin's exporter is.
 type Poster struct {
 	o      PosterOptions
+	tr     *http.Transport
 	client *http.Client
 	box    *Outbox
 }
 
 // NewPoster starts a Poster; Stop it when its plugin instance is dropped.
+// A timeout of 0 is nginx's default, 60 s, as in Kong's HTTP clients.
 func NewPoster(o PosterOptions) *Poster {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultPostTimeout
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultPostTimeout
+	}
 	d := net.Dialer{Timeout: o.ConnectTimeout}
-	p := &Poster{o: o, client: &http.Client{Timeout: o.Timeout,
-		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}}
-	p.box = NewOutbox(OutboxOptions{Entries: max(o.Entries, 1), Bytes: o.Bytes, Deliver: p.post, OnDrop: o.OnDrop})
+	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}
+	p := &Poster{o: o, tr: tr, client: &http.Client{Timeout: o.Timeout, Transport: tr,
+		// a redirect is an answer, not a new place to post to (Kong's
+		// HTTP client does not follow them)
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	p.box = NewOutbox(OutboxOptions{Entries: max(o.Entries, 1), Bytes: o.Bytes, Deliver: p.post, OnDrop: o.OnDrop,
+		Finish: tr.CloseIdleConnections})
 	return p
 }
+
+// DefaultPostTimeout is a Poster's timeout when its options give none.
+const DefaultPostTimeout = 60 * time.Second
 
 // Put queues a body; it reports whether the queue took it.
 func (p *Poster) Put(body []byte) bool { return p.box.Put(body) }

@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -43,7 +45,16 @@ type client struct {
 	tls     *tls.Config
 	timeout time.Duration // connect, and each request/answer exchange
 	pool    *connPool
+	// binds bounds the binds in progress (hence the connections open) of
+	// one instance: a flood of unknown credentials waits here rather than
+	// opening a connection each on the directory.
+	binds chan struct{}
 }
+
+// MaxBinds is how many binds an instance runs at once.
+const MaxBinds = 32
+
+var errBusy = errors.New("too many LDAP binds in progress")
 
 // conn is a connection with its next messageID.
 type conn struct {
@@ -69,13 +80,27 @@ func (cl *client) bind(dn, password string) (outcome, error) {
 	if len(dn)+len(password) > maxMessage-32 { // 32: room for the BER framing
 		return bindBroken, errTooLarge
 	}
+	if cl.binds != nil {
+		wait := time.NewTimer(cl.timeout)
+		select {
+		case cl.binds <- struct{}{}:
+			wait.Stop()
+			defer func() { <-cl.binds }()
+		case <-wait.C:
+			return bindFailed, errBusy
+		}
+	}
 	if cn := cl.pool.get(); cn != nil {
 		out, err := cl.bindOn(cn, dn, password)
-		if out != bindFailed {
+		if out != bindFailed || !closedByServer(err) {
 			cl.release(cn, out)
 			return out, err
 		}
-		_ = cn.Close() // the server may have closed an idle connection
+		// The server closed the idle connection before reading the bind:
+		// try once on a new one. A timeout is not retried, since the
+		// server may have seen the password (a second try would count
+		// twice towards a lockout).
+		_ = cn.Close()
 	}
 	cn, out, err := cl.connect()
 	if err != nil {
@@ -180,4 +205,15 @@ func (cl *client) exchange(cn *conn, id int32, req []byte, want byte) (response,
 		return r, protocolError(fmt.Sprintf("received operation 0x%02x, expected 0x%02x", r.op, want))
 	}
 	return r, nil
+}
+
+// closedByServer reports whether err says the connection was gone (closed
+// or reset by the peer) rather than slow.
+func closedByServer(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
 }

@@ -3,6 +3,7 @@ package ldapauth
 import (
 	"crypto/sha256"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"math"
 	"net"
@@ -86,7 +87,7 @@ func wwwAuthenticate(scheme string, realm *string) string {
 // newClient sets up the LDAP client of a config.
 func newClient(c *Config) *client {
 	cl := &client{addr: net.JoinHostPort(c.LDAPHost, strconv.Itoa(c.LDAPPort)), timeout: 60 * time.Second,
-		pool: &connPool{max: maxIdle, ttl: 60 * time.Second}}
+		pool: &connPool{max: maxIdle, ttl: 60 * time.Second}, binds: make(chan struct{}, MaxBinds)}
 	// nginx's cosocket timeouts: 0 (or none) means its 60 s default.
 	if c.Timeout != nil && *c.Timeout > 0 {
 		cl.timeout = millis(*c.Timeout)
@@ -229,7 +230,7 @@ func (l *LDAPAuth) bind(key cacheKey, user, password string) bindResult {
 	bindsBy[out].Inc()
 	switch out {
 	case bindSucceeded, bindRejected:
-		if !l.noCache {
+		if !l.noCache && (out == bindSucceeded || definiteRefusal(err)) {
 			l.cache.remember(key, out == bindSucceeded, l.ttl, l.now())
 		}
 		if err != nil {
@@ -250,3 +251,22 @@ var (
 	_ plugin.Accessor = (*LDAPAuth)(nil)
 	_ plugin.Closer   = (*LDAPAuth)(nil)
 )
+
+// definiteRefusal reports whether a rejected bind said the credentials are
+// wrong or refused for good (invalidCredentials 49,
+// inappropriateAuthentication 48, noSuchObject 32, invalidDNSyntax 34,
+// unwillingToPerform 53, a disabled or locked account): only those are
+// cached. Others
+// (busy 51, unavailable 52, operationsError 1, ...) are the directory's
+// trouble, and the next request asks again.
+func definiteRefusal(err error) bool {
+	var re *resultError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.code {
+	case 32, 34, 48, 49, 53:
+		return true
+	}
+	return false
+}

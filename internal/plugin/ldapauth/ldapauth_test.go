@@ -525,3 +525,20 @@ func BenchmarkAccess(b *testing.B) {
 		b.Errorf("binds = %d; want 1", n)
 	}
 }
+
+// TestBusyNotCached: a directory that answers busy (51) is asked again by
+// the next request instead of the refusal being cached.
+func TestBusyNotCached(t *testing.T) {
+	srv := newServer(t, false)
+	srv.SetCode(func(string, string) int { return 51 })
+	l := newInstance(t, serverConfig(srv, nil))
+	for i := 0; i < 2; i++ {
+		c, _ := run(l, map[string]string{"Authorization": ldap("tesla:ac")})
+		if ex := c.Exited(); ex == nil || ex.Status != 401 {
+			t.Fatalf("result 51: exit %+v; want 401", ex)
+		}
+	}
+	if n := srv.Binds.Load(); n != 2 {
+		t.Errorf("binds = %d; want 2 (busy is not cached)", n)
+	}
+}

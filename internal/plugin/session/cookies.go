@@ -61,11 +61,14 @@ func persistentFlags(created int64, maxAge int64) string {
 
 // mergeSetCookie adds a Set-Cookie to h, replacing one for the same cookie
 // name (the library's merge_cookies).
+// The list is copied first: it may be shared (a proxy-cache hit's headers
+// are the stored entry's).
 func mergeSetCookie(h http.Header, name, cookie string) {
-	vs := h["Set-Cookie"]
+	vs := append([]string(nil), h["Set-Cookie"]...)
 	for i, v := range vs {
 		if len(v) > len(name) && v[len(name)] == '=' && v[:len(name)] == name {
 			vs[i] = cookie
+			h["Set-Cookie"] = vs
 			return
 		}
 	}

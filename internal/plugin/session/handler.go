@@ -157,7 +157,10 @@ func (s *Session) HeaderFilter(c *plugin.Ctx) {
 		r := *d
 		r.created = now
 		if raw, ok := cookieValue(c.Request.Header, s.rememberName); ok {
-			if old, ok := s.sealer.open(kindRemember, raw); ok && s.persistent.valid(old, kindRemember, now) {
+			// the same consumer's persistent session goes on; another's
+			// does not lend its clock
+			if old, ok := s.sealer.open(kindRemember, raw); ok && s.persistent.valid(old, kindRemember, now) &&
+				old.consumerID == d.consumerID && old.audience == d.audience {
 				r.created = old.created
 			}
 		}

@@ -1,0 +1,28 @@
+package session
+
+import (
+	"net/http"
+	"testing"
+)
+
+// mergeSetCookie never writes into the list it was given (a proxy-cache
+// hit's headers share the stored entry's lists).
+func TestMergeSetCookieCopies(t *testing.T) {
+	shared := []string{"session=old; Path=/", "other=1"}
+	h := http.Header{"Set-Cookie": shared}
+	mergeSetCookie(h, "session", "session=new; Path=/")
+	if shared[0] != "session=old; Path=/" {
+		t.Errorf("the shared list was changed: %q", shared)
+	}
+	if got := h["Set-Cookie"]; len(got) != 2 || got[0] != "session=new; Path=/" || got[1] != "other=1" {
+		t.Errorf("Set-Cookie = %q", got)
+	}
+}
+
+// Instances configured without a secret share the process's, so a
+// rebuild on a configuration change keeps their sessions.
+func TestProcessSecretStable(t *testing.T) {
+	if a, b := processSecret(), processSecret(); a != b || a == "" {
+		t.Errorf("process secrets %q, %q", a, b)
+	}
+}
