@@ -118,7 +118,7 @@ func (p *Cache) Access(c *plugin.Ctx) {
 		if hopByHop[k] || strings.Contains(strings.ToLower(k), "ratelimit-remaining") {
 			continue
 		}
-		h[k] = v
+		h[k] = v[:len(v):len(v)] // shared with the stored entry: an Add must not write into it
 	}
 	delete(h, "Age")
 	delete(h, "X-Cache-Status")
