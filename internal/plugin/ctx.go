@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -214,6 +215,22 @@ func (c *Ctx) consumerHeaders(consumer *model.Consumer) {
 // (anonymous fallbacks do not count), like Kong's
 // kong.client.get_credential() ~= nil.
 func (c *Ctx) Authenticated() bool { return c.Credential != "" && !c.anonymous }
+
+// FallBackToAnonymous continues the request as the anonymous consumer an
+// auth plugin is configured with (its anonymous setting, name), after the
+// plugin found no valid credential. consumer is the one name resolved to;
+// when there is none the request ends with a 500 naming it (logged).
+func (c *Ctx) FallBackToAnonymous(name string, consumer *model.Consumer, log *slog.Logger) {
+	if consumer == nil {
+		m := "anonymous consumer " + name + " is configured but doesn't exist"
+		if log != nil {
+			log.Error(m)
+		}
+		c.Error(http.StatusInternalServerError, m, nil)
+		return
+	}
+	c.AuthenticateAnonymous(consumer)
+}
 
 // Anonymous reports whether the request continues as the anonymous consumer.
 func (c *Ctx) Anonymous() bool { return c.anonymous }

@@ -58,13 +58,7 @@ func (b *BasicAuth) Access(c *plugin.Ctx) {
 		c.Error(http.StatusUnauthorized, msgUnauthorized, b.wwwAuthenticate)
 		return
 	}
-	if b.anonymous == nil {
-		m := "anonymous consumer " + b.anonymousName + " is configured but doesn't exist"
-		b.log.Error(m)
-		c.Error(http.StatusInternalServerError, m, nil)
-		return
-	}
-	c.AuthenticateAnonymous(b.anonymous)
+	c.FallBackToAnonymous(b.anonymousName, b.anonymous, b.log)
 }
 
 // authenticate looks for credentials in Proxy-Authorization, then in

@@ -134,13 +134,7 @@ func (j *JWT) Access(c *plugin.Ctx) {
 		}
 		return
 	}
-	if j.anonymous == nil {
-		m := "anonymous consumer " + j.anonymousName + " is configured but doesn't exist"
-		j.log.Error(m)
-		c.Error(http.StatusInternalServerError, m, nil)
-		return
-	}
-	c.AuthenticateAnonymous(j.anonymous)
+	c.FallBackToAnonymous(j.anonymousName, j.anonymous, j.log)
 }
 
 // authenticate returns nil when the request carries a valid token, else

@@ -111,13 +111,7 @@ func (k *KeyAuth) Access(c *plugin.Ctx) {
 		c.Error(status, msg, h)
 		return
 	}
-	if k.anonymous == nil {
-		m := "anonymous consumer " + k.anonymousName + " is configured but doesn't exist"
-		k.log.Error(m)
-		c.Error(http.StatusInternalServerError, m, nil)
-		return
-	}
-	c.AuthenticateAnonymous(k.anonymous)
+	c.FallBackToAnonymous(k.anonymousName, k.anonymous, k.log)
 }
 
 // authenticate returns 0 on success, else the status and message.

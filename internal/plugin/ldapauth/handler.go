@@ -157,13 +157,7 @@ func (l *LDAPAuth) Access(c *plugin.Ctx) {
 		c.Error(http.StatusUnauthorized, msgUnauthorized, l.wwwAuthenticate)
 		return
 	}
-	if l.anonymous == nil {
-		m := "anonymous consumer " + l.anonymousName + " is configured but doesn't exist"
-		l.log.Error(m)
-		c.Error(http.StatusInternalServerError, m, nil)
-		return
-	}
-	c.AuthenticateAnonymous(l.anonymous)
+	c.FallBackToAnonymous(l.anonymousName, l.anonymous, l.log)
 }
 
 // authenticate checks Proxy-Authorization, then Authorization when the
