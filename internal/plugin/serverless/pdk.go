@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,14 @@ func (v *vm) installPDK() {
 	L := v.L
 	kong := L.NewTable()
 	kong.RawSetString("version", lua.LString("3.9.1"))
+	node := L.NewTable()
+	v.set(node, "get_id", func(L *lua.LState) int { L.Push(lua.LString(plugin.NodeID())); return 1 })
+	v.set(node, "get_hostname", func(L *lua.LState) int {
+		h, _ := os.Hostname()
+		L.Push(lua.LString(h))
+		return 1
+	})
+	kong.RawSetString("node", node)
 	kong.RawSetString("request", v.requestTable())
 	kong.RawSetString("client", v.clientTable())
 	service := L.NewTable()
@@ -138,6 +147,14 @@ func (v *vm) requestTable() *lua.LTable {
 		return 1
 	})
 	v.set(t, "get_method", func(L *lua.LState) int { L.Push(lua.LString(r().Method)); return 1 })
+	v.set(t, "get_start_time", func(L *lua.LState) int {
+		start := v.c.Timing.Start
+		if start.IsZero() {
+			start = time.Now()
+		}
+		L.Push(lua.LNumber(start.UnixMilli()))
+		return 1
+	})
 	path := func(L *lua.LState) int { L.Push(lua.LString(r().URL.EscapedPath())); return 1 }
 	v.set(t, "get_path", path)
 	v.set(t, "get_raw_path", path)
@@ -190,6 +207,11 @@ func (v *vm) requestTable() *lua.LTable {
 		L.Push(toLua(L, args))
 		return 1
 	})
+	// sluice applies trusted_ips before plugins run: the forwarded values
+	// are the request's own.
+	for _, name := range []string{"scheme", "host", "port", "path"} {
+		t.RawSetString("get_forwarded_"+name, t.RawGetString("get_"+name))
+	}
 	_ = L
 	return t
 }
@@ -401,6 +423,17 @@ func (v *vm) responseTable() *lua.LTable {
 		return 1
 	})
 	v.set(t, "get_headers", func(L *lua.LState) int { L.Push(headersTable(L, v.c.Header, "")); return 1 })
+	v.set(t, "get_source", func(L *lua.LState) int {
+		src := "service"
+		if e := v.c.Exited(); e != nil {
+			src = "exit"
+			if e.Body == nil && e.Message != "" && e.Status >= 500 {
+				src = "error"
+			}
+		}
+		L.Push(lua.LString(src))
+		return 1
+	})
 	v.set(t, "get_status", func(L *lua.LState) int {
 		if v.c.Status == 0 {
 			L.Push(lua.LNil)

@@ -280,3 +280,25 @@ kong.ctx.shared.tenant = "acme"`}}),
 		t.Errorf("response length %d, transfer encoding %v: the body was filtered without body_filter functions", res.ContentLength, res.TransferEncoding)
 	}
 }
+
+// The smaller PDK functions: kong.node, kong.request.get_start_time and
+// the forwarded getters, kong.response.get_source.
+func TestMorePDK(t *testing.T) {
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{
+		"pre-function": cfg(t, map[string][]string{"access": {`
+local started = kong.request.get_start_time()
+kong.service.request.set_header("X-Start-Ok", tostring(started > 1600000000000 and started <= ngx.now() * 1000 + 1))
+kong.service.request.set_header("X-Fwd", kong.request.get_forwarded_scheme() .. " " .. kong.request.get_forwarded_path())
+kong.service.request.set_header("X-Host", kong.node.get_hostname())`}}),
+		"post-function": cfg(t, map[string][]string{"header_filter": {`kong.response.set_header("X-Source", kong.response.get_source())`}}),
+	})
+	res, body := g.Do(t, "GET", "/fwd", nil, "")
+	e := proxytest.DecodeEcho(t, body)
+	host, _ := os.Hostname()
+	if e.Headers.Get("X-Start-Ok") != "true" || e.Headers.Get("X-Fwd") != "http /fwd" || e.Headers.Get("X-Host") != host {
+		t.Errorf("upstream headers %v", e.Headers)
+	}
+	if res.Header.Get("X-Source") != "service" {
+		t.Errorf("X-Source %q", res.Header.Get("X-Source"))
+	}
+}
