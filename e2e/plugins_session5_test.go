@@ -250,3 +250,61 @@ plugins:
 		t.Fatal("no spans reported")
 	}
 }
+
+// TestSessionThroughBinary: the session plugin's README example run by the
+// binary: a key logs Alice in and sets the cookie, the cookie alone then
+// lets her in, logout clears it, and without either the anonymous
+// consumer's request-termination answers 403.
+func TestSessionThroughBinary(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t, "b")
+	g := startGateway(t, fill(`_format_version: "3.0"
+consumers:
+- username: alice
+  keyauth_credentials:
+  - key: alice-key
+- username: anonymous
+  plugins:
+  - name: request-termination
+    config:
+      status_code: 403
+      message: So it goes.
+services:
+- name: app
+  url: ${UPSTREAM}
+  routes:
+  - name: app
+    paths: [/app]
+plugins:
+- name: key-auth
+  service: app
+  config:
+    anonymous: anonymous
+- name: session
+  service: app
+  config:
+    secret: change-me-to-a-long-random-string
+    cookie_secure: false
+`, map[string]string{"UPSTREAM": b.url()}))
+	if r := g.mustDo(t, request{path: "/app"}); r.status != 403 {
+		t.Fatalf("no key, no cookie: %d %s", r.status, r.body)
+	}
+	r := g.mustDo(t, request{path: "/app", headers: map[string]string{"apikey": "alice-key"}})
+	cookie := r.header.Get("Set-Cookie")
+	if r.status != 200 || !strings.HasPrefix(cookie, "session=") {
+		t.Fatalf("with the key: %d, Set-Cookie %q", r.status, cookie)
+	}
+	pair, _, _ := strings.Cut(cookie, ";")
+	r = g.mustDo(t, request{path: "/app", headers: map[string]string{"Cookie": pair}})
+	var e struct{ Headers map[string][]string }
+	if err := json.Unmarshal(r.body, &e); err != nil || r.status != 200 {
+		t.Fatalf("with the cookie: %d %s", r.status, r.body)
+	}
+	if u := e.Headers["X-Consumer-Username"]; len(u) != 1 || u[0] != "alice" {
+		t.Errorf("upstream X-Consumer-Username %v; want alice", u)
+	}
+	r = g.mustDo(t, request{method: "DELETE", path: "/app?session_logout=true", headers: map[string]string{"Cookie": pair}})
+	if r.status != 200 || !strings.Contains(r.header.Get("Set-Cookie"), "session=;") {
+		t.Errorf("logout: %d, Set-Cookie %q", r.status, r.header.Get("Set-Cookie"))
+	}
+}
