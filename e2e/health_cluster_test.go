@@ -67,3 +67,56 @@ func TestClusterTargetHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterProxyCachePurge: a proxy-cache purge through one node's Admin
+// API empties the other node's cache too (Kong's proxy-cache:purge cluster
+// event).
+func TestClusterProxyCachePurge(t *testing.T) {
+	db := pgDatabase(t)
+	env := []string{"KONG_PG_DATABASE=" + db, "KONG_PG_USER=postgres", "KONG_PG_HOST=127.0.0.1"}
+	boot := exec.Command(sluiceBin, "migrations", "bootstrap")
+	boot.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
+	if out, err := boot.CombinedOutput(); err != nil {
+		t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
+	}
+	up := newBackend(t, "up")
+	_, a := adminGateway(t, "postgres", env...)
+	gb, b := adminGateway(t, "postgres", env...)
+	for _, step := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/services", url.Values{"name": {"s"}, "url": {up.url()}}},
+		{"/services/s/routes", url.Values{"name": {"r"}, "paths[]": {"/cached"}}},
+		{"/services/s/plugins", url.Values{"name": {"proxy-cache"}, "config.strategy": {"memory"},
+			"config.content_type[]": {"application/json"}}},
+	} {
+		if code := adminPostForm(t, a, step.path, step.form); code != 201 {
+			t.Fatalf("POST %s: %d", step.path, code)
+		}
+	}
+	status := func() string {
+		r, err := gb.do(request{path: "/cached"})
+		if err != nil || r.status != 200 {
+			return ""
+		}
+		return r.header.Get("X-Cache-Status")
+	}
+	// node 2 serves the route and caches its answer
+	if _, ok := eventually(5*time.Second, func() bool { return status() == "Hit" }); !ok {
+		t.Fatalf("node 2 never answered from its cache (X-Cache-Status %q)", status())
+	}
+	req, _ := http.NewRequest(http.MethodDelete, a+"/proxy-cache", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE /proxy-cache on node 1: %d", res.StatusCode)
+	}
+	if _, ok := eventually(5*time.Second, func() bool { return status() == "Miss" }); !ok {
+		t.Fatalf("node 2 still answers from its cache after node 1's purge")
+	}
+	_ = b
+}

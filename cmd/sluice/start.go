@@ -316,7 +316,7 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	hostname, _ := os.Hostname()
 	node := nodeID()
 	plugin.SetNodeID(node)
-	followHealth(st, node, pool, log)
+	clusterEvents(st, node, pool, log)
 	adminAPI := admin.New(admin.Options{
 		Store:    st,
 		Database: s.Database,

@@ -20,8 +20,10 @@ const cacheVersion = 1
 //	GET    /proxy-cache/{plugin_id}/caches/{cache_key}   the entry of that plugin: 200, else 404
 //	DELETE /proxy-cache/{plugin_id}/caches/{cache_key}   purge it: 204, else 404
 //
-// 404 and 204 carry no body. Entries live in this process's memory store:
-// a purge affects the node that answers it (see README).
+// 404 and 204 carry no body. Entries live in each process's memory store:
+// a purge is applied by the node that answers it and sent to the other
+// nodes of a PostgreSQL cluster (Kong's "proxy-cache:purge" cluster
+// event), which apply it to theirs.
 var AdminEndpoints = []plugin.AdminEndpoint{
 	{Pattern: "/proxy-cache", Methods: map[string]plugin.AdminHandler{
 		http.MethodDelete: purgeAll,
@@ -75,7 +77,22 @@ func purgeAll(ctx context.Context, req *plugin.AdminRequest) (int, any, error) {
 		return 0, nil, err
 	}
 	shared.Flush()
+	plugin.Broadcast(purgeEvent, nil)
 	return http.StatusNoContent, nil, nil
+}
+
+// purgeEvent is the cluster event of a purge: data is the store key of the
+// purged entry, or empty for the whole store.
+const purgeEvent = "proxy-cache:purge"
+
+func init() {
+	plugin.OnClusterEvent(purgeEvent, func(data []byte) {
+		if len(data) == 0 {
+			shared.Flush()
+			return
+		}
+		shared.Delete(string(data))
+	})
 }
 
 // findAny returns the first plugin (in configuration order) whose
@@ -109,6 +126,7 @@ func deleteAny(ctx context.Context, req *plugin.AdminRequest) (int, any, error) 
 		return http.StatusNotFound, nil, err
 	}
 	shared.Delete(sk)
+	plugin.Broadcast(purgeEvent, []byte(sk))
 	return http.StatusNoContent, nil, nil
 }
 
@@ -136,5 +154,6 @@ func deleteOne(ctx context.Context, req *plugin.AdminRequest) (int, any, error) 
 		return http.StatusNotFound, nil, err
 	}
 	shared.Delete(sk)
+	plugin.Broadcast(purgeEvent, []byte(sk))
 	return http.StatusNoContent, nil, nil
 }
