@@ -27,9 +27,15 @@ var (
 	})
 	metricBytes = metrics.Default().NewGaugeVec(metrics.Opts{
 		Name: "sluice_acl_groups_cache_bytes",
-		Help: "Bytes held by the acl plugin's X-Consumer-Groups cache (cap: 4 MiB).",
+		Help: "Bytes held by the acl plugin's X-Consumer-Groups cache (cap: sluice_acl_groups_cache_capacity_bytes).",
+	})
+	metricCapacity = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_acl_groups_cache_capacity_bytes",
+		Help: "Byte cap of the acl plugin's X-Consumer-Groups cache.",
 	})
 )
+
+func init() { metricCapacity.With().Set(CacheBytes) }
 
 // joined is a consumer's groups joined with ", ", valid for the groups
 // slice it was made from (compared by identity: the snapshot's slice is
