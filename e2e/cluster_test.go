@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -25,13 +24,7 @@ func adminPostForm(t *testing.T, base, path string, form url.Values) int {
 // (measured over many changes), and a node that was down while the config
 // changed serves the latest config once it is back.
 func TestClusterPropagation(t *testing.T) {
-	db := pgDatabase(t)
-	env := []string{"KONG_PG_DATABASE=" + db, "KONG_PG_USER=postgres", "KONG_PG_HOST=127.0.0.1"}
-	boot := exec.Command(sluiceBin, "migrations", "bootstrap")
-	boot.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
-	if out, err := boot.CombinedOutput(); err != nil {
-		t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
-	}
+	env := pgClusterEnv(t)
 	var nodes []*gateway
 	var admins []string
 	for range 3 {

@@ -55,6 +55,26 @@ func pgDatabase(t *testing.T) string {
 	return name
 }
 
+// bootstrapPG runs sluice migrations bootstrap on the database env names
+// (KONG_PG_*).
+func bootstrapPG(t *testing.T, env []string) {
+	t.Helper()
+	cmd := exec.Command(sluiceBin, "migrations", "bootstrap")
+	cmd.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
+	}
+}
+
+// pgClusterEnv creates a fresh database for the test, bootstraps it, and
+// returns the KONG_PG_* environment of nodes that share it.
+func pgClusterEnv(t *testing.T) []string {
+	t.Helper()
+	env := []string{"KONG_PG_DATABASE=" + pgDatabase(t), "KONG_PG_USER=postgres", "KONG_PG_HOST=127.0.0.1"}
+	bootstrapPG(t, env)
+	return env
+}
+
 // adminGateway starts sluice with a store and its Admin API on a free port.
 func adminGateway(t *testing.T, database string, env ...string) (*gateway, string) {
 	t.Helper()
@@ -111,16 +131,7 @@ func TestDeck(t *testing.T) {
 		setup func(t *testing.T) []string
 	}{
 		{"embedded", func(t *testing.T) []string { return nil }},
-		{"postgres", func(t *testing.T) []string {
-			db := pgDatabase(t)
-			env := []string{"KONG_PG_DATABASE=" + db, "KONG_PG_USER=postgres", "KONG_PG_HOST=127.0.0.1"}
-			cmd := exec.Command(sluiceBin, "migrations", "bootstrap")
-			cmd.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
-			}
-			return env
-		}},
+		{"postgres", pgClusterEnv},
 	}
 	for _, sc := range stores {
 		t.Run(sc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +13,7 @@ import (
 // API is unhealthy on the other node too (Kong broadcasts it as a cluster
 // event), and healthy again when set so.
 func TestClusterTargetHealth(t *testing.T) {
-	db := pgDatabase(t)
-	env := []string{"KONG_PG_DATABASE=" + db, "KONG_PG_USER=postgres", "KONG_PG_HOST=127.0.0.1"}
-	boot := exec.Command(sluiceBin, "migrations", "bootstrap")
-	boot.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
-	if out, err := boot.CombinedOutput(); err != nil {
-		t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
-	}
+	env := pgClusterEnv(t)
 	_, a := adminGateway(t, "postgres", env...)
 	_, b := adminGateway(t, "postgres", env...)
 	// passive health checks on: Kong refuses to set the health of a target
@@ -72,13 +65,7 @@ func TestClusterTargetHealth(t *testing.T) {
 // API empties the other node's cache too (Kong's proxy-cache:purge cluster
 // event).
 func TestClusterProxyCachePurge(t *testing.T) {
-	db := pgDatabase(t)
-	env := []string{"KONG_PG_DATABASE=" + db, "KONG_PG_USER=postgres", "KONG_PG_HOST=127.0.0.1"}
-	boot := exec.Command(sluiceBin, "migrations", "bootstrap")
-	boot.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
-	if out, err := boot.CombinedOutput(); err != nil {
-		t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
-	}
+	env := pgClusterEnv(t)
 	up := newBackend(t, "up")
 	_, a := adminGateway(t, "postgres", env...)
 	gb, b := adminGateway(t, "postgres", env...)

@@ -82,11 +82,7 @@ func TestPostgresDownUnderTraffic(t *testing.T) {
 	pg := newPrivatePG(t)
 	env := []string{"KONG_PG_PORT=" + itoa(pg.port), "KONG_PG_DATABASE=postgres", "KONG_PG_USER=postgres",
 		"KONG_PG_HOST=127.0.0.1", "KONG_DB_UPDATE_FREQUENCY=1"}
-	boot := exec.Command(sluiceBin, "migrations", "bootstrap")
-	boot.Env = append(baseEnv(), append(env, "KONG_DATABASE=postgres")...)
-	if out, err := boot.CombinedOutput(); err != nil {
-		t.Fatalf("sluice migrations bootstrap: %v\n%s", err, out)
-	}
+	bootstrapPG(t, env)
 	n1, a1 := adminGateway(t, "postgres", env...)
 	n2, _ := adminGateway(t, "postgres", env...)
 	be := newBackend(t, "pgdown")
