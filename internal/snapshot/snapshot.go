@@ -66,20 +66,6 @@ func (env *Env) secrets(cfg *model.Config) func(string) (string, error) {
 	return func(ref string) (string, error) { return env.Secrets(ref, cfg.Vaults) }
 }
 
-// sameVaults reports whether two configurations hold the same vaults
-// entities (by pointer: an unchanged entity is shared between them).
-func sameVaults(a, b []*model.Vault) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func (env *Env) logger() *slog.Logger {
 	if env.Logger == nil {
 		return slog.Default()
@@ -107,7 +93,7 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	var version uint64 = 1
 	if prev != nil {
 		// certificates are parsed again when a vault they may name changed
-		if prev.Config == nil || sameVaults(prev.Config.Vaults, cfg.Vaults) {
+		if prev.Config == nil || samePointers(prev.Config.Vaults, cfg.Vaults) {
 			prevCerts = prev.Certs
 		}
 		version = prev.Version + 1

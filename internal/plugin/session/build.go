@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sync"
 	"time"
 
 	"sluice/internal/model"
@@ -43,7 +42,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	secret := str(conf.Secret, "")
 	switch secret {
 	case "":
-		secret = processSecret() // one per process: sessions survive config changes
+		secret = defaultSecret // one per process: sessions survive config changes
 		s.log.Warn("session: no secret configured: using a random one; sessions will not survive a restart nor be shared between nodes",
 			"plugin", deps.PluginID)
 	case defaultSecret:
@@ -82,8 +81,3 @@ func boolean(p *bool, def bool) bool {
 	}
 	return *p
 }
-
-// processSecret is the secret of instances configured without one, drawn
-// once per process (Kong's library key lives as long as its worker), so
-// that rebuilding the plugin on a configuration change keeps its sessions.
-var processSecret = sync.OnceValue(randomString)
