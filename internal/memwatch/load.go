@@ -29,13 +29,27 @@ const LoadGCPercent = 25
 // leaves that much room, so that the GC and the scavenger hold memory
 // there, within their CPU cap (the runtime gives the GC at most half the
 // CPU when it is held by the limit).
-const LoadRSSMargin = 0.05
+//
+// The room is a trade between memory and the CPU the GC takes from
+// requests during a load: the GC's workers run at the process's priority,
+// not at the load's lowered one, and every cycle marks the whole live
+// heap. bench/churn, off mode (3 replicas re-posted 5 000 routes and
+// consumers at once on 2 cores):
+//   - 5% (2 MiB at least): 8 collections a load; p99 in the 3 s after a
+//     change 6.5-7.0 ms against 1.8 ms elsewhere; RSS 55 MiB, spike ratio
+//     1.09-1.11 (the lowered limit made the scavenger return pages that
+//     the proxy's garbage faulted in again after every load);
+//   - 12% (8 MiB): RSS sawed between 55 and 65 MiB (spike ratio
+//     1.14-1.22), p99 after a change 6.7-7.6 ms;
+//   - 20% (12 MiB): p99 after a change 3.9-4.6 ms against 1.4-1.7 ms; RSS
+//     settled at 64-66 MiB after the first load and stayed there (spike
+//     ratio 1.01-1.06).
+const LoadRSSMargin = 0.20
 
 // minLoadRoom is the least room over its current memory a load gets under
-// Watcher.BeginLoad's limit. With 4 MiB, a load whose replica's RSS sat
-// at its baseline grew RSS by 9% of a 45 MiB process (bench/churn, off
-// mode: spike ratio 1.12-1.16; with 2 MiB 1.07).
-const minLoadRoom = 2 << 20
+// Watcher.BeginLoad's limit (see LoadRSSMargin; with 2 MiB a load
+// collected every few megabytes it allocated).
+const minLoadRoom = 12 << 20
 
 var load struct {
 	sync.Mutex
