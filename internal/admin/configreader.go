@@ -248,6 +248,24 @@ func writeEntitiesByID(w *bufio.Writer, cfg *model.Config) error {
 }
 
 func writeJSONString(w *bufio.Writer, s string) {
-	b, _ := json.Marshal(s)
-	w.Write(b)
+	if !plainJSONString(s) {
+		b, _ := json.Marshal(s)
+		w.Write(b)
+		return
+	}
+	w.WriteByte('"') // ids and entity names: written as they are
+	w.WriteString(s)
+	w.WriteByte('"')
+}
+
+// plainJSONString reports whether json.Marshal writes s between quotes
+// unchanged: printable ASCII without the characters it escapes.
+func plainJSONString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }

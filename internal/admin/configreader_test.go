@@ -239,3 +239,21 @@ func TestReaderCacheDrop(t *testing.T) {
 	}
 	c.timer.Stop()
 }
+
+// FuzzWriteJSONString: the answer's keys are written as json.Marshal
+// writes them, whether or not they take the fast path.
+func FuzzWriteJSONString(f *testing.F) {
+	for _, s := range []string{"", "3b2f7c4e-0d1a-4b8e-9a55-1f0e2d3c4b5a", "keyauth_credentials", "a\"b", "<&>", "é", "\u2028", "\x00", "\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var buf bytes.Buffer
+		bw := bufio.NewWriter(&buf)
+		writeJSONString(bw, s)
+		_ = bw.Flush()
+		want, _ := json.Marshal(s)
+		if buf.String() != string(want) {
+			t.Errorf("writeJSONString(%q) = %s; want %s", s, buf.Bytes(), want)
+		}
+	})
+}

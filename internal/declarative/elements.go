@@ -53,6 +53,12 @@ type elemTemplates map[fingerprint]*elemTemplate
 // configuration's).
 var lastElems atomic.Pointer[elemTemplates]
 
+// lastSizes is the number of items and of kept fields of the last
+// successful streamed parse (items<<32 | kept): the next one sizes its
+// lists by them rather than growing them from nothing, which left as much
+// again in garbage.
+var lastSizes atomic.Uint64
+
 // templateFor returns the template remembered for key, nil when there is none.
 func templateFor(key fingerprint) *elemTemplate {
 	if m := lastElems.Load(); m != nil {

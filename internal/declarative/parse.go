@@ -197,6 +197,12 @@ const nilUUID = "00000000-0000-0000-0000-000000000000"
 
 func (l *loader) load() (*model.Config, error) {
 	l.checkTop()
+	if len(l.stream) > 0 && l.items == nil {
+		if n := lastSizes.Load(); n > 0 {
+			l.items = make([]*item, 0, n>>32)
+			l.kept = make([]keptField, 0, n&(1<<32-1))
+		}
+	}
 	for _, k := range kinds {
 		if list, ok := l.stream[k.name]; ok {
 			for i, src := range list {
@@ -899,6 +905,7 @@ func (l *loader) build() (*model.Config, error) {
 	certs := map[string]*model.Certificate{}
 	var snis []*model.SNI
 	counts := make(map[*kind]int, len(kinds))
+	presize(cfg, l.items)
 	for _, it := range l.items {
 		if err := l.decodeErrs[it]; err != nil {
 			l.entityErr(it, "invalid value: "+err.Error(), nil)
@@ -962,11 +969,19 @@ func (l *loader) build() (*model.Config, error) {
 		}
 	}
 	if l.opts.Previous != nil {
-		byID := make(map[string]*item, len(l.items))
+		// reusePrevious asks only whether an entity's timestamps were
+		// written in the file: a set of those (few, usually none) instead
+		// of a map of every item
+		var stamped map[kindID]bool
 		for _, it := range l.items {
-			byID[it.k.name+"\x00"+it.id] = it
+			if it.stamped {
+				if stamped == nil {
+					stamped = map[kindID]bool{}
+				}
+				stamped[kindID{it.k.name, it.id}] = true
+			}
 		}
-		reusePrevious(cfg, l.opts.Previous, byID)
+		reusePrevious(cfg, l.opts.Previous, stamped)
 	}
 	if l.release {
 		l.remember(cfg)
@@ -974,6 +989,7 @@ func (l *loader) build() (*model.Config, error) {
 	if l.elems != nil {
 		elems := l.elems // not &l.elems, which would keep the loader
 		lastElems.Store(&elems)
+		lastSizes.Store(uint64(len(l.items))<<32 | uint64(uint32(len(l.kept))))
 	}
 	return cfg, nil
 }
