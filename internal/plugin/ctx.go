@@ -137,6 +137,23 @@ func (c *Ctx) ResponseHeader(name string) string {
 	return c.Header.Get(name)
 }
 
+// ResponseTrailers returns the trailer fields of the proxied response
+// (gRPC's Grpc-Status and Grpc-Message), with canonical keys; nil when it
+// has none. They are known once the upstream body was read to its end,
+// i.e. in body_filter's last call. Only responses read through net/http's
+// transport (https, grpc and grpcs services, HTTP/2 clients) have them;
+// the map is the proxy's: do not modify it.
+func (c *Ctx) ResponseTrailers() http.Header {
+	if c.trailer == nil {
+		return nil
+	}
+	return *c.trailer
+}
+
+// SetResponseTrailers is for the proxy: t is where the upstream response's
+// trailers are stored as its body reaches EOF (http.Response.Trailer).
+func (c *Ctx) SetResponseTrailers(t *http.Header) { c.trailer = t }
+
 // Error stops the chain with Kong's kong.response.error(status, msg): a
 // {"message": msg} body (or the Accept-negotiated form). hdr may be nil.
 func (c *Ctx) Error(status int, msg string, hdr http.Header) {

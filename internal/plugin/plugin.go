@@ -161,6 +161,9 @@ type Ctx struct {
 	discard bool
 	// upstreamHost is the Host set by SetUpstreamHost.
 	upstreamHost string
+	// trailer points at the proxied response's trailers (see
+	// ResponseTrailers); nil when the proxy did not set it.
+	trailer *http.Header
 }
 
 // Timing is what the proxy measured of one request, for the log phase.

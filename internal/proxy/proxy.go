@@ -756,6 +756,9 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	if filter {
 		res.ContentLength = -1
 		res.Body = &filteredBody{src: res.Body, c: st.plug, pool: p.buffers}
+		// The transport fills res.Trailer as the body reaches EOF, before
+		// the body filter's last call.
+		st.plug.SetResponseTrailers(&res.Trailer)
 	}
 	return nil
 }
