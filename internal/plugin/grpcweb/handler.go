@@ -2,7 +2,6 @@ package grpcweb
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -115,9 +114,9 @@ func (g *GRPCWeb) Access(c *plugin.Ctx) {
 // reports false after answering the request.
 func (g *GRPCWeb) decodeBody(c *plugin.Ctx) bool {
 	r := c.Request
-	b, err := readBody(r.Body, r.ContentLength, maxTextBody)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
+	b, complete := plugin.ReadBody(r, maxTextBody)
+	if !complete {
+		if int64(len(b)) > maxTextBody {
 			g.reject(c, http.StatusRequestEntityTooLarge, msgTooLarge)
 		} else {
 			g.reject(c, http.StatusBadRequest, msgBadRequest)
@@ -139,30 +138,6 @@ func (g *GRPCWeb) decodeBody(c *plugin.Ctx) bool {
 	r.TransferEncoding = nil
 	r.Header.Set("Content-Length", strconv.Itoa(n))
 	return true
-}
-
-var errTooLarge = errors.New("body too large")
-
-// readBody reads body whole, expecting size bytes (-1: unknown), failing
-// with errTooLarge past limit bytes.
-func readBody(body io.Reader, size, limit int64) ([]byte, error) {
-	if body == nil || body == http.NoBody {
-		return nil, nil
-	}
-	if size > limit {
-		return nil, errTooLarge
-	}
-	var buf bytes.Buffer
-	if size > 0 {
-		buf.Grow(int(size) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(body, limit+1)); err != nil {
-		return nil, err
-	}
-	if int64(buf.Len()) > limit {
-		return nil, errTooLarge
-	}
-	return buf.Bytes(), nil
 }
 
 // reject ends the request with Kong's kong.response.exit(status, msg): the
