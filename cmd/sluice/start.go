@@ -171,7 +171,7 @@ func (c configSource) name() string {
 func configIsEmpty(c *model.Config) bool {
 	return len(c.Services)+len(c.Routes)+len(c.Consumers)+len(c.Plugins)+len(c.Upstreams)+len(c.Targets)+
 		len(c.Certificates)+len(c.SNIs)+len(c.CACertificates)+len(c.KeyAuthCredentials)+
-		len(c.BasicAuthCredentials)+len(c.HMACAuthCredentials)+len(c.JWTSecrets)+len(c.ACLs) == 0
+		len(c.BasicAuthCredentials)+len(c.HMACAuthCredentials)+len(c.JWTSecrets)+len(c.ACLs)+len(c.OAuth2Credentials) == 0
 }
 
 // runGateway starts everything, waits for signals, and stops in order.

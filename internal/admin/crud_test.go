@@ -94,6 +94,9 @@ func TestCRUDRoundTrip(t *testing.T) {
 			key: "iss-1", keyPath: "/jwts/", patch: map[string]any{"algorithm": "HS512"}, check: "algorithm", want: "HS512", entity: "jwt_secrets"},
 		{name: "acl", coll: "/consumers/alice/acls", item: "/acls/", body: map[string]any{"group": "admins"},
 			patch: map[string]any{"group": "ops"}, check: "group", want: "ops", entity: "acls"},
+		{name: "oauth2", coll: "/consumers/alice/oauth2", item: "/oauth2/", body: map[string]any{"name": "app", "client_id": "cid-1"},
+			key: "cid-1", keyPath: "/oauth2/", patch: map[string]any{"redirect_uris": []any{"https://example.com/cb"}},
+			check: "redirect_uris", want: []any{"https://example.com/cb"}, entity: "oauth2_credentials"},
 	}
 	_ = svc
 	_ = up
@@ -385,6 +388,40 @@ func TestBasicAuthPasswordHashed(t *testing.T) {
 	got = c.must(200, "PATCH", "/basic-auths/bob", map[string]any{"tags": []any{"x"}})
 	if got["password"] != want {
 		t.Errorf("PATCH without password: password %v; want %s", got["password"], want)
+	}
+}
+
+// TestOAuth2CredentialSecretHashed: with hash_secret the stored secret is
+// Kong's PBKDF2 hash of the one written; a PATCH without a secret keeps the
+// hash, one with a new secret hashes that; generated ids and secrets are
+// random; a fragment in a redirect uri is refused with Kong's message.
+func TestOAuth2CredentialSecretHashed(t *testing.T) {
+	c := newServer(t, nil)
+	c.must(201, "POST", "/consumers", map[string]any{"username": "u"})
+	got := c.must(201, "POST", "/consumers/u/oauth2", map[string]any{"name": "app", "client_id": "cid", "client_secret": "s3cret", "hash_secret": true})
+	h, _ := got["client_secret"].(string)
+	if !model.VerifyOAuth2Secret("s3cret", h) {
+		t.Fatalf("stored secret %q; want the hash of s3cret", h)
+	}
+	got = c.must(200, "PATCH", "/oauth2/cid", map[string]any{"name": "renamed"})
+	if got["client_secret"] != h {
+		t.Errorf("PATCH without a secret: %v; want the hash kept", got["client_secret"])
+	}
+	got = c.must(200, "PATCH", "/oauth2/cid", map[string]any{"client_secret": "other"})
+	if s, _ := got["client_secret"].(string); !model.VerifyOAuth2Secret("other", s) {
+		t.Errorf("PATCH with a secret: %q; want the hash of other", s)
+	}
+	plain := c.must(201, "POST", "/consumers/u/oauth2", "name=app2", "application/x-www-form-urlencoded")
+	if id, _ := plain["client_id"].(string); len(id) < 16 || plain["client_secret"] == nil || plain["hash_secret"] != false || plain["client_type"] != "confidential" {
+		t.Errorf("defaults: %v", plain)
+	}
+	r := c.do("POST", "/consumers/u/oauth2", map[string]any{"name": "bad", "redirect_uris": []any{"https://example.com/#x"}})
+	if r.status != 400 || !strings.Contains(string(r.raw), `fragment not allowed in 'https://example.com/#x'`) {
+		t.Errorf("redirect uri with a fragment: %d %s", r.status, r.raw)
+	}
+	list := c.must(200, "GET", "/oauth2", nil)
+	if data, _ := list["data"].([]any); len(data) != 2 {
+		t.Errorf("GET /oauth2: %v; want 2 credentials", list)
 	}
 }
 

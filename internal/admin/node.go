@@ -386,7 +386,7 @@ func allEntityNames(s *server) []string {
 	var out []string
 	for _, n := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets",
 		"certificates", "snis", "ca_certificates", "keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls",
-		"vaults", "key_sets", "keys"} {
+		"oauth2_credentials", "vaults", "key_sets", "keys"} {
 		if _, ok := s.entities[n]; ok {
 			out = append(out, n)
 		}

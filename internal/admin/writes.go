@@ -147,6 +147,11 @@ func (s *server) finalize(e *entityInfo, rec, prev store.Record, hashPassword bo
 	if e.schema.Generate != nil {
 		rec = e.schema.Generated(rec)
 	}
+	if e.name == "oauth2_credentials" && hashPassword && rec["hash_secret"] == true {
+		if sec, ok := rec["client_secret"].(string); ok && !model.IsOAuth2SecretHash(sec) {
+			rec["client_secret"] = model.HashOAuth2Secret(sec)
+		}
+	}
 	if e.name == "basicauth_credentials" && hashPassword {
 		if pw, ok := rec["password"].(string); ok {
 			rec["password"] = model.HashBasicAuthPassword(pw, fkID(rec, "consumer"))
@@ -500,6 +505,11 @@ func (s *server) patch(ctx context.Context, rd store.Reader, tx store.Tx, e *ent
 	}
 	rec["id"] = prev["id"]
 	_, pwChanged := in["password"]
+	if e.name == "oauth2_credentials" {
+		_, secretIn := in["client_secret"]
+		_, hashIn := in["hash_secret"]
+		pwChanged = secretIn || hashIn
+	}
 	snis, setSnis := rec["snis"].([]any)
 	if _, ok := in["snis"]; ok && !setSnis {
 		setSnis, snis = true, nil

@@ -66,6 +66,7 @@ var exportSections = []exportSection{
 	{"hmacauth_credentials", func(c *model.Config) []any { return asAny(c.HMACAuthCredentials) }},
 	{"jwt_secrets", func(c *model.Config) []any { return asAny(c.JWTSecrets) }},
 	{"acls", func(c *model.Config) []any { return asAny(c.ACLs) }},
+	{"oauth2_credentials", func(c *model.Config) []any { return asAny(c.OAuth2Credentials) }},
 	{"vaults", func(c *model.Config) []any { return asAny(c.Vaults) }},
 	{"key_sets", func(c *model.Config) []any { return asAny(c.KeySets) }},
 	{"keys", func(c *model.Config) []any { return asAny(c.Keys) }},

@@ -307,6 +307,8 @@ func entityAt(cfg *model.Config, kind string, pos int) (any, string) {
 		return at(cfg.JWTSecrets, pos, func(e *model.JWTSecret) string { return e.ID })
 	case "acls":
 		return at(cfg.ACLs, pos, func(e *model.ACL) string { return e.ID })
+	case "oauth2_credentials":
+		return at(cfg.OAuth2Credentials, pos, func(e *model.OAuth2Credential) string { return e.ID })
 	case "vaults":
 		return at(cfg.Vaults, pos, func(e *model.Vault) string { return e.ID })
 	case "key_sets":

@@ -326,8 +326,8 @@ func (l *loader) err() *Error {
 var kongOnlyEntities = map[string]bool{
 	"workspaces": true, "parameters": true,
 	"consumer_groups": true, "consumer_group_consumers": true, "consumer_group_plugins": true,
-	"oauth2_credentials": true, "oauth2_authorization_codes": true,
-	"oauth2_tokens": true, "mtls_auth_credentials": true, "filter_chains": true, "licenses": true,
+	"oauth2_authorization_codes": true,
+	"oauth2_tokens":              true, "mtls_auth_credentials": true, "filter_chains": true, "licenses": true,
 }
 
 var topLevelMeta = map[string]bool{"_format_version": true, "_transform": true, "_comment": true, "_ignore": true}
@@ -806,6 +806,19 @@ func (l *loader) transformItem(it *item) {
 	if schema, ok := model.Lookup(it.k.name); ok && schema.Generate != nil {
 		schema.Generate(out)
 	}
+	if it.k.name == "oauth2_credentials" && l.transform {
+		hashOAuth2Secret(out)
+	}
+}
+
+// hashOAuth2Secret replaces an oauth2 credential's client_secret by its
+// hash when hash_secret is set (Kong's transformation on write). A secret
+// that is already a hash (an export of hashed credentials) is kept.
+func hashOAuth2Secret(rec map[string]any) {
+	sec, ok := rec["client_secret"].(string)
+	if rec["hash_secret"] == true && ok && !model.IsOAuth2SecretHash(sec) {
+		rec["client_secret"] = model.HashOAuth2Secret(sec)
+	}
 }
 
 func setIfNil(m map[string]any, k string, v any) {
@@ -879,6 +892,8 @@ func (l *loader) decode(it *item) {
 		e = &model.JWTSecret{}
 	case "acls":
 		e = &model.ACL{}
+	case "oauth2_credentials":
+		e = &model.OAuth2Credential{}
 	case "vaults":
 		e = &model.Vault{}
 	case "key_sets":
@@ -948,6 +963,8 @@ func (l *loader) build() (*model.Config, error) {
 			cfg.JWTSecrets = append(cfg.JWTSecrets, e)
 		case *model.ACL:
 			cfg.ACLs = append(cfg.ACLs, e)
+		case *model.OAuth2Credential:
+			cfg.OAuth2Credentials = append(cfg.OAuth2Credentials, e)
 		case *model.Vault:
 			cfg.Vaults = append(cfg.Vaults, e)
 		case *model.KeySet:

@@ -780,3 +780,66 @@ func TestParseMeta(t *testing.T) {
 		}
 	}
 }
+
+// TestParseOAuth2Credentials: oauth2 credentials nested under a consumer
+// and at the top, client_id as the endpoint key, hash_secret hashing the
+// secret (an already hashed secret and _transform: false keep theirs).
+func TestParseOAuth2Credentials(t *testing.T) {
+	const hashed = "$pbkdf2-sha256$i=1000,l=20$MDEyMzQ1Njc4OWFiY2RlZg$1OJwliWkObv3LZnrzNj7bkQkS7U"
+	src := `_format_version: "3.0"
+consumers:
+- username: bob
+  oauth2_credentials:
+  - name: app
+    client_id: cid-plain
+    client_secret: plain
+    redirect_uris: [https://example.com/cb]
+  - name: hashed
+    client_id: cid-hash
+    client_secret: s3cret
+    hash_secret: true
+oauth2_credentials:
+- name: exported
+  consumer: bob
+  client_id: cid-exported
+  client_secret: "` + hashed + `"
+  hash_secret: true
+  client_type: public
+`
+	cfg, err := Parse([]byte(src), testOpts())
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if len(cfg.OAuth2Credentials) != 3 {
+		t.Fatalf("%d oauth2 credentials; want 3", len(cfg.OAuth2Credentials))
+	}
+	by := map[string]*model.OAuth2Credential{}
+	for _, c := range cfg.OAuth2Credentials {
+		by[c.ClientID] = c
+		if c.Consumer == nil || c.Consumer.ID != cfg.Consumers[0].ID {
+			t.Errorf("%s: consumer %v; want bob's id", c.ClientID, c.Consumer)
+		}
+	}
+	if c := by["cid-plain"]; c.ClientSecret != "plain" || c.HashSecret || c.ClientType != "confidential" || len(c.RedirectURIs) != 1 {
+		t.Errorf("cid-plain: %+v", c)
+	}
+	if c := by["cid-hash"]; !model.VerifyOAuth2Secret("s3cret", c.ClientSecret) {
+		t.Errorf("cid-hash: secret %q is not the hash of s3cret", c.ClientSecret)
+	}
+	if c := by["cid-exported"]; c.ClientSecret != hashed || c.ClientType != "public" {
+		t.Errorf("cid-exported: secret %q type %q; want the hash kept, public", c.ClientSecret, c.ClientType)
+	}
+	cfg, err = Parse([]byte(strings.Replace(src, `"3.0"`, "\"3.0\"\n_transform: false", 1)), testOpts())
+	if err != nil {
+		t.Fatalf("Parse with _transform false: %v", err)
+	}
+	for _, c := range cfg.OAuth2Credentials {
+		if c.ClientID == "cid-hash" && c.ClientSecret != "s3cret" {
+			t.Errorf("_transform: false: secret %q; want it as written", c.ClientSecret)
+		}
+	}
+	_, err = Parse([]byte(strings.Replace(src, "https://example.com/cb", "https://example.com/cb#frag", 1)), testOpts())
+	if err == nil || !strings.Contains(err.Error(), "fragment not allowed") {
+		t.Errorf("a redirect uri with a fragment: error %v; want fragment not allowed", err)
+	}
+}

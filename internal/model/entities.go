@@ -272,6 +272,22 @@ type ACL struct {
 	Tags      []string    `json:"tags"`
 }
 
+// OAuth2Credential is the oauth2 plugin's oauth2_credentials entity.
+// ClientSecret is the secret itself, or its hash (a PHC string, see
+// HashOAuth2Secret) when HashSecret is set.
+type OAuth2Credential struct {
+	ID           string      `json:"id"`
+	CreatedAt    int64       `json:"created_at"`
+	Consumer     *ForeignKey `json:"consumer"`
+	Name         string      `json:"name"`
+	ClientID     string      `json:"client_id"`
+	ClientSecret string      `json:"client_secret"`
+	HashSecret   bool        `json:"hash_secret"`
+	RedirectURIs []string    `json:"redirect_uris"`
+	Tags         []string    `json:"tags"`
+	ClientType   string      `json:"client_type"`
+}
+
 // Config is one complete set of entities: what a kong.yml describes, what a
 // store holds, and what the snapshot builder compiles. Slices are in a stable
 // order (creation order for a store, file order for a declarative config).
@@ -290,6 +306,7 @@ type Config struct {
 	HMACAuthCredentials  []*HMACAuthCredential  `json:"hmacauth_credentials"`
 	JWTSecrets           []*JWTSecret           `json:"jwt_secrets"`
 	ACLs                 []*ACL                 `json:"acls"`
+	OAuth2Credentials    []*OAuth2Credential    `json:"oauth2_credentials"`
 	Vaults               []*Vault               `json:"vaults"`
 	KeySets              []*KeySet              `json:"key_sets"`
 	Keys                 []*Key                 `json:"keys"`

@@ -3,6 +3,7 @@ package model
 import (
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Protocols is Kong's OSS protocol list, in the order Kong reports it.
@@ -142,7 +143,7 @@ var (
 	entitySchemas = map[string]*Schema{}
 	entityOrder   = []string{"certificates", "ca_certificates", "snis", "services", "routes", "consumers",
 		"upstreams", "targets", "plugins", "keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls",
-		"vaults", "key_sets", "keys"}
+		"oauth2_credentials", "vaults", "key_sets", "keys"}
 	pluginsSchema *Schema
 )
 
@@ -151,7 +152,7 @@ func init() {
 		servicesSchema(), routesSchema(), consumersSchema(), pluginsEntitySchema(),
 		upstreamsSchema(), targetsSchema(), certificatesSchema(), snisSchema(), caCertificatesSchema(),
 		keyauthSchema(), basicauthSchema(), hmacauthSchema(), jwtSchema(), aclsSchema(),
-		vaultsSchema(), keySetsSchema(), keysSchema(),
+		oauth2CredentialsSchema(), vaultsSchema(), keySetsSchema(), keysSchema(),
 	} {
 		if s.PrimaryKey == nil {
 			s.PrimaryKey = []string{"id"}
@@ -633,6 +634,54 @@ func aclsSchema() *Schema {
 			TagsField(),
 		},
 	}
+}
+
+// OAuth2ClientTypes are the oauth2_credentials client_type values.
+var OAuth2ClientTypes = []string{"confidential", "public"}
+
+// oauth2CredentialsSchema is the oauth2 plugin's credential
+// (kong/plugins/oauth2/daos.lua): Admin API /oauth2 and
+// /consumers/{c}/oauth2, looked up by client_id. A write with hash_secret
+// true stores client_secret hashed (see HashOAuth2Secret).
+func oauth2CredentialsSchema() *Schema {
+	return &Schema{
+		Name: "oauth2_credentials", EndpointKey: "client_id", CacheKey: []string{"client_id"},
+		AdminName: "oauth2", AdminNestedName: "oauth2",
+		Fields: []*Field{
+			IDField(),
+			TimestampField("created_at", false),
+			credentialConsumer(),
+			{Name: "name", Type: TypeString, Required: true},
+			{Name: "client_id", Type: TypeString, Unique: true, Auto: true},
+			{Name: "client_secret", Type: TypeString, Auto: true, Encrypted: true},
+			{Name: "hash_secret", Type: TypeBoolean, Required: true, Default: false},
+			{Name: "redirect_uris", Type: TypeArray, Elements: &Field{Type: TypeString, Custom: validateRedirectURI}},
+			TagsField(),
+			{Name: "client_type", Type: TypeString, Required: true, Default: "confidential", OneOf: toAnySlice(OAuth2ClientTypes)},
+		},
+		Generate: func(rec map[string]any) {
+			if rec["client_id"] == nil {
+				rec["client_id"] = RandomKey()
+			}
+			if rec["client_secret"] == nil {
+				rec["client_secret"] = RandomKey()
+			}
+		},
+	}
+}
+
+// validateRedirectURI is the oauth2 credential's check of a redirect URI:
+// a scheme and a host, no fragment.
+func validateRedirectURI(v any) string {
+	s, _ := v.(string)
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "cannot parse '" + s + "'"
+	}
+	if u.Fragment != "" || strings.HasSuffix(s, "#") {
+		return "fragment not allowed in '" + s + "'"
+	}
+	return ""
 }
 
 // hashOn values of upstreams.

@@ -516,7 +516,7 @@ func TestPartial(t *testing.T) {
 
 func TestLookupAll(t *testing.T) {
 	for _, name := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets",
-		"certificates", "snis", "ca_certificates", "keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls"} {
+		"certificates", "snis", "ca_certificates", "keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls", "oauth2_credentials"} {
 		s, ok := Lookup(name)
 		if !ok || s.Name != name {
 			t.Errorf("Lookup(%q) = %v, %v", name, s, ok)
@@ -525,8 +525,8 @@ func TestLookupAll(t *testing.T) {
 	if _, ok := Lookup("apis"); ok {
 		t.Error(`Lookup("apis") succeeded`)
 	}
-	if got := len(Entities()); got != 17 {
-		t.Errorf("Entities() has %d names; want 17", got)
+	if got := len(Entities()); got != 18 {
+		t.Errorf("Entities() has %d names; want 18", got)
 	}
 }
 

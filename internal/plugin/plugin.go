@@ -109,6 +109,9 @@ type Entities interface {
 	// JWTSecret finds a jwt secret by its key (the iss claim by default);
 	// nil when unknown.
 	JWTSecret(key string) *model.JWTSecret
+	// OAuth2Credential finds an oauth2 credential by its client_id; nil
+	// when unknown.
+	OAuth2Credential(clientID string) *model.OAuth2Credential
 	// ConsumerGroups returns the acl groups of a consumer in configuration
 	// order; nil when it has none. The slice is shared: do not modify it.
 	ConsumerGroups(consumerID string) []string

@@ -232,6 +232,8 @@ func newPatcher(next *model.Config, entity string) patcher {
 		return newSlicePatch(&next.JWTSecrets, func(s *model.JWTSecret) string { return s.ID })
 	case "acls":
 		return newSlicePatch(&next.ACLs, func(s *model.ACL) string { return s.ID })
+	case "oauth2_credentials":
+		return newSlicePatch(&next.OAuth2Credentials, func(s *model.OAuth2Credential) string { return s.ID })
 	case "vaults":
 		return newSlicePatch(&next.Vaults, func(s *model.Vault) string { return s.ID })
 	case "key_sets":

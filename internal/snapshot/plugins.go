@@ -23,6 +23,7 @@ type Entities struct {
 	basic     *credIndex[model.BasicAuthCredential]
 	hmacs     *credIndex[model.HMACAuthCredential]
 	jwts      *credIndex[model.JWTSecret]
+	oauth2    *credIndex[model.OAuth2Credential]
 	acls      *aclIndex
 }
 
@@ -83,6 +84,11 @@ func (e *Entities) HMACAuthCredential(username string) *model.HMACAuthCredential
 	return e.hmacs.by[username]
 }
 
+// OAuth2Credential finds an oauth2 credential by client_id.
+func (e *Entities) OAuth2Credential(clientID string) *model.OAuth2Credential {
+	return e.oauth2.by[clientID]
+}
+
 // ConsumerGroups returns a consumer's acl groups in configuration order.
 func (e *Entities) ConsumerGroups(consumerID string) []string { return e.acls.byConsumer[consumerID] }
 
@@ -120,13 +126,15 @@ func buildEntities(prev *Entities, cfg *model.Config) *Entities {
 	var pb *credIndex[model.BasicAuthCredential]
 	var ph *credIndex[model.HMACAuthCredential]
 	var pj *credIndex[model.JWTSecret]
+	var po *credIndex[model.OAuth2Credential]
 	if prev != nil {
-		pk, pb, ph, pj = prev.keys, prev.basic, prev.hmacs, prev.jwts
+		pk, pb, ph, pj, po = prev.keys, prev.basic, prev.hmacs, prev.jwts, prev.oauth2
 	}
 	e.keys = indexCreds(pk, cfg.KeyAuthCredentials, func(k *model.KeyAuthCredential) string { return k.Key })
 	e.basic = indexCreds(pb, cfg.BasicAuthCredentials, func(b *model.BasicAuthCredential) string { return b.Username })
 	e.hmacs = indexCreds(ph, cfg.HMACAuthCredentials, func(h *model.HMACAuthCredential) string { return h.Username })
 	e.jwts = indexCreds(pj, cfg.JWTSecrets, func(j *model.JWTSecret) string { return j.Key })
+	e.oauth2 = indexCreds(po, cfg.OAuth2Credentials, func(o *model.OAuth2Credential) string { return o.ClientID })
 	if prev != nil && samePointers(prev.acls.src, cfg.ACLs) {
 		e.acls = prev.acls
 	} else {

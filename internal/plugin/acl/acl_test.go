@@ -18,6 +18,7 @@ func (ents) KeyAuthCredential(string) *model.KeyAuthCredential     { return nil 
 func (ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil }
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential   { return nil }
 func (ents) JWTSecret(string) *model.JWTSecret                     { return nil }
+func (ents) OAuth2Credential(string) *model.OAuth2Credential       { return nil }
 func (e ents) ConsumerGroups(id string) []string                   { return e.groups[id] }
 
 func TestSchema(t *testing.T) {

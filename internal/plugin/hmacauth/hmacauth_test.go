@@ -28,6 +28,7 @@ func (ents) KeyAuthCredential(string) *model.KeyAuthCredential       { return ni
 func (ents) BasicAuthCredential(string) *model.BasicAuthCredential   { return nil }
 func (e ents) HMACAuthCredential(u string) *model.HMACAuthCredential { return e.creds[u] }
 func (ents) JWTSecret(string) *model.JWTSecret                       { return nil }
+func (ents) OAuth2Credential(string) *model.OAuth2Credential         { return nil }
 func (ents) ConsumerGroups(string) []string                          { return nil }
 
 const bobID = "00000000-0000-4000-8000-0000000000b0"

@@ -41,6 +41,7 @@ func (e ents) KeyAuthCredential(k string) *model.KeyAuthCredential   { return e.
 func (e ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil }
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential     { return nil }
 func (e ents) JWTSecret(string) *model.JWTSecret                     { return nil }
+func (e ents) OAuth2Credential(string) *model.OAuth2Credential       { return nil }
 func (e ents) ConsumerGroups(string) []string                        { return nil }
 
 func TestExpiredAndPreflight(t *testing.T) {
