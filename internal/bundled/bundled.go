@@ -21,6 +21,7 @@ import (
 	_ "sluice/internal/plugin/keyauth"
 	_ "sluice/internal/plugin/ldapauth"
 	_ "sluice/internal/plugin/loggly"
+	_ "sluice/internal/plugin/oauth2"
 	_ "sluice/internal/plugin/opentelemetry"
 	_ "sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/proxycache"

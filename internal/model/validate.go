@@ -293,6 +293,7 @@ func (p *processor) pluginConfig(f *Field, v any, present bool, ps *Schema) (any
 	if !ok {
 		return v, errRecord
 	}
+	m = autoConfigFields(ps, m)
 	out, errs := p.fields(ps.Fields, ps.Checks, m, false, nil)
 	if len(errs) > 0 {
 		return out, map[string]any(errs)
@@ -303,6 +304,29 @@ func (p *processor) pluginConfig(f *Field, v any, present bool, ps *Schema) (any
 		}
 	}
 	return out, nil
+}
+
+// autoConfigFields fills the auto string fields of a plugin config (the
+// oauth2 plugin's provision_key) that are absent or null with a random
+// value, as Kong does when it inserts the plugin; m itself is not changed.
+func autoConfigFields(ps *Schema, m map[string]any) map[string]any {
+	var out map[string]any
+	for _, f := range ps.Fields {
+		if !f.Auto || f.Type != TypeString || m[f.Name] != nil {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(m)+1)
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+		out[f.Name] = RandomKey()
+	}
+	if out == nil {
+		return m
+	}
+	return out
 }
 
 // absent returns the value of a field missing from the input, as Kong's

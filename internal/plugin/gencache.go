@@ -64,6 +64,45 @@ func (c *GenCache[K, V]) Put(k K, v V) {
 	c.publish()
 }
 
+// Delete drops k from both generations.
+func (c *GenCache[K, V]) Delete(k K) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.cur[k]; ok {
+		c.curBytes -= c.size(k, v)
+		delete(c.cur, k)
+	}
+	if v, ok := c.old[k]; ok {
+		c.oldBytes -= c.size(k, v)
+		delete(c.old, k)
+	}
+	c.publish()
+}
+
+// Take returns the value kept under k and drops it, in one step: of
+// concurrent callers with the same key, one gets it.
+func (c *GenCache[K, V]) Take(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, inCur := c.cur[k]
+	if inCur {
+		c.curBytes -= c.size(k, v)
+		delete(c.cur, k)
+	}
+	ov, inOld := c.old[k] // a copy forward leaves one here too
+	if inOld {
+		c.oldBytes -= c.size(k, ov)
+		delete(c.old, k)
+		if !inCur {
+			v = ov
+		}
+	}
+	if inCur || inOld {
+		c.publish()
+	}
+	return v, inCur || inOld
+}
+
 // Len returns the entries and bytes held by both generations (an entry
 // copied forward counts twice until the old generation is dropped).
 func (c *GenCache[K, V]) Len() (entries, bytes int) {

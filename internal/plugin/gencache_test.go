@@ -52,3 +52,32 @@ func TestGenCacheBoundsAndCopyForward(t *testing.T) {
 		t.Errorf("replaced value %d; want 2", v)
 	}
 }
+
+// TestGenCacheDeleteAndTake: both drop a key from both generations (a
+// copied-forward entry is in both), Take hands the value out once.
+func TestGenCacheDeleteAndTake(t *testing.T) {
+	size := func(k string, v int) int { return len(k) + 8 }
+	c := NewGenCache(4, 1<<20, size, nil) // 2 entries per generation
+	c.Put("a", 1)
+	c.Put("b", 2)
+	c.Put("c", 3) // a, b move to the old generation
+	if v, ok := c.Get("a"); !ok || v != 1 {
+		t.Fatalf("Get(a) = %v, %v", v, ok) // copied forward: in both now
+	}
+	if v, ok := c.Take("a"); !ok || v != 1 {
+		t.Fatalf("Take(a) = %v, %v; want 1, true", v, ok)
+	}
+	if _, ok := c.Take("a"); ok {
+		t.Fatal("second Take(a) found it again")
+	}
+	if _, ok := c.Get("a"); ok {
+		t.Fatal("Get(a) after Take found it")
+	}
+	c.Delete("b")
+	if _, ok := c.Get("b"); ok {
+		t.Fatal("Get(b) after Delete found it")
+	}
+	if n, b := c.Len(); n != 1 || b != size("c", 3) {
+		t.Fatalf("Len = %d, %d; want 1 entry of %d bytes", n, b, size("c", 3))
+	}
+}

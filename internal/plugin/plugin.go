@@ -141,6 +141,11 @@ type Ctx struct {
 	// ClientIP is the client address after real_ip_header/trusted_ips
 	// processing (Kong's kong.client.get_ip / ngx.var.remote_addr).
 	ClientIP string
+	// ForwardedProto is the scheme the client used as Kong's
+	// kong.request.get_forwarded_scheme: X-Forwarded-Proto when the
+	// client is a trusted IP (trusted_ips) and sent one, else the
+	// connection's ("http", "https").
+	ForwardedProto string
 	// Captures are the route's regex captures ("0", "1", names); nil for
 	// plain paths.
 	Captures map[string]string

@@ -32,8 +32,10 @@ import (
 // loopback httptest server. Everything it started is closed by t.Cleanup.
 type Gateway struct {
 	// URL is the proxy's base URL, "http://127.0.0.1:port", without a
-	// trailing slash.
+	// trailing slash ("https://..." from ServeTLS).
 	URL string
+
+	client *http.Client // nil: http.DefaultClient
 }
 
 // New starts upstream on an httptest server and, in front of it, a gateway
@@ -101,6 +103,18 @@ func Config(t testing.TB, upstreamURL string, plugins map[string]string) *model.
 // and starts a proxy serving it. A build error fails the test.
 func Serve(t testing.TB, cfg *model.Config) *Gateway {
 	t.Helper()
+	return serve(t, cfg, false)
+}
+
+// ServeTLS is Serve with the proxy listening on HTTPS (a test
+// certificate, which Do trusts).
+func ServeTLS(t testing.TB, cfg *model.Config) *Gateway {
+	t.Helper()
+	return serve(t, cfg, true)
+}
+
+func serve(t testing.TB, cfg *model.Config, tls bool) *Gateway {
+	t.Helper()
 	pool := upstream.NewPool()
 	s, err := snapshot.Build(nil, cfg, "0123456789abcdef0123456789abcdef", &snapshot.Env{Pool: pool, Plugins: plugin.Lookup})
 	if err != nil {
@@ -110,13 +124,22 @@ func Serve(t testing.TB, cfg *model.Config) *Gateway {
 	cur := &snapshot.Current{}
 	cur.Store(s)
 	px := proxy.New(cur, proxy.Options{})
-	front := httptest.NewServer(px)
+	var front *httptest.Server
+	if tls {
+		front = httptest.NewTLSServer(px)
+	} else {
+		front = httptest.NewServer(px)
+	}
 	t.Cleanup(func() {
 		front.Close()
 		px.Close()
 		pool.Close()
 	})
-	return &Gateway{URL: front.URL}
+	g := &Gateway{URL: front.URL}
+	if tls {
+		g.client = front.Client()
+	}
+	return g
 }
 
 // Do sends a request through the gateway and returns the response with its
@@ -135,7 +158,11 @@ func (g *Gateway) Do(t testing.TB, method, path string, hdr map[string]string, b
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
+	client := g.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
