@@ -112,6 +112,9 @@ type Entities interface {
 	// OAuth2Credential finds an oauth2 credential by its client_id; nil
 	// when unknown.
 	OAuth2Credential(clientID string) *model.OAuth2Credential
+	// OAuth2CredentialByID finds an oauth2 credential by its id; nil when
+	// unknown.
+	OAuth2CredentialByID(id string) *model.OAuth2Credential
 	// ConsumerGroups returns the acl groups of a consumer in configuration
 	// order; nil when it has none. The slice is shared: do not modify it.
 	ConsumerGroups(consumerID string) []string

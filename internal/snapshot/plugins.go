@@ -24,6 +24,7 @@ type Entities struct {
 	hmacs     *credIndex[model.HMACAuthCredential]
 	jwts      *credIndex[model.JWTSecret]
 	oauth2    *credIndex[model.OAuth2Credential]
+	oauth2IDs *credIndex[model.OAuth2Credential]
 	acls      *aclIndex
 }
 
@@ -89,6 +90,11 @@ func (e *Entities) OAuth2Credential(clientID string) *model.OAuth2Credential {
 	return e.oauth2.by[clientID]
 }
 
+// OAuth2CredentialByID finds an oauth2 credential by id.
+func (e *Entities) OAuth2CredentialByID(id string) *model.OAuth2Credential {
+	return e.oauth2IDs.by[id]
+}
+
 // ConsumerGroups returns a consumer's acl groups in configuration order.
 func (e *Entities) ConsumerGroups(consumerID string) []string { return e.acls.byConsumer[consumerID] }
 
@@ -126,15 +132,16 @@ func buildEntities(prev *Entities, cfg *model.Config) *Entities {
 	var pb *credIndex[model.BasicAuthCredential]
 	var ph *credIndex[model.HMACAuthCredential]
 	var pj *credIndex[model.JWTSecret]
-	var po *credIndex[model.OAuth2Credential]
+	var po, poi *credIndex[model.OAuth2Credential]
 	if prev != nil {
-		pk, pb, ph, pj, po = prev.keys, prev.basic, prev.hmacs, prev.jwts, prev.oauth2
+		pk, pb, ph, pj, po, poi = prev.keys, prev.basic, prev.hmacs, prev.jwts, prev.oauth2, prev.oauth2IDs
 	}
 	e.keys = indexCreds(pk, cfg.KeyAuthCredentials, func(k *model.KeyAuthCredential) string { return k.Key })
 	e.basic = indexCreds(pb, cfg.BasicAuthCredentials, func(b *model.BasicAuthCredential) string { return b.Username })
 	e.hmacs = indexCreds(ph, cfg.HMACAuthCredentials, func(h *model.HMACAuthCredential) string { return h.Username })
 	e.jwts = indexCreds(pj, cfg.JWTSecrets, func(j *model.JWTSecret) string { return j.Key })
 	e.oauth2 = indexCreds(po, cfg.OAuth2Credentials, func(o *model.OAuth2Credential) string { return o.ClientID })
+	e.oauth2IDs = indexCreds(poi, cfg.OAuth2Credentials, func(o *model.OAuth2Credential) string { return o.ID })
 	if prev != nil && samePointers(prev.acls.src, cfg.ACLs) {
 		e.acls = prev.acls
 	} else {

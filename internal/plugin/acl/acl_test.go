@@ -19,6 +19,7 @@ func (ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil 
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential   { return nil }
 func (ents) JWTSecret(string) *model.JWTSecret                     { return nil }
 func (ents) OAuth2Credential(string) *model.OAuth2Credential       { return nil }
+func (ents) OAuth2CredentialByID(string) *model.OAuth2Credential   { return nil }
 func (e ents) ConsumerGroups(id string) []string                   { return e.groups[id] }
 
 func TestSchema(t *testing.T) {

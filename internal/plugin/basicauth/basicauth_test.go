@@ -21,6 +21,7 @@ func (e ents) BasicAuthCredential(u string) *model.BasicAuthCredential { return 
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential       { return nil }
 func (ents) JWTSecret(string) *model.JWTSecret                         { return nil }
 func (ents) OAuth2Credential(string) *model.OAuth2Credential           { return nil }
+func (ents) OAuth2CredentialByID(string) *model.OAuth2Credential       { return nil }
 func (ents) ConsumerGroups(string) []string                            { return nil }
 
 func basic(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -2,8 +2,10 @@ package basicauth
 
 import (
 	"crypto/subtle"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
@@ -109,7 +111,46 @@ func (b *BasicAuth) credentials(c *plugin.Ctx, name string) (user, pass string, 
 	return user, pass, ok
 }
 
-// ParseBasic is plugin.ParseBasic, the parser of Kong's basic-auth.
-var ParseBasic = plugin.ParseBasic
+// ParseBasic extracts the username and password of a Basic authorization
+// header value the way Kong does: the first "Basic"/"basic" followed by at
+// least one character, optional whitespace, then base64 (padding optional,
+// anything from the first '=' ignored) of "user:password". Leading colons
+// of the decoded text are skipped and the username runs to the next colon;
+// the password is the rest and may be empty.
+func ParseBasic(v string) (user, pass string, ok bool) {
+	rest := ""
+	for i := 0; i+5 < len(v); i++ {
+		if (v[i] == 'B' || v[i] == 'b') && v[i+1:i+5] == "asic" {
+			rest = v[i+5:]
+			break
+		}
+	}
+	if rest == "" {
+		return "", "", false
+	}
+	// \s* is greedy but must leave one character to (.+).
+	j := 0
+	for j < len(rest)-1 && isSpace(rest[j]) {
+		j++
+	}
+	enc := rest[j:]
+	if k := strings.IndexByte(enc, '='); k >= 0 {
+		enc = enc[:k]
+	}
+	dec, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil {
+		return "", "", false
+	}
+	s := strings.TrimLeft(string(dec), ":")
+	user, pass, found := strings.Cut(s, ":")
+	if !found || user == "" {
+		return "", "", false
+	}
+	return user, pass, true
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 var _ plugin.Accessor = (*BasicAuth)(nil)

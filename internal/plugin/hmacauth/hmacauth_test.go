@@ -29,6 +29,7 @@ func (ents) BasicAuthCredential(string) *model.BasicAuthCredential   { return ni
 func (e ents) HMACAuthCredential(u string) *model.HMACAuthCredential { return e.creds[u] }
 func (ents) JWTSecret(string) *model.JWTSecret                       { return nil }
 func (ents) OAuth2Credential(string) *model.OAuth2Credential         { return nil }
+func (ents) OAuth2CredentialByID(string) *model.OAuth2Credential     { return nil }
 func (ents) ConsumerGroups(string) []string                          { return nil }
 
 const bobID = "00000000-0000-4000-8000-0000000000b0"

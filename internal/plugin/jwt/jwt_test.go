@@ -36,6 +36,7 @@ func (ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil 
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential   { return nil }
 func (e ents) JWTSecret(k string) *model.JWTSecret                 { return e.secrets[k] }
 func (e ents) OAuth2Credential(string) *model.OAuth2Credential     { return nil }
+func (e ents) OAuth2CredentialByID(string) *model.OAuth2Credential { return nil }
 func (ents) ConsumerGroups(string) []string                        { return nil }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -42,6 +42,7 @@ func (e ents) BasicAuthCredential(string) *model.BasicAuthCredential { return ni
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential     { return nil }
 func (e ents) JWTSecret(string) *model.JWTSecret                     { return nil }
 func (e ents) OAuth2Credential(string) *model.OAuth2Credential       { return nil }
+func (e ents) OAuth2CredentialByID(string) *model.OAuth2Credential   { return nil }
 func (e ents) ConsumerGroups(string) []string                        { return nil }
 
 func TestExpiredAndPreflight(t *testing.T) {

@@ -294,3 +294,69 @@ func TestTokenBoundToService(t *testing.T) {
 		t.Errorf("bad token with anonymous: %d %s", res.StatusCode, body)
 	}
 }
+
+// TestKongEdgeCases: cases from Kong's access spec a straight reading
+// gets wrong.
+func TestKongEdgeCases(t *testing.T) {
+	g := gateway(t, true, `{"auth_header_name": "custom_header_name", "hide_credentials": true}`)
+	// a Basic value without a colon is a client id alone (public client)
+	st, m, _ := post(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}},
+		map[string]string{"custom_header_name": "Basic " + base64.StdEncoding.EncodeToString([]byte("pub"))})
+	tok, _ := m["access_token"].(string)
+	if st != 200 || tok == "" {
+		t.Fatalf("public client by a Basic value without a colon: %d %v", st, m)
+	}
+	// the custom header, sent with underscores or dashes, is read and
+	// removed upstream
+	for _, name := range []string{"custom_header_name", "Custom-Header-Name"} {
+		res, body := g.Do(t, "GET", "/x", map[string]string{name: "bearer " + tok}, "")
+		if res.StatusCode != 200 {
+			t.Fatalf("token in %s: %d %s", name, res.StatusCode, body)
+		}
+		for h := range proxytest.DecodeEcho(t, body).Headers {
+			if strings.EqualFold(strings.ReplaceAll(h, "_", "-"), "custom-header-name") {
+				t.Errorf("token in %s reached the upstream as %s", name, h)
+			}
+		}
+	}
+	// a form body the strict parser refuses still loses its token
+	res, body := g.Do(t, "POST", "/x", map[string]string{"Content-Type": form}, "a=1;2&access_token="+tok+"&b=%zz")
+	if res.StatusCode != 200 || strings.Contains(proxytest.DecodeEcho(t, body).Body, tok) {
+		t.Errorf("form body with the token: %d %s", res.StatusCode, body)
+	}
+	// an empty redirect_uri matches no registered one
+	st, m, _ = post(t, g, "/oauth2/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {"conf"},
+		"client_secret": {"s3cret"}, "code": {"c"}, "redirect_uri": {""}}, nil)
+	wantErr(t, st, m, 400, "invalid_request", "Invalid redirect_uri that does not match with any redirect_uri created with the application")
+	// PKCE parameters are checked even for an unknown client
+	st, m, _ = post(t, g, "/oauth2/authorize", url.Values{"response_type": {"code"}, "client_id": {"nobody"},
+		"provision_key": {provision}, "authenticated_userid": {"u"}, "code_challenge_method": {"S256"}}, nil)
+	wantErr(t, st, m, 400, "invalid_request", "code_challenge is required when code_method is present")
+
+	// scopes: [] allows no scope
+	g2 := gateway(t, true, `{"scopes": []}`)
+	st, m, _ = post(t, g2, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"conf"},
+		"client_secret": {"s3cret"}, "scope": {"read"}}, nil)
+	wantErr(t, st, m, 400, "invalid_scope", `"read" is an invalid scope`)
+}
+
+// TestUnreadableHashMatchesNothing: a hash_secret credential whose stored
+// hash this build cannot verify (Kong's argon2) refuses every secret,
+// its hash string included.
+func TestUnreadableHashMatchesNothing(t *testing.T) {
+	up := httptest.NewServer(proxytest.EchoUpstream)
+	t.Cleanup(up.Close)
+	cfg := proxytest.Config(t, up.URL, map[string]string{"oauth2": `{"provision_key":"pk","enable_client_credentials":true}`})
+	alice := "alice"
+	cfg.Consumers = []*model.Consumer{{ID: consumerID, Username: &alice}}
+	const argon = "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+	cfg.OAuth2Credentials = []*model.OAuth2Credential{{ID: "00000000-0000-4000-8000-0000000000b1",
+		Consumer: &model.ForeignKey{ID: consumerID}, Name: "a", ClientID: "argon", ClientSecret: argon, HashSecret: true,
+		ClientType: "confidential"}}
+	g := proxytest.ServeTLS(t, cfg)
+	for _, secret := range []string{argon, "anything"} {
+		st, m, _ := post(t, g, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"argon"},
+			"client_secret": {secret}}, nil)
+		wantErr(t, st, m, 400, "invalid_client", "Invalid client authentication")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"sort"
@@ -61,6 +62,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 		return 0
 	}
 	if list, ok := cfg["scopes"].([]any); ok {
+		o.scopes = []string{} // an empty list allows no scope at all
 		for _, s := range list {
 			if s, ok := s.(string); ok {
 				o.scopes = append(o.scopes, s)
@@ -244,6 +246,13 @@ func (o *OAuth2) scope(p map[string]any) (*string, map[string]any) {
 	return nil, nil
 }
 
+// provisioned reports whether the request carries the plugin's
+// provision_key.
+func (o *OAuth2) provisioned(p map[string]any) bool {
+	pk, _ := str(p, "provision_key")
+	return pk != "" && subtle.ConstantTimeCompare([]byte(pk), []byte(o.provisionKey)) == 1
+}
+
 // client finds the oauth2 credential of a client id.
 func (o *OAuth2) client(id string) *model.OAuth2Credential {
 	if id == "" || o.ents == nil {
@@ -255,11 +264,12 @@ func (o *OAuth2) client(id string) *model.OAuth2Credential {
 // redirectURI is the redirect uri asked for (default: the first one the
 // client registered) and whether the client registered it.
 func redirectURI(p map[string]any, cl *model.OAuth2Credential) (string, bool) {
-	ru, ok := str(p, "redirect_uri")
-	if !ok || ru == "" {
+	v, present := p["redirect_uri"]
+	if !present {
 		return cl.RedirectURIs[0], true
 	}
-	return ru, slices.Contains(cl.RedirectURIs, ru)
+	ru, _ := v.(string) // an empty or non-string value matches nothing
+	return ru, ru != "" && slices.Contains(cl.RedirectURIs, ru)
 }
 
 const msgBadRedirect = "Invalid redirect_uri that does not match with any redirect_uri created with the application"
@@ -296,7 +306,7 @@ func (o *OAuth2) authorize(c *plugin.Ctx) {
 		reply(http.StatusBadRequest, oauthErr("access_denied", "You must use HTTPS"))
 		return
 	}
-	if pk, _ := str(p, "provision_key"); pk != o.provisionKey || pk == "" {
+	if !o.provisioned(p) {
 		reply(http.StatusBadRequest, oauthErr("invalid_provision_key", "Invalid provision_key"))
 		return
 	}
@@ -317,7 +327,6 @@ func (o *OAuth2) authorize(c *plugin.Ctx) {
 	clientID, _ := str(p, "client_id")
 	cl := o.client(clientID)
 	target := ""
-	var challenge, method string
 	if cl == nil || len(cl.RedirectURIs) == 0 {
 		fail = oauthErr("invalid_client", "Invalid client authentication")
 	} else {
@@ -327,11 +336,10 @@ func (o *OAuth2) authorize(c *plugin.Ctx) {
 			fail = oauthErr("invalid_request", msgBadRedirect)
 			target = cl.RedirectURIs[0]
 		}
-		var perr map[string]any
-		challenge, method, perr = o.codeChallenge(p, cl)
-		if perr != nil {
-			fail = perr
-		}
+	}
+	challenge, method, perr := o.codeChallenge(p, cl)
+	if perr != nil {
+		fail = perr
 	}
 	body, implicit := fail, false
 	if fail == nil {
@@ -362,17 +370,20 @@ func (o *OAuth2) authorize(c *plugin.Ctx) {
 }
 
 // codeChallenge reads PKCE's code_challenge and method at authorize.
+// cl may be nil (an unknown client): only the parameters are checked then.
 func (o *OAuth2) codeChallenge(p map[string]any, cl *model.OAuth2Credential) (challenge, method string, fail map[string]any) {
-	ch, hasCh := str(p, "code_challenge")
-	if hasCh && ch == "" {
-		hasCh = false
+	chv, hasCh := p["code_challenge"]
+	ch, _ := chv.(string)
+	mv, hasM := p["code_challenge_method"]
+	m, mIsStr := mv.(string)
+	if hasM && !mIsStr {
+		m = "\x00" // not a method name: refused below
 	}
-	m, hasM := str(p, "code_challenge_method")
 	if hasM && !hasCh {
 		return "", "", oauthErr("invalid_request", "code_challenge is required when code_method is present")
 	}
 	if !hasCh {
-		if o.requiresPKCE(cl) {
+		if cl != nil && o.requiresPKCE(cl) {
 			return "", "", oauthErr("invalid_request", "code_challenge is required for "+cl.ClientType+" clients")
 		}
 		return "", "", nil
@@ -481,13 +492,9 @@ func (o *OAuth2) clientCredentials(c *plugin.Ctx, p map[string]any) (id, secret 
 	if hasID && hasSecret {
 		return id, secret, false
 	}
-	if h, ok := plugin.GetHeader(c.Request, o.authHeader); ok {
-		user, pass, ok := plugin.ParseBasic(h)
-		if !ok {
-			return "", "", true
-		}
-		pass, _, _ = strings.Cut(pass, ":")
-		return user, pass, true
+	if h, ok := o.header(c); ok {
+		id, secret = parseBasicClient(h)
+		return id, secret, true
 	}
 	if hasID {
 		return id, "", false
@@ -495,8 +502,56 @@ func (o *OAuth2) clientCredentials(c *plugin.Ctx, p map[string]any) (id, secret 
 	return "", "", false
 }
 
+// parseBasicClient reads a client id and secret from a Basic value as
+// Kong's oauth2 does: "Basic" (or "basic") anywhere, optional spaces, then
+// base64 of "id:secret"; without a colon the whole text is the id and the
+// secret is empty, and text after a second colon is dropped.
+func parseBasicClient(v string) (id, secret string) {
+	i := strings.Index(v, "asic")
+	for i > 0 && v[i-1] != 'B' && v[i-1] != 'b' {
+		j := strings.Index(v[i+4:], "asic")
+		if j < 0 {
+			return "", ""
+		}
+		i += 4 + j
+	}
+	if i <= 0 {
+		return "", ""
+	}
+	enc := strings.TrimLeft(v[i+4:], " \t\r\n\f\v")
+	enc = strings.TrimRight(enc, "=")
+	dec, err := base64.RawStdEncoding.DecodeString(enc)
+	if err != nil {
+		return "", ""
+	}
+	parts := strings.SplitN(string(dec), ":", 3)
+	if len(parts) == 1 {
+		return parts[0], ""
+	}
+	return parts[0], parts[1]
+}
+
+// header is the first value of the auth_header_name header, named with
+// dashes or, as sent, with underscores.
+func (o *OAuth2) header(c *plugin.Ctx) (string, bool) {
+	if v, ok := plugin.GetHeader(c.Request, o.authHeader); ok {
+		return v, true
+	}
+	if vs := c.Request.Header[textproto.CanonicalMIMEHeaderKey(o.authHeader)]; len(vs) > 0 {
+		return vs[0], true
+	}
+	return "", false
+}
+
+// clearHeader removes the auth_header_name header in both spellings.
+func (o *OAuth2) clearHeader(c *plugin.Ctx) {
+	c.ClearRequestHeader(strings.ReplaceAll(o.authHeader, "_", "-"))
+	delete(c.Request.Header, textproto.CanonicalMIMEHeaderKey(o.authHeader))
+}
+
 func secretMatches(cl *model.OAuth2Credential, secret string) bool {
-	if cl.HashSecret && model.IsOAuth2SecretHash(cl.ClientSecret) {
+	if cl.HashSecret {
+		// a hash this build cannot read (argon2, bcrypt) matches nothing
 		return model.VerifyOAuth2Secret(secret, cl.ClientSecret)
 	}
 	return subtle.ConstantTimeCompare([]byte(secret), []byte(cl.ClientSecret)) == 1
@@ -596,7 +651,7 @@ func (o *OAuth2) grant(c *plugin.Ctx, p map[string]any, gt string, cl *model.OAu
 		return tokenBody(o.issue(c, cl, code.UserID, code.Scope, true)), nil
 	case "client_credentials":
 		if _, has := p["authenticated_userid"]; has {
-			if pk, _ := str(p, "provision_key"); pk != o.provisionKey || pk == "" {
+			if !o.provisioned(p) {
 				return nil, oauthErr("invalid_provision_key", "Invalid provision_key")
 			}
 		}
@@ -613,7 +668,7 @@ func (o *OAuth2) grant(c *plugin.Ctx, p map[string]any, gt string, cl *model.OAu
 		}
 		return tokenBody(o.issue(c, cl, user, scope, false)), nil
 	case "password":
-		if pk, _ := str(p, "provision_key"); pk != o.provisionKey || pk == "" {
+		if !o.provisioned(p) {
 			return nil, oauthErr("invalid_provision_key", "Invalid provision_key")
 		}
 		u, _ := str(p, "authenticated_userid")
@@ -695,12 +750,11 @@ func tokenBody(t *Token) map[string]any {
 // "Token x", or the whole value), else the access_token query or body
 // argument. With hide_credentials it is removed from where it was found.
 func (o *OAuth2) accessToken(c *plugin.Ctx) string {
-	r := c.Request
-	if h, ok := plugin.GetHeader(r, o.authHeader); ok {
+	if h, ok := o.header(c); ok {
 		parts := strings.Fields(h)
 		if len(parts) == 2 && (strings.EqualFold(parts[0], "bearer") || strings.EqualFold(parts[0], "token")) {
 			if o.hide {
-				c.ClearRequestHeader(o.authHeader)
+				o.clearHeader(c)
 			}
 			return parts[1]
 		}
@@ -709,19 +763,7 @@ func (o *OAuth2) accessToken(c *plugin.Ctx) string {
 		}
 		return h
 	}
-	tok, _ := plugin.QueryTable(r.URL.RawQuery)["access_token"].(string)
-	if tok == "" {
-		switch r.Method {
-		case http.MethodPost, http.MethodPut, http.MethodPatch:
-			if raw, complete := plugin.ReadBody(r, bodyLimit); complete && len(raw) > 0 {
-				if body, err := plugin.BodyArgs(r.Header.Get("Content-Type"), raw); err == nil {
-					if m, ok := body.(map[string]any); ok {
-						tok, _ = m["access_token"].(string)
-					}
-				}
-			}
-		}
-	}
+	tok, _ := params(c)["access_token"].(string) // the body's wins over the query's
 	if o.hide {
 		o.hideArgument(c)
 	}
@@ -739,16 +781,38 @@ func (o *OAuth2) hideArgument(c *plugin.Ctx) {
 	if !complete {
 		return
 	}
-	form, err := url.ParseQuery(string(raw))
-	if err != nil || !form.Has("access_token") {
+	enc, found := withoutArg(raw, "access_token")
+	if !found {
 		return
 	}
-	form.Del("access_token")
-	enc := []byte(form.Encode())
 	_ = r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(enc))
 	r.ContentLength = int64(len(enc))
 	r.Header.Set("Content-Length", strconv.Itoa(len(enc)))
+}
+
+// withoutArg returns a urlencoded body without the pairs whose decoded
+// key is name (the other pairs kept byte for byte), and whether there
+// were any.
+func withoutArg(raw []byte, name string) ([]byte, bool) {
+	out := make([]byte, 0, len(raw))
+	found := false
+	for _, pair := range bytes.Split(raw, []byte("&")) {
+		key, _, _ := bytes.Cut(pair, []byte("="))
+		k, err := url.QueryUnescape(string(key))
+		if err != nil {
+			k = string(key)
+		}
+		if k == name {
+			found = true
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, '&')
+		}
+		out = append(out, pair...)
+	}
+	return out, found
 }
 
 const msgInvalidToken = "The access token is invalid or has expired"
@@ -779,10 +843,10 @@ func (o *OAuth2) authenticate(c *plugin.Ctx) (*plugin.Exit, bool) {
 		tok = nil
 	}
 	var cl *model.OAuth2Credential
-	if tok != nil {
-		cl = o.client(tok.ClientID)
+	if tok != nil && o.ents != nil {
+		cl = o.ents.OAuth2CredentialByID(tok.Credential)
 	}
-	if cl == nil || cl.ID != tok.Credential || cl.Consumer == nil {
+	if cl == nil || cl.Consumer == nil {
 		return jsonExit(http.StatusUnauthorized, oauthErr("invalid_token", msgInvalidToken), invalid), false
 	}
 	consumer := o.ents.Consumer(cl.Consumer.ID)

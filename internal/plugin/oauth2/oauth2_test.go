@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -84,7 +85,15 @@ func (ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil 
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential   { return nil }
 func (ents) JWTSecret(string) *model.JWTSecret                     { return nil }
 func (e ents) OAuth2Credential(id string) *model.OAuth2Credential  { return e.creds[id] }
-func (ents) ConsumerGroups(string) []string                        { return nil }
+func (e ents) OAuth2CredentialByID(id string) *model.OAuth2Credential {
+	for _, c := range e.creds {
+		if c.ID == id {
+			return c
+		}
+	}
+	return nil
+}
+func (ents) ConsumerGroups(string) []string { return nil }
 
 func testInstance(t testing.TB, conf map[string]any) (*OAuth2, *table) {
 	t.Helper()
@@ -258,4 +267,46 @@ func BenchmarkAccessValidToken(b *testing.B) {
 			b.Fatal("refused")
 		}
 	}
+}
+
+func TestParseBasicClient(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	for in, want := range map[string][2]string{
+		"Basic " + b64("id:sec"):      {"id", "sec"},
+		"basic   " + b64("id"):        {"id", ""},
+		"Basic " + b64("id:sec:more"): {"id", "sec"},
+		"xBasic" + b64("id:"):         {"id", ""},
+		"Bearer abc":                  {"", ""},
+		"Basic !!!":                   {"", ""},
+		"asic " + b64("id:sec"):       {"", ""},
+	} {
+		if id, sec := parseBasicClient(in); id != want[0] || sec != want[1] {
+			t.Errorf("parseBasicClient(%q) = %q, %q; want %q, %q", in, id, sec, want[0], want[1])
+		}
+	}
+}
+
+func FuzzParseBasicClient(f *testing.F) {
+	f.Add("Basic aWQ6c2Vj")
+	f.Add("basicbasic")
+	f.Fuzz(func(t *testing.T, v string) {
+		id, sec := parseBasicClient(v)
+		if strings.Contains(id, ":") || strings.Contains(sec, ":") {
+			t.Fatalf("parseBasicClient(%q) = %q, %q: a colon survived", v, id, sec)
+		}
+	})
+}
+
+func FuzzWithoutArg(f *testing.F) {
+	f.Add("a=1&access_token=t&b=2")
+	f.Add("access%5Ftoken=x;y&&=")
+	f.Fuzz(func(t *testing.T, body string) {
+		out, _ := withoutArg([]byte(body), "access_token")
+		for _, pair := range strings.Split(string(out), "&") {
+			k, _, _ := strings.Cut(pair, "=")
+			if d, err := url.QueryUnescape(k); err == nil && d == "access_token" || k == "access_token" {
+				t.Fatalf("withoutArg(%q) = %q keeps the token", body, out)
+			}
+		}
+	})
 }

@@ -21,6 +21,7 @@ func (ents) BasicAuthCredential(string) *model.BasicAuthCredential { return nil 
 func (ents) HMACAuthCredential(string) *model.HMACAuthCredential   { return nil }
 func (ents) JWTSecret(string) *model.JWTSecret                     { return nil }
 func (ents) OAuth2Credential(string) *model.OAuth2Credential       { return nil }
+func (ents) OAuth2CredentialByID(string) *model.OAuth2Credential   { return nil }
 func (ents) ConsumerGroups(string) []string                        { return nil }
 
 var alice = func() *model.Consumer { u := "alice"; return &model.Consumer{ID: "c1", Username: &u} }()
