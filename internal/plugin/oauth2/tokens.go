@@ -71,15 +71,22 @@ func codeSize(_ string, c *Code) int {
 }
 
 var (
+	// (named *_cache_bytes: the memory timeline shows it, see cmd/sluice)
 	metricTokens = metrics.Default().NewGaugeVec(metrics.Opts{
-		Name: "sluice_oauth2_tokens_bytes",
-		Help: "Bytes held by the oauth2 plugin's table of access tokens and authorization codes (cap: 72 MiB).",
+		Name: "sluice_oauth2_tokens_cache_bytes",
+		Help: "Bytes held by the oauth2 plugin's tables of access tokens, refresh tokens and authorization codes (cap: sluice_oauth2_tokens_cache_capacity_bytes).",
 	}, "table")
 	metricEntries = metrics.Default().NewGaugeVec(metrics.Opts{
-		Name: "sluice_oauth2_tokens_entries",
-		Help: "Access tokens and authorization codes the oauth2 plugin holds.",
+		Name: "sluice_oauth2_tokens_cache_entries",
+		Help: "Access tokens, refresh tokens and authorization codes the oauth2 plugin holds.",
 	}, "table")
+	metricCapacity = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_oauth2_tokens_cache_capacity_bytes",
+		Help: "Byte cap of the oauth2 plugin's token and code tables together.",
+	})
 )
+
+func init() { metricCapacity.With().Set(TokenBytes + CodeBytes) }
 
 // table holds the tokens (by access token, and access token by refresh
 // token) and codes of this node.
