@@ -157,6 +157,11 @@ services:
 - username: alice
   keyauth_credentials:
   - key: alice-key
+  oauth2_credentials:
+  - name: alice-app
+    client_id: alice-client
+    client_secret: alice-secret
+    redirect_uris: [https://app.example.com/cb]
 upstreams:
 - name: up1
   targets:
@@ -184,7 +189,7 @@ certificates:
 				path string
 				want int
 			}{
-				{"/services", 1}, {"/routes", 1}, {"/consumers", 1}, {"/consumers/alice/key-auth", 1},
+				{"/services", 1}, {"/routes", 1}, {"/consumers", 1}, {"/consumers/alice/key-auth", 1}, {"/consumers/alice/oauth2", 1},
 				{"/upstreams", 1}, {"/upstreams/up1/targets", 1}, {"/certificates", 1}, {"/snis", 1},
 			} {
 				if got := listLen(t, base, c.path); got != c.want {
@@ -209,7 +214,7 @@ certificates:
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"name: svc1", "name: r1", "username: alice", "key: alice-key", "name: up1", "target: 127.0.0.1:8081", "deck.test"} {
+			for _, want := range []string{"name: svc1", "name: r1", "username: alice", "key: alice-key", "client_id: alice-client", "name: up1", "target: 127.0.0.1:8081", "deck.test"} {
 				if !strings.Contains(string(dump), want) {
 					t.Errorf("dump lacks %q:\n%s", want, dump)
 				}
@@ -222,7 +227,7 @@ certificates:
 			}
 
 			deck(t, "reset", "--kong-addr", base, "--force")
-			for _, p := range []string{"/services", "/routes", "/consumers", "/upstreams", "/certificates", "/snis", "/plugins"} {
+			for _, p := range []string{"/services", "/routes", "/consumers", "/upstreams", "/certificates", "/snis", "/plugins", "/oauth2"} {
 				if got := listLen(t, base, p); got != 0 {
 					t.Errorf("after reset, GET %s lists %d; want 0", p, got)
 				}
