@@ -5,6 +5,9 @@ package bundled
 
 import (
 	_ "sluice/internal/plugin/acl"
+	_ "sluice/internal/plugin/aipromptdecorator"
+	_ "sluice/internal/plugin/aipromptguard"
+	_ "sluice/internal/plugin/aiprompttemplate"
 	_ "sluice/internal/plugin/awslambda"
 	_ "sluice/internal/plugin/azurefunctions"
 	_ "sluice/internal/plugin/basicauth"

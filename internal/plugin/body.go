@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -99,3 +100,17 @@ func SetClientBodyBufferSize(n int64) {
 
 // ClientBodyBufferSize is the client_body_buffer_size setting.
 func ClientBodyBufferSize() int64 { return bodyBuffer.Load() }
+
+// SetRequestBody replaces the body sent upstream (Kong's
+// kong.service.request.set_raw_body): Content-Length follows it and a
+// chunked request becomes a sized one.
+func SetRequestBody(r *http.Request, b []byte) {
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+	r.TransferEncoding = nil
+}
