@@ -2,30 +2,33 @@ package plugin
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
+	"strings"
 )
 
 // Helpers shared by the AI plugins (Kong's kong/llm modules).
 
 // LLMBodyLimit is the most of a request body an AI plugin reads, given
 // its max_request_body_size: Kong reads a body up to its
-// client_body_buffer_size (8 KiB) from memory whatever that setting says,
-// and a larger one (spooled to a file) only up to it.
+// client_body_buffer_size from memory whatever that setting says, and a
+// larger one (spooled to a file) only up to it. Read it per request: the
+// buffer size is set at start.
 func LLMBodyLimit(v any) int64 {
-	n := int64(8192)
+	var n int64
 	switch x := v.(type) {
 	case int:
 		n = int64(x)
 	case int64:
 		n = x
 	case float64:
-		n = int64(x)
+		n = int64(min(x, math.MaxInt64/2))
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			n = i
 		}
 	}
-	return max(n, 8192)
+	return min(max(n, ClientBodyBufferSize()), math.MaxInt64/2)
 }
 
 // LLMError is the AI plugins' error answer: {"error":{"message":"..."}}.
@@ -35,11 +38,32 @@ func LLMError(status int, msg string) *Exit {
 }
 
 // LLMBody reads a request body as a JSON object, its members left
-// encoded; nil when it is larger than limit, not JSON or not an object.
+// encoded, as Kong's shared parse-request filter does: by the request's
+// Content-Type (application/json when there is none), so that a JSON body
+// sent as another type is not parsed; nil when it is larger than limit,
+// not JSON or not an object. A urlencoded form gives its fields as JSON
+// strings.
 func LLMBody(r *http.Request, limit int64) map[string]json.RawMessage {
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	form := strings.Contains(ct, "application/x-www-form-urlencoded")
+	if ct != "" && !strings.Contains(ct, "application/json") && !form {
+		return nil
+	}
 	raw, complete := ReadBody(r, limit)
+	if !complete || len(raw) == 0 {
+		return nil
+	}
 	var body map[string]json.RawMessage
-	if !complete || len(raw) == 0 || json.Unmarshal(raw, &body) != nil {
+	if form {
+		body = map[string]json.RawMessage{}
+		for k, v := range QueryTable(string(raw)) {
+			if b, err := json.Marshal(v); err == nil {
+				body[k] = b
+			}
+		}
+		return body
+	}
+	if json.Unmarshal(raw, &body) != nil {
 		return nil
 	}
 	return body

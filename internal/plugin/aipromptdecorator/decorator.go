@@ -5,6 +5,7 @@
 package aipromptdecorator
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 
@@ -79,12 +80,12 @@ type message struct {
 // Decorator is one configured instance.
 type Decorator struct {
 	prepend, append []json.RawMessage // encoded once
-	limit           int64
+	maxBody         any               // max_request_body_size
 }
 
 // New builds an instance from a validated config.
 func New(cfg map[string]any, _ plugin.Deps) (any, error) {
-	d := &Decorator{limit: plugin.LLMBodyLimit(cfg["max_request_body_size"])}
+	d := &Decorator{maxBody: cfg["max_request_body_size"]}
 	p, _ := cfg["prompts"].(map[string]any)
 	enc := func(list any) []json.RawMessage {
 		var out []json.RawMessage
@@ -106,7 +107,7 @@ func New(cfg map[string]any, _ plugin.Deps) (any, error) {
 
 // Access rewrites the request's messages.
 func (d *Decorator) Access(c *plugin.Ctx) {
-	body := plugin.LLMBody(c.Request, d.limit)
+	body := plugin.LLMBody(c.Request, plugin.LLMBodyLimit(d.maxBody))
 	var msgs []json.RawMessage
 	if body != nil {
 		_ = json.Unmarshal(body["messages"], &msgs)
@@ -119,19 +120,30 @@ func (d *Decorator) Access(c *plugin.Ctx) {
 	}
 	out := make([]json.RawMessage, 0, len(d.prepend)+len(msgs)+len(d.append))
 	out = append(append(append(out, d.prepend...), msgs...), d.append...)
-	b, err := json.Marshal(out)
+	b, err := marshal(out)
 	if err != nil {
 		c.Terminate(plugin.LLMError(http.StatusInternalServerError, "An unexpected error occurred"))
 		return
 	}
 	body["messages"] = b
-	enc, err := json.Marshal(body) // other fields kept as they were written
+	enc, err := marshal(body) // other members' values kept as written
 	if err != nil {
 		c.Terminate(plugin.LLMError(http.StatusInternalServerError, "An unexpected error occurred"))
 		return
 	}
 	plugin.SetRequestBody(c.Request, enc)
 	c.Request.Header.Set("Content-Type", "application/json")
+}
+
+// marshal is json.Marshal without HTML escaping (cjson does none).
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 var _ plugin.Accessor = (*Decorator)(nil)

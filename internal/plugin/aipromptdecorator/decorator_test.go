@@ -66,6 +66,14 @@ func TestRefusesNonChat(t *testing.T) {
 			t.Errorf("%s: %d %s", in, res.StatusCode, body)
 		}
 	}
+	res, body := g.Do(t, "POST", "/chat", map[string]string{"Content-Type": "text/plain"}, `{"messages":[{"role":"user","content":"x"}]}`)
+	if res.StatusCode != 400 || !strings.Contains(body, "llm/chat type requests") {
+		t.Errorf("a JSON body sent as text/plain: %d %s; want 400 (Kong parses by Content-Type)", res.StatusCode, body)
+	}
+	res, body = g.Do(t, "POST", "/chat", nil, `{"messages":[{"role":"user","content":"<x> & y"}]}`)
+	if res.StatusCode != 200 || !strings.Contains(proxytest.DecodeEcho(t, body).Body, `"<x> & y"`) {
+		t.Errorf("no Content-Type (JSON assumed), HTML characters kept: %d %s", res.StatusCode, body)
+	}
 	big := `{"messages":[{"role":"user","content":"` + strings.Repeat("x", 9000) + `"}]}`
 	if res, _ := g.Do(t, "POST", "/chat", map[string]string{"Content-Type": "application/json"}, big); res.StatusCode != 400 {
 		t.Errorf("a 9 KB body over max_request_body_size 8192: %d; want 400", res.StatusCode)

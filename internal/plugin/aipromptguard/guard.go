@@ -82,44 +82,44 @@ func nonEmpty(v any) bool {
 
 // Guard is one configured instance.
 type Guard struct {
-	allow, deny   []*regexp.Regexp
-	badPattern    error // a pattern that does not compile: every request is a 500
-	latestOnly    bool
-	allRoles      bool
-	limit         int64
-	log           *slog.Logger
-	allowPatterns int
+	allow, deny []pattern
+	latestOnly  bool
+	allRoles    bool
+	maxBody     any // max_request_body_size
+	log         *slog.Logger
+}
+
+// pattern is a compiled pattern, or why it did not compile.
+type pattern struct {
+	re  *regexp.Regexp
+	err error
 }
 
 // New builds an instance from a validated config. Patterns are compiled
 // here; one that does not compile (Go's RE2 syntax: no lookaround or
-// backreferences) fails every request with 500, as a pattern PCRE cannot
-// run does in Kong.
+// backreferences) fails with 500 the requests whose check reaches it, as a
+// pattern PCRE cannot run does in Kong.
 func New(cfg map[string]any, deps plugin.Deps) (any, error) {
-	g := &Guard{limit: plugin.LLMBodyLimit(cfg["max_request_body_size"]), log: deps.Logger}
+	g := &Guard{maxBody: cfg["max_request_body_size"], log: deps.Logger}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
 	g.latestOnly, _ = cfg["allow_all_conversation_history"].(bool)
 	g.allRoles, _ = cfg["match_all_roles"].(bool)
-	compile := func(v any) []*regexp.Regexp {
-		var out []*regexp.Regexp
+	compile := func(v any) []pattern {
+		var out []pattern
 		list, _ := v.([]any)
 		for _, p := range list {
 			s, _ := p.(string)
 			re, err := regexp.Compile(s)
 			if err != nil {
-				g.badPattern = errors.Join(g.badPattern, errors.New("bad regex pattern '"+s+"': "+err.Error()))
-				continue
+				err = errors.New("bad regex pattern '" + s + "', failed to execute: " + err.Error())
 			}
-			out = append(out, re)
+			out = append(out, pattern{re, err})
 		}
 		return out
 	}
 	g.allow, g.deny = compile(cfg["allow_patterns"]), compile(cfg["deny_patterns"])
-	if l, ok := cfg["allow_patterns"].([]any); ok {
-		g.allowPatterns = len(l)
-	}
 	return g, nil
 }
 
@@ -174,20 +174,18 @@ func jsonString(raw json.RawMessage) (string, bool) {
 
 // Access checks the request's prompt.
 func (g *Guard) Access(c *plugin.Ctx) {
-	if g.badPattern != nil {
-		g.log.Error(g.badPattern.Error())
-		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
-		return
-	}
-	body := plugin.LLMBody(c.Request, g.limit)
+	body := plugin.LLMBody(c.Request, plugin.LLMBodyLimit(g.maxBody))
 	p, err := g.prompt(body)
+	if err == nil {
+		err = g.check(p)
+	}
+	var bad badPatternError
 	switch {
-	case err != nil:
-	case g.blocked(p):
-		err = errors.New("prompt pattern is blocked")
-	case !g.allowed(p):
-		err = errors.New("prompt doesn't match any allowed pattern")
-	default:
+	case err == nil:
+		return
+	case errors.As(err, &bad):
+		g.log.Error(bad.err.Error())
+		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
 		return
 	}
 	// the reason goes to the log only, as in Kong
@@ -195,25 +193,34 @@ func (g *Guard) Access(c *plugin.Ctx) {
 	c.Terminate(plugin.LLMError(http.StatusBadRequest, "bad request"))
 }
 
-func (g *Guard) blocked(p string) bool {
-	for _, re := range g.deny {
-		if re.MatchString(p) {
-			return true
-		}
-	}
-	return false
-}
+// badPatternError is a pattern that did not compile, reached by a check.
+type badPatternError struct{ err error }
 
-func (g *Guard) allowed(p string) bool {
-	if g.allowPatterns == 0 {
-		return true
-	}
-	for _, re := range g.allow {
-		if re.MatchString(p) {
-			return true
+func (e badPatternError) Error() string { return e.err.Error() }
+
+// check matches the deny patterns, then the allow ones, in order; a
+// pattern that did not compile stops the check when it is reached.
+func (g *Guard) check(p string) error {
+	for _, pt := range g.deny {
+		if pt.err != nil {
+			return badPatternError{pt.err}
+		}
+		if pt.re.MatchString(p) {
+			return errors.New("prompt pattern is blocked")
 		}
 	}
-	return false
+	if len(g.allow) == 0 {
+		return nil
+	}
+	for _, pt := range g.allow {
+		if pt.err != nil {
+			return badPatternError{pt.err}
+		}
+		if pt.re.MatchString(p) {
+			return nil
+		}
+	}
+	return errors.New("prompt doesn't match any allowed pattern")
 }
 
 var _ plugin.Accessor = (*Guard)(nil)

@@ -72,11 +72,21 @@ func TestCheeseShop(t *testing.T) {
 	}
 }
 
+// TestBadPatternIs500: a pattern that does not compile fails the requests
+// whose check reaches it, not those decided before it.
 func TestBadPatternIs500(t *testing.T) {
-	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{"ai-prompt-guard": `{"deny_patterns":["(?<=x)y"]}`})
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{"ai-prompt-guard": `{"deny_patterns":["edam","(?<=x)y"]}`})
 	res, _ := g.Do(t, "POST", "/chat", map[string]string{"Content-Type": "application/json"}, chat("hi"))
 	if res.StatusCode != 500 {
 		t.Errorf("a pattern that does not compile: %d; want 500", res.StatusCode)
+	}
+	res, _ = g.Do(t, "POST", "/chat", map[string]string{"Content-Type": "application/json"}, chat("edam"))
+	if res.StatusCode != 400 {
+		t.Errorf("denied by the pattern before it: %d; want 400", res.StatusCode)
+	}
+	res, _ = g.Do(t, "POST", "/chat", map[string]string{"Content-Type": "text/plain"}, chat("hi"))
+	if res.StatusCode != 400 {
+		t.Errorf("a JSON body sent as text/plain (not parsed, so not a prompt): %d; want 400", res.StatusCode)
 	}
 }
 

@@ -56,12 +56,12 @@ type Templater struct {
 	templates   map[string]string // the first of a name wins
 	untemplated bool
 	logOriginal bool
-	limit       int64
+	maxBody     any // max_request_body_size
 }
 
 // New builds an instance from a validated config.
 func New(cfg map[string]any, _ plugin.Deps) (any, error) {
-	t := &Templater{templates: map[string]string{}, limit: plugin.LLMBodyLimit(cfg["max_request_body_size"])}
+	t := &Templater{templates: map[string]string{}, maxBody: cfg["max_request_body_size"]}
 	t.untemplated, _ = cfg["allow_untemplated_requests"].(bool)
 	t.logOriginal, _ = cfg["log_original_request"].(bool)
 	list, _ := cfg["templates"].([]any)
@@ -86,14 +86,14 @@ func present(raw json.RawMessage) bool {
 
 // Access replaces a templated request's body with its rendered template.
 func (t *Templater) Access(c *plugin.Ctx) {
-	raw, complete := plugin.ReadBody(c.Request, t.limit)
+	raw, complete := plugin.ReadBody(c.Request, plugin.LLMBodyLimit(t.maxBody))
 	if t.logOriginal && complete {
 		c.SetSerializeValue("ai.payload.original_request", string(raw), plugin.SerializeSet)
 	}
 	var body map[string]json.RawMessage
-	if !complete || len(raw) == 0 || json.Unmarshal(raw, &body) != nil {
+	if !complete || len(raw) == 0 || json.Unmarshal(raw, &body) != nil || body == nil {
 		var arr []json.RawMessage
-		if complete && json.Unmarshal(raw, &arr) == nil {
+		if complete && json.Unmarshal(raw, &arr) == nil && arr != nil {
 			fail(c, "only 'llm/v1/chat' and 'llm/v1/completions' formats are supported for templating")
 			return
 		}
@@ -142,12 +142,16 @@ func (t *Templater) Access(c *plugin.Ctx) {
 var placeholder = regexp.MustCompile(`\{\{([A-Za-z0-9_]+)\}\}`)
 
 // Render fills tmpl's {{name}} placeholders from props (a JSON object of
-// strings; absent or null: none) with each value escaped as the inside of
-// a JSON string. It returns Kong's message when props is not an object, a
-// value is not a string, or placeholders are left unfilled.
+// strings; absent or false: none, as Kong's "properties or {}") with each
+// value escaped as the inside of a JSON string. It returns Kong's message
+// when props is not an object (null included), a value is not a string,
+// or placeholders are left unfilled.
 func Render(tmpl string, props json.RawMessage) (string, string) {
 	values := map[string]json.RawMessage{}
-	if len(props) > 0 && string(props) != "null" {
+	if present(props) {
+		if string(bytes.TrimSpace(props)) == "null" {
+			return "", "properties must be an object"
+		}
 		if json.Unmarshal(props, &values) != nil {
 			var arr []json.RawMessage
 			if json.Unmarshal(props, &arr) != nil || len(arr) > 0 {

@@ -52,6 +52,11 @@ func TestTemplates(t *testing.T) {
 			"property values must be a string, got number"},
 		{"properties not an object", g, `{"messages":"{template://developer-chat}","properties":["x"]}`, 400,
 			"properties must be an object"},
+		{"properties null", g, `{"messages":"{template://developer-chat}","properties":null}`, 400,
+			"properties must be an object"},
+		{"properties false: none", g, `{"messages":"{template://developer-completions}","properties":false}`, 400,
+			"missing template parameters: [language], [program]"},
+		{"a null body", g, `null`, 400, "this LLM route only supports application/json requests"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, body := c.g.Do(t, "POST", "/chat", map[string]string{"Content-Type": "application/json"}, c.body)
