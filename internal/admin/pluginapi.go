@@ -45,9 +45,15 @@ func (s *server) addPluginRoutes() {
 func (s *server) pluginEndpoint(name string, h plugin.AdminHandler) func(*call) error {
 	return func(c *call) error {
 		ctx := c.r.Context()
+		in, _, err := decodeBody(c.r, c.body)
+		if err != nil {
+			return err
+		}
 		req := &plugin.AdminRequest{
 			Params:  c.params,
 			Body:    c.body,
+			Input:   in,
+			Query:   c.r.URL.Query(),
 			Plugins: func(ctx context.Context) ([]*model.Plugin, error) { return s.pluginsNamed(ctx, name) },
 			Plugin:  s.pluginByID,
 		}

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"net/url"
 
 	"sluice/internal/model"
 )
@@ -31,6 +32,12 @@ type AdminRequest struct {
 	Params map[string]string
 	// Body is the request body (POST, PUT, PATCH), nil otherwise.
 	Body []byte
+	// Input is Body decoded as the Admin API decodes entities: JSON as
+	// sent, form and multipart bodies through Kong's key syntax (dotted
+	// keys for records; their values are strings). Nil without a body.
+	Input map[string]any
+	// Query is the request's query string.
+	Query url.Values
 	// Plugins returns the entities of this plugin in the configuration
 	// (the database in embedded and postgres mode, the served
 	// declarative configuration in DB-less mode), like Kong's

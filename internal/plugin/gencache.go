@@ -103,6 +103,27 @@ func (c *GenCache[K, V]) Take(k K) (V, bool) {
 	return v, inCur || inOld
 }
 
+// Range calls fn for every entry (an entry in both generations once, the
+// current one's value) until fn returns false. fn must not call the
+// cache's methods.
+func (c *GenCache[K, V]) Range(fn func(K, V) bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for k, v := range c.cur {
+		if !fn(k, v) {
+			return
+		}
+	}
+	for k, v := range c.old {
+		if _, dup := c.cur[k]; dup {
+			continue
+		}
+		if !fn(k, v) {
+			return
+		}
+	}
+}
+
 // Len returns the entries and bytes held by both generations (an entry
 // copied forward counts twice until the old generation is dropped).
 func (c *GenCache[K, V]) Len() (entries, bytes int) {

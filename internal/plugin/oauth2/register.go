@@ -12,6 +12,7 @@
 // (see Tokens), shared by every instance of the plugin, and sent to the
 // other nodes of a cluster as cluster events; unlike Kong, which writes
 // them to its database, they do not outlive the nodes that hold them.
+// The Admin API's /oauth2_tokens works on that table (admin.go).
 package oauth2
 
 import "sluice/internal/plugin"
@@ -31,6 +32,7 @@ func init() {
 		Protocols:  Schema.Protocols,
 		NoConsumer: true,
 		New:        New,
+		Admin:      AdminEndpoints,
 	})
 	plugin.OnClusterEvent(clusterKind, applyEvent)
 }

@@ -28,6 +28,7 @@ const (
 
 // Token is an issued access token (Kong's oauth2_tokens row).
 type Token struct {
+	ID         string  `json:"id"`
 	Access     string  `json:"access_token"`
 	Refresh    string  `json:"refresh_token,omitempty"`
 	Credential string  `json:"credential"` // oauth2 credential id
@@ -61,7 +62,7 @@ func strLen(p *string) int {
 }
 
 func tokenSize(_ string, t *Token) int {
-	return len(t.Access) + len(t.Refresh) + len(t.Credential) + len(t.ClientID) + len(t.Service) +
+	return len(t.ID) + len(t.Access) + len(t.Refresh) + len(t.Credential) + len(t.ClientID) + len(t.Service) +
 		strLen(t.UserID) + strLen(t.Scope) + entryOverhead
 }
 
