@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -781,14 +780,9 @@ func (o *OAuth2) hideArgument(c *plugin.Ctx) {
 	if !complete {
 		return
 	}
-	enc, found := withoutArg(raw, "access_token")
-	if !found {
-		return
+	if enc, found := withoutArg(raw, "access_token"); found {
+		plugin.SetRequestBody(r, enc)
 	}
-	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(enc))
-	r.ContentLength = int64(len(enc))
-	r.Header.Set("Content-Length", strconv.Itoa(len(enc)))
 }
 
 // withoutArg returns a urlencoded body without the pairs whose decoded

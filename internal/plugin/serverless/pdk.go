@@ -1,13 +1,11 @@
 package serverless
 
 import (
-	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -335,16 +333,7 @@ func (v *vm) serviceRequestTable() *lua.LTable {
 		return 0
 	})
 	v.set(t, "set_raw_body", func(L *lua.LState) int {
-		b := []byte(L.CheckString(1))
-		r := v.c.Request
-		if r.Body != nil {
-			_ = r.Body.Close()
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		r.ContentLength = int64(len(b))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
-		r.TransferEncoding = nil
+		plugin.SetRequestBody(v.c.Request, []byte(L.CheckString(1)))
 		return 0
 	})
 	return t
