@@ -144,11 +144,10 @@ type Ctx struct {
 	// ClientIP is the client address after real_ip_header/trusted_ips
 	// processing (Kong's kong.client.get_ip / ngx.var.remote_addr).
 	ClientIP string
-	// ForwardedProto is the scheme the client used as Kong's
-	// kong.request.get_forwarded_scheme: X-Forwarded-Proto when the
-	// client is a trusted IP (trusted_ips) and sent one, else the
-	// connection's ("http", "https").
-	ForwardedProto string
+	// TrustedClient reports whether the connection's peer is one of
+	// trusted_ips (Kong's kong.ip.is_trusted of the client): its
+	// X-Forwarded-* headers may be believed.
+	TrustedClient bool
 	// Captures are the route's regex captures ("0", "1", names); nil for
 	// plain paths.
 	Captures map[string]string

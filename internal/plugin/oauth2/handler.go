@@ -178,14 +178,23 @@ func oauthErr(code, desc string) map[string]any {
 	return map[string]any{"error": code, "error_description": desc}
 }
 
-// https reports whether the request came over HTTPS, or, with
+// httpsError is "" when the request came over HTTPS, or, with
 // accept_http_if_already_terminated, was forwarded from HTTPS by a trusted
-// proxy.
-func (o *OAuth2) https(c *plugin.Ctx) bool {
+// proxy (one X-Forwarded-Proto: https); else Kong's error description.
+func (o *OAuth2) httpsError(c *plugin.Ctx) string {
 	if c.Request.TLS != nil {
-		return true
+		return ""
 	}
-	return o.acceptHTTP && strings.EqualFold(c.ForwardedProto, "https")
+	if o.acceptHTTP && c.TrustedClient {
+		vals := c.Request.Header.Values("X-Forwarded-Proto")
+		switch {
+		case len(vals) > 1 || len(vals) == 1 && strings.Contains(vals[0], ","):
+			return "Only one X-Forwarded-Proto header allowed"
+		case len(vals) == 1 && strings.EqualFold(strings.TrimSpace(vals[0]), "https"):
+			return ""
+		}
+	}
+	return "You must use HTTPS"
 }
 
 // params are the query's arguments overridden by the body's (form, JSON
@@ -301,8 +310,8 @@ func (o *OAuth2) authorize(c *plugin.Ctx) {
 		}
 		c.Terminate(endpointExit(status, body, nil))
 	}
-	if !o.https(c) {
-		reply(http.StatusBadRequest, oauthErr("access_denied", "You must use HTTPS"))
+	if msg := o.httpsError(c); msg != "" {
+		reply(http.StatusBadRequest, oauthErr("access_denied", msg))
 		return
 	}
 	if !o.provisioned(p) {
@@ -566,8 +575,8 @@ func (o *OAuth2) issueToken(c *plugin.Ctx) {
 		}
 		c.Terminate(endpointExit(status, body, h))
 	}
-	if !o.https(c) {
-		reply(http.StatusBadRequest, oauthErr("access_denied", "You must use HTTPS"), nil)
+	if msg := o.httpsError(c); msg != "" {
+		reply(http.StatusBadRequest, oauthErr("access_denied", msg), nil)
 		return
 	}
 	var fail map[string]any

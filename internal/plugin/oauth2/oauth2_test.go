@@ -117,7 +117,8 @@ func testInstance(t testing.TB, conf map[string]any) (*OAuth2, *table) {
 }
 
 func ctxFor(r *http.Request) *plugin.Ctx {
-	return &plugin.Ctx{Request: r, Service: &model.Service{ID: "svc-1"}, ForwardedProto: "https"}
+	r.Header.Set("X-Forwarded-Proto", "https")
+	return &plugin.Ctx{Request: r, Service: &model.Service{ID: "svc-1"}, TrustedClient: true}
 }
 
 // TestTokenExpiresAndIsDropped: a token stops working expires_in seconds
@@ -309,4 +310,30 @@ func FuzzWithoutArg(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestForwardedProto: with accept_http_if_already_terminated, one
+// X-Forwarded-Proto: https from a trusted client stands for HTTPS; several
+// values are refused with Kong's message; an untrusted client's header is
+// ignored.
+func TestForwardedProto(t *testing.T) {
+	o, _ := testInstance(t, map[string]any{"accept_http_if_already_terminated": true})
+	for _, c := range []struct {
+		vals    []string
+		trusted bool
+		want    string
+	}{
+		{[]string{"HTTPS"}, true, ""},
+		{[]string{"https"}, false, "You must use HTTPS"},
+		{[]string{"https, http"}, true, "Only one X-Forwarded-Proto header allowed"},
+		{[]string{"https", "https"}, true, "Only one X-Forwarded-Proto header allowed"},
+		{[]string{"http"}, true, "You must use HTTPS"},
+		{nil, true, "You must use HTTPS"},
+	} {
+		r := httptest.NewRequest("POST", "/oauth2/token", nil)
+		r.Header["X-Forwarded-Proto"] = c.vals
+		if got := o.httpsError(&plugin.Ctx{Request: r, TrustedClient: c.trusted}); got != c.want {
+			t.Errorf("X-Forwarded-Proto %q, trusted %v: %q; want %q", c.vals, c.trusted, got, c.want)
+		}
+	}
 }
