@@ -429,17 +429,34 @@ func withParams(uri string, params map[string]any, fragment bool) string {
 		u.Fragment, u.RawFragment = "", ""
 		return u.String() + "#" + encodeArgs(params)
 	}
+	// the existing arguments as ngx.decode_args reads them: a key without
+	// "=" is true (encoded back as "key=true"), the last of a repeated key
+	// wins
 	args := map[string]any{}
-	for k, vs := range u.Query() {
-		if len(vs) > 0 {
-			args[k] = vs[len(vs)-1]
+	for _, pair := range strings.Split(u.RawQuery, "&") {
+		if pair == "" {
+			continue
 		}
+		k, v, hasValue := strings.Cut(pair, "=")
+		k = unescapeArg(k)
+		if !hasValue {
+			args[k] = "true"
+			continue
+		}
+		args[k] = unescapeArg(v)
 	}
 	for k, v := range params {
 		args[k] = v
 	}
 	u.RawQuery = encodeArgs(args)
 	return u.String()
+}
+
+func unescapeArg(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
 
 func encodeArgs(args map[string]any) string {

@@ -209,6 +209,7 @@ func TestWithParams(t *testing.T) {
 		{"http://google.com/kong", map[string]any{"error": "unsupported_response_type", "error_description": "Invalid response_type", "state": "somestate"}, false,
 			"http://google.com/kong?error=unsupported_response_type&error_description=Invalid%20response_type&state=somestate"},
 		{"http://google.com/kong?foo=bar&code=123", map[string]any{"code": "new"}, false, "http://google.com/kong?code=new&foo=bar"},
+		{"http://google.com/kong?flag&a=x;y&e=", map[string]any{"code": "c"}, false, "http://google.com/kong?a=x%3by&code=c&e=&flag=true"},
 		{"http://google.com/kong?q=1", map[string]any{"access_token": "t", "expires_in": int64(5), "token_type": "bearer", "state": "a,b"}, true,
 			"http://google.com/kong?q=1#access_token=t&expires_in=5&state=a%2cb&token_type=bearer"},
 	} {
