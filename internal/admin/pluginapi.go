@@ -45,9 +45,15 @@ func (s *server) addPluginRoutes() {
 func (s *server) pluginEndpoint(name string, h plugin.AdminHandler) func(*call) error {
 	return func(c *call) error {
 		ctx := c.r.Context()
-		in, _, err := decodeBody(c.r, c.body)
-		if err != nil {
-			return err
+		var in map[string]any
+		switch c.r.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch:
+			// as Kong's before_filter: only these have their body (and
+			// content type) looked at
+			var err error
+			if in, _, err = decodeBody(c.r, c.body); err != nil {
+				return err
+			}
 		}
 		req := &plugin.AdminRequest{
 			Params:  c.params,

@@ -41,8 +41,13 @@ func HashOAuth2Secret(secret string) string {
 // IsOAuth2SecretHash reports whether s is a hash VerifyOAuth2Secret reads.
 func IsOAuth2SecretHash(s string) bool { return strings.HasPrefix(s, "$pbkdf2") }
 
-// maxOAuth2SecretIter bounds the work a stored hash may ask for.
-const maxOAuth2SecretIter = 1 << 20
+// Bounds of what a stored hash may ask for (Kong writes 10 000 iterations,
+// 16 bytes of salt, 32 of hash): a corrupt or hostile one must not cost a
+// token request seconds of CPU.
+const (
+	maxOAuth2SecretIter = 200000
+	maxOAuth2SecretLen  = 64
+)
 
 // VerifyOAuth2Secret reports whether secret matches the PHC string phc
 // (PBKDF2 with SHA-1, SHA-256, SHA-384 or SHA-512); false for anything it
@@ -94,7 +99,7 @@ func VerifyOAuth2Secret(secret, phc string) bool {
 	if outLen == 0 {
 		outLen = len(want)
 	}
-	if iter <= 0 || iter > maxOAuth2SecretIter || outLen != len(want) {
+	if iter <= 0 || iter > maxOAuth2SecretIter || outLen != len(want) || outLen > maxOAuth2SecretLen || len(salt) > maxOAuth2SecretLen {
 		return false
 	}
 	got, err := pbkdf2.Key(h, secret, salt, iter, outLen)

@@ -38,21 +38,36 @@ func (c *GenCache[K, V]) Get(k K) (V, bool) {
 		c.mu.RUnlock()
 		return v, true
 	}
-	v, ok = c.old[k]
+	_, ok = c.old[k]
 	c.mu.RUnlock()
-	if ok {
-		c.Put(k, v)
+	if !ok {
+		return v, false
 	}
-	return v, ok
+	// Copy forward under the write lock, if the entry is still there: a
+	// Delete, Take or newer Put since the read wins.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok = c.cur[k]; ok {
+		return v, true
+	}
+	if v, ok = c.old[k]; !ok {
+		return v, false
+	}
+	c.putLocked(k, v)
+	return v, true
 }
 
 // Put keeps v under k, replacing a value k had in the current generation.
 // The caller passes a key that does not pin request memory (clone strings
 // taken from a request).
 func (c *GenCache[K, V]) Put(k K, v V) {
-	size := c.size(k, v)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(k, v)
+}
+
+func (c *GenCache[K, V]) putLocked(k K, v V) {
+	size := c.size(k, v)
 	if prev, ok := c.cur[k]; ok {
 		c.curBytes -= c.size(k, prev)
 	} else if len(c.cur) >= c.maxEntries || c.curBytes+size > c.maxBytes {

@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -79,5 +81,33 @@ func TestGenCacheDeleteAndTake(t *testing.T) {
 	}
 	if n, b := c.Len(); n != 1 || b != size("c", 3) {
 		t.Fatalf("Len = %d, %d; want 1 entry of %d bytes", n, b, size("c", 3))
+	}
+}
+
+// TestGenCacheTakeOnceUnderGets: an entry of the old generation taken
+// while other goroutines read it (and copy it forward) is handed out once.
+func TestGenCacheTakeOnceUnderGets(t *testing.T) {
+	size := func(k string, v int) int { return len(k) + 8 }
+	for round := range 200 {
+		c := NewGenCache(4, 1<<20, size, nil)
+		c.Put("code", round)
+		c.Put("a", 0)
+		c.Put("b", 0) // "code" and "a" move to the old generation
+		var taken atomic.Int32
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(2)
+			go func() { defer wg.Done(); c.Get("code") }()
+			go func() {
+				defer wg.Done()
+				if _, ok := c.Take("code"); ok {
+					taken.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := taken.Load(); n != 1 {
+			t.Fatalf("round %d: taken %d times; want once", round, n)
+		}
 	}
 }

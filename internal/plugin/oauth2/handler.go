@@ -19,8 +19,10 @@ import (
 	"sluice/internal/plugin"
 )
 
-// bodyLimit is the most of a request body read for parameters.
-const bodyLimit = 1 << 20
+// bodyLimit is the most of a request body read for parameters: Kong's
+// kong.request.get_body reads what nginx kept in memory,
+// client_body_buffer_size.
+func bodyLimit() int64 { return plugin.ClientBodyBufferSize() }
 
 // OAuth2 is one configured instance.
 type OAuth2 struct {
@@ -202,23 +204,33 @@ func (o *OAuth2) httpsError(c *plugin.Ctx) string {
 func params(c *plugin.Ctx) map[string]any {
 	out := map[string]any{}
 	for k, v := range plugin.QueryTable(c.Request.URL.RawQuery) {
-		out[k] = v
+		out[k] = cloned(v)
 	}
 	switch c.Request.Method {
 	case http.MethodPost, http.MethodPut, http.MethodPatch:
-		raw, complete := plugin.ReadBody(c.Request, bodyLimit)
+		raw, complete := plugin.ReadBody(c.Request, bodyLimit())
 		if !complete || len(raw) == 0 {
 			break
 		}
 		if body, err := plugin.BodyArgs(c.Request.Header.Get("Content-Type"), raw); err == nil {
 			if m, ok := body.(map[string]any); ok {
 				for k, v := range m {
-					out[k] = v
+					out[k] = cloned(v)
 				}
 			}
 		}
 	}
 	return out
+}
+
+// cloned copies a string argument out of the request's text (a form's
+// values are slices of the whole body), so that a token or code keeping
+// it does not keep the request.
+func cloned(v any) any {
+	if s, ok := v.(string); ok {
+		return strings.Clone(s)
+	}
+	return v
 }
 
 // str returns a parameter when it is a string.
@@ -718,6 +730,10 @@ func (o *OAuth2) grant(c *plugin.Ctx, p map[string]any, gt string, cl *model.OAu
 		if old.Credential != cl.ID {
 			return nil, oauthErr("invalid_client", "Invalid client authentication")
 		}
+		// claim the refresh token: of concurrent refreshes, one wins
+		if _, ok := o.tab.byRefresh.Take(old.Refresh); !ok {
+			return nil, oauthErr("invalid_request", "Invalid refresh_token")
+		}
 		if o.reuseRefresh {
 			tok := *old
 			tok.Access, tok.ExpiresIn, tok.CreatedAt = randomString(), o.expiration, unixNow()
@@ -802,7 +818,7 @@ func (o *OAuth2) hideArgument(c *plugin.Ctx) {
 	if r.Method == http.MethodGet || !strings.Contains(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		return
 	}
-	raw, complete := plugin.ReadBody(r, bodyLimit)
+	raw, complete := plugin.ReadBody(r, bodyLimit())
 	if !complete {
 		return
 	}

@@ -3,6 +3,9 @@ package oauth2
 import (
 	"crypto/rand"
 	"encoding/json"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"sluice/internal/metrics"
@@ -136,8 +139,10 @@ func (t *table) deleteToken(tok *Token) {
 }
 
 // token finds a live token by its access token.
+// access may be a slice of a request: a lookup can copy the entry forward
+// under its key, so the key is cloned first.
 func (t *table) token(access string) *Token {
-	tok, ok := t.tokens.Get(access)
+	tok, ok := t.tokens.Get(strings.Clone(access))
 	if !ok {
 		return nil
 	}
@@ -150,7 +155,7 @@ func (t *table) token(access string) *Token {
 
 // refreshed finds a live token by its refresh token.
 func (t *table) refreshed(refresh string) *Token {
-	access, ok := t.byRefresh.Get(refresh)
+	access, ok := t.byRefresh.Get(strings.Clone(refresh))
 	if !ok {
 		return nil
 	}
@@ -162,7 +167,7 @@ func (t *table) refreshed(refresh string) *Token {
 }
 
 func (t *table) code(code string) *Code {
-	c, ok := t.codes.Get(code)
+	c, ok := t.codes.Get(strings.Clone(code))
 	if !ok {
 		return nil
 	}
@@ -182,9 +187,57 @@ type event struct {
 	Code  *Code  `json:"code,omitempty"`
 }
 
+// outbox queues events for the other nodes, so that a request does not
+// wait for the database that carries them. It holds at most outboxEntries
+// events and outboxBytes bytes; beyond that (the database stalls) events
+// are dropped and counted, and their tokens work on this node only.
+var (
+	outbox      = make(chan []byte, outboxEntries)
+	outboxQueue atomic.Int64 // bytes queued
+	startSender sync.Once
+)
+
+const (
+	outboxEntries = 4096
+	outboxBytes   = 4 << 20
+)
+
+var (
+	metricDropped = metrics.Default().NewCounterVec(metrics.Opts{
+		Name: "sluice_oauth2_cluster_events_dropped_total",
+		Help: "oauth2 token and code events not sent to the other nodes because their queue was full.",
+	})
+	// (named *_queue_bytes: the memory timeline shows it)
+	metricQueue = metrics.Default().NewGaugeVec(metrics.Opts{
+		Name: "sluice_oauth2_cluster_queue_bytes",
+		Help: "Bytes of oauth2 events waiting to be sent to the other nodes (cap: 4 MiB).",
+	})
+)
+
 func broadcast(e event) {
-	if b, err := json.Marshal(e); err == nil {
-		plugin.Broadcast(clusterKind, b)
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	startSender.Do(func() {
+		go func() {
+			for b := range outbox {
+				plugin.Broadcast(clusterKind, b)
+				metricQueue.With().Set(float64(outboxQueue.Add(-int64(len(b)))))
+			}
+		}()
+	})
+	if outboxQueue.Add(int64(len(b))) > outboxBytes {
+		outboxQueue.Add(-int64(len(b)))
+		metricDropped.With().Inc()
+		return
+	}
+	select {
+	case outbox <- b:
+		metricQueue.With().Set(float64(outboxQueue.Load()))
+	default:
+		outboxQueue.Add(-int64(len(b)))
+		metricDropped.With().Inc()
 	}
 }
 
