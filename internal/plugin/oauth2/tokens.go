@@ -188,7 +188,10 @@ type event struct {
 }
 
 // outbox queues events for the other nodes, so that a request does not
-// wait for the database that carries them. It holds at most outboxEntries
+// wait for the database that carries them. (Not a plugin.Outbox: those
+// belong to plugin instances and are stopped and drained at shutdown,
+// which plugin.WaitOutboxes waits for; this queue lives as long as the
+// process and is not drained.) It holds at most outboxEntries
 // events and outboxBytes bytes; beyond that (the database stalls) events
 // are dropped and counted, and their tokens work on this node only.
 var (
