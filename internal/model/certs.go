@@ -187,6 +187,12 @@ func validateJWTPublicKey(v any) string {
 	return "invalid key"
 }
 
+// NewUUID returns a random UUID v4 in its dashed form (an entity id).
+func NewUUID() string {
+	h := RandomKey()
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
 // RandomKey returns 32 random hex characters, Kong's generated credential
 // key (a UUID v4 without dashes).
 func RandomKey() string {

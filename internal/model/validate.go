@@ -1154,6 +1154,10 @@ func IsVaultReference(s string) bool {
 	return strings.HasPrefix(s, "{vault://") && strings.HasSuffix(s, "}")
 }
 
+// IsUUID reports whether s is a UUID in its dashed form, as Kong's uuid
+// fields accept.
+func IsUUID(s string) bool { return isUUID(s) }
+
 func isUUID(s string) bool {
 	if len(s) != 36 {
 		return false

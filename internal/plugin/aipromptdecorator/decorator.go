@@ -49,7 +49,7 @@ var Schema = &model.Schema{
 			named("prepend", promptList()),
 			named("append", promptList()),
 		}},
-		{Name: "max_request_body_size", Type: model.TypeInteger, Default: 8192, Gt: ptr(0)},
+		{Name: "max_request_body_size", Type: model.TypeInteger, Default: 8192, Gt: model.Float(0)},
 	},
 	Checks: []*model.Check{{Custom: &model.CustomCheck{
 		Fields: []string{"prompts"},
@@ -63,8 +63,6 @@ var Schema = &model.Schema{
 		},
 	}}},
 }
-
-func ptr(f float64) *float64 { return &f }
 
 func nonEmpty(v any) bool {
 	l, ok := v.([]any)

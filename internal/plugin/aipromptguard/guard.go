@@ -39,8 +39,6 @@ func patterns(name string) *model.Field {
 		Elements: &model.Field{Type: model.TypeString, LenMin: 1, LenMax: 500}}
 }
 
-func ptr(f float64) *float64 { return &f }
-
 // Schema is ai-prompt-guard's config record (Kong 3.9 schema.lua).
 var Schema = &model.Schema{
 	Name:      Name,
@@ -49,7 +47,7 @@ var Schema = &model.Schema{
 		patterns("allow_patterns"),
 		patterns("deny_patterns"),
 		{Name: "allow_all_conversation_history", Type: model.TypeBoolean, Required: true, Default: false},
-		{Name: "max_request_body_size", Type: model.TypeInteger, Default: 8192, Gt: ptr(0)},
+		{Name: "max_request_body_size", Type: model.TypeInteger, Default: 8192, Gt: model.Float(0)},
 		{Name: "match_all_roles", Type: model.TypeBoolean, Required: true, Default: false},
 	},
 	Checks: []*model.Check{

@@ -33,8 +33,6 @@ func init() {
 	})
 }
 
-func ptr(f float64) *float64 { return &f }
-
 // Schema is ai-prompt-template's config record (Kong 3.9 schema.lua).
 var Schema = &model.Schema{
 	Name:      Name,
@@ -47,7 +45,7 @@ var Schema = &model.Schema{
 			}}},
 		{Name: "allow_untemplated_requests", Type: model.TypeBoolean, Required: true, Default: true},
 		{Name: "log_original_request", Type: model.TypeBoolean, Required: true, Default: false},
-		{Name: "max_request_body_size", Type: model.TypeInteger, Default: 8192, Gt: ptr(0)},
+		{Name: "max_request_body_size", Type: model.TypeInteger, Default: 8192, Gt: model.Float(0)},
 	},
 }
 

@@ -12,7 +12,7 @@ var Schema = &model.Schema{
 	NoConsumer: true,
 	Fields: []*model.Field{
 		{Name: "hide_credentials", Type: model.TypeBoolean, Required: true, Default: false},
-		{Name: "clock_skew", Type: model.TypeNumber, Default: 300, Gt: ptr(0)},
+		{Name: "clock_skew", Type: model.TypeNumber, Default: 300, Gt: model.Float(0)},
 		{Name: "anonymous", Type: model.TypeString},
 		{Name: "validate_request_body", Type: model.TypeBoolean, Required: true, Default: false},
 		{Name: "enforce_headers", Type: model.TypeArray, Default: []any{}, Elements: &model.Field{Type: model.TypeString}},
@@ -21,8 +21,6 @@ var Schema = &model.Schema{
 		{Name: "realm", Type: model.TypeString},
 	},
 }
-
-func ptr(f float64) *float64 { return &f }
 
 // Config is the decoded config record.
 type Config struct {

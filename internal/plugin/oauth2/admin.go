@@ -2,15 +2,13 @@ package oauth2
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
 
@@ -31,17 +29,6 @@ var AdminEndpoints = []plugin.AdminEndpoint{
 		http.MethodPut:    putToken,
 		http.MethodDelete: deleteToken,
 	}},
-}
-
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 // tokenEntity is a token as Kong's Admin API shows an oauth2_tokens row.
@@ -72,7 +59,7 @@ func find(key string) *Token {
 	if t := shared.token(key); t != nil {
 		return t
 	}
-	if !uuidRE.MatchString(key) {
+	if !model.IsUUID(key) {
 		return nil
 	}
 	var found *Token
@@ -164,13 +151,13 @@ func putToken(_ context.Context, r *plugin.AdminRequest) (int, any, error) {
 // replace, and answers with status.
 func writeToken(r *plugin.AdminRequest, prev *Token, key string, replace *Token, status int) (int, any, error) {
 	in := r.Input
-	t := &Token{ID: newUUID(), CreatedAt: unixNow()}
+	t := &Token{ID: model.NewUUID(), CreatedAt: unixNow()}
 	if prev != nil {
 		c := *prev
 		t = &c
 	}
 	if key != "" {
-		if uuidRE.MatchString(key) {
+		if model.IsUUID(key) {
 			t.ID = key
 		} else {
 			t.Access = key
@@ -179,7 +166,7 @@ func writeToken(r *plugin.AdminRequest, prev *Token, key string, replace *Token,
 	fields := map[string]any{}
 	if v, ok := in["credential"]; ok {
 		id, _ := fkID(v)
-		if !uuidRE.MatchString(id) {
+		if !model.IsUUID(id) {
 			fields["credential"] = map[string]any{"id": "expected a valid UUID"}
 		}
 		t.Credential = id
@@ -188,7 +175,7 @@ func writeToken(r *plugin.AdminRequest, prev *Token, key string, replace *Token,
 	}
 	if v, ok := in["service"]; ok {
 		id, isNull := fkID(v)
-		if !isNull && !uuidRE.MatchString(id) {
+		if !isNull && !model.IsUUID(id) {
 			fields["service"] = map[string]any{"id": "expected a valid UUID"}
 		}
 		t.Service = id
@@ -253,7 +240,7 @@ func writeToken(r *plugin.AdminRequest, prev *Token, key string, replace *Token,
 		t.Access = randomString()
 	}
 	if replace != nil {
-		if replace.ID != "" && key != "" && !uuidRE.MatchString(key) {
+		if replace.ID != "" && key != "" && !model.IsUUID(key) {
 			t.ID = replace.ID // PUT by access token keeps the row
 		}
 		shared.deleteToken(replace)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"testing"
 
+	"sluice/internal/model"
 	"sluice/internal/plugin"
 )
 
@@ -44,7 +45,7 @@ func TestAdminTokens(t *testing.T) {
 	st, m = call(t, coll[http.MethodPost], nil, map[string]any{"credential": map[string]any{"id": cred}, "expires_in": float64(10), "scope": "read"}, nil)
 	id, _ := m["id"].(string)
 	access, _ := m["access_token"].(string)
-	if st != 201 || !uuidRE.MatchString(id) || len(access) != 32 || m["token_type"] != "bearer" || m["refresh_token"] != nil || m["scope"] != "read" {
+	if st != 201 || !model.IsUUID(id) || len(access) != 32 || m["token_type"] != "bearer" || m["refresh_token"] != nil || m["scope"] != "read" {
 		t.Fatalf("POST: %d %v", st, m)
 	}
 	for _, key := range []string{id, access} {

@@ -765,7 +765,7 @@ func (o *OAuth2) deleteAt() int64 {
 
 // issue makes, keeps and shares a token.
 func (o *OAuth2) issue(c *plugin.Ctx, cl *model.OAuth2Credential, user, scope *string, refresh bool) *Token {
-	tok := &Token{ID: newUUID(), Access: randomString(), Credential: cl.ID, ClientID: cl.ClientID, Service: o.serviceID(c),
+	tok := &Token{ID: model.NewUUID(), Access: randomString(), Credential: cl.ID, ClientID: cl.ClientID, Service: o.serviceID(c),
 		UserID: user, Scope: scope, ExpiresIn: o.expiration, CreatedAt: unixNow(), DeleteAt: o.deleteAt()}
 	if refresh && o.expiration > 0 {
 		tok.Refresh = randomString()
