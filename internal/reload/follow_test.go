@@ -110,9 +110,19 @@ func TestFollowAppliesStoreChanges(t *testing.T) {
 	if !matches(&cur, "/two") {
 		t.Error("the remaining route stopped matching")
 	}
-	st2 := rl.Stats()
-	if st2.AppliedVersion == 0 || st2.AppliedVersion != st2.StoreVersion {
-		t.Errorf("versions: applied %d, store %d; want equal and non-zero", st2.AppliedVersion, st2.StoreVersion)
+	// The snapshot is published just before the applied version is
+	// recorded, so wait for the two to meet rather than read them once.
+	var st2 Stats
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		st2 = rl.Stats()
+		if st2.AppliedVersion != 0 && st2.AppliedVersion == st2.StoreVersion {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versions: applied %d, store %d; want equal and non-zero", st2.AppliedVersion, st2.StoreVersion)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
 	<-done
