@@ -706,6 +706,19 @@ func adminConfiguration(s *settings.Settings) map[string]any {
 		out[k] = v
 	}
 	out["database"] = s.Database
+	// Kong's parsed listeners, which clients (go-kong's Listeners, the
+	// ingress controller) read to find the proxy's ports. An empty list is
+	// an empty object, as Kong's JSON encoder writes an empty table.
+	listeners := func(l []settings.Listen, stream bool) any {
+		if len(l) == 0 {
+			return map[string]any{}
+		}
+		return settings.KongListeners(l, stream)
+	}
+	out["proxy_listeners"] = listeners(s.ProxyListen, false)
+	out["admin_listeners"] = listeners(s.AdminListen, false)
+	out["status_listeners"] = listeners(s.StatusListen, false)
+	out["stream_listeners"] = listeners(nil, true)
 	return out
 }
 

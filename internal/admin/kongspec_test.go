@@ -696,6 +696,10 @@ func TestKongSpecKongRoutes(t *testing.T) {
 			t.Errorf("/schemas/%s has no fields", e)
 		}
 	}
+	// The tags entity has a schema too (go-kong's schema test reads it).
+	if j := c.must(200, "GET", "/schemas/tags", nil); !strings.Contains(fmt.Sprint(j["fields"]), "entity_name") {
+		t.Errorf("/schemas/tags: %v", j)
+	}
 	wantBody(t, c.do("GET", "/schemas/not-present", nil), 404, `{"message":"No entity named 'not-present'"}`)
 	wantBody(t, c.do("GET", "/schemas/plugins/not-present", nil), 404, `{"message":"No plugin named 'not-present'"}`)
 	if j := c.must(200, "GET", "/schemas/plugins/key-auth", nil); j["fields"] == nil {

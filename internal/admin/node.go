@@ -260,11 +260,15 @@ func (s *server) endpoints(c *call) error {
 
 func (s *server) entitySchema(c *call) error {
 	name := c.params["name"]
-	e, ok := s.entities[name]
-	if !ok {
+	var schema *model.Schema
+	if e, ok := s.entities[name]; ok {
+		schema = e.schema
+	} else if name == "tags" {
+		schema = model.TagsSchema()
+	} else {
 		return message(http.StatusNotFound, "No entity named '"+name+"'")
 	}
-	b, err := json.Marshal(e.schema)
+	b, err := json.Marshal(schema)
 	if err != nil {
 		return err
 	}

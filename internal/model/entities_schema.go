@@ -835,3 +835,17 @@ func setRecordDefaults(f *Field) map[string]any {
 	f.Default = d
 	return d
 }
+
+// TagsSchema is Kong's tags entity: the tag index behind GET /tags. It is
+// not stored as entities are (sluice answers /tags from the entities'
+// own tags), but GET /schemas/tags describes it, as Kong's does.
+func TagsSchema() *Schema {
+	return &Schema{
+		Name: "tags", EndpointKey: "tag", PrimaryKey: []string{"tag"},
+		Fields: []*Field{
+			{Name: "tag", Type: TypeString, Required: true, Custom: validateTag},
+			{Name: "entity_name", Type: TypeString, Required: true},
+			{Name: "entity_id", Type: TypeString, UUID: true, Required: true},
+		},
+	}
+}

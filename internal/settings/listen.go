@@ -251,3 +251,66 @@ func parseNginxTime(s string) (time.Duration, error) {
 	}
 	return time.Duration(n) * unit, nil
 }
+
+// httpListenFlags and streamListenFlags are the flags Kong's conf_loader
+// looks for in an http and a stream *_listen entry, in its order: the
+// order of the flags in a listener's "listener" string and the keys of
+// its root-endpoint object.
+var (
+	httpListenFlags   = []string{"ssl", "http2", "proxy_protocol", "deferred", "bind", "reuseport", "backlog=%d+", "ipv6only=on", "ipv6only=off", "so_keepalive=on", "so_keepalive=off", "so_keepalive=%w*:%w*:%d*"}
+	streamListenFlags = []string{"udp", "ssl", "proxy_protocol", "bind", "reuseport", "backlog=%d+", "ipv6only=on", "ipv6only=off", "so_keepalive=on", "so_keepalive=off", "so_keepalive=%w*:%w*:%d*"}
+)
+
+// KongListeners renders entries as Kong's root endpoint lists them under
+// configuration.*_listeners: per entry ip, port, "listener" (the address
+// and the flags given) and every flag Kong knows as a boolean. A flag with
+// a value is keyed by its pattern when absent ("backlog=%d+": false) and
+// by what was written when present ("backlog=16384": true), as Kong's
+// parse_option_flags leaves them. stream selects the stream flag set.
+func KongListeners(entries []Listen, stream bool) []any {
+	flags := httpListenFlags
+	if stream {
+		flags = streamListenFlags
+	}
+	out := make([]any, 0, len(entries))
+	for _, l := range entries {
+		given := map[string]string{} // pattern -> as written
+		set := func(on bool, pattern, written string) {
+			if on {
+				given[pattern] = written
+			}
+		}
+		set(l.SSL, "ssl", "ssl")
+		set(l.HTTP2, "http2", "http2")
+		set(l.ProxyProtocol, "proxy_protocol", "proxy_protocol")
+		set(l.Deferred, "deferred", "deferred")
+		set(l.Bind, "bind", "bind")
+		set(l.ReusePort, "reuseport", "reuseport")
+		set(l.Backlog > 0, "backlog=%d+", "backlog="+strconv.Itoa(l.Backlog))
+		set(l.IPv6Only != "", "ipv6only="+l.IPv6Only, "ipv6only="+l.IPv6Only)
+		switch l.SOKeepalive {
+		case "":
+		case "on", "off":
+			set(true, "so_keepalive="+l.SOKeepalive, "so_keepalive="+l.SOKeepalive)
+		default:
+			set(true, "so_keepalive=%w*:%w*:%d*", "so_keepalive="+l.SOKeepalive)
+		}
+		ip := l.Host
+		if strings.Contains(ip, ":") {
+			ip = "[" + ip + "]"
+		}
+		m := map[string]any{"ip": ip, "port": l.Port}
+		listener := ip + ":" + strconv.Itoa(l.Port)
+		for _, f := range flags {
+			if w, ok := given[f]; ok {
+				m[w] = true
+				listener += " " + w
+			} else {
+				m[f] = false
+			}
+		}
+		m["listener"] = listener
+		out = append(out, m)
+	}
+	return out
+}

@@ -202,3 +202,34 @@ func FuzzParseListen(f *testing.F) {
 		}
 	})
 }
+
+// TestKongListeners checks the root endpoint's listener objects against
+// what Kong 3.x's conf_loader gives for its default proxy_listen.
+func TestKongListeners(t *testing.T) {
+	entries, err := ParseListen("proxy_listen", "0.0.0.0:8000 reuseport backlog=16384, 0.0.0.0:8443 http2 ssl reuseport backlog=16384, [::1]:9000 so_keepalive=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := KongListeners(entries, false)
+	if len(got) != 3 {
+		t.Fatalf("%d listeners; want 3", len(got))
+	}
+	first := got[0].(map[string]any)
+	want := map[string]any{
+		"ip": "0.0.0.0", "port": 8000, "listener": "0.0.0.0:8000 reuseport backlog=16384",
+		"ssl": false, "http2": false, "proxy_protocol": false, "deferred": false, "bind": false,
+		"reuseport": true, "backlog=16384": true, "ipv6only=on": false, "ipv6only=off": false,
+		"so_keepalive=on": false, "so_keepalive=off": false, "so_keepalive=%w*:%w*:%d*": false,
+	}
+	if !reflect.DeepEqual(first, want) {
+		t.Errorf("first listener:\n%v\nwant\n%v", first, want)
+	}
+	second := got[1].(map[string]any)
+	if second["listener"] != "0.0.0.0:8443 ssl http2 reuseport backlog=16384" || second["ssl"] != true || second["http2"] != true {
+		t.Errorf("second listener: %v", second)
+	}
+	third := got[2].(map[string]any)
+	if third["ip"] != "[::1]" || third["listener"] != "[::1]:9000 so_keepalive=on" || third["backlog=%d+"] != false || third["so_keepalive=on"] != true {
+		t.Errorf("third listener: %v", third)
+	}
+}
