@@ -195,7 +195,19 @@ func (s *server) lookup(ctx context.Context, rd store.Reader, e *entityInfo, key
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
+	if err == nil && !s.live(e, rec) {
+		return nil, nil // expired: Kong's queries no longer see it
+	}
 	return rec, err
+}
+
+// live reports whether rec is not an expired entity.
+func (s *server) live(e *entityInfo, rec store.Record) bool {
+	if !e.schema.TTL {
+		return true
+	}
+	_, ok := model.TTLLeft(rec["ttl"], s.now())
+	return ok
 }
 
 func (s *server) findTarget(ctx context.Context, rd store.Reader, upstream store.Record, key string) (store.Record, error) {
@@ -411,7 +423,9 @@ func (s *server) listHandler(e *entityInfo, n *nest) func(*call) error {
 		}
 		data := make([]any, 0, len(page.Records))
 		for _, r := range page.Records {
-			data = append(data, s.output(ctx, rd, e, r))
+			if s.live(e, r) {
+				data = append(data, s.output(ctx, rd, e, r))
+			}
 		}
 		body := map[string]any{"data": data, "next": nil}
 		if page.Offset != "" {
@@ -542,6 +556,18 @@ func (s *server) getHandler(e *entityInfo, n *nest) func(*call) error {
 // output prepares a stored record for a response: a certificate lists the
 // names of its SNIs.
 func (s *server) output(ctx context.Context, rd store.Reader, e *entityInfo, rec store.Record) store.Record {
+	if e.schema.TTL {
+		// An expiring entity shows the seconds it has left.
+		out := make(store.Record, len(rec)+1)
+		for k, v := range rec {
+			out[k] = v
+		}
+		out["ttl"], _ = model.TTLLeft(rec["ttl"], s.now())
+		return out
+	}
+	if e.name == "plugins" {
+		return s.pluginOutput(rec)
+	}
 	if e.name != "certificates" {
 		return rec
 	}
@@ -572,5 +598,22 @@ func (s *server) output(ctx context.Context, rd store.Reader, e *entityInfo, rec
 		names = append(names, nm)
 	}
 	out["snis"] = names
+	return out
+}
+
+// pluginOutput shows, in a plugin's config, its deprecated shorthand
+// fields with the values of the fields replacing them, as Kong 3.9 does.
+func (s *server) pluginOutput(rec store.Record) store.Record {
+	name, _ := rec["name"].(string)
+	cfg, _ := rec["config"].(map[string]any)
+	ps, ok := s.plugins(name)
+	if !ok || cfg == nil || len(ps.Shorthands) == 0 {
+		return rec
+	}
+	out := make(store.Record, len(rec))
+	for k, v := range rec {
+		out[k] = v
+	}
+	out["config"] = ps.Backwards(cfg)
 	return out
 }

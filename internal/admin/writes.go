@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"math"
 	"mime"
 	"net/http"
 	"slices"
@@ -28,8 +29,49 @@ func (s *server) input(c *call, e *entityInfo) (map[string]any, error) {
 	if kind == bodyForm {
 		c.form = true
 		in = e.schema.Infer(in, s.procOpts())
+		// The ttl option is not a field: Kong's arguments.lua types it
+		// on its own (tonumber).
+		if t, ok := in["ttl"].(string); ok && e.schema.TTL {
+			if n, err := luaNumber(t); err == nil {
+				in["ttl"] = n
+			}
+		}
 	}
 	return in, nil
+}
+
+// maxTTL is the largest ttl Kong accepts: a bit over three years.
+const maxTTL = 100000000
+
+// takeTTL removes the ttl write option from the input of an expiring
+// entity (Kong's ttl = true) and checks it as Kong's DAO does: whole
+// seconds from 0 to 100000000, 0 meaning no expiry. given is false when
+// the input has none. Other entities keep "ttl" in the input, where it is
+// an unknown field.
+func takeTTL(e *entityInfo, in map[string]any) (ttl float64, given bool, err error) {
+	if !e.schema.TTL {
+		return 0, false, nil
+	}
+	v, ok := in["ttl"]
+	if !ok {
+		return 0, false, nil
+	}
+	delete(in, "ttl")
+	n, isNum := v.(float64)
+	if !isNum || n != math.Floor(n) || n < 0 || n > maxTTL {
+		return 0, true, errInvalidOptions(map[string]string{"ttl": "must be an integer between 0 and 100000000"})
+	}
+	return n, true, nil
+}
+
+// expiry is the stored ttl (Unix seconds) of a ttl counted from base
+// (Unix seconds); a ttl of 0 is no expiry.
+func expiry(base any, ttl float64) any {
+	if ttl == 0 {
+		return nil
+	}
+	b, _ := model.Number(base)
+	return b + ttl
 }
 
 // isJSONType reports whether a Content-Type header names JSON.
@@ -383,6 +425,10 @@ func (s *server) storeInput(ctx context.Context, rd store.Reader, tx store.Tx, e
 	if err := dupSnis(e, in); err != nil {
 		return nil, err
 	}
+	ttl, _, err := takeTTL(e, in)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.resolveForeign(ctx, rd, e, in); err != nil {
 		return nil, err
 	}
@@ -395,6 +441,11 @@ func (s *server) storeInput(ctx context.Context, rd store.Reader, tx store.Tx, e
 	}
 	snis, setSnis := rec["snis"].([]any)
 	rec = s.finalize(e, rec, prev, true)
+	if e.schema.TTL {
+		// Kong counts a created (or replaced) entity's ttl from its
+		// created_at; a PUT without one makes it permanent.
+		rec["ttl"] = expiry(rec["created_at"], ttl)
+	}
 	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis); err != nil {
 		return nil, err
 	}
@@ -480,14 +531,55 @@ func mergeRecord(prev, in map[string]any) map[string]any {
 	return out
 }
 
+// patchShorthands lets a deprecated shorthand sent in a PATCH's config
+// replace the stored value of the field it stands for: Kong processes the
+// PATCH body on its own and merges the result over the stored entity, so
+// {"config":{"redis_host":"new"}} sets redis.host. Here the stored value
+// is dropped from the merged config (unless the body sets it too), and
+// processing the merge expands the shorthand into its place.
+func (s *server) patchShorthands(prev store.Record, in, merged map[string]any) {
+	inCfg, _ := in["config"].(map[string]any)
+	cfg, _ := merged["config"].(map[string]any)
+	name, _ := merged["name"].(string)
+	if name == "" {
+		name, _ = prev["name"].(string)
+	}
+	ps, ok := s.plugins(name)
+	if inCfg == nil || cfg == nil || !ok {
+		return
+	}
+	for _, sh := range ps.Shorthands {
+		if v, sent := inCfg[sh.Name]; !sent || v == nil || sh.Deprecation == nil {
+			continue
+		}
+		for _, path := range sh.Deprecation.ReplacedWith {
+			if model.HasPath(inCfg, path) {
+				continue
+			}
+			cfg = model.WithoutPath(cfg, path)
+		}
+	}
+	merged["config"] = cfg
+}
+
 // patch merges in over prev, validates the whole and replaces it.
 func (s *server) patch(ctx context.Context, rd store.Reader, tx store.Tx, e *entityInfo, key string, prev store.Record, in map[string]any) (store.Record, error) {
 	if err := dupSnis(e, in); err != nil {
 		return nil, err
 	}
+	ttl, ttlGiven, err := takeTTL(e, in)
+	if err != nil {
+		return nil, err
+	}
 	merged := merge(e, prev, in)
 	delete(merged, "created_at")
 	delete(merged, "updated_at")
+	if e.name == "plugins" {
+		s.patchShorthands(prev, in, merged)
+	}
+	if e.schema.TTL {
+		delete(merged, "ttl")
+	}
 	if e.name == "certificates" {
 		if _, ok := in["snis"]; !ok {
 			delete(merged, "snis")
@@ -515,6 +607,14 @@ func (s *server) patch(ctx context.Context, rd store.Reader, tx store.Tx, e *ent
 		setSnis, snis = true, nil
 	}
 	rec = s.finalize(e, rec, prev, pwChanged)
+	if e.schema.TTL {
+		// An update keeps the expiry unless it sets one, counted from now
+		// (keyauth_credentials has no updated_at to count from).
+		rec["ttl"] = prev["ttl"]
+		if ttlGiven {
+			rec["ttl"] = expiry(float64(s.now().UnixMilli())/1000, ttl)
+		}
+	}
 	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis); err != nil {
 		return nil, err
 	}

@@ -1,5 +1,7 @@
 package model
 
+import "time"
+
 // The typed entities below are the shared, decoded form of Kong's entities.
 // JSON tags use Kong's field names; pointer and nil-slice fields render as
 // JSON null, as Kong renders unset optional fields. Values of these types are
@@ -225,8 +227,9 @@ type KeyAuthCredential struct {
 	CreatedAt int64       `json:"created_at"`
 	Consumer  *ForeignKey `json:"consumer"`
 	Key       string      `json:"key"`
-	TTL       *int        `json:"ttl"`
-	Tags      []string    `json:"tags"`
+	// TTL is the expiry in Unix seconds (Kong's stored ttl), nil for none.
+	TTL  *float64 `json:"ttl"`
+	Tags []string `json:"tags"`
 }
 
 // BasicAuthCredential is the basic-auth plugin's basicauth_credentials
@@ -310,4 +313,11 @@ type Config struct {
 	Vaults               []*Vault               `json:"vaults"`
 	KeySets              []*KeySet              `json:"key_sets"`
 	Keys                 []*Key                 `json:"keys"`
+}
+
+// Expired reports whether the credential's ttl has run out at now. As
+// Kong's key-auth, a credential with less than a second left (ttl 0 in
+// Kong's answers) is expired.
+func (c *KeyAuthCredential) Expired(now time.Time) bool {
+	return c.TTL != nil && *c.TTL-float64(now.UnixNano())/1e9 < 1
 }

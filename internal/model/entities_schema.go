@@ -540,9 +540,9 @@ func keyauthSchema() *Schema {
 			TimestampField("created_at", false),
 			credentialConsumer(),
 			{Name: "key", Type: TypeString, Unique: true, Auto: true},
-			{Name: "ttl", Type: TypeInteger, Between: []float64{0, 100000000}},
 			TagsField(),
 		},
+		TTL: true,
 		Generate: func(rec map[string]any) {
 			if rec["key"] == nil {
 				rec["key"] = RandomKey()

@@ -57,6 +57,9 @@ type Field struct {
 	LenEq  *int
 	LenMin int
 	LenMax int
+	// EmptyOK is Kong's len_min = 0 on a string: "" is allowed (strings
+	// are otherwise at least 1 long).
+	EmptyOK bool
 
 	// Match is a Go regexp the string must match ("invalid value: <v>").
 	Match      string

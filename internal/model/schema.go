@@ -3,9 +3,12 @@ package model
 import (
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // SchemaError is Kong's "schema violation": a tree of field errors. Values of
@@ -212,6 +215,12 @@ type Schema struct {
 	Fields []*Field
 	Checks []*Check
 
+	// TTL is Kong's ttl = true: the entity may expire. Its stored "ttl" is
+	// the expiry as Unix seconds (what Kong's declarative export writes),
+	// kept unvalidated; the Admin API takes a ttl in seconds from now as a
+	// write option and answers the seconds left (see TTLLeft).
+	TTL bool
+
 	// Shorthands rewrite input before validation (e.g. service url). Each
 	// returns the fields to set, or an error message placed on the
 	// shorthand's own name.
@@ -243,10 +252,145 @@ type Schema struct {
 	byName map[string]*Field
 }
 
-// Shorthand is a write-only input field that expands into other fields.
+// Shorthand is a write-only input field that expands into other fields
+// (Kong's shorthand_fields).
 type Shorthand struct {
 	Name   string
 	Expand func(v any) (map[string]any, string)
+	// Field, when set, checks the value (type, len_min...) before Expand,
+	// and is what GET /schemas/plugins/{name} shows of it.
+	Field *Field
+	// Deprecation makes it a deprecated alias of the fields it replaces
+	// (Kong 3.8+): what Expand gives fills a replaced field only where the
+	// input leaves it unset or null; the alias and a replaced field given
+	// with different values is an error; answers show the replaced field's
+	// value under the alias's name (see Backwards).
+	Deprecation *Deprecation
+}
+
+// Deprecation is a shorthand's deprecation as Kong's schemas describe it.
+type Deprecation struct {
+	Message          string
+	RemovalInVersion string
+	// ReplacedWith are the paths (from the record holding the shorthand)
+	// of the fields that replace it.
+	ReplacedWith [][]string
+}
+
+// mismatch is Kong's validate_deprecation_exclusiveness: a deprecated
+// alias and the field replacing it, both given with different values.
+func (sh *Shorthand) mismatch(in map[string]any, v any) string {
+	if sh.Deprecation == nil {
+		return ""
+	}
+	for _, path := range sh.Deprecation.ReplacedWith {
+		cur, ok := valueAt(in, path)
+		if !ok || cur == nil || sameValue(cur, v) {
+			continue
+		}
+		return fmt.Sprintf("both deprecated and new field are used but their values mismatch: %s = %s vs %s = %s",
+			sh.Name, luaString(v), strings.Join(path, "."), luaString(cur))
+	}
+	return ""
+}
+
+// combine merges what a shorthand expands to (x) into the input's value
+// of that field (cur). A plain shorthand overwrites (a record field by
+// field); a deprecated one only fills what is unset or null.
+func (sh *Shorthand) combine(cur, x any) any {
+	xm, xok := x.(map[string]any)
+	cm, cok := cur.(map[string]any)
+	if !xok {
+		if sh.Deprecation != nil && cur != nil {
+			return cur
+		}
+		return x
+	}
+	out := make(map[string]any, len(xm)+len(cm))
+	if sh.Deprecation != nil {
+		for k, v := range xm {
+			out[k] = v
+		}
+		for k, v := range cm {
+			if _, set := out[k]; !set || v != nil {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	if !cok {
+		return x
+	}
+	for k, v := range cm {
+		out[k] = v
+	}
+	for k, v := range xm {
+		out[k] = v
+	}
+	return out
+}
+
+// Backwards adds to a processed plugin config, for an answer, the value
+// of every deprecated alias: the value of the first field replacing it,
+// as Kong 3.9 does on reads. cfg is not modified; the result shares its
+// values.
+func (s *Schema) Backwards(cfg map[string]any) map[string]any {
+	var out map[string]any
+	for _, sh := range s.Shorthands {
+		if sh.Deprecation == nil || len(sh.Deprecation.ReplacedWith) == 0 {
+			continue
+		}
+		v, ok := valueAt(cfg, sh.Deprecation.ReplacedWith[0])
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(cfg)+len(s.Shorthands))
+			for k, x := range cfg {
+				out[k] = x
+			}
+		}
+		out[sh.Name] = v
+	}
+	if out == nil {
+		return cfg
+	}
+	return out
+}
+
+// valueAt follows path through nested records.
+func valueAt(m map[string]any, path []string) (any, bool) {
+	var cur any = m
+	for _, k := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[k]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// sameValue compares two generic values, numbers by value.
+func sameValue(a, b any) bool {
+	if x, ok := Number(a); ok {
+		y, ok := Number(b)
+		return ok && x == y
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// luaString renders a scalar as Lua's tostring does in Kong's messages.
+func luaString(v any) string {
+	if n, ok := Number(v); ok {
+		if n == math.Trunc(n) && math.Abs(n) < 1e15 {
+			return strconv.FormatInt(int64(n), 10)
+		}
+		return strconv.FormatFloat(n, 'g', 14, 64)
+	}
+	return fmt.Sprint(v)
 }
 
 // Field returns the schema's field of that name.
@@ -352,4 +496,46 @@ func Decode(rec map[string]any, dst any) error {
 		return err
 	}
 	return jsonRoundTrip(rec, dst)
+}
+
+// TTLLeft is Kong's ttl of an expiring entity as the Admin API answers
+// it: the whole seconds left before expiry (a stored "ttl" in Unix
+// seconds), and whether the entity is live. No expiry is (nil, true).
+// Kong treats a credential with 0 seconds left as expired.
+func TTLLeft(expiry any, now time.Time) (left any, live bool) {
+	e, ok := Number(expiry)
+	if !ok {
+		return nil, true
+	}
+	l := math.Floor(e - float64(now.UnixNano())/1e9)
+	if l <= 0 {
+		return 0, false
+	}
+	return int64(l), true
+}
+
+// HasPath reports whether m holds a value (null included) at path.
+func HasPath(m map[string]any, path []string) bool {
+	_, ok := valueAt(m, path)
+	return ok
+}
+
+// WithoutPath returns a copy of m without the value at path, copying the
+// records on the way; m is not modified.
+func WithoutPath(m map[string]any, path []string) map[string]any {
+	if len(path) == 0 {
+		return m
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	if len(path) == 1 {
+		delete(out, path[0])
+		return out
+	}
+	if sub, ok := out[path[0]].(map[string]any); ok {
+		out[path[0]] = WithoutPath(sub, path[1:])
+	}
+	return out
 }

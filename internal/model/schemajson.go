@@ -62,10 +62,50 @@ func (s *Schema) PluginJSON() ([]byte, error) {
 	prot := &Field{Name: "protocols", Type: TypeSet, Required: true, Default: toAnySlice(protocols),
 		Elements: &Field{Type: TypeString, OneOf: toAnySlice(protocols)}}
 	config := &Field{Name: "config", Type: TypeRecord, Required: true, Fields: s.Fields, Checks: s.Checks}
+	fields := fieldsJSON([]*Field{consumer, prot})
+	cfg := fieldJSON(config)
+	if len(s.Shorthands) > 0 {
+		cfg.set("shorthand_fields", shorthandsJSON(s.Shorthands))
+	}
+	one := &orderedObject{}
+	one.set("config", cfg)
+	fields = append(fields, one)
 	o := &orderedObject{}
-	o.set("fields", fieldsJSON([]*Field{consumer, prot, config}))
+	o.set("fields", fields)
 	o.set("entity_checks", []any{})
 	return json.Marshal(o)
+}
+
+// shorthandsJSON renders a record's shorthand_fields as Kong does: one
+// object per shorthand, its own field attributes and its deprecation.
+func shorthandsJSON(list []Shorthand) []any {
+	out := make([]any, 0, len(list))
+	for _, sh := range list {
+		f := sh.Field
+		if f == nil {
+			f = &Field{}
+		}
+		attrs := fieldJSON(f)
+		if d := sh.Deprecation; d != nil {
+			do := &orderedObject{}
+			do.set("message", d.Message)
+			do.set("removal_in_version", d.RemovalInVersion)
+			if len(d.ReplacedWith) > 0 {
+				rw := make([]any, 0, len(d.ReplacedWith))
+				for _, p := range d.ReplacedWith {
+					po := &orderedObject{}
+					po.set("path", p)
+					rw = append(rw, po)
+				}
+				do.set("replaced_with", rw)
+			}
+			attrs.set("deprecation", do)
+		}
+		one := &orderedObject{}
+		one.set(sh.Name, attrs)
+		out = append(out, one)
+	}
+	return out
 }
 
 func fieldsJSON(fields []*Field) []any {
@@ -143,7 +183,7 @@ func fieldJSON(f *Field) *orderedObject {
 	if f.LenEq != nil {
 		o.set("len_eq", *f.LenEq)
 	}
-	if f.LenMin > 0 {
+	if f.LenMin > 0 || f.EmptyOK {
 		o.set("len_min", f.LenMin)
 	}
 	if f.LenMax > 0 {

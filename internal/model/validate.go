@@ -57,36 +57,7 @@ func (p *processor) record(s *Schema, in map[string]any, top bool) (map[string]a
 		in = map[string]any{}
 	}
 	// Shorthands expand first; the input map is never modified.
-	if len(s.Shorthands) > 0 {
-		var cp map[string]any
-		for _, sh := range s.Shorthands {
-			v, ok := in[sh.Name]
-			if !ok {
-				continue
-			}
-			if cp == nil {
-				cp = make(map[string]any, len(in)+4)
-				for k, x := range in {
-					cp[k] = x
-				}
-			}
-			delete(cp, sh.Name)
-			if v == nil {
-				continue
-			}
-			set, msg := sh.Expand(v)
-			if msg != "" {
-				errs.field(sh.Name, msg)
-				continue
-			}
-			for k, x := range set {
-				cp[k] = x
-			}
-		}
-		if cp != nil {
-			in = cp
-		}
-	}
+	in = p.shorthands(s, in, errs)
 
 	fields, checks := s.Fields, s.Checks
 	if s.SubschemaKey != "" && len(s.Subschemas) > 0 {
@@ -107,7 +78,27 @@ func (p *processor) record(s *Schema, in map[string]any, top bool) (map[string]a
 		}
 	}
 
+	// An entity with Kong's ttl = true carries its expiry in "ttl", which
+	// Kong leaves unvalidated (Schema.new's unvalidated_fields).
+	ttl, hasTTL := in["ttl"]
+	if top && s.TTL && hasTTL {
+		cp := make(map[string]any, len(in))
+		for k, x := range in {
+			cp[k] = x
+		}
+		delete(cp, "ttl")
+		in = cp
+	}
 	out, ferrs := p.fields(fields, checks, in, s == pluginsSchema, pluginSchema)
+	if top && s.TTL && hasTTL && ttl != nil {
+		// Kong does not check it, and fails when it reads a ttl that is
+		// not a number; refuse that here instead.
+		if n, ok := Number(ttl); ok {
+			out["ttl"] = n
+		} else {
+			errs.field("ttl", "expected a number")
+		}
+	}
 	for k, v := range ferrs {
 		if k == errEntityKey {
 			for _, m := range v.([]string) {
@@ -118,6 +109,52 @@ func (p *processor) record(s *Schema, in map[string]any, top bool) (map[string]a
 		errs.field(k, v)
 	}
 	return out, errs
+}
+
+// shorthands expands s's shorthand fields in in, adding their errors to
+// errs; it returns in itself when there are none, else a copy.
+func (p *processor) shorthands(s *Schema, in map[string]any, errs errTree) map[string]any {
+	if len(s.Shorthands) > 0 {
+		var cp map[string]any
+		for _, sh := range s.Shorthands {
+			v, ok := in[sh.Name]
+			if !ok {
+				continue
+			}
+			if cp == nil {
+				cp = make(map[string]any, len(in)+4)
+				for k, x := range in {
+					cp[k] = x
+				}
+			}
+			delete(cp, sh.Name)
+			if v == nil {
+				continue
+			}
+			if sh.Field != nil {
+				if _, err := p.value(sh.Field, v); err != nil {
+					errs.field(sh.Name, err)
+					continue
+				}
+			}
+			if msg := sh.mismatch(in, v); msg != "" {
+				errs.field(sh.Name, msg)
+				continue
+			}
+			set, msg := sh.Expand(v)
+			if msg != "" {
+				errs.field(sh.Name, msg)
+				continue
+			}
+			for k, x := range set {
+				cp[k] = sh.combine(cp[k], x)
+			}
+		}
+		if cp != nil {
+			in = cp
+		}
+	}
+	return in
 }
 
 func (p *processor) pickSubschema(s *Schema, in map[string]any) *Schema {
@@ -294,7 +331,12 @@ func (p *processor) pluginConfig(f *Field, v any, present bool, ps *Schema) (any
 		return v, errRecord
 	}
 	m = autoConfigFields(ps, m)
+	serrs := errTree{}
+	m = p.shorthands(ps, m, serrs)
 	out, errs := p.fields(ps.Fields, ps.Checks, m, false, nil)
+	for k, v := range serrs {
+		errs.field(k, v)
+	}
 	if len(errs) > 0 {
 		return out, map[string]any(errs)
 	}
@@ -363,7 +405,7 @@ func (p *processor) value(f *Field, v any) (any, any) {
 		if !ok {
 			return v, errString
 		}
-		if len(s) == 0 && f.LenMin == 0 && f.LenEq == nil {
+		if len(s) == 0 && f.LenMin == 0 && f.LenEq == nil && !f.EmptyOK {
 			if f.Err != "" {
 				return v, f.Err
 			}

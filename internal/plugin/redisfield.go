@@ -39,53 +39,52 @@ var flatRedis = []struct {
 	{"redis_database", "database", model.TypeInteger},
 }
 
-// RedisFlatFields are the deprecated redis_* fields next to RedisField.
-func RedisFlatFields() []*model.Field {
-	out := make([]*model.Field, 0, len(flatRedis))
+// RedisShorthands are Kong's deprecated redis_* shorthand fields of a
+// counting plugin (rate-limiting, response-ratelimiting): each fills its
+// field of the redis record where that is unset, and answers show it with
+// the record's value.
+func RedisShorthands(plugin string) []model.Shorthand {
+	out := make([]model.Shorthand, 0, len(flatRedis))
 	for _, f := range flatRedis {
-		// redis_password is Kong's shorthand for redis.password, which is
-		// referenceable ({vault://env/...})
-		out = append(out, &model.Field{Name: f.flat, Type: f.typ, Referenceable: f.flat == "redis_password"})
+		nested := f.nested
+		out = append(out, model.Shorthand{
+			Name: f.flat,
+			// redis_password may be empty (len_min = 0), and is
+			// referenceable as redis.password is.
+			Field: &model.Field{Type: f.typ, EmptyOK: f.flat == "redis_password", Referenceable: f.flat == "redis_password"},
+			Expand: func(v any) (map[string]any, string) {
+				return map[string]any{"redis": map[string]any{nested: v}}, ""
+			},
+			Deprecation: &model.Deprecation{
+				Message:          plugin + ": config." + f.flat + " is deprecated, please use config.redis." + nested + " instead",
+				RemovalInVersion: "4.0",
+				ReplacedWith:     [][]string{{"redis", nested}},
+			},
+		})
 	}
 	return out
 }
 
-// RedisConfigOf reads a config's redis record, completed by the deprecated
-// flat redis_* fields where the record has no value.
+// RedisConfigOf reads a config's redis record (the deprecated redis_*
+// shorthands were folded into it when the config was processed).
 func RedisConfigOf(cfg map[string]any) RedisConfig {
 	r, _ := cfg["redis"].(map[string]any)
-	get := func(nested string) any {
-		if v := r[nested]; v != nil {
-			return v
-		}
-		return cfg["redis_"+nested]
-	}
 	var rc RedisConfig
-	rc.Host, _ = get("host").(string)
-	if v, ok := model.Number(get("port")); ok {
+	rc.Host, _ = r["host"].(string)
+	if v, ok := model.Number(r["port"]); ok {
 		rc.Port = int(v)
 	}
-	rc.Username, _ = get("username").(string)
-	rc.Password, _ = get("password").(string)
-	if v, ok := model.Number(get("database")); ok {
+	rc.Username, _ = r["username"].(string)
+	rc.Password, _ = r["password"].(string)
+	if v, ok := model.Number(r["database"]); ok {
 		rc.Database = int(v)
 	}
-	rc.SSL, _ = get("ssl").(bool)
-	rc.SSLVerify, _ = get("ssl_verify").(bool)
-	rc.ServerName, _ = get("server_name").(string)
+	rc.SSL, _ = r["ssl"].(bool)
+	rc.SSLVerify, _ = r["ssl_verify"].(bool)
+	rc.ServerName, _ = r["server_name"].(string)
 	rc.Timeout = 2 * time.Second
-	if v, ok := model.Number(get("timeout")); ok && v > 0 {
+	if v, ok := model.Number(r["timeout"]); ok && v > 0 {
 		rc.Timeout = time.Duration(v) * time.Millisecond
-	}
-	// The flat fields win when the record only holds its defaults.
-	if v, ok := model.Number(cfg["redis_port"]); ok {
-		rc.Port = int(v)
-	}
-	if v, ok := model.Number(cfg["redis_timeout"]); ok && v > 0 {
-		rc.Timeout = time.Duration(v) * time.Millisecond
-	}
-	if v, ok := model.Number(cfg["redis_database"]); ok {
-		rc.Database = int(v)
 	}
 	return rc
 }
@@ -93,14 +92,14 @@ func RedisConfigOf(cfg map[string]any) RedisConfig {
 // CheckCounterPolicy adds to fields the errors of a counting plugin's
 // policy (rate-limiting, response-ratelimiting): "cluster" is refused
 // without a database (Kong's DB-less one_of {local, redis}), and "redis"
-// needs a host, in the record or the deprecated redis_host.
+// needs a host in the redis record.
 func CheckCounterPolicy(rec, fields map[string]any) {
 	if DBless() && rec["policy"] == "cluster" {
 		fields["policy"] = "expected one of: local, redis"
 	}
 	if rec["policy"] == "redis" {
 		r, _ := rec["redis"].(map[string]any)
-		if (r == nil || r["host"] == nil) && rec["redis_host"] == nil {
+		if r == nil || r["host"] == nil {
 			fields["redis"] = map[string]any{"host": "required field missing"}
 		}
 	}

@@ -171,10 +171,7 @@ func (k *KeyAuth) authenticate(c *plugin.Ctx) (int, string) {
 }
 
 func (k *KeyAuth) expired(cred *model.KeyAuthCredential) bool {
-	if cred.TTL == nil || *cred.TTL <= 0 {
-		return false
-	}
-	return k.now().Unix() >= cred.CreatedAt+int64(*cred.TTL)
+	return cred.Expired(k.now())
 }
 
 // reqBody is a request body decoded for key lookup: form or JSON object.

@@ -47,9 +47,9 @@ func (e ents) ConsumerGroups(string) []string                        { return ni
 
 func TestExpiredAndPreflight(t *testing.T) {
 	alice := &model.Consumer{ID: "c1"}
-	ttl := 10
+	expiry := 110.0 // Unix seconds
 	e := ents{consumers: map[string]*model.Consumer{"c1": alice}, keys: map[string]*model.KeyAuthCredential{
-		"old": {ID: "k1", Consumer: &model.ForeignKey{ID: "c1"}, Key: "old", CreatedAt: 100, TTL: &ttl},
+		"old": {ID: "k1", Consumer: &model.ForeignKey{ID: "c1"}, Key: "old", CreatedAt: 100, TTL: &expiry},
 	}}
 	rec, _ := Schema.Process(map[string]any{"run_on_preflight": false}, nil)
 	impl, err := New(rec, plugin.Deps{Entities: e})

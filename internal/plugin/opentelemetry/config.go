@@ -39,11 +39,22 @@ var Schema = &model.Schema{
 			OneOf: []any{"preserve", "ignore", "b3", "b3-single", "w3c", "jaeger", "ot", "aws", "gcp", "datadog"}},
 		{Name: "sampling_rate", Type: model.TypeNumber, Between: []float64{0, 1}},
 		plugin.PropagationField("w3c"),
-		// endpoint is Kong's deprecated name of traces_endpoint
-		urlField("endpoint"),
 	},
+	// endpoint is Kong's deprecated name of traces_endpoint: it fills
+	// traces_endpoint when that is unset, and is not shown in answers.
+	Shorthands: []model.Shorthand{{
+		Name:  "endpoint",
+		Field: urlField(""),
+		Expand: func(v any) (map[string]any, string) {
+			return map[string]any{"traces_endpoint": v}, ""
+		},
+		Deprecation: &model.Deprecation{
+			Message:          "OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint instead",
+			RemovalInVersion: "4.0",
+		},
+	}},
 	Checks: []*model.Check{{Custom: &model.CustomCheck{Fn: func(rec map[string]any) ([]string, map[string]any) {
-		if rec["traces_endpoint"] == nil && rec["logs_endpoint"] == nil && rec["endpoint"] == nil {
+		if rec["traces_endpoint"] == nil && rec["logs_endpoint"] == nil {
 			return []string{"at least one of these fields must be non-empty: 'config.traces_endpoint', 'config.logs_endpoint'"}, nil
 		}
 		return nil, nil
@@ -63,7 +74,6 @@ type Config struct {
 		MaxBytes   *int64 `json:"max_bytes"`
 	} `json:"queue"`
 	TracesEndpoint      *string                  `json:"traces_endpoint"`
-	Endpoint            *string                  `json:"endpoint"`
 	HTTPResponseTraceID *string                  `json:"http_response_header_for_traceid"`
 	HeaderType          string                   `json:"header_type"`
 	Propagation         plugin.PropagationConfig `json:"propagation"`

@@ -57,7 +57,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if pr.DefaultFormat == "" {
 		pr.DefaultFormat = "w3c"
 	}
-	p := &OTel{tracing: c.TracesEndpoint != nil || c.Endpoint != nil,
+	p := &OTel{tracing: c.TracesEndpoint != nil,
 		prop: plugin.NewPropagation(c.HeaderType, pr.Extract, pr.Inject, pr.Clear, pr.DefaultFormat)}
 	if c.HTTPResponseTraceID != nil {
 		p.traceHeader = *c.HTTPResponseTraceID
@@ -70,11 +70,7 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if c.SamplingRate != nil {
 		p.rate = *c.SamplingRate
 	}
-	if c.TracesEndpoint != nil {
-		p.endpoint = *c.TracesEndpoint
-	} else {
-		p.endpoint = *c.Endpoint
-	}
+	p.endpoint = *c.TracesEndpoint
 	res := map[string]string{"service.name": "kong", "service.instance.id": hostname, "service.version": model.KongVersion}
 	for k, v := range c.ResourceAttributes {
 		res[k] = v

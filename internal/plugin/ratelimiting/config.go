@@ -32,7 +32,7 @@ var Schema = func() *model.Schema {
 		&model.Field{Name: "error_message", Type: model.TypeString, Default: "API rate limit exceeded"},
 		&model.Field{Name: "sync_rate", Type: model.TypeNumber, Required: true, Default: -1},
 	)
-	s.Fields = append(s.Fields, plugin.RedisFlatFields()...)
+	s.Shorthands = plugin.RedisShorthands(Name)
 	s.Checks = []*model.Check{{Custom: &model.CustomCheck{
 		Fn: check,
 	}}}

@@ -55,7 +55,7 @@ var Schema = func() *model.Schema {
 				Keys: &model.Field{Type: model.TypeString}, Values: limitRecord()},
 		},
 	}
-	s.Fields = append(s.Fields, plugin.RedisFlatFields()...)
+	s.Shorthands = plugin.RedisShorthands(Name)
 	s.Checks = []*model.Check{{Custom: &model.CustomCheck{Fn: check}}}
 	return s
 }()

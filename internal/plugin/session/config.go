@@ -76,24 +76,24 @@ var Schema = &model.Schema{
 	},
 	// Kong's deprecated forms (to be removed in Kong 4.0).
 	Shorthands: []model.Shorthand{
-		{Name: "cookie_lifetime", Expand: rename("rolling_timeout", isNumber, "expected a number", nil)},
-		{Name: "cookie_idletime", Expand: rename("idling_timeout", isNumber, "expected a number", nil)},
-		{Name: "cookie_renew", Expand: func(v any) (map[string]any, string) {
+		{Name: "cookie_lifetime", Field: &model.Field{Type: model.TypeNumber}, Expand: rename("rolling_timeout", isNumber, "expected a number", nil)},
+		{Name: "cookie_idletime", Field: &model.Field{Type: model.TypeNumber}, Expand: rename("idling_timeout", isNumber, "expected a number", nil)},
+		{Name: "cookie_renew", Field: &model.Field{Type: model.TypeNumber}, Expand: func(v any) (map[string]any, string) {
 			// Kong logs that the option no longer exists and drops it.
 			if !isNumber(v) {
 				return nil, "expected a number"
 			}
 			return nil, ""
 		}},
-		{Name: "cookie_discard", Expand: rename("stale_ttl", isNumber, "expected a number", nil)},
-		{Name: "cookie_samesite", Expand: rename("cookie_same_site", isString, "expected a string", func(v any) any {
+		{Name: "cookie_discard", Field: &model.Field{Type: model.TypeNumber}, Expand: rename("stale_ttl", isNumber, "expected a number", nil)},
+		{Name: "cookie_samesite", Field: &model.Field{Type: model.TypeString}, Expand: rename("cookie_same_site", isString, "expected a string", func(v any) any {
 			if v == "off" {
 				return "Lax"
 			}
 			return v
 		})},
-		{Name: "cookie_httponly", Expand: rename("cookie_http_only", isBool, "expected a boolean", nil)},
-		{Name: "cookie_persistent", Expand: rename("remember", isBool, "expected a boolean", nil)},
+		{Name: "cookie_httponly", Field: &model.Field{Type: model.TypeBoolean}, Expand: rename("cookie_http_only", isBool, "expected a boolean", nil)},
+		{Name: "cookie_persistent", Field: &model.Field{Type: model.TypeBoolean}, Expand: rename("remember", isBool, "expected a boolean", nil)},
 	},
 }
 

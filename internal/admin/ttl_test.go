@@ -1,0 +1,90 @@
+package admin
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestKeyAuthTTL checks Kong's ttl write option of keyauth_credentials
+// (kong/api/endpoints.lua extract_options, kong/db/dao validate_options,
+// the postgres strategy's expiry): the answer shows the seconds left, an
+// expired credential is gone from reads, PATCH keeps or resets the
+// expiry, PUT without ttl clears it, and bad values are invalid options.
+func TestKeyAuthTTL(t *testing.T) {
+	var clock atomic.Int64 // milliseconds
+	clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	now := func() time.Time { return time.UnixMilli(clock.Load()) }
+	advance := func(d time.Duration) { clock.Add(d.Milliseconds()) }
+	c := newServer(t, func(o *Options) { o.Now = now })
+	c.must(201, "POST", "/consumers", map[string]any{"username": "bob"})
+
+	// created_at is whole seconds; half a second later 9.5 s are left.
+	advance(500 * time.Millisecond)
+	cred := c.must(201, "POST", "/consumers/bob/key-auth", map[string]any{"key": "k1", "ttl": 10})
+	if cred["ttl"] != 9.0 {
+		t.Errorf("POST ttl=10: answer ttl = %v; want 9", cred["ttl"])
+	}
+	id := cred["id"].(string)
+	advance(3 * time.Second)
+	if got := c.must(200, "GET", "/key-auths/"+id, nil); got["ttl"] != 6.0 {
+		t.Errorf("GET after 3 s: ttl = %v; want 6", got["ttl"])
+	}
+	// Form bodies carry it as text.
+	c.must(201, "POST", "/consumers/bob/key-auth", "key=k2&ttl=100", "application/x-www-form-urlencoded")
+	// A credential without ttl shows null.
+	if got := c.must(201, "POST", "/consumers/bob/key-auth", map[string]any{"key": "k3"}); got["ttl"] != nil {
+		t.Errorf("no ttl: answer ttl = %v; want null", got["ttl"])
+	}
+
+	// PATCH without ttl keeps the expiry; with one counts from now.
+	if got := c.must(200, "PATCH", "/key-auths/"+id, map[string]any{"tags": []any{"t"}}); got["ttl"] != 6.0 {
+		t.Errorf("PATCH without ttl: ttl = %v; want 6 (kept)", got["ttl"])
+	}
+	if got := c.must(200, "PATCH", "/key-auths/"+id, map[string]any{"ttl": 20}); got["ttl"] != 19.0 && got["ttl"] != 20.0 {
+		t.Errorf("PATCH ttl=20: ttl = %v; want 19 or 20", got["ttl"])
+	}
+
+	// Past its expiry the credential is gone from every read.
+	advance(21 * time.Second)
+	if r := c.do("GET", "/key-auths/"+id, nil); r.status != 404 {
+		t.Errorf("GET expired: %d %s; want 404", r.status, r.raw)
+	}
+	if r := c.do("PATCH", "/key-auths/"+id, map[string]any{"tags": nil}); r.status != 404 {
+		t.Errorf("PATCH expired: %d %s; want 404", r.status, r.raw)
+	}
+	list := c.must(200, "GET", "/consumers/bob/key-auth", nil)
+	keys := []string{}
+	for _, d := range list["data"].([]any) {
+		keys = append(keys, d.(map[string]any)["key"].(string))
+	}
+	if strings.Join(keys, ",") != "k2,k3" && strings.Join(keys, ",") != "k3,k2" {
+		t.Errorf("list after expiry: keys %v; want k2 and k3", keys)
+	}
+
+	// PATCH ttl=0 clears an expiry; PUT without ttl does too.
+	k2 := c.must(200, "GET", "/key-auths/k2", nil)
+	if got := c.must(200, "PATCH", "/key-auths/k2", map[string]any{"ttl": 0}); got["ttl"] != nil {
+		t.Errorf("PATCH ttl=0: ttl = %v; want null", got["ttl"])
+	}
+	c.must(200, "PATCH", "/key-auths/k2", map[string]any{"ttl": 50})
+	if got := c.must(200, "PUT", "/key-auths/"+k2["id"].(string), map[string]any{"key": "k2", "consumer": map[string]any{"username": "bob"}}); got["ttl"] != nil {
+		t.Errorf("PUT without ttl: ttl = %v; want null", got["ttl"])
+	}
+
+	// Kong's invalid options: code 11, the detail under "options".
+	for _, bad := range []any{-1, 1.5, 100000001, "10", true} {
+		r := c.do("POST", "/consumers/bob/key-auth", map[string]any{"ttl": bad})
+		wantBody(t, r, 400, `{"code":11,"name":"invalid options","message":"invalid option (ttl: must be an integer between 0 and 100000000)","options":{"ttl":"must be an integer between 0 and 100000000"}}`)
+	}
+	// On an entity without ttl it is an unknown field.
+	r := c.do("POST", "/consumers", map[string]any{"username": "x", "ttl": 10})
+	if r.status != 400 || !strings.Contains(string(r.raw), `"ttl":"unknown field"`) {
+		t.Errorf("ttl on consumers: %d %s; want a schema violation", r.status, r.raw)
+	}
+	// The schema has no ttl field (it is an entity option in Kong).
+	if s := c.do("GET", "/schemas/keyauth_credentials", nil); strings.Contains(string(s.raw), `"ttl"`) {
+		t.Errorf("/schemas/keyauth_credentials lists ttl: %s", s.raw)
+	}
+}
