@@ -843,3 +843,35 @@ oauth2_credentials:
 		t.Errorf("a redirect uri with a fragment: error %v; want fragment not allowed", err)
 	}
 }
+
+// TestKeyAuthTTLInConfig checks a key-auth credential's ttl in kong.yml:
+// as in Kong's declarative config it is the expiry in Unix seconds (what
+// `kong config db_export` writes), kept as given; one that is not a number
+// is refused.
+func TestKeyAuthTTLInConfig(t *testing.T) {
+	cfg := mustParse(t, `_format_version: "3.0"
+consumers:
+- username: u
+  keyauth_credentials:
+  - key: a
+    ttl: 1900000000
+  - key: b
+`)
+	byKey := map[string]*model.KeyAuthCredential{}
+	for _, c := range cfg.KeyAuthCredentials {
+		byKey[c.Key] = c
+	}
+	if a := byKey["a"]; a == nil || a.TTL == nil || *a.TTL != 1900000000 {
+		t.Fatalf("credential a: %+v; want ttl 1900000000", a)
+	}
+	if b := byKey["b"]; b == nil || b.TTL != nil {
+		t.Fatalf("credential b: %+v; want no ttl", b)
+	}
+	if !byKey["a"].Expired(time.Unix(1900000000, 0)) || byKey["a"].Expired(time.Unix(1899999998, 0)) {
+		t.Error("credential a: expiry not at 1900000000")
+	}
+	_, err := Parse([]byte(`{"_format_version":"3.0","consumers":[{"username":"u","keyauth_credentials":[{"key":"c","ttl":"soon"}]}]}`), testOpts())
+	if err == nil || !strings.Contains(err.Error(), "ttl") {
+		t.Errorf("ttl \"soon\": error %v; want one naming ttl", err)
+	}
+}
