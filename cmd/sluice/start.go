@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -294,6 +295,13 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 			// Reloads are built at a lower CPU priority than requests.
 			sched.Lowered(func() { rl.Follow(ctx, st, reload.FollowOptions{Poll: s.DBUpdateFrequency}) })
 		}()
+		if len(s.AdminListen) > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sweepExpired(ctx, st, ttlSweepInterval, log.With("component", "ttl"))
+			}()
+		}
 		// Serve once the first config is built (or the store is slow:
 		// readiness stays 503 until it is).
 		for deadline := time.Now().Add(10 * time.Second); cur.Load() == nil && time.Now().Before(deadline); {
@@ -802,4 +810,29 @@ sluice_store_version %d
 sluice_store_versions_behind %d
 `, version, st.Successes, st.Failures, ok, st.LastOKUnix, st.LastBuildTime.Seconds(), curBytes, prevBytes, st.StoreVersion, st.StoreVersion-st.AppliedVersion)
 	return err
+}
+
+// ttlSweepInterval is how often expired entities (key-auth credentials
+// with a ttl) are deleted from the store: Kong's ttl cleanup runs every
+// 300 s on the nodes with an Admin API.
+const ttlSweepInterval = 300 * time.Second
+
+// sweepExpired deletes expired entities every interval (jittered by up to
+// a tenth, so that nodes on one database do not sweep in step) until ctx
+// ends.
+func sweepExpired(ctx context.Context, st store.Store, interval time.Duration, log *slog.Logger) {
+	for {
+		wait := interval + time.Duration(mrand.Int64N(int64(interval/10)+1))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		n, err := admin.SweepExpired(ctx, st, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("deleting expired entities failed; will retry", "error", err, "deleted", n)
+		} else if n > 0 {
+			log.Info("deleted expired entities", "count", n)
+		}
+	}
 }

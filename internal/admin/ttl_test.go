@@ -1,10 +1,14 @@
 package admin
 
 import (
+	"context"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"sluice/internal/store"
 )
 
 // TestKeyAuthTTL checks Kong's ttl write option of keyauth_credentials
@@ -86,5 +90,50 @@ func TestKeyAuthTTL(t *testing.T) {
 	// The schema has no ttl field (it is an entity option in Kong).
 	if s := c.do("GET", "/schemas/keyauth_credentials", nil); strings.Contains(string(s.raw), `"ttl"`) {
 		t.Errorf("/schemas/keyauth_credentials lists ttl: %s", s.raw)
+	}
+}
+
+// TestSweepExpired checks that expired key-auth credentials are deleted
+// from the store (embedded and PostgreSQL), and only they.
+func TestSweepExpired(t *testing.T) {
+	stores := []struct {
+		name string
+		open func(t *testing.T) *client
+	}{
+		{"embedded", func(t *testing.T) *client { return newServer(t, nil) }},
+		{"postgres", newPGServer},
+	}
+	for _, sc := range stores {
+		t.Run(sc.name, func(t *testing.T) {
+			c := sc.open(t)
+			c.must(201, "POST", "/consumers", map[string]any{"username": "bob"})
+			for i, ttl := range []int{5, 10, 0, 60} {
+				body := map[string]any{"key": "k" + string(rune('0'+i))}
+				if ttl > 0 {
+					body["ttl"] = ttl
+				}
+				c.must(201, "POST", "/consumers/bob/key-auth", body)
+			}
+			ctx := context.Background()
+			n, err := SweepExpired(ctx, c.st, fixedNow.Add(30*time.Second))
+			if err != nil || n != 2 {
+				t.Fatalf("SweepExpired: %d, %v; want 2 deleted", n, err)
+			}
+			page, err := c.st.List(ctx, "keyauth_credentials", store.ListOptions{Size: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var left []string
+			for _, r := range page.Records {
+				left = append(left, r["key"].(string))
+			}
+			sort.Strings(left)
+			if strings.Join(left, ",") != "k2,k3" {
+				t.Errorf("left in the store: %v; want k2 (no ttl) and k3 (60 s)", left)
+			}
+			if n, err := SweepExpired(ctx, c.st, fixedNow.Add(30*time.Second)); err != nil || n != 0 {
+				t.Errorf("second sweep: %d, %v; want nothing", n, err)
+			}
+		})
 	}
 }
