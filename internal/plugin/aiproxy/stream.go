@@ -1,0 +1,217 @@
+package aiproxy
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+)
+
+// sseEvent is one server-sent event (or one line of a JSON-lines stream).
+type sseEvent struct{ event, data string }
+
+// splitEvents parses a streamed answer as Kong's frame_to_events does: a
+// body whose first non-space byte is '{' is JSON lines (Cohere, Ollama),
+// one event a line; anything else is server-sent events, a blank line
+// ending each.
+func splitEvents(body []byte) []sseEvent {
+	var out []sseEvent
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		for _, line := range strings.Split(string(body), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				out = append(out, sseEvent{data: line})
+			}
+		}
+		return out
+	}
+	var cur sseEvent
+	have := false
+	for _, line := range strings.Split(string(body), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" {
+			if have {
+				out = append(out, cur)
+			}
+			cur, have = sseEvent{}, false
+			continue
+		}
+		name, val, _ := strings.Cut(line, ":")
+		val = strings.TrimLeft(val, " ")
+		switch name {
+		case "event":
+			cur.event, have = val, true
+		case "data":
+			cur.data, have = val, true
+		}
+	}
+	if have {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// streamStats is what a converted stream says for the log: the text, the
+// last finish reason, and the token counts the provider sent.
+type streamStats struct {
+	text                   strings.Builder
+	finish                 any
+	promptTok, complTok    float64
+	estimated              float64 // completion tokens estimated from the text
+	providerCountsComplete bool
+}
+
+// convertStream turns a provider's streamed answer into OpenAI chunks,
+// framed as Kong frames them ("data: <json>\n\n", and a final
+// "data: [DONE]" without the blank line).
+func convertStream(fmtName, routeType, modelName string, body []byte, st *streamStats) []byte {
+	var out bytes.Buffer
+	emit := func(s string) {
+		out.WriteString("data: ")
+		out.WriteString(s)
+		if s != "[DONE]" {
+			out.WriteString("\n\n")
+		}
+	}
+	chunk := func(v any) {
+		b, err := json.Marshal(v)
+		if err == nil {
+			emit(string(b))
+		}
+	}
+	delta := func(text string) {
+		st.text.WriteString(text)
+		st.estimated += math.Ceil(float64(len(strings.TrimSpace(text))) / 4)
+	}
+	var id any
+	for _, ev := range splitEvents(body) {
+		switch fmtName {
+		case "openai":
+			if ev.data == "" {
+				continue
+			}
+			if ev.data != "[DONE]" {
+				var c struct {
+					Choices []struct {
+						Delta struct {
+							Content string `json:"content"`
+						} `json:"delta"`
+						Text         string `json:"text"`
+						FinishReason any    `json:"finish_reason"`
+					} `json:"choices"`
+					Usage *struct {
+						PromptTokens     float64 `json:"prompt_tokens"`
+						CompletionTokens float64 `json:"completion_tokens"`
+					} `json:"usage"`
+				}
+				if json.Unmarshal([]byte(ev.data), &c) == nil {
+					for _, ch := range c.Choices {
+						delta(ch.Delta.Content + ch.Text)
+						if ch.FinishReason != nil {
+							st.finish = ch.FinishReason
+						}
+					}
+					if c.Usage != nil {
+						st.promptTok, st.complTok, st.providerCountsComplete = c.Usage.PromptTokens, c.Usage.CompletionTokens, true
+					}
+				}
+			}
+			emit(ev.data)
+		case "anthropic":
+			var m map[string]any
+			if json.Unmarshal([]byte(ev.data), &m) != nil || routeType != routeChat {
+				continue
+			}
+			typ, _ := m["type"].(string)
+			if typ == "" {
+				typ = ev.event
+			}
+			switch typ {
+			case "message_start":
+				msg, _ := m["message"].(map[string]any)
+				id = msg["id"]
+				if u, ok := msg["usage"].(map[string]any); ok {
+					st.promptTok, _ = u["input_tokens"].(float64)
+					st.complTok, _ = u["output_tokens"].(float64)
+					st.providerCountsComplete = true
+				}
+				chunk(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": "", "role": msg["role"]}, "index": 0, "logprobs": nil}},
+					"id": id, "model": modelName, "object": "chat.completion.chunk", "system_fingerprint": nil})
+			case "content_block_start", "content_block_delta":
+				text := ""
+				if d, ok := m["delta"].(map[string]any); ok {
+					text, _ = d["text"].(string)
+				}
+				delta(text)
+				chunk(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": text}, "index": 0, "finish_reason": nil, "logprobs": nil}},
+					"id": id, "model": modelName, "object": "chat.completion.chunk"})
+			case "message_delta":
+				if u, ok := m["usage"].(map[string]any); ok {
+					st.complTok, _ = u["output_tokens"].(float64)
+				}
+				if d, ok := m["delta"].(map[string]any); ok && d["stop_reason"] != nil {
+					st.finish = d["stop_reason"]
+					if r, ok := d["stop_reason"].(string); ok && anthropicStop[r] != "" {
+						st.finish = anthropicStop[r]
+					}
+				}
+			case "message_stop":
+				emit("[DONE]")
+			}
+		case "cohere":
+			var m map[string]any
+			if json.Unmarshal([]byte(ev.data), &m) != nil {
+				continue
+			}
+			switch m["event_type"] {
+			case "stream-start":
+				id = m["generation_id"]
+				chunk(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": "", "role": "assistant"}, "index": 0}},
+					"id": id, "model": modelName, "object": "chat.completion.chunk"})
+			case "text-generation":
+				text, _ := m["text"].(string)
+				delta(text)
+				if routeType == routeChat {
+					chunk(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": text}, "index": 0, "finish_reason": nil, "logprobs": nil}},
+						"id": id, "model": modelName, "object": "chat.completion.chunk"})
+				} else {
+					chunk(map[string]any{"choices": []any{map[string]any{"text": text, "index": 0, "finish_reason": nil, "logprobs": nil}},
+						"id": id, "model": modelName, "object": "text_completion"})
+				}
+			case "stream-end":
+				if r, ok := m["response"].(map[string]any); ok {
+					u := cohereUsage(r)
+					st.promptTok, st.complTok, st.providerCountsComplete = u["prompt_tokens"].(float64), u["completion_tokens"].(float64), true
+				}
+				st.finish = "stop"
+				emit("[DONE]")
+			}
+		case "ollama":
+			var m map[string]any
+			if json.Unmarshal([]byte(ev.data), &m) != nil {
+				continue
+			}
+			if m["done"] == true {
+				st.promptTok, _ = m["prompt_eval_count"].(float64)
+				st.complTok, _ = m["eval_count"].(float64)
+				st.providerCountsComplete = true
+				emit("[DONE]")
+				continue
+			}
+			if routeType == routeChat {
+				msg, _ := m["message"].(map[string]any)
+				text, _ := msg["content"].(string)
+				delta(text)
+				chunk(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": text}, "index": 0}},
+					"model": modelName, "object": "chat.completion.chunk"})
+			} else {
+				text, _ := m["response"].(string)
+				delta(text)
+				chunk(map[string]any{"choices": []any{map[string]any{"text": text, "index": 0}}, "model": modelName, "object": "text_completion"})
+			}
+		}
+	}
+	if out.Len() == 0 && len(bytes.TrimSpace(body)) > 0 {
+		out.WriteString(`data: {"error": true, "message": "empty or unsupported transformer response"}`)
+	}
+	return out.Bytes()
+}
