@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"sluice/internal/model"
+	_ "sluice/internal/plugin/aipromptdecorator"
 	"sluice/internal/plugin/aiproxy"
 	_ "sluice/internal/plugin/udplog"
 	"sluice/internal/proxytest"
@@ -319,4 +320,22 @@ func TestSchemaChecks(t *testing.T) {
 		t.Errorf("defaults: %v", rec)
 	}
 	_ = model.Float
+}
+
+// TestWithPromptDecorator: ai-prompt-decorator (priority 772) runs before
+// ai-proxy (770), and the provider gets the decorated messages.
+func TestWithPromptDecorator(t *testing.T) {
+	llm := newLLM(t, 200, "application/json", openaiAnswer)
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{
+		"ai-proxy": `{"route_type":"llm/v1/chat","model":{"provider":"openai","name":"gpt-4o","options":{"upstream_url":"` + llm.srv.URL + `"}},"logging":{}}`,
+		"ai-prompt-decorator": `{"prompts":{"prepend":[{"role":"system","content":"Answer in French."}]}}`,
+	})
+	if res, body := g.Do(t, "POST", "/", jsonCT, `{"messages":[{"role":"user","content":"1+1?"}]}`); res.StatusCode != 200 {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	llm.mu.Lock()
+	defer llm.mu.Unlock()
+	if got := fmt.Sprint(llm.body["messages"]); got != "[map[content:Answer in French. role:system] map[content:1+1? role:user]]" {
+		t.Errorf("messages upstream: %s", got)
+	}
 }

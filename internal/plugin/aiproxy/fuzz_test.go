@@ -69,3 +69,32 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAnthropicTranslate measures the plugin's own work per
+// Anthropic chat request: the request translated, the answer translated
+// back.
+func BenchmarkAnthropicTranslate(b *testing.B) {
+	reqBody := []byte(`{"messages":[{"role":"system","content":"Be terse."},{"role":"user","content":"What is 1 + 1?"},` +
+		`{"role":"assistant","content":"2"},{"role":"user","content":"And 2 + 2?"}],"temperature":0.2}`)
+	answer := []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"claude-2.1","content":[{"type":"text","text":"4."}],` +
+		`"stop_reason":"end_turn","usage":{"input_tokens":30,"output_tokens":2}}`)
+	mt := 256.0
+	o := &options{maxTokens: &mt, anthropicVersion: "2023-06-01"}
+	b.ReportAllocs()
+	for b.Loop() {
+		var body map[string]any
+		if err := json.Unmarshal(reqBody, &body); err != nil {
+			b.Fatal(err)
+		}
+		tb, err := toFormat("anthropic", routeChat, "claude-2.1", body, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(tb); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := fromFormat("anthropic", routeChat, "claude-2.1", answer, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
