@@ -327,7 +327,7 @@ func TestSchemaChecks(t *testing.T) {
 func TestWithPromptDecorator(t *testing.T) {
 	llm := newLLM(t, 200, "application/json", openaiAnswer)
 	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{
-		"ai-proxy": `{"route_type":"llm/v1/chat","model":{"provider":"openai","name":"gpt-4o","options":{"upstream_url":"` + llm.srv.URL + `"}},"logging":{}}`,
+		"ai-proxy":            `{"route_type":"llm/v1/chat","model":{"provider":"openai","name":"gpt-4o","options":{"upstream_url":"` + llm.srv.URL + `"}},"logging":{}}`,
 		"ai-prompt-decorator": `{"prompts":{"prepend":[{"role":"system","content":"Answer in French."}]}}`,
 	})
 	if res, body := g.Do(t, "POST", "/", jsonCT, `{"messages":[{"role":"user","content":"1+1?"}]}`); res.StatusCode != 200 {
