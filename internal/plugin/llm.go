@@ -68,3 +68,29 @@ func LLMBody(r *http.Request, limit int64) map[string]json.RawMessage {
 	}
 	return body
 }
+
+// AIUsage is what an AI plugin that called an LLM records for the
+// metrics plugins (Kong's ai.<plugin> log data read by prometheus's
+// ai_metrics): one entry per call.
+type AIUsage struct {
+	Provider, Model                             string
+	PromptTokens, CompletionTokens, TotalTokens float64
+	Cost                                        float64
+	LatencyMS                                   int64
+}
+
+const ctxAIUsage = "plugin.ai_usage"
+
+// AddAIUsage records an LLM call of this request.
+func (c *Ctx) AddAIUsage(u AIUsage) {
+	list, _ := c.Get(ctxAIUsage)
+	l, _ := list.([]AIUsage)
+	c.Set(ctxAIUsage, append(l, u))
+}
+
+// AIUsages returns the LLM calls recorded for this request.
+func (c *Ctx) AIUsages() []AIUsage {
+	list, _ := c.Get(ctxAIUsage)
+	l, _ := list.([]AIUsage)
+	return l
+}

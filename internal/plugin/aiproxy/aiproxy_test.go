@@ -15,6 +15,7 @@ import (
 	"sluice/internal/model"
 	_ "sluice/internal/plugin/aipromptdecorator"
 	"sluice/internal/plugin/aiproxy"
+	_ "sluice/internal/plugin/prometheus"
 	_ "sluice/internal/plugin/udplog"
 	"sluice/internal/proxytest"
 )
@@ -337,5 +338,31 @@ func TestWithPromptDecorator(t *testing.T) {
 	defer llm.mu.Unlock()
 	if got := fmt.Sprint(llm.body["messages"]); got != "[map[content:Answer in French. role:system] map[content:1+1? role:user]]" {
 		t.Errorf("messages upstream: %s", got)
+	}
+}
+
+// TestPrometheusAIMetrics: with prometheus's ai_metrics, an ai-proxy call
+// with log_statistics counts the request, its tokens and its cost.
+func TestPrometheusAIMetrics(t *testing.T) {
+	llm := newLLM(t, 200, "application/json", openaiAnswer)
+	g := proxytest.New(t, proxytest.EchoUpstream, map[string]string{
+		"ai-proxy": `{"route_type":"llm/v1/chat","model":{"provider":"openai","name":"gpt-prom","options":{"upstream_url":"` + llm.srv.URL + `",
+		  "input_cost":10,"output_cost":10}},"logging":{"log_statistics":true}}`,
+		"prometheus": `{"ai_metrics":true}`,
+	})
+	if res, body := g.Do(t, "POST", "/", jsonCT, `{"messages":[{"role":"user","content":"1+1?"}]}`); res.StatusCode != 200 {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	labels := `ai_provider="openai",ai_model="gpt-prom",cache_status="",vector_db="",embeddings_provider="",embeddings_model=""`
+	for name, want := range map[string]float64{
+		`kong_ai_llm_requests_total{` + labels + `,workspace="default"}`:                              1,
+		`kong_ai_llm_cost_total{` + labels + `,workspace="default"}`:                                  0.00037,
+		`kong_ai_llm_tokens_total{` + labels + `,token_type="prompt_tokens",workspace="default"}`:     25,
+		`kong_ai_llm_tokens_total{` + labels + `,token_type="completion_tokens",workspace="default"}`: 12,
+		`kong_ai_llm_tokens_total{` + labels + `,token_type="total_tokens",workspace="default"}`:      37,
+	} {
+		if got := proxytest.Gauge(t, name); got != want {
+			t.Errorf("%s = %v; want %v", name, got, want)
+		}
 	}
 }

@@ -325,6 +325,8 @@ func (p *AIProxy) logStats(c *plugin.Ctx, provider, name string, o *options, lat
 	if !stream && json.Unmarshal(answer, &rm) == nil && rm.Model != "" {
 		respModel = rm.Model
 	}
+	c.AddAIUsage(plugin.AIUsage{Provider: provider, Model: name, PromptTokens: prompt, CompletionTokens: compl,
+		TotalTokens: total, Cost: cost, LatencyMS: ms})
 	c.SetSerializeValue("ai.proxy.meta", map[string]any{"plugin_id": p.id, "provider_name": provider,
 		"request_model": name, "response_model": respModel, "llm_latency": ms}, plugin.SerializeSet)
 	c.SetSerializeValue("ai.proxy.usage", map[string]any{"time_per_token": tpot, "prompt_tokens": prompt,

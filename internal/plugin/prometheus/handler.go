@@ -42,7 +42,19 @@ var (
 		"service", "route", "direction", "consumer")
 	datastoreReachable = reg.NewGaugeVec(metrics.Opts{Name: "kong_datastore_reachable",
 		Help: "Datastore reachable from Kong, 0 is unreachable"})
+
+	// The AI metrics (ai_metrics), fed by the AI plugins' calls with
+	// log_statistics on. The cache and embeddings labels are for Kong
+	// Enterprise's semantic cache and are always empty here.
+	aiLabels   = []string{"ai_provider", "ai_model", "cache_status", "vector_db", "embeddings_provider", "embeddings_model", "workspace"}
+	aiRequests = reg.NewCounterVec(metrics.Opts{Name: "kong_ai_llm_requests_total", Help: "AI requests total per ai_provider in Kong"}, aiLabels...)
+	aiCost     = reg.NewCounterVec(metrics.Opts{Name: "kong_ai_llm_cost_total", Help: "AI requests cost per ai_provider/cache in Kong"}, aiLabels...)
+	aiLatency  = reg.NewHistogramVec(metrics.Opts{Name: "kong_ai_llm_provider_latency_ms", Help: "LLM response Latency for each AI plugins per ai_provider in Kong"}, aiLatencyBuckets, aiLabels...)
+	aiTokens   = reg.NewCounterVec(metrics.Opts{Name: "kong_ai_llm_tokens_total", Help: "AI requests cost per ai_provider/cache in Kong"}, append(append([]string(nil), aiLabels[:6]...), "token_type", "workspace")...)
 )
+
+// aiLatencyBuckets are Kong's for kong_ai_llm_provider_latency_ms.
+var aiLatencyBuckets = []float64{250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 10000, 30000, 60000}
 
 func init() {
 	// sluice serves its configuration from memory: the datastore is always
@@ -121,6 +133,26 @@ func (p *Prometheus) Log(c *plugin.Ctx) {
 			source = "kong"
 		}
 		requests.With(service, route, statusText(c.Status), source, consumer).Inc()
+	}
+	if p.conf.AIMetrics {
+		for _, u := range c.AIUsages() {
+			l := []string{u.Provider, u.Model, "", "", "", "", "default"}
+			aiRequests.With(l...).Inc()
+			if u.Cost > 0 {
+				aiCost.With(l...).Add(u.Cost)
+			}
+			if u.LatencyMS > 0 {
+				aiLatency.With(l...).Observe(float64(u.LatencyMS))
+			}
+			for _, tk := range []struct {
+				typ string
+				n   float64
+			}{{"prompt_tokens", u.PromptTokens}, {"completion_tokens", u.CompletionTokens}, {"total_tokens", u.TotalTokens}} {
+				if tk.n > 0 {
+					aiTokens.With(u.Provider, u.Model, "", "", "", "", tk.typ, "default").Add(tk.n)
+				}
+			}
+		}
 	}
 	// A Timing without a start was not filled in by a proxy: nothing was
 	// measured.
