@@ -206,7 +206,7 @@ func (s *server) live(e *entityInfo, rec store.Record) bool {
 	if !e.schema.TTL {
 		return true
 	}
-	_, ok := model.TTLLeft(rec["ttl"], s.now())
+	_, ok := model.TTLLeft(rec, s.now())
 	return ok
 }
 
@@ -562,7 +562,7 @@ func (s *server) output(ctx context.Context, rd store.Reader, e *entityInfo, rec
 		for k, v := range rec {
 			out[k] = v
 		}
-		out["ttl"], _ = model.TTLLeft(rec["ttl"], s.now())
+		out["ttl"], _ = model.TTLLeft(rec, s.now())
 		return out
 	}
 	if e.name == "plugins" {

@@ -33,7 +33,7 @@ func SweepExpired(ctx context.Context, st store.Store, now time.Time) (int, erro
 				return deleted, err
 			}
 			for _, r := range page.Records {
-				if _, live := model.TTLLeft(r["ttl"], now); !live {
+				if _, live := model.TTLLeft(r, now); !live {
 					expired = append(expired, idOf(r))
 				}
 			}
@@ -49,7 +49,19 @@ func SweepExpired(ctx context.Context, st store.Store, now time.Time) (int, erro
 			err := st.Update(ctx, func(tx store.Tx) error {
 				n = 0
 				for _, id := range batch {
-					err := tx.Delete(ctx, name, id)
+					// Another node may have deleted it, or given it a new
+					// ttl, since it was listed.
+					rec, err := tx.Get(ctx, name, id)
+					if errors.Is(err, store.ErrNotFound) {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					if _, live := model.TTLLeft(rec, now); live {
+						continue
+					}
+					err = tx.Delete(ctx, name, id)
 					if errors.Is(err, store.ErrNotFound) {
 						continue
 					}

@@ -1,11 +1,14 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
+	_ "sluice/internal/plugin/opentelemetry"
 	_ "sluice/internal/plugin/ratelimiting"
+	"sluice/internal/store"
 )
 
 // TestPluginShorthandFields checks Kong 3.9's deprecated shorthand fields
@@ -100,5 +103,44 @@ func TestPluginShorthandFields(t *testing.T) {
 		host.Deprecation.RemovalInVersion != "4.0" || len(host.Deprecation.ReplacedWith) != 1 ||
 		strings.Join(host.Deprecation.ReplacedWith[0].Path, ".") != "redis.host" {
 		t.Errorf("redis_host shorthand: %+v", host)
+	}
+}
+
+// TestPluginShorthandPatches: a PATCH of a shorthand alone replaces (or,
+// with null, clears) what it stands for, including a shorthand without
+// replaced_with (opentelemetry's endpoint); a config stored by an earlier
+// sluice with the redis_* fields as plain fields can still be patched.
+func TestPluginShorthandPatches(t *testing.T) {
+	c := newServer(t, nil)
+	p := c.must(201, "POST", "/plugins", map[string]any{"name": "opentelemetry",
+		"config": map[string]any{"traces_endpoint": "http://old.test/v1/traces"}})
+	got := c.must(200, "PATCH", "/plugins/"+p["id"].(string), map[string]any{"config": map[string]any{"endpoint": "http://new.test/v1/traces"}})
+	if te := got["config"].(map[string]any)["traces_endpoint"]; te != "http://new.test/v1/traces" {
+		t.Errorf("PATCH endpoint: traces_endpoint %v; want the new one", te)
+	}
+	rl := c.must(201, "POST", "/plugins", map[string]any{"name": "rate-limiting",
+		"config": map[string]any{"minute": 10, "redis": map[string]any{"host": "h.test"}}})
+	got = c.must(200, "PATCH", "/plugins/"+rl["id"].(string), map[string]any{"config": map[string]any{"redis_host": nil}})
+	if h := got["config"].(map[string]any)["redis"].(map[string]any)["host"]; h != nil {
+		t.Errorf("PATCH redis_host null: redis.host %v; want null", h)
+	}
+	c.must(204, "DELETE", "/plugins/"+rl["id"].(string), nil)
+
+	// A config as an earlier sluice stored it: flat fields, record null.
+	ctx := context.Background()
+	old := store.Record{"id": "9c195c24-d0d8-4b00-9b8a-6587281e8289", "name": "rate-limiting", "enabled": true,
+		"created_at": 1.0, "updated_at": 1.0, "protocols": []any{"grpc", "grpcs", "http", "https"},
+		"route": nil, "service": nil, "consumer": nil, "tags": nil, "instance_name": nil,
+		"config": map[string]any{"minute": 10.0, "policy": "redis", "limit_by": "consumer", "fault_tolerant": true,
+			"hide_client_headers": false, "error_code": 429.0, "error_message": "API rate limit exceeded", "sync_rate": -1.0,
+			"header_name": nil, "path": nil, "second": nil, "hour": nil, "day": nil, "month": nil, "year": nil,
+			"redis": nil, "redis_host": "legacy.test", "redis_port": 6380.0, "redis_ssl": true}}
+	if err := c.st.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "plugins", old) }); err != nil {
+		t.Fatal(err)
+	}
+	got = c.must(200, "PATCH", "/plugins/"+old["id"].(string), map[string]any{"config": map[string]any{"minute": 20}})
+	redis := got["config"].(map[string]any)["redis"].(map[string]any)
+	if redis["host"] != "legacy.test" || redis["port"] != 6380.0 || redis["ssl"] != true {
+		t.Errorf("PATCH of a legacy config: redis %v; want the flat fields folded in", redis)
 	}
 }

@@ -137,3 +137,37 @@ func TestSweepExpired(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyAuthTTLStoredByOlderSluice: a ttl stored by an earlier sluice is
+// seconds from created_at (0: none); it keeps that meaning. A PUT with a
+// ttl over an old credential counts from now.
+func TestKeyAuthTTLStoredByOlderSluice(t *testing.T) {
+	now := fixedNow
+	c := newServer(t, func(o *Options) { o.Now = func() time.Time { return now } })
+	cons := c.must(201, "POST", "/consumers", map[string]any{"username": "bob"})
+	ctx := context.Background()
+	created := now.Add(-time.Hour).Unix()
+	for _, r := range []store.Record{
+		{"id": "6c195c24-d0d8-4b00-9b8a-6587281e8289", "key": "rel", "ttl": 7200.0, "created_at": created, "consumer": map[string]any{"id": cons["id"]}, "tags": nil},
+		{"id": "7c195c24-d0d8-4b00-9b8a-6587281e8289", "key": "zero", "ttl": 0.0, "created_at": created, "consumer": map[string]any{"id": cons["id"]}, "tags": nil},
+	} {
+		if err := c.st.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "keyauth_credentials", r) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// created_at is whole seconds, fixedNow is not: 3599.3 s are left.
+	if got := c.must(200, "GET", "/key-auths/rel", nil); got["ttl"] != 3599.0 {
+		t.Errorf("relative ttl 7200 created an hour ago: ttl %v; want 3599", got["ttl"])
+	}
+	if got := c.must(200, "GET", "/key-auths/zero", nil); got["ttl"] != nil {
+		t.Errorf("stored ttl 0: ttl %v; want null (no expiry)", got["ttl"])
+	}
+	got := c.must(200, "PUT", "/key-auths/6c195c24-d0d8-4b00-9b8a-6587281e8289",
+		map[string]any{"key": "rel", "consumer": map[string]any{"id": cons["id"]}, "ttl": 60})
+	if got["ttl"] != 59.0 && got["ttl"] != 60.0 {
+		t.Errorf("PUT ttl=60 over an hour-old credential: ttl %v; want 59 or 60 (from now)", got["ttl"])
+	}
+	if n, err := SweepExpired(ctx, c.st, now); err != nil || n != 0 {
+		t.Errorf("sweep: %d, %v; want nothing deleted", n, err)
+	}
+}

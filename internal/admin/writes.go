@@ -40,9 +40,6 @@ func (s *server) input(c *call, e *entityInfo) (map[string]any, error) {
 	return in, nil
 }
 
-// maxTTL is the largest ttl Kong accepts: a bit over three years.
-const maxTTL = 100000000
-
 // takeTTL removes the ttl write option from the input of an expiring
 // entity (Kong's ttl = true) and checks it as Kong's DAO does: whole
 // seconds from 0 to 100000000, 0 meaning no expiry. given is false when
@@ -58,7 +55,7 @@ func takeTTL(e *entityInfo, in map[string]any) (ttl float64, given bool, err err
 	}
 	delete(in, "ttl")
 	n, isNum := v.(float64)
-	if !isNum || n != math.Floor(n) || n < 0 || n > maxTTL {
+	if !isNum || n != math.Floor(n) || n < 0 || n > model.MaxTTL {
 		return 0, true, errInvalidOptions(map[string]string{"ttl": "must be an integer between 0 and 100000000"})
 	}
 	return n, true, nil
@@ -442,9 +439,13 @@ func (s *server) storeInput(ctx context.Context, rd store.Reader, tx store.Tx, e
 	snis, setSnis := rec["snis"].([]any)
 	rec = s.finalize(e, rec, prev, true)
 	if e.schema.TTL {
-		// Kong counts a created (or replaced) entity's ttl from its
-		// created_at; a PUT without one makes it permanent.
-		rec["ttl"] = expiry(rec["created_at"], ttl)
+		// Kong counts a created entity's ttl from its created_at, and a
+		// replaced one's from now; a PUT without one makes it permanent.
+		base := rec["created_at"]
+		if prev != nil {
+			base = float64(s.now().UnixMilli()) / 1000
+		}
+		rec["ttl"] = expiry(base, ttl)
 	}
 	if err := s.save(ctx, tx, e, rec, prev, snis, setSnis); err != nil {
 		return nil, err
@@ -531,12 +532,32 @@ func mergeRecord(prev, in map[string]any) map[string]any {
 	return out
 }
 
-// patchShorthands lets a deprecated shorthand sent in a PATCH's config
-// replace the stored value of the field it stands for: Kong processes the
-// PATCH body on its own and merges the result over the stored entity, so
-// {"config":{"redis_host":"new"}} sets redis.host. Here the stored value
-// is dropped from the merged config (unless the body sets it too), and
-// processing the merge expands the shorthand into its place.
+// foldStored folds the shorthand fields a stored plugin's config may hold
+// (stored by an earlier sluice, where they were plain fields) into the
+// fields they stand for, so that a PATCH of it is processed as Kong would
+// process it.
+func (s *server) foldStored(prev store.Record) store.Record {
+	name, _ := prev["name"].(string)
+	cfg, _ := prev["config"].(map[string]any)
+	ps, ok := s.plugins(name)
+	if !ok || cfg == nil || len(ps.Shorthands) == 0 {
+		return prev
+	}
+	out := make(store.Record, len(prev))
+	for k, v := range prev {
+		out[k] = v
+	}
+	out["config"] = ps.FoldShorthands(cfg)
+	return out
+}
+
+// patchShorthands lets a shorthand sent in a PATCH's config replace the
+// stored value of the fields it stands for: Kong processes the PATCH body
+// on its own and merges the result over the stored entity, so
+// {"config":{"redis_host":"new"}} sets redis.host, and {"redis_host":null}
+// clears it. Here the stored values are dropped from the merged config
+// (unless the body sets them too), and processing the merge expands the
+// shorthand into their place.
 func (s *server) patchShorthands(prev store.Record, in, merged map[string]any) {
 	inCfg, _ := in["config"].(map[string]any)
 	cfg, _ := merged["config"].(map[string]any)
@@ -548,15 +569,16 @@ func (s *server) patchShorthands(prev store.Record, in, merged map[string]any) {
 	if inCfg == nil || cfg == nil || !ok {
 		return
 	}
-	for _, sh := range ps.Shorthands {
-		if v, sent := inCfg[sh.Name]; !sent || v == nil || sh.Deprecation == nil {
+	for i := range ps.Shorthands {
+		sh := &ps.Shorthands[i]
+		v, sent := inCfg[sh.Name]
+		if !sent {
 			continue
 		}
-		for _, path := range sh.Deprecation.ReplacedWith {
-			if model.HasPath(inCfg, path) {
-				continue
+		for _, path := range sh.ShorthandTargets(v) {
+			if !model.HasPath(inCfg, path) {
+				cfg = model.WithoutPath(cfg, path)
 			}
-			cfg = model.WithoutPath(cfg, path)
 		}
 	}
 	merged["config"] = cfg
@@ -570,6 +592,9 @@ func (s *server) patch(ctx context.Context, rd store.Reader, tx store.Tx, e *ent
 	ttl, ttlGiven, err := takeTTL(e, in)
 	if err != nil {
 		return nil, err
+	}
+	if e.name == "plugins" {
+		prev = s.foldStored(prev)
 	}
 	merged := merge(e, prev, in)
 	delete(merged, "created_at")

@@ -227,7 +227,8 @@ type KeyAuthCredential struct {
 	CreatedAt int64       `json:"created_at"`
 	Consumer  *ForeignKey `json:"consumer"`
 	Key       string      `json:"key"`
-	// TTL is the expiry in Unix seconds (Kong's stored ttl), nil for none.
+	// TTL is the expiry in Unix seconds (Kong's stored ttl), nil for none;
+	// see Expiry for older, relative values.
 	TTL  *float64 `json:"ttl"`
 	Tags []string `json:"tags"`
 }
@@ -319,5 +320,9 @@ type Config struct {
 // Kong's key-auth, a credential with less than a second left (ttl 0 in
 // Kong's answers) is expired.
 func (c *KeyAuthCredential) Expired(now time.Time) bool {
-	return c.TTL != nil && *c.TTL-float64(now.UnixNano())/1e9 < 1
+	if c.TTL == nil {
+		return false
+	}
+	e, ok := Expiry(*c.TTL, float64(c.CreatedAt))
+	return ok && e-float64(now.UnixNano())/1e9 < 1
 }

@@ -330,6 +330,63 @@ func (sh *Shorthand) combine(cur, x any) any {
 	return out
 }
 
+// FoldShorthands returns cfg, a stored record, with the shorthands it
+// holds folded into the fields they stand for, as processing an input
+// does (without checking them): a config stored by an earlier sluice may
+// hold the deprecated redis_* or endpoint fields as plain fields. cfg is
+// not modified.
+func (s *Schema) FoldShorthands(cfg map[string]any) map[string]any {
+	var out map[string]any
+	for _, sh := range s.Shorthands {
+		v, ok := cfg[sh.Name]
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]any, len(cfg))
+			for k, x := range cfg {
+				out[k] = x
+			}
+		}
+		delete(out, sh.Name)
+		if v == nil {
+			continue
+		}
+		set, msg := sh.Expand(v)
+		if msg != "" {
+			continue
+		}
+		for k, x := range set {
+			out[k] = sh.combine(out[k], x)
+		}
+	}
+	if out == nil {
+		return cfg
+	}
+	return out
+}
+
+// ShorthandTargets lists the paths of the fields a shorthand given v
+// sets (what Expand returns, records followed one level down); nil when
+// v does not expand.
+func (sh *Shorthand) ShorthandTargets(v any) [][]string {
+	set, msg := sh.Expand(v)
+	if msg != "" {
+		return nil
+	}
+	var out [][]string
+	for k, x := range set {
+		if m, ok := x.(map[string]any); ok {
+			for sub := range m {
+				out = append(out, []string{k, sub})
+			}
+			continue
+		}
+		out = append(out, []string{k})
+	}
+	return out
+}
+
 // Backwards adds to a processed plugin config, for an answer, the value
 // of every deprecated alias: the value of the first field replacing it,
 // as Kong 3.9 does on reads. cfg is not modified; the result shares its
@@ -498,12 +555,36 @@ func Decode(rec map[string]any, dst any) error {
 	return jsonRoundTrip(rec, dst)
 }
 
-// TTLLeft is Kong's ttl of an expiring entity as the Admin API answers
-// it: the whole seconds left before expiry (a stored "ttl" in Unix
-// seconds), and whether the entity is live. No expiry is (nil, true).
-// Kong treats a credential with 0 seconds left as expired.
-func TTLLeft(expiry any, now time.Time) (left any, live bool) {
-	e, ok := Number(expiry)
+// MaxTTL is the largest ttl Kong accepts, in seconds: a bit over three
+// years. A stored ttl up to it is a count of seconds from created_at
+// (what sluice stored before it kept Kong's absolute expiry); a larger one
+// is the expiry itself, in Unix seconds (any date after 1973).
+const MaxTTL = 100000000
+
+// Expiry is the expiry, in Unix seconds, of an entity's stored ttl and
+// created_at (see MaxTTL); ok is false for none (no ttl, or a relative
+// 0).
+func Expiry(ttl, createdAt any) (expiry float64, ok bool) {
+	e, ok := Number(ttl)
+	if !ok {
+		return 0, false
+	}
+	if e <= MaxTTL {
+		if e <= 0 {
+			return 0, false
+		}
+		c, _ := Number(createdAt)
+		e += c
+	}
+	return e, true
+}
+
+// TTLLeft is Kong's ttl of an expiring entity record as the Admin API
+// answers it: the whole seconds left before expiry, and whether the
+// entity is live. No expiry is (nil, true). Kong treats a credential with
+// 0 seconds left as expired.
+func TTLLeft(rec map[string]any, now time.Time) (left any, live bool) {
+	e, ok := Expiry(rec["ttl"], rec["created_at"])
 	if !ok {
 		return nil, true
 	}

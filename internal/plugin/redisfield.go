@@ -65,25 +65,34 @@ func RedisShorthands(plugin string) []model.Shorthand {
 	return out
 }
 
-// RedisConfigOf reads a config's redis record (the deprecated redis_*
-// shorthands were folded into it when the config was processed).
+// RedisConfigOf reads a config's redis record. A config stored by an
+// earlier sluice may hold the deprecated flat redis_* fields instead (they
+// were plain fields then; now they are shorthands folded into the record
+// when a config is written): they fill what the record leaves unset.
 func RedisConfigOf(cfg map[string]any) RedisConfig {
 	r, _ := cfg["redis"].(map[string]any)
+	get := func(nested string) any {
+		if v := r[nested]; v != nil {
+			return v
+		}
+		return cfg["redis_"+nested]
+	}
 	var rc RedisConfig
-	rc.Host, _ = r["host"].(string)
-	if v, ok := model.Number(r["port"]); ok {
+	rc.Host, _ = get("host").(string)
+	rc.Port = 6379
+	if v, ok := model.Number(get("port")); ok {
 		rc.Port = int(v)
 	}
-	rc.Username, _ = r["username"].(string)
-	rc.Password, _ = r["password"].(string)
-	if v, ok := model.Number(r["database"]); ok {
+	rc.Username, _ = get("username").(string)
+	rc.Password, _ = get("password").(string)
+	if v, ok := model.Number(get("database")); ok {
 		rc.Database = int(v)
 	}
-	rc.SSL, _ = r["ssl"].(bool)
-	rc.SSLVerify, _ = r["ssl_verify"].(bool)
-	rc.ServerName, _ = r["server_name"].(string)
+	rc.SSL, _ = get("ssl").(bool)
+	rc.SSLVerify, _ = get("ssl_verify").(bool)
+	rc.ServerName, _ = get("server_name").(string)
 	rc.Timeout = 2 * time.Second
-	if v, ok := model.Number(r["timeout"]); ok && v > 0 {
+	if v, ok := model.Number(get("timeout")); ok && v > 0 {
 		rc.Timeout = time.Duration(v) * time.Millisecond
 	}
 	return rc
@@ -99,7 +108,7 @@ func CheckCounterPolicy(rec, fields map[string]any) {
 	}
 	if rec["policy"] == "redis" {
 		r, _ := rec["redis"].(map[string]any)
-		if r == nil || r["host"] == nil {
+		if (r == nil || r["host"] == nil) && rec["redis_host"] == nil {
 			fields["redis"] = map[string]any{"host": "required field missing"}
 		}
 	}

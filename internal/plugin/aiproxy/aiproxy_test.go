@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"sluice/internal/model"
 	_ "sluice/internal/plugin/aipromptdecorator"
@@ -364,5 +365,40 @@ func TestPrometheusAIMetrics(t *testing.T) {
 		if got := proxytest.Gauge(t, name); got != want {
 			t.Errorf("%s = %v; want %v", name, got, want)
 		}
+	}
+}
+
+// TestTimeouts: the service's read_timeout is the longest silence allowed
+// from the provider, not a bound on the whole answer.
+func TestTimeouts(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/silent" {
+			time.Sleep(800 * time.Millisecond)
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		for i := 0; i < 6; i++ { // 600 ms in all, never 300 ms silent
+			_, _ = fmt.Fprintf(w, "data: {\"choices\":[{\"delta\":{\"content\":\"%d\"}}]}\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond)
+		}
+		_, _ = w.Write([]byte("data: [DONE]\n\n"))
+	}))
+	t.Cleanup(slow.Close)
+	serve := func(path string) *proxytest.Gateway {
+		echo := httptest.NewServer(proxytest.EchoUpstream)
+		t.Cleanup(echo.Close)
+		cfg := proxytest.Config(t, echo.URL, map[string]string{"ai-proxy": `{"route_type":"llm/v1/chat",
+		  "model":{"provider":"openai","name":"m","options":{"upstream_url":"` + slow.URL + path + `"}},"logging":{}}`})
+		cfg.Services[0].ReadTimeout = 300
+		return proxytest.Serve(t, cfg)
+	}
+	res, body := serve("/talkative").Do(t, "POST", "/", jsonCT, `{"stream":true,"messages":[{"role":"user","content":"x"}]}`)
+	if res.StatusCode != 200 || !strings.Contains(body, `"content":"5"`) || !strings.HasSuffix(body, "data: [DONE]") {
+		t.Errorf("a 600 ms stream with read_timeout 300 ms: %d %q", res.StatusCode, body)
+	}
+	res, body = serve("/silent").Do(t, "POST", "/", jsonCT, `{"messages":[{"role":"user","content":"x"}]}`)
+	if res.StatusCode != 502 {
+		t.Errorf("800 ms of silence with read_timeout 300 ms: %d %s; want 502", res.StatusCode, body)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"time"
 
@@ -39,8 +40,7 @@ func New(rec map[string]any, deps plugin.Deps) (any, error) {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
-	p.tr = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute,
-		ResponseHeaderTimeout: 60 * time.Second, ForceAttemptHTTP2: true}
+	p.tr = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute, ForceAttemptHTTP2: true}
 	p.client = &http.Client{Transport: p.tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return p, nil
@@ -152,15 +152,24 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 		return
 	}
 	p.upstreamHeaders(c, req, provider, o, rt != routePreserve)
-	ctx, cancel := context.WithTimeout(req.Context(), p.timeout(c))
+	// Kong's timeouts are the service's: connect, then read_timeout
+	// between two reads (an LLM sends its headers once it has generated
+	// the whole answer, unless it streams).
+	connectT, readT := p.timeouts(c)
+	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
+	idle := time.AfterFunc(connectT+readT, cancel)
+	defer idle.Stop()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { idle.Reset(readT) },
+	})
 	res, err := p.client.Do(req.WithContext(ctx))
 	if err != nil {
 		p.log.Error("ai-proxy: calling the LLM failed", "provider", provider, "error", err)
 		c.Error(http.StatusBadGateway, "An invalid response was received from the upstream server", nil)
 		return
 	}
-	answer, rerr := io.ReadAll(io.LimitReader(res.Body, maxAnswer+1))
+	answer, rerr := io.ReadAll(io.LimitReader(&idleReader{r: res.Body, t: idle, d: readT}, maxAnswer+1))
 	res.Body.Close()
 	latency := time.Since(start)
 	c.Timing.Upstream = latency
@@ -241,13 +250,32 @@ func (p *AIProxy) readBody(c *plugin.Ctx) (map[string]any, []byte) {
 	return nil, nil
 }
 
-// timeout is the route's service's read timeout (Kong proxies to the LLM
-// with the service's timeouts), 60 s without one.
-func (p *AIProxy) timeout(c *plugin.Ctx) time.Duration {
-	if c.Service != nil && c.Service.ReadTimeout > 0 {
-		return time.Duration(c.Service.ReadTimeout+c.Service.ConnectTimeout) * time.Millisecond
+// timeouts are the route's service's connect and read timeouts (Kong
+// proxies to the LLM with them), 60 s each without a service.
+func (p *AIProxy) timeouts(c *plugin.Ctx) (connect, read time.Duration) {
+	connect, read = 60*time.Second, 60*time.Second
+	if s := c.Service; s != nil {
+		if s.ConnectTimeout > 0 {
+			connect = time.Duration(s.ConnectTimeout) * time.Millisecond
+		}
+		if s.ReadTimeout > 0 {
+			read = time.Duration(s.ReadTimeout) * time.Millisecond
+		}
 	}
-	return 60 * time.Second
+	return connect, read
+}
+
+// idleReader restarts t for d before each read: a body that sends nothing
+// for d is cut.
+type idleReader struct {
+	r io.Reader
+	t *time.Timer
+	d time.Duration
+}
+
+func (ir *idleReader) Read(b []byte) (int, error) {
+	ir.t.Reset(ir.d)
+	return ir.r.Read(b)
 }
 
 // hopHeaders are not forwarded to the provider.

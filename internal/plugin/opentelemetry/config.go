@@ -73,7 +73,10 @@ type Config struct {
 		MaxEntries int    `json:"max_entries"`
 		MaxBytes   *int64 `json:"max_bytes"`
 	} `json:"queue"`
-	TracesEndpoint      *string                  `json:"traces_endpoint"`
+	TracesEndpoint *string `json:"traces_endpoint"`
+	// Endpoint is only in configs stored by an earlier sluice, where the
+	// deprecated endpoint was a plain field.
+	Endpoint            *string                  `json:"endpoint"`
 	HTTPResponseTraceID *string                  `json:"http_response_header_for_traceid"`
 	HeaderType          string                   `json:"header_type"`
 	Propagation         plugin.PropagationConfig `json:"propagation"`

@@ -57,6 +57,9 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if pr.DefaultFormat == "" {
 		pr.DefaultFormat = "w3c"
 	}
+	if c.TracesEndpoint == nil {
+		c.TracesEndpoint = c.Endpoint
+	}
 	p := &OTel{tracing: c.TracesEndpoint != nil,
 		prop: plugin.NewPropagation(c.HeaderType, pr.Extract, pr.Inject, pr.Clear, pr.DefaultFormat)}
 	if c.HTTPResponseTraceID != nil {

@@ -361,3 +361,28 @@ func TestBalancerSpans(t *testing.T) {
 		t.Error("the answering try is marked an error")
 	}
 }
+
+// TestLegacyEndpoint: a config stored by an earlier sluice, where endpoint
+// was a plain field, still traces to it.
+func TestLegacyEndpoint(t *testing.T) {
+	rec, serr := Schema.Process(map[string]any{"traces_endpoint": "http://collector:4318/v1/traces"}, nil)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	rec["endpoint"], rec["traces_endpoint"] = "http://legacy:4318/v1/traces", nil
+	impl, err := New(rec, plugin.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := impl.(*OTel); !p.tracing || p.endpoint != "http://legacy:4318/v1/traces" && p.endpoint != "" {
+		t.Errorf("tracing %v endpoint %q; want the legacy endpoint", p.tracing, p.endpoint)
+	}
+	// As a shorthand it fills traces_endpoint, and is not stored.
+	rec, serr = Schema.Process(map[string]any{"endpoint": "http://e:4318/v1/traces"}, nil)
+	if serr != nil || rec["traces_endpoint"] != "http://e:4318/v1/traces" {
+		t.Errorf("endpoint shorthand: %v %v", rec, serr)
+	}
+	if _, ok := rec["endpoint"]; ok {
+		t.Error("endpoint is kept in the processed config")
+	}
+}

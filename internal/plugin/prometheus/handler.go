@@ -53,6 +53,9 @@ var (
 	aiTokens   = reg.NewCounterVec(metrics.Opts{Name: "kong_ai_llm_tokens_total", Help: "AI requests cost per ai_provider/cache in Kong"}, append(append([]string(nil), aiLabels[:6]...), "token_type", "workspace")...)
 )
 
+// maxAILabel bounds the ai_model label, in bytes.
+const maxAILabel = 256
+
 // aiLatencyBuckets are Kong's for kong_ai_llm_provider_latency_ms.
 var aiLatencyBuckets = []float64{250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 10000, 30000, 60000}
 
@@ -136,7 +139,13 @@ func (p *Prometheus) Log(c *plugin.Ctx) {
 	}
 	if p.conf.AIMetrics {
 		for _, u := range c.AIUsages() {
-			l := []string{u.Provider, u.Model, "", "", "", "", "default"}
+			// The model may come from the client's body or a header:
+			// bound the label's size.
+			aiModel := u.Model
+			if len(aiModel) > maxAILabel {
+				aiModel = aiModel[:maxAILabel]
+			}
+			l := []string{u.Provider, aiModel, "", "", "", "", "default"}
 			aiRequests.With(l...).Inc()
 			if u.Cost > 0 {
 				aiCost.With(l...).Add(u.Cost)
@@ -149,7 +158,7 @@ func (p *Prometheus) Log(c *plugin.Ctx) {
 				n   float64
 			}{{"prompt_tokens", u.PromptTokens}, {"completion_tokens", u.CompletionTokens}, {"total_tokens", u.TotalTokens}} {
 				if tk.n > 0 {
-					aiTokens.With(u.Provider, u.Model, "", "", "", "", tk.typ, "default").Add(tk.n)
+					aiTokens.With(u.Provider, aiModel, "", "", "", "", tk.typ, "default").Add(tk.n)
 				}
 			}
 		}
