@@ -47,9 +47,12 @@ func (e ents) ConsumerGroups(string) []string                        { return ni
 
 func TestExpiredAndPreflight(t *testing.T) {
 	alice := &model.Consumer{ID: "c1"}
-	expiry := 110.0 // Unix seconds
+	const created = 1_800_000_000
+	expiry := float64(created + 10) // Unix seconds
+	relative := 10.0                // stored by an earlier sluice: seconds from created_at
 	e := ents{consumers: map[string]*model.Consumer{"c1": alice}, keys: map[string]*model.KeyAuthCredential{
-		"old": {ID: "k1", Consumer: &model.ForeignKey{ID: "c1"}, Key: "old", CreatedAt: 100, TTL: &expiry},
+		"old": {ID: "k1", Consumer: &model.ForeignKey{ID: "c1"}, Key: "old", CreatedAt: created, TTL: &expiry},
+		"rel": {ID: "k2", Consumer: &model.ForeignKey{ID: "c1"}, Key: "rel", CreatedAt: created, TTL: &relative},
 	}}
 	rec, _ := Schema.Process(map[string]any{"run_on_preflight": false}, nil)
 	impl, err := New(rec, plugin.Deps{Entities: e})
@@ -59,15 +62,18 @@ func TestExpiredAndPreflight(t *testing.T) {
 	k := impl.(*KeyAuth)
 	for _, tt := range []struct {
 		method string
+		key    string
 		now    int64
 		status int // 0: authenticated or skipped
 	}{
-		{"GET", 105, 0},
-		{"GET", 110, 401},
-		{"OPTIONS", 200, 0},
+		{"GET", "old", created + 5, 0},
+		{"GET", "old", created + 10, 401},
+		{"GET", "rel", created + 5, 0},
+		{"GET", "rel", created + 10, 401},
+		{"OPTIONS", "old", created + 100, 0},
 	} {
 		k.now = func() time.Time { return time.Unix(tt.now, 0) }
-		r, _ := http.NewRequest(tt.method, "http://x/?apikey=old", nil)
+		r, _ := http.NewRequest(tt.method, "http://x/?apikey="+tt.key, nil)
 		c := &plugin.Ctx{Request: r}
 		k.Access(c)
 		got := 0
