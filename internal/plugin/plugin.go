@@ -35,6 +35,7 @@ package plugin
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -221,6 +222,11 @@ type Exit struct {
 	// errors (Kong's kong.response.error): {"message":"..."} in JSON, or
 	// HTML/XML/text following the request's Accept header.
 	Message string
+	// Stream, when set, is the body instead of Body: the proxy sends what
+	// each Read returns as it comes (flushed, without a Content-Length),
+	// then closes it, before the log phase runs. ai-proxy streams an LLM's
+	// answer this way.
+	Stream io.ReadCloser
 }
 
 // Terminate stops the chain and answers with e; later access-phase plugins

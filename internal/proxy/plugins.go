@@ -44,6 +44,10 @@ func (p *Proxy) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState,
 	for k, v := range e.Header {
 		h[k] = v
 	}
+	if e.Stream != nil {
+		p.exitStream(w, st, e.Status, e.Stream)
+		return true
+	}
 	if e.Body == nil && e.Message != "" {
 		p.exitError(w, r, st, e.Status, e.Message)
 		return true
@@ -144,4 +148,35 @@ func pluginPath(p string) string {
 		p = "/" + p
 	}
 	return p
+}
+
+// exitStream sends a plugin's streamed answer: headers (after the
+// header_filter phase), then each chunk the stream gives, flushed as it
+// comes; the stream is closed at the end.
+func (p *Proxy) exitStream(w http.ResponseWriter, st *reqState, status int, body io.ReadCloser) {
+	defer body.Close()
+	p.generatedHeaders(st, w.Header())
+	discard := false
+	if st.plug != nil {
+		status = p.headerFilter(st, status, w.Header())
+		discard = st.plug.BodyDiscarded()
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(status)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 && !discard {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				p.log.Debug("writing a streamed answer", "error", werr)
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
 }

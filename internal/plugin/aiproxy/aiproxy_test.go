@@ -402,3 +402,63 @@ func TestTimeouts(t *testing.T) {
 		t.Errorf("800 ms of silence with read_timeout 300 ms: %d %s; want 502", res.StatusCode, body)
 	}
 }
+
+// TestStreamsAsItComes: the client gets the first converted event while
+// the provider is still generating (the provider sends the rest only once
+// the client has the first), and the log has the stream's statistics.
+func TestStreamsAsItComes(t *testing.T) {
+	firstSeen := make(chan struct{})
+	llm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		// The first event arrives in two pieces.
+		_, _ = io.WriteString(w, `data: {"choices":[{"delta":{"content":"Hel`)
+		w.(http.Flusher).Flush()
+		time.Sleep(20 * time.Millisecond)
+		_, _ = io.WriteString(w, `lo"}}]}`+"\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-firstSeen:
+		case <-time.After(5 * time.Second):
+			return // the client never saw it: the answer was buffered
+		}
+		_, _ = io.WriteString(w, `data: {"choices":[{"delta":{"content":" world"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2}}`+"\n\ndata: [DONE]\n\n")
+	}))
+	t.Cleanup(llm.Close)
+	port, logs := proxytest.UDPServer(t)
+	g := gateway(t, `{"route_type":"llm/v1/chat","model":{"provider":"openai","name":"m","options":{"upstream_url":"`+llm.URL+`"}},
+	  "logging":{"log_statistics":true}}`, port)
+	req, _ := http.NewRequest("POST", g.URL+"/", strings.NewReader(`{"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.Header.Get("Content-Type") != "text/event-stream" || res.Header.Get("Content-Length") != "" {
+		t.Errorf("headers %v", res.Header)
+	}
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(got.String(), "Hello") {
+		n, err := res.Body.Read(buf)
+		got.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("stream ended before the first event: %q, %v", got.String(), err)
+		}
+	}
+	close(firstSeen)
+	rest, _ := io.ReadAll(res.Body)
+	got.Write(rest)
+	if !strings.HasSuffix(got.String(), "data: [DONE]") || !strings.Contains(got.String(), `" world"`) {
+		t.Errorf("stream %q", got.String())
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(proxytest.Receive(t, logs)), &entry); err != nil {
+		t.Fatal(err)
+	}
+	usage := entry["ai"].(map[string]any)["proxy"].(map[string]any)["usage"].(map[string]any)
+	if usage["prompt_tokens"] != 3.0 || usage["completion_tokens"] != 2.0 {
+		t.Errorf("ai.proxy.usage %v; want the provider's 3 and 2", usage)
+	}
+}

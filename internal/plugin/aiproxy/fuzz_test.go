@@ -19,19 +19,27 @@ func FuzzConvertStream(f *testing.F) {
 	f.Add("ollama", "{\"message\":{\"content\":\"a\"}}\n{\"done\":true}\n")
 	f.Fuzz(func(t *testing.T, format, body string) {
 		var st streamStats
-		out := convertStream(format, routeChat, "m", []byte(body), &st)
-		for _, fr := range strings.Split(string(out), "\n\n") {
-			if fr == "" {
-				continue
-			}
-			if !strings.HasPrefix(fr, "data: ") {
-				t.Fatalf("frame %q", fr)
-			}
-			d := strings.TrimPrefix(fr, "data: ")
-			if d != "[DONE]" && format != "openai" && !json.Valid([]byte(d)) {
-				t.Fatalf("frame %q is not JSON", fr)
+		check := func(out []byte) {
+			for _, fr := range strings.Split(string(out), "\n\n") {
+				if fr == "" {
+					continue
+				}
+				if !strings.HasPrefix(fr, "data: ") {
+					t.Fatalf("frame %q", fr)
+				}
+				d := strings.TrimPrefix(fr, "data: ")
+				if d != "[DONE]" && format != "openai" && !json.Valid([]byte(d)) {
+					t.Fatalf("frame %q is not JSON", fr)
+				}
 			}
 		}
+		check(convertStream(format, routeChat, "m", []byte(body), &st))
+		// The same stream in two reads, cut anywhere.
+		cut := len(body) / 3
+		sc := &streamConv{fmtName: format, routeType: routeChat, modelName: "m", st: &streamStats{}}
+		first := sc.feed([]byte(body[:cut]), false)
+		check(first)
+		check(sc.feed([]byte(body[cut:]), true))
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync"
 	"time"
 
 	"sluice/internal/model"
@@ -157,9 +158,14 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 	// the whole answer, unless it streams).
 	connectT, readT := p.timeouts(c)
 	ctx, cancel := context.WithCancel(req.Context())
-	defer cancel()
 	idle := time.AfterFunc(connectT+readT, cancel)
-	defer idle.Stop()
+	streaming := false // the stream's reader owns ctx and idle then
+	defer func() {
+		if !streaming {
+			idle.Stop()
+			cancel()
+		}
+	}()
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { idle.Reset(readT) },
 	})
@@ -167,6 +173,34 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 	if err != nil {
 		p.log.Error("ai-proxy: calling the LLM failed", "provider", provider, "error", err)
 		c.Error(http.StatusBadGateway, "An invalid response was received from the upstream server", nil)
+		return
+	}
+	if res.StatusCode == http.StatusOK && stream {
+		// Converted and sent event by event as the provider sends them
+		// (a preserve route's stream as it is).
+		c.Timing.Upstream = time.Since(start)
+		h := plugin.AnswerHeaders(res.Header)
+		h.Del("Content-Encoding")
+		h.Set("Content-Type", "text/event-stream")
+		p.answerHeaders(c, h, provider, name)
+		st := &streamStats{}
+		var conv *streamConv
+		if rt != routePreserve {
+			conv = &streamConv{fmtName: wire, routeType: rt, modelName: name, st: st}
+		}
+		streaming = true
+		c.Terminate(&plugin.Exit{Status: http.StatusOK, Header: h, Stream: &sseReader{
+			src:  &idleReader{r: res.Body, t: idle, d: readT},
+			body: res.Body,
+			conv: conv,
+			end: func() {
+				idle.Stop()
+				cancel()
+				if p.conf.Logging.LogStatistics {
+					p.logStats(c, provider, name, o, time.Since(start), msgs, body, nil, st, true, out, nil)
+				}
+			},
+		}})
 		return
 	}
 	answer, rerr := io.ReadAll(io.LimitReader(&idleReader{r: res.Body, t: idle, d: readT}, maxAnswer+1))
@@ -184,11 +218,7 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 	var st streamStats
 	var usage map[string]any
 	if status == http.StatusOK {
-		switch {
-		case stream && rt != routePreserve:
-			answer = convertStream(wire, rt, name, answer, &st)
-			h.Set("Content-Type", "text/event-stream")
-		case rt != routePreserve:
+		if rt != routePreserve {
 			conv, err := fromFormat(wire, rt, name, answer, o)
 			if err != nil {
 				status = http.StatusInternalServerError
@@ -199,24 +229,17 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 			answer = conv
 		}
 		if status == http.StatusOK {
-			if provider == "openai" || provider == "azure" || provider == "mistral" {
-				h.Del("Set-Cookie")
-			}
-			if p.conf.ModelNameHeader || c.RequestHeader("Kong-Debug") != "" {
-				h.Set("X-Kong-LLM-Model", provider+"/"+name)
-			}
+			p.answerHeaders(c, h, provider, name)
 		}
-		if !stream {
-			var m struct {
-				Usage map[string]any `json:"usage"`
-			}
-			if json.Unmarshal(answer, &m) == nil {
-				usage = m.Usage
-			}
+		var m struct {
+			Usage map[string]any `json:"usage"`
+		}
+		if json.Unmarshal(answer, &m) == nil {
+			usage = m.Usage
 		}
 	}
 	if p.conf.Logging.LogStatistics {
-		p.logStats(c, provider, name, o, latency, msgs, body, usage, &st, stream, out, answer)
+		p.logStats(c, provider, name, o, latency, msgs, body, usage, &st, false, out, answer)
 	}
 	if !stream && acceptsGzip(c.RequestHeader("Accept-Encoding")) && len(answer) > 0 {
 		var zb bytes.Buffer
@@ -227,6 +250,60 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 		h.Set("Content-Encoding", "gzip")
 	}
 	c.Terminate(&plugin.Exit{Status: status, Body: answer, Header: h})
+}
+
+// answerHeaders adjusts the headers of a provider's 200 answer as Kong
+// does: OpenAI-style providers' cookies dropped, the model named.
+func (p *AIProxy) answerHeaders(c *plugin.Ctx, h http.Header, provider, name string) {
+	if provider == "openai" || provider == "azure" || provider == "mistral" {
+		h.Del("Set-Cookie")
+	}
+	if p.conf.ModelNameHeader || c.RequestHeader("Kong-Debug") != "" {
+		h.Set("X-Kong-LLM-Model", provider+"/"+name)
+	}
+}
+
+// sseReader reads a provider's stream, converted (streamConv); end runs
+// once, when the stream is over or closed.
+type sseReader struct {
+	src  io.Reader
+	body io.Closer
+	conv *streamConv
+	buf  []byte
+	out  []byte
+	done bool
+	end  func()
+	once sync.Once
+}
+
+func (r *sseReader) Read(p []byte) (int, error) {
+	for len(r.out) == 0 {
+		if r.done {
+			r.once.Do(r.end)
+			return 0, io.EOF
+		}
+		if r.buf == nil {
+			r.buf = make([]byte, 16<<10)
+		}
+		n, err := r.src.Read(r.buf)
+		last := err != nil // EOF, or the provider went away or was cut
+		if r.conv == nil {
+			r.out, r.done = r.buf[:n], last
+			continue
+		}
+		r.out = r.conv.feed(r.buf[:n], last)
+		r.done = last || r.conv.ended
+	}
+	n := copy(p, r.out)
+	r.out = r.out[n:]
+	return n, nil
+}
+
+// Close closes the provider's answer and ends the stream.
+func (r *sseReader) Close() error {
+	err := r.body.Close()
+	r.once.Do(r.end)
+	return err
 }
 
 // readBody reads the client's body as Kong's get_body does, by its

@@ -10,13 +10,19 @@ import (
 // sseEvent is one server-sent event (or one line of a JSON-lines stream).
 type sseEvent struct{ event, data string }
 
-// splitEvents parses a streamed answer as Kong's frame_to_events does: a
-// body whose first non-space byte is '{' is JSON lines (Cohere, Ollama),
-// one event a line; anything else is server-sent events, a blank line
-// ending each.
-func splitEvents(body []byte) []sseEvent {
+// jsonLinesStream reports whether a stream whose first bytes are b is
+// JSON lines (Cohere, Ollama: the first non-space byte is '{'), not
+// server-sent events, as Kong's frame_to_events decides.
+func jsonLinesStream(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
+}
+
+// splitEvents parses complete stream text: JSON lines give one event a
+// line; server-sent events end at a blank line.
+func splitEvents(body []byte, jsonLines bool) []sseEvent {
 	var out []sseEvent
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+	if jsonLines {
 		for _, line := range strings.Split(string(body), "\n") {
 			if line = strings.TrimSpace(line); line != "" {
 				out = append(out, sseEvent{data: line})
@@ -60,10 +66,71 @@ type streamStats struct {
 	providerCountsComplete bool
 }
 
-// convertStream turns a provider's streamed answer into OpenAI chunks,
-// framed as Kong frames them ("data: <json>\n\n", and a final
-// "data: [DONE]" without the blank line).
+// maxPending bounds the bytes of an unfinished event kept between reads
+// of a stream.
+const maxPending = 1 << 20
+
+// streamConv turns a provider's streamed answer into OpenAI chunks as it
+// arrives, framed as Kong frames them ("data: <json>\n\n", and a final
+// "data: [DONE]" without the blank line). An event cut between two reads
+// waits for the rest.
+type streamConv struct {
+	fmtName, routeType, modelName string
+	st                            *streamStats
+	id                            any
+	pending                       []byte
+	started, jsonLines, ended     bool
+}
+
+// convertStream converts a whole streamed answer.
 func convertStream(fmtName, routeType, modelName string, body []byte, st *streamStats) []byte {
+	sc := &streamConv{fmtName: fmtName, routeType: routeType, modelName: modelName, st: st}
+	return sc.feed(body, true)
+}
+
+// feed takes the next bytes of the stream (last: there are no more) and
+// returns the converted events they complete.
+func (sc *streamConv) feed(chunk []byte, last bool) []byte {
+	if sc.ended {
+		return nil
+	}
+	sc.pending = append(sc.pending, chunk...)
+	if !sc.started && len(bytes.TrimSpace(sc.pending)) > 0 {
+		sc.started, sc.jsonLines = true, jsonLinesStream(sc.pending)
+	}
+	var complete []byte
+	if last {
+		complete, sc.pending = sc.pending, nil
+	} else {
+		sep := []byte("\n\n")
+		if sc.jsonLines {
+			sep = []byte("\n")
+		}
+		i := bytes.LastIndex(sc.pending, sep)
+		if i < 0 {
+			if len(sc.pending) > maxPending {
+				sc.ended = true
+				return []byte(`data: {"error": true, "message": "empty or unsupported transformer response"}`)
+			}
+			return nil
+		}
+		complete = sc.pending[:i+len(sep)]
+		sc.pending = append([]byte(nil), sc.pending[i+len(sep):]...)
+	}
+	events := splitEvents(complete, sc.jsonLines)
+	if len(events) == 0 {
+		if len(bytes.TrimSpace(complete)) > 0 {
+			sc.ended = true
+			return []byte(`data: {"error": true, "message": "empty or unsupported transformer response"}`)
+		}
+		return nil
+	}
+	return sc.convert(events)
+}
+
+// convert converts complete events.
+func (sc *streamConv) convert(events []sseEvent) []byte {
+	fmtName, routeType, modelName, st := sc.fmtName, sc.routeType, sc.modelName, sc.st
 	var out bytes.Buffer
 	emit := func(s string) {
 		out.WriteString("data: ")
@@ -82,8 +149,9 @@ func convertStream(fmtName, routeType, modelName string, body []byte, st *stream
 		st.text.WriteString(text)
 		st.estimated += math.Ceil(float64(len(strings.TrimSpace(text))) / 4)
 	}
-	var id any
-	for _, ev := range splitEvents(body) {
+	id := sc.id
+	defer func() { sc.id = id }()
+	for _, ev := range events {
 		switch fmtName {
 		case "openai":
 			if ev.data == "" {
@@ -209,9 +277,6 @@ func convertStream(fmtName, routeType, modelName string, body []byte, st *stream
 				chunk(map[string]any{"choices": []any{map[string]any{"text": text, "index": 0}}, "model": modelName, "object": "text_completion"})
 			}
 		}
-	}
-	if out.Len() == 0 && len(bytes.TrimSpace(body)) > 0 {
-		out.WriteString(`data: {"error": true, "message": "empty or unsupported transformer response"}`)
 	}
 	return out.Bytes()
 }
