@@ -118,16 +118,19 @@ func upstreamURL(provider, routeType string, o *options, clientPath string, quer
 
 // mergeDefaults is Kong's merge_config_defaults: the configured options
 // replace the client's.
-func mergeDefaults(body map[string]any, o *options) {
-	set := func(k string, v *float64) {
-		if v != nil {
-			body[k] = *v
+func mergeDefaults(body map[string]any, o *options) { setOptions(body, o, "max_tokens") }
+
+// setOptions sets the configured sampling options in dst, max_tokens
+// under maxTokensKey.
+func setOptions(dst map[string]any, o *options, maxTokensKey string) {
+	for _, kv := range []struct {
+		k string
+		v *float64
+	}{{"temperature", o.temperature}, {maxTokensKey, o.maxTokens}, {"top_p", o.topP}, {"top_k", o.topK}} {
+		if kv.v != nil {
+			dst[kv.k] = *kv.v
 		}
 	}
-	set("temperature", o.temperature)
-	set("max_tokens", o.maxTokens)
-	set("top_p", o.topP)
-	set("top_k", o.topK)
 }
 
 func streamFlag(body map[string]any) bool { b, _ := body["stream"].(bool); return b }
@@ -254,15 +257,7 @@ func toOllama(modelName string, body map[string]any, o *options) map[string]any 
 		out["prompt"] = body["prompt"]
 	}
 	opts := map[string]any{}
-	put := func(k string, v *float64) {
-		if v != nil {
-			opts[k] = *v
-		}
-	}
-	put("num_predict", o.maxTokens)
-	put("temperature", o.temperature)
-	put("top_p", o.topP)
-	put("top_k", o.topK)
+	setOptions(opts, o, "num_predict")
 	if len(opts) > 0 {
 		out["options"] = opts
 	}
