@@ -4,13 +4,7 @@ import (
 	"fmt"
 
 	"sluice/internal/model"
-)
-
-// Route types (config.route_type).
-const (
-	routeChat        = "llm/v1/chat"
-	routeCompletions = "llm/v1/completions"
-	routePreserve    = "preserve"
+	"sluice/internal/plugin"
 )
 
 // providers are Kong 3.9's; supported lists those sluice can call.
@@ -31,7 +25,7 @@ var Schema = &model.Schema{
 	Name:      Name,
 	Protocols: []string{"grpc", "grpcs", "http", "https"},
 	Fields: []*model.Field{
-		{Name: "route_type", Type: model.TypeString, Required: true, OneOf: []any{routeChat, routeCompletions, routePreserve},
+		{Name: "route_type", Type: model.TypeString, Required: true, OneOf: []any{plugin.LLMRouteChat, plugin.LLMRouteCompletions, plugin.LLMRoutePreserve},
 			Description: "The model's operation implementation, for this provider."},
 		{Name: "auth", Type: model.TypeRecord, Fields: []*model.Field{
 			{Name: "header_name", Type: model.TypeString, Referenceable: true},
@@ -122,7 +116,7 @@ func checks(rec map[string]any) ([]string, map[string]any) {
 	need("azure", "azure_api_version", "must set 'model.options.azure_api_version' for azure provider")
 	need("azure", "azure_deployment_id", "must set 'model.options.azure_deployment_id' for azure provider")
 	need("llama2", "upstream_url", "must set 'model.options.upstream_url' for self-hosted providers/models")
-	if logging["log_statistics"] == true && rec["route_type"] == routeCompletions && provider == "anthropic" {
+	if logging["log_statistics"] == true && rec["route_type"] == plugin.LLMRouteCompletions && provider == "anthropic" {
 		ent = append(ent, "anthropic does not support statistics when route_type is llm/v1/completions")
 	}
 	if provider != "" && !supported[provider] {

@@ -87,21 +87,21 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 		return
 	}
 	rt := p.conf.RouteType
-	if rt != routePreserve {
-		format := routeChat
+	if rt != plugin.LLMRoutePreserve {
+		format := plugin.LLMRouteChat
 		if len(msgs) > 0 && isPrompt {
 			llmError(c, http.StatusBadRequest, "request matches multiple LLM request formats")
 			return
 		}
 		if isPrompt {
-			format = routeCompletions
+			format = plugin.LLMRouteCompletions
 		}
 		if format != rt {
 			llmError(c, http.StatusBadRequest, fmt.Sprintf("[%s] message format is not compatible with [%s] route type", format, rt))
 			return
 		}
 	}
-	stream := streamFlag(body) || p.conf.ResponseStreaming == "always"
+	stream := plugin.LLMStreamFlag(body) || p.conf.ResponseStreaming == "always"
 	if stream {
 		body["stream"] = true
 		if p.conf.ResponseStreaming == "deny" {
@@ -110,16 +110,16 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 		}
 	}
 	provider := p.conf.Model.Provider
-	wire := o.format(provider)
+	wire := o.Wire(provider)
 	if a := p.conf.Auth; a != nil && a.ParamLocation != nil && *a.ParamLocation == "body" && a.ParamName != nil && a.ParamValue != nil {
 		if _, sent := body[*a.ParamName]; !sent || !a.AllowOverride {
 			body[*a.ParamName] = *a.ParamValue
 		}
 	}
 	out := raw
-	if rt != routePreserve {
-		tb, err := toFormat(wire, rt, name, body, o)
-		var plain errPlain
+	if rt != plugin.LLMRoutePreserve {
+		tb, err := plugin.LLMToFormat(wire, rt, name, body, o)
+		var plain plugin.LLMPlainError
 		switch {
 		case errors.As(err, &plain):
 			c.Terminate(&plugin.Exit{Status: http.StatusBadRequest, Body: []byte(plain),
@@ -134,7 +134,7 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 			return
 		}
 	}
-	u, err := upstreamURL(provider, rt, o, c.Request.URL.Path, c.Query())
+	u, err := plugin.LLMUpstreamURL(provider, rt, o, c.Request.URL.Path, c.Query())
 	if err != nil {
 		p.log.Error("ai-proxy: building the upstream URL failed", "error", err)
 		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
@@ -152,7 +152,7 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
 		return
 	}
-	p.upstreamHeaders(c, req, provider, o, rt != routePreserve)
+	p.upstreamHeaders(c, req, provider, o, rt != plugin.LLMRoutePreserve)
 	// Kong's timeouts are the service's: connect, then read_timeout
 	// between two reads (an LLM sends its headers once it has generated
 	// the whole answer, unless it streams).
@@ -183,10 +183,10 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 		h.Del("Content-Encoding")
 		h.Set("Content-Type", "text/event-stream")
 		p.answerHeaders(c, h, provider, name)
-		st := &streamStats{}
-		var conv *streamConv
-		if rt != routePreserve {
-			conv = &streamConv{fmtName: wire, routeType: rt, modelName: name, st: st}
+		st := &plugin.LLMStreamStats{}
+		var conv *plugin.LLMStream
+		if rt != plugin.LLMRoutePreserve {
+			conv = plugin.NewLLMStream(wire, rt, name, st)
 		}
 		streaming = true
 		c.Terminate(&plugin.Exit{Status: http.StatusOK, Header: h, Stream: &sseReader{
@@ -215,11 +215,11 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 	h := plugin.AnswerHeaders(res.Header)
 	h.Del("Content-Encoding") // the transport decoded it
 	status := res.StatusCode
-	var st streamStats
+	var st plugin.LLMStreamStats
 	var usage map[string]any
 	if status == http.StatusOK {
-		if rt != routePreserve {
-			conv, err := fromFormat(wire, rt, name, answer, o)
+		if rt != plugin.LLMRoutePreserve {
+			conv, err := plugin.LLMFromFormat(wire, rt, name, answer, o)
 			if err != nil {
 				status = http.StatusInternalServerError
 				b, _ := json.Marshal(map[string]map[string]string{"error": {"message": fmt.Sprintf("transformation failed from type %s://%s: %s", provider, rt, err)}})
@@ -263,12 +263,12 @@ func (p *AIProxy) answerHeaders(c *plugin.Ctx, h http.Header, provider, name str
 	}
 }
 
-// sseReader reads a provider's stream, converted (streamConv); end runs
+// sseReader reads a provider's stream, converted (plugin.LLMStream); end runs
 // once, when the stream is over or closed.
 type sseReader struct {
 	src  io.Reader
 	body io.Closer
-	conv *streamConv
+	conv *plugin.LLMStream
 	buf  []byte
 	out  []byte
 	done bool
@@ -291,8 +291,8 @@ func (r *sseReader) Read(p []byte) (int, error) {
 			r.out, r.done = r.buf[:n], last
 			continue
 		}
-		r.out = r.conv.feed(r.buf[:n], last)
-		r.done = last || r.conv.ended
+		r.out = r.conv.Feed(r.buf[:n], last)
+		r.done = last || r.conv.Ended()
 	}
 	n := copy(p, r.out)
 	r.out = r.out[n:]
@@ -362,7 +362,7 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", 
 // upstreamHeaders copies the client's headers to the provider's request
 // and sets the configured credential (the client's one stays only with
 // allow_override) and Anthropic's version header.
-func (p *AIProxy) upstreamHeaders(c *plugin.Ctx, req *http.Request, provider string, o *options, transformed bool) {
+func (p *AIProxy) upstreamHeaders(c *plugin.Ctx, req *http.Request, provider string, o *plugin.LLMOptions, transformed bool) {
 	for k, vs := range c.Request.Header {
 		req.Header[k] = append([]string(nil), vs...)
 	}
@@ -377,8 +377,8 @@ func (p *AIProxy) upstreamHeaders(c *plugin.Ctx, req *http.Request, provider str
 			req.Header.Set(*a.HeaderName, *a.HeaderValue)
 		}
 	}
-	if provider == "anthropic" && o.anthropicVersion != "" {
-		req.Header.Set("anthropic-version", o.anthropicVersion)
+	if provider == "anthropic" && o.AnthropicVersion != "" {
+		req.Header.Set("anthropic-version", o.AnthropicVersion)
 	}
 }
 
@@ -393,14 +393,14 @@ func acceptsGzip(v string) bool {
 }
 
 // logStats puts Kong's ai.proxy analytics on the log entry.
-func (p *AIProxy) logStats(c *plugin.Ctx, provider, name string, o *options, latency time.Duration, msgs []any, body, usage map[string]any,
-	st *streamStats, stream bool, sent, answer []byte) {
+func (p *AIProxy) logStats(c *plugin.Ctx, provider, name string, o *plugin.LLMOptions, latency time.Duration, msgs []any, body, usage map[string]any,
+	st *plugin.LLMStreamStats, stream bool, sent, answer []byte) {
 	prompt, _ := model.Number(usage["prompt_tokens"])
 	compl, _ := model.Number(usage["completion_tokens"])
 	if stream {
-		prompt, compl = st.promptTok, st.complTok
-		if !st.providerCountsComplete {
-			compl = st.estimated
+		prompt, compl = st.PromptTokens, st.CompletionTokens
+		if !st.ProviderCounts {
+			compl = st.Estimated
 		}
 	}
 	if prompt == 0 && (provider == "openai" || provider == "azure" || provider == "mistral") {
@@ -420,8 +420,8 @@ func (p *AIProxy) logStats(c *plugin.Ctx, provider, name string, o *options, lat
 		tpot = int64(math.Floor(float64(ms) / compl))
 	}
 	cost := 0.0
-	if o.inputCost != nil && o.outputCost != nil {
-		cost = (prompt**o.inputCost + compl**o.outputCost) / 1e6
+	if o.InputCost != nil && o.OutputCost != nil {
+		cost = (prompt**o.InputCost + compl**o.OutputCost) / 1e6
 	}
 	respModel := name
 	var rm struct {
@@ -440,7 +440,7 @@ func (p *AIProxy) logStats(c *plugin.Ctx, provider, name string, o *options, lat
 		resp := string(answer)
 		if stream {
 			b, _ := json.Marshal(map[string]any{"object": "chat.completion", "choices": []any{map[string]any{"index": 0,
-				"finish_reason": st.finish, "logprobs": nil, "message": map[string]any{"role": "assistant", "content": st.text.String()}}},
+				"finish_reason": st.Finish, "logprobs": nil, "message": map[string]any{"role": "assistant", "content": st.Text.String()}}},
 				"usage": map[string]any{"prompt_tokens": prompt, "completion_tokens": compl, "total_tokens": prompt + compl}})
 			resp = string(b)
 		}

@@ -11,8 +11,8 @@ import (
 // values may hold Kong's templates, $(headers.<name>),
 // $(query_params.<name>) or $(uri_captures.<name>), filled from the
 // request (Kong's merge_model_options).
-func (p *AIProxy) resolve(c *plugin.Ctx) (*options, string, error) {
-	o := &options{}
+func (p *AIProxy) resolve(c *plugin.Ctx) (*plugin.LLMOptions, string, error) {
+	o := &plugin.LLMOptions{}
 	name := ""
 	if p.conf.Model.Name != nil {
 		v, err := fill(c, *p.conf.Model.Name, true, "model.name")
@@ -22,16 +22,16 @@ func (p *AIProxy) resolve(c *plugin.Ctx) (*options, string, error) {
 		name = v
 	}
 	if mo := p.conf.Model.Options; mo != nil {
-		o.maxTokens, o.temperature, o.topP, o.topK = mo.MaxTokens, mo.Temperature, mo.TopP, mo.TopK
-		o.inputCost, o.outputCost = mo.InputCost, mo.OutputCost
+		o.MaxTokens, o.Temperature, o.TopP, o.TopK = mo.MaxTokens, mo.Temperature, mo.TopP, mo.TopK
+		o.InputCost, o.OutputCost = mo.InputCost, mo.OutputCost
 		for _, s := range []struct {
 			dst *string
 			src *string
 		}{
-			{&o.anthropicVersion, mo.AnthropicVersion}, {&o.azureInstance, mo.AzureInstance},
-			{&o.azureAPIVersion, mo.AzureAPIVersion}, {&o.azureDeploymentID, mo.AzureDeploymentID},
-			{&o.llama2Format, mo.Llama2Format}, {&o.mistralFormat, mo.MistralFormat},
-			{&o.upstreamURL, mo.UpstreamURL}, {&o.upstreamPath, mo.UpstreamPath},
+			{&o.AnthropicVersion, mo.AnthropicVersion}, {&o.AzureInstance, mo.AzureInstance},
+			{&o.AzureAPIVersion, mo.AzureAPIVersion}, {&o.AzureDeploymentID, mo.AzureDeploymentID},
+			{&o.Llama2Format, mo.Llama2Format}, {&o.MistralFormat, mo.MistralFormat},
+			{&o.UpstreamURL, mo.UpstreamURL}, {&o.UpstreamPath, mo.UpstreamPath},
 		} {
 			if s.src == nil {
 				continue

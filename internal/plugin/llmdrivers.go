@@ -1,4 +1,7 @@
-package aiproxy
+package plugin
+
+// The LLM providers' wire formats (Kong's kong/llm drivers), shared by
+// the AI plugins.
 
 import (
 	"encoding/json"
@@ -8,29 +11,38 @@ import (
 	"strings"
 )
 
-// options are the model options of one request, templates resolved.
-type options struct {
-	maxTokens, temperature, topP, topK *float64
-	inputCost, outputCost              *float64
-	anthropicVersion                   string
-	azureInstance, azureAPIVersion     string
-	azureDeploymentID                  string
-	llama2Format, mistralFormat        string
-	upstreamURL, upstreamPath          string
+// The route types of an LLM plugin (Kong's llm route_type).
+const (
+	LLMRouteChat        = "llm/v1/chat"
+	LLMRouteCompletions = "llm/v1/completions"
+	LLMRoutePreserve    = "preserve"
+)
+
+// LLMOptions are an LLM call's model options (Kong's model.options),
+// templates resolved.
+type LLMOptions struct {
+	MaxTokens, Temperature, TopP, TopK *float64
+	InputCost, OutputCost              *float64
+	AnthropicVersion                   string
+	AzureInstance, AzureAPIVersion     string
+	AzureDeploymentID                  string
+	Llama2Format, MistralFormat        string
+	UpstreamURL, UpstreamPath          string
 }
 
-// format is the wire format a provider is spoken in.
-func (o *options) format(provider string) string {
+// Wire is the wire format a provider is spoken in with these options:
+// openai, anthropic, cohere, ollama or llama2-raw.
+func (o *LLMOptions) Wire(provider string) string {
 	switch provider {
 	case "openai", "azure":
 		return "openai"
 	case "mistral":
-		return o.mistralFormat
+		return o.MistralFormat
 	case "llama2":
-		if o.llama2Format == "raw" {
+		if o.Llama2Format == "raw" {
 			return "llama2-raw"
 		}
-		return o.llama2Format
+		return o.Llama2Format
 	}
 	return provider // anthropic, cohere
 }
@@ -44,10 +56,10 @@ var defaultBase = map[string]string{
 }
 
 var opPath = map[string]map[string]string{
-	"openai":    {routeChat: "/v1/chat/completions", routeCompletions: "/v1/completions"},
-	"anthropic": {routeChat: "/v1/messages", routeCompletions: "/v1/complete"},
-	"cohere":    {routeChat: "/v1/chat", routeCompletions: "/v1/generate"},
-	"azure":     {routeChat: "/chat/completions", routeCompletions: "/completions"},
+	"openai":    {LLMRouteChat: "/v1/chat/completions", LLMRouteCompletions: "/v1/completions"},
+	"anthropic": {LLMRouteChat: "/v1/messages", LLMRouteCompletions: "/v1/complete"},
+	"cohere":    {LLMRouteChat: "/v1/chat", LLMRouteCompletions: "/v1/generate"},
+	"azure":     {LLMRouteChat: "/chat/completions", LLMRouteCompletions: "/completions"},
 }
 
 // errNoPath is a provider without a default path for the route type and
@@ -59,15 +71,15 @@ var errNoPath = errors.New("no upstream path for this provider; set model.option
 // upstream_path or the operation's path; a preserve route keeps the
 // client's path unless upstream_path is set. The client's query string is
 // kept; azure's api-version is added unless the client sent one.
-func upstreamURL(provider, routeType string, o *options, clientPath string, query url.Values) (*url.URL, error) {
+func LLMUpstreamURL(provider, routeType string, o *LLMOptions, clientPath string, query url.Values) (*url.URL, error) {
 	var u *url.URL
 	var err error
 	switch {
-	case o.upstreamURL != "":
-		u, err = url.Parse(o.upstreamURL)
+	case o.UpstreamURL != "":
+		u, err = url.Parse(o.UpstreamURL)
 	case provider == "azure":
-		base := fmt.Sprintf("https://%s.openai.azure.com/openai/deployments/%s", o.azureInstance, o.azureDeploymentID)
-		p := o.upstreamPath
+		base := fmt.Sprintf("https://%s.openai.azure.com/openai/deployments/%s", o.AzureInstance, o.AzureDeploymentID)
+		p := o.UpstreamPath
 		if p == "" {
 			p = opPath["azure"][routeType]
 		}
@@ -82,12 +94,12 @@ func upstreamURL(provider, routeType string, o *options, clientPath string, quer
 		}
 		u, err = url.Parse(base)
 		if err == nil {
-			u.Path = o.upstreamPath
+			u.Path = o.UpstreamPath
 			if u.Path == "" {
 				u.Path = opPath[provider][routeType]
 			}
 			if u.Path == "" {
-				if routeType != routePreserve {
+				if routeType != LLMRoutePreserve {
 					return nil, errNoPath
 				}
 				u.Path = "/"
@@ -97,8 +109,8 @@ func upstreamURL(provider, routeType string, o *options, clientPath string, quer
 	if err != nil {
 		return nil, err
 	}
-	if routeType == routePreserve {
-		u.Path = o.upstreamPath
+	if routeType == LLMRoutePreserve {
+		u.Path = o.UpstreamPath
 		if u.Path == "" {
 			u.Path = clientPath
 		}
@@ -110,7 +122,7 @@ func upstreamURL(provider, routeType string, o *options, clientPath string, quer
 		q[k] = v
 	}
 	if provider == "azure" && q.Get("api-version") == "" {
-		q.Set("api-version", o.azureAPIVersion)
+		q.Set("api-version", o.AzureAPIVersion)
 	}
 	u.RawQuery = q.Encode()
 	return u, nil
@@ -118,32 +130,33 @@ func upstreamURL(provider, routeType string, o *options, clientPath string, quer
 
 // mergeDefaults is Kong's merge_config_defaults: the configured options
 // replace the client's.
-func mergeDefaults(body map[string]any, o *options) { setOptions(body, o, "max_tokens") }
+func mergeDefaults(body map[string]any, o *LLMOptions) { setOptions(body, o, "max_tokens") }
 
 // setOptions sets the configured sampling options in dst, max_tokens
 // under maxTokensKey.
-func setOptions(dst map[string]any, o *options, maxTokensKey string) {
+func setOptions(dst map[string]any, o *LLMOptions, maxTokensKey string) {
 	for _, kv := range []struct {
 		k string
 		v *float64
-	}{{"temperature", o.temperature}, {maxTokensKey, o.maxTokens}, {"top_p", o.topP}, {"top_k", o.topK}} {
+	}{{"temperature", o.Temperature}, {maxTokensKey, o.MaxTokens}, {"top_p", o.TopP}, {"top_k", o.TopK}} {
 		if kv.v != nil {
 			dst[kv.k] = *kv.v
 		}
 	}
 }
 
-func streamFlag(body map[string]any) bool { b, _ := body["stream"].(bool); return b }
+// LLMStreamFlag reports whether a request body asks for a stream.
+func LLMStreamFlag(body map[string]any) bool { b, _ := body["stream"].(bool); return b }
 
 // toFormat translates a checked OpenAI-style request body into the
 // provider's (Kong's driver to_format); it may change body. errBadRequest
 // errors are the client's fault (400); the message is Kong's.
-func toFormat(fmtName, routeType, modelName string, body map[string]any, o *options) (map[string]any, error) {
+func LLMToFormat(fmtName, routeType, modelName string, body map[string]any, o *LLMOptions) (map[string]any, error) {
 	switch fmtName {
 	case "openai":
 		mergeDefaults(body, o)
 		body["model"] = modelName
-		body["stream"] = streamFlag(body)
+		body["stream"] = LLMStreamFlag(body)
 		delete(body, "top_k")
 		return body, nil
 	case "anthropic":
@@ -158,16 +171,16 @@ func toFormat(fmtName, routeType, modelName string, body map[string]any, o *opti
 	return nil, fmt.Errorf("no transformer for %s://%s", fmtName, routeType)
 }
 
-func toAnthropic(routeType, modelName string, body map[string]any, o *options) map[string]any {
+func toAnthropic(routeType, modelName string, body map[string]any, o *LLMOptions) map[string]any {
 	opt := func(v *float64, k string) any {
 		if v != nil {
 			return *v
 		}
 		return body[k]
 	}
-	out := map[string]any{"temperature": opt(o.temperature, "temperature"), "model": modelName, "stream": streamFlag(body)}
+	out := map[string]any{"temperature": opt(o.Temperature, "temperature"), "model": modelName, "stream": LLMStreamFlag(body)}
 	msgs, _ := body["messages"].([]any)
-	if routeType == routeChat {
+	if routeType == LLMRouteChat {
 		kept := []any{}
 		var system any
 		for _, m := range msgs {
@@ -183,7 +196,7 @@ func toAnthropic(routeType, modelName string, body map[string]any, o *options) m
 		if system != nil {
 			out["system"] = system
 		}
-		out["max_tokens"] = opt(o.maxTokens, "max_tokens")
+		out["max_tokens"] = opt(o.MaxTokens, "max_tokens")
 		return out
 	}
 	var prompt string
@@ -206,20 +219,20 @@ func toAnthropic(routeType, modelName string, body map[string]any, o *options) m
 		prompt = b.String()
 	}
 	out["prompt"] = prompt
-	out["max_tokens_to_sample"] = opt(o.maxTokens, "max_tokens")
+	out["max_tokens_to_sample"] = opt(o.MaxTokens, "max_tokens")
 	return out
 }
 
-// errPlain is a 400 whose body is Kong's plain string (kong.response.exit
+// LLMPlainError is a 400 whose body is Kong's plain string (kong.response.exit
 // with a string), not the {"error":{"message"}} object.
-type errPlain string
+type LLMPlainError string
 
-func (e errPlain) Error() string { return string(e) }
+func (e LLMPlainError) Error() string { return string(e) }
 
-func toCohere(modelName string, body map[string]any, o *options) (map[string]any, error) {
+func toCohere(modelName string, body map[string]any, o *LLMOptions) (map[string]any, error) {
 	mergeDefaults(body, o)
 	if _, hasPrompt := body["prompt"]; hasPrompt && body["messages"] != nil {
-		return nil, errPlain("cannot run a 'prompt' and a history of 'messages' at the same time - refer to schema")
+		return nil, LLMPlainError("cannot run a 'prompt' and a history of 'messages' at the same time - refer to schema")
 	}
 	if v, ok := body["top_p"]; ok {
 		body["p"] = v
@@ -230,7 +243,7 @@ func toCohere(modelName string, body map[string]any, o *options) (map[string]any
 		delete(body, "top_k")
 	}
 	body["model"] = modelName
-	body["stream"] = streamFlag(body)
+	body["stream"] = LLMStreamFlag(body)
 	if msgs, ok := body["messages"].([]any); ok && len(msgs) > 0 {
 		history := []any{}
 		for _, m := range msgs[:len(msgs)-1] {
@@ -249,8 +262,8 @@ func toCohere(modelName string, body map[string]any, o *options) (map[string]any
 	return body, nil
 }
 
-func toOllama(modelName string, body map[string]any, o *options) map[string]any {
-	out := map[string]any{"stream": streamFlag(body), "model": modelName}
+func toOllama(modelName string, body map[string]any, o *LLMOptions) map[string]any {
+	out := map[string]any{"stream": LLMStreamFlag(body), "model": modelName}
 	if m, ok := body["messages"]; ok {
 		out["messages"] = m
 	} else {
@@ -264,13 +277,13 @@ func toOllama(modelName string, body map[string]any, o *options) map[string]any 
 	return out
 }
 
-func toLlama2Raw(routeType string, body map[string]any, o *options) (map[string]any, error) {
+func toLlama2Raw(routeType string, body map[string]any, o *LLMOptions) (map[string]any, error) {
 	mergeDefaults(body, o)
 	if _, hasPrompt := body["prompt"]; hasPrompt && body["messages"] != nil {
-		return nil, errPlain("cannot run raw 'prompt' and chat history 'messages' requests at the same time - refer to schema")
+		return nil, LLMPlainError("cannot run raw 'prompt' and chat history 'messages' requests at the same time - refer to schema")
 	}
 	var inputs string
-	if routeType == routeChat {
+	if routeType == LLMRouteChat {
 		msgs, _ := body["messages"].([]any)
 		var b strings.Builder
 		for i, m := range msgs {
@@ -291,7 +304,7 @@ func toLlama2Raw(routeType string, body map[string]any, o *options) (map[string]
 	} else {
 		inputs = fmt.Sprintf("<s> [INST] <<SYS>> You are a helpful assistant. <<SYS>> %v [/INST]", body["prompt"])
 	}
-	params := map[string]any{"stream": streamFlag(body)}
+	params := map[string]any{"stream": LLMStreamFlag(body)}
 	for _, k := range []string{"top_p", "top_k", "temperature"} {
 		if v, ok := body[k]; ok {
 			params[k] = v
@@ -305,7 +318,7 @@ func toLlama2Raw(routeType string, body map[string]any, o *options) (map[string]
 
 // fromFormat translates a provider's 200 answer into OpenAI's (Kong's
 // driver from_format); the error text is Kong's inner message.
-func fromFormat(fmtName, routeType, modelName string, raw []byte, o *options) ([]byte, error) {
+func LLMFromFormat(fmtName, routeType, modelName string, raw []byte, o *LLMOptions) ([]byte, error) {
 	switch fmtName {
 	case "openai":
 		var m map[string]json.RawMessage
@@ -336,7 +349,7 @@ func fromAnthropic(routeType string, raw []byte) ([]byte, error) {
 	if json.Unmarshal(raw, &r) != nil {
 		return nil, errors.New("failed to decode anthropic response")
 	}
-	if routeType == routeCompletions {
+	if routeType == LLMRouteCompletions {
 		text, ok := r["completion"]
 		if !ok {
 			return nil, errors.New("'completion' not in anthropic://llm/v1/chat response")
@@ -411,7 +424,7 @@ func fromCohere(routeType, modelName string, raw []byte) ([]byte, error) {
 	return nil, errors.New("'text' or 'generations' missing from cohere response body")
 }
 
-func fromOllama(routeType string, raw []byte, o *options) ([]byte, error) {
+func fromOllama(routeType string, raw []byte, o *LLMOptions) ([]byte, error) {
 	var r map[string]any
 	if json.Unmarshal(raw, &r) != nil {
 		return nil, errors.New("failed to decode ollama response")
@@ -420,9 +433,9 @@ func fromOllama(routeType string, raw []byte, o *options) ([]byte, error) {
 	pev, _ := r["prompt_eval_count"].(float64)
 	out := map[string]any{"model": r["model"], "created": r["created_at"],
 		"usage": map[string]any{"completion_tokens": ev, "prompt_tokens": pev, "total_tokens": ev + pev}}
-	if routeType == routeChat {
+	if routeType == LLMRouteChat {
 		finish := "stop"
-		if o.maxTokens != nil && ev == *o.maxTokens {
+		if o.MaxTokens != nil && ev == *o.MaxTokens {
 			finish = "length"
 		}
 		out["object"] = "chat.completion"
@@ -451,7 +464,7 @@ func fromLlama2Raw(routeType string, raw []byte) ([]byte, error) {
 	parts := strings.Split(text, "[/INST]")
 	text = strings.TrimSpace(parts[len(parts)-1])
 	var out map[string]any
-	if routeType == routeChat {
+	if routeType == LLMRouteChat {
 		out = map[string]any{"choices": []any{map[string]any{"message": map[string]any{"content": text, "role": "assistant"}, "index": 0}}, "object": "chat.completion"}
 	} else {
 		out = map[string]any{"choices": []any{map[string]any{"index": 0, "text": text}}, "object": "text_completion"}

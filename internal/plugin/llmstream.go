@@ -1,4 +1,4 @@
-package aiproxy
+package plugin
 
 import (
 	"bytes"
@@ -56,42 +56,53 @@ func splitEvents(body []byte, jsonLines bool) []sseEvent {
 	return out
 }
 
-// streamStats is what a converted stream says for the log: the text, the
-// last finish reason, and the token counts the provider sent.
-type streamStats struct {
-	text                   strings.Builder
-	finish                 any
-	promptTok, complTok    float64
-	estimated              float64 // completion tokens estimated from the text
-	providerCountsComplete bool
+// LLMStreamStats is what a converted stream says for the log: the text,
+// the last finish reason, and the token counts the provider sent (or an
+// estimate of the completion's).
+type LLMStreamStats struct {
+	Text                           strings.Builder
+	Finish                         any
+	PromptTokens, CompletionTokens float64
+	Estimated                      float64 // completion tokens estimated from the text
+	ProviderCounts                 bool    // the provider sent its counts
 }
 
 // maxPending bounds the bytes of an unfinished event kept between reads
 // of a stream.
 const maxPending = 1 << 20
 
-// streamConv turns a provider's streamed answer into OpenAI chunks as it
+// LLMStream turns a provider's streamed answer into OpenAI chunks as it
 // arrives, framed as Kong frames them ("data: <json>\n\n", and a final
 // "data: [DONE]" without the blank line). An event cut between two reads
 // waits for the rest.
-type streamConv struct {
+type LLMStream struct {
 	fmtName, routeType, modelName string
-	st                            *streamStats
+	st                            *LLMStreamStats
 	id                            any
 	pending                       []byte
-	started, jsonLines, ended     bool
+	started, jsonLines, done      bool
 }
 
+// NewLLMStream returns a converter of a provider's stream (wire format
+// fmtName, see LLMOptions.Wire) into OpenAI chunks, counting into st.
+func NewLLMStream(fmtName, routeType, modelName string, st *LLMStreamStats) *LLMStream {
+	return &LLMStream{fmtName: fmtName, routeType: routeType, modelName: modelName, st: st}
+}
+
+// Ended reports whether the stream was cut short (a frame that cannot be
+// converted): later input is ignored.
+func (sc *LLMStream) Ended() bool { return sc.done }
+
 // convertStream converts a whole streamed answer.
-func convertStream(fmtName, routeType, modelName string, body []byte, st *streamStats) []byte {
-	sc := &streamConv{fmtName: fmtName, routeType: routeType, modelName: modelName, st: st}
-	return sc.feed(body, true)
+func convertStream(fmtName, routeType, modelName string, body []byte, st *LLMStreamStats) []byte {
+	sc := &LLMStream{fmtName: fmtName, routeType: routeType, modelName: modelName, st: st}
+	return sc.Feed(body, true)
 }
 
 // feed takes the next bytes of the stream (last: there are no more) and
 // returns the converted events they complete.
-func (sc *streamConv) feed(chunk []byte, last bool) []byte {
-	if sc.ended {
+func (sc *LLMStream) Feed(chunk []byte, last bool) []byte {
+	if sc.done {
 		return nil
 	}
 	sc.pending = append(sc.pending, chunk...)
@@ -109,7 +120,7 @@ func (sc *streamConv) feed(chunk []byte, last bool) []byte {
 		i := bytes.LastIndex(sc.pending, sep)
 		if i < 0 {
 			if len(sc.pending) > maxPending {
-				sc.ended = true
+				sc.done = true
 				return []byte(`data: {"error": true, "message": "empty or unsupported transformer response"}`)
 			}
 			return nil
@@ -120,7 +131,7 @@ func (sc *streamConv) feed(chunk []byte, last bool) []byte {
 	events := splitEvents(complete, sc.jsonLines)
 	if len(events) == 0 {
 		if len(bytes.TrimSpace(complete)) > 0 {
-			sc.ended = true
+			sc.done = true
 			return []byte(`data: {"error": true, "message": "empty or unsupported transformer response"}`)
 		}
 		return nil
@@ -129,7 +140,7 @@ func (sc *streamConv) feed(chunk []byte, last bool) []byte {
 }
 
 // convert converts complete events.
-func (sc *streamConv) convert(events []sseEvent) []byte {
+func (sc *LLMStream) convert(events []sseEvent) []byte {
 	fmtName, routeType, modelName, st := sc.fmtName, sc.routeType, sc.modelName, sc.st
 	var out bytes.Buffer
 	emit := func(s string) {
@@ -146,8 +157,8 @@ func (sc *streamConv) convert(events []sseEvent) []byte {
 		}
 	}
 	delta := func(text string) {
-		st.text.WriteString(text)
-		st.estimated += math.Ceil(float64(len(strings.TrimSpace(text))) / 4)
+		st.Text.WriteString(text)
+		st.Estimated += math.Ceil(float64(len(strings.TrimSpace(text))) / 4)
 	}
 	id := sc.id
 	defer func() { sc.id = id }()
@@ -175,18 +186,18 @@ func (sc *streamConv) convert(events []sseEvent) []byte {
 					for _, ch := range c.Choices {
 						delta(ch.Delta.Content + ch.Text)
 						if ch.FinishReason != nil {
-							st.finish = ch.FinishReason
+							st.Finish = ch.FinishReason
 						}
 					}
 					if c.Usage != nil {
-						st.promptTok, st.complTok, st.providerCountsComplete = c.Usage.PromptTokens, c.Usage.CompletionTokens, true
+						st.PromptTokens, st.CompletionTokens, st.ProviderCounts = c.Usage.PromptTokens, c.Usage.CompletionTokens, true
 					}
 				}
 			}
 			emit(ev.data)
 		case "anthropic":
 			var m map[string]any
-			if json.Unmarshal([]byte(ev.data), &m) != nil || routeType != routeChat {
+			if json.Unmarshal([]byte(ev.data), &m) != nil || routeType != LLMRouteChat {
 				continue
 			}
 			typ, _ := m["type"].(string)
@@ -198,9 +209,9 @@ func (sc *streamConv) convert(events []sseEvent) []byte {
 				msg, _ := m["message"].(map[string]any)
 				id = msg["id"]
 				if u, ok := msg["usage"].(map[string]any); ok {
-					st.promptTok, _ = u["input_tokens"].(float64)
-					st.complTok, _ = u["output_tokens"].(float64)
-					st.providerCountsComplete = true
+					st.PromptTokens, _ = u["input_tokens"].(float64)
+					st.CompletionTokens, _ = u["output_tokens"].(float64)
+					st.ProviderCounts = true
 				}
 				chunk(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": "", "role": msg["role"]}, "index": 0, "logprobs": nil}},
 					"id": id, "model": modelName, "object": "chat.completion.chunk", "system_fingerprint": nil})
@@ -214,12 +225,12 @@ func (sc *streamConv) convert(events []sseEvent) []byte {
 					"id": id, "model": modelName, "object": "chat.completion.chunk"})
 			case "message_delta":
 				if u, ok := m["usage"].(map[string]any); ok {
-					st.complTok, _ = u["output_tokens"].(float64)
+					st.CompletionTokens, _ = u["output_tokens"].(float64)
 				}
 				if d, ok := m["delta"].(map[string]any); ok && d["stop_reason"] != nil {
-					st.finish = d["stop_reason"]
+					st.Finish = d["stop_reason"]
 					if r, ok := d["stop_reason"].(string); ok && anthropicStop[r] != "" {
-						st.finish = anthropicStop[r]
+						st.Finish = anthropicStop[r]
 					}
 				}
 			case "message_stop":
@@ -238,7 +249,7 @@ func (sc *streamConv) convert(events []sseEvent) []byte {
 			case "text-generation":
 				text, _ := m["text"].(string)
 				delta(text)
-				if routeType == routeChat {
+				if routeType == LLMRouteChat {
 					chunk(map[string]any{"choices": []any{map[string]any{"delta": map[string]any{"content": text}, "index": 0, "finish_reason": nil, "logprobs": nil}},
 						"id": id, "model": modelName, "object": "chat.completion.chunk"})
 				} else {
@@ -248,9 +259,9 @@ func (sc *streamConv) convert(events []sseEvent) []byte {
 			case "stream-end":
 				if r, ok := m["response"].(map[string]any); ok {
 					u := cohereUsage(r)
-					st.promptTok, st.complTok, st.providerCountsComplete = u["prompt_tokens"].(float64), u["completion_tokens"].(float64), true
+					st.PromptTokens, st.CompletionTokens, st.ProviderCounts = u["prompt_tokens"].(float64), u["completion_tokens"].(float64), true
 				}
-				st.finish = "stop"
+				st.Finish = "stop"
 				emit("[DONE]")
 			}
 		case "ollama":
@@ -259,13 +270,13 @@ func (sc *streamConv) convert(events []sseEvent) []byte {
 				continue
 			}
 			if m["done"] == true {
-				st.promptTok, _ = m["prompt_eval_count"].(float64)
-				st.complTok, _ = m["eval_count"].(float64)
-				st.providerCountsComplete = true
+				st.PromptTokens, _ = m["prompt_eval_count"].(float64)
+				st.CompletionTokens, _ = m["eval_count"].(float64)
+				st.ProviderCounts = true
 				emit("[DONE]")
 				continue
 			}
-			if routeType == routeChat {
+			if routeType == LLMRouteChat {
 				msg, _ := m["message"].(map[string]any)
 				text, _ := msg["content"].(string)
 				delta(text)
