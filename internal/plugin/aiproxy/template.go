@@ -12,7 +12,6 @@ import (
 // $(query_params.<name>) or $(uri_captures.<name>), filled from the
 // request (Kong's merge_model_options).
 func (p *AIProxy) resolve(c *plugin.Ctx) (*plugin.LLMOptions, string, error) {
-	o := &plugin.LLMOptions{}
 	name := ""
 	if p.conf.Model.Name != nil {
 		v, err := fill(c, *p.conf.Model.Name, true, "model.name")
@@ -21,27 +20,9 @@ func (p *AIProxy) resolve(c *plugin.Ctx) (*plugin.LLMOptions, string, error) {
 		}
 		name = v
 	}
-	if mo := p.conf.Model.Options; mo != nil {
-		o.MaxTokens, o.Temperature, o.TopP, o.TopK = mo.MaxTokens, mo.Temperature, mo.TopP, mo.TopK
-		o.InputCost, o.OutputCost = mo.InputCost, mo.OutputCost
-		for _, s := range []struct {
-			dst *string
-			src *string
-		}{
-			{&o.AnthropicVersion, mo.AnthropicVersion}, {&o.AzureInstance, mo.AzureInstance},
-			{&o.AzureAPIVersion, mo.AzureAPIVersion}, {&o.AzureDeploymentID, mo.AzureDeploymentID},
-			{&o.Llama2Format, mo.Llama2Format}, {&o.MistralFormat, mo.MistralFormat},
-			{&o.UpstreamURL, mo.UpstreamURL}, {&o.UpstreamPath, mo.UpstreamPath},
-		} {
-			if s.src == nil {
-				continue
-			}
-			v, err := fill(c, *s.src, false, *s.src)
-			if err != nil {
-				return nil, "", err
-			}
-			*s.dst = v
-		}
+	o, err := p.conf.Model.Resolved(func(s string) (string, error) { return fill(c, s, false, s) })
+	if err != nil {
+		return nil, "", err
 	}
 	return o, name, nil
 }
