@@ -10,6 +10,7 @@ import (
 	_ "sluice/internal/plugin/aiprompttemplate"
 	_ "sluice/internal/plugin/aiproxy"
 	_ "sluice/internal/plugin/airequesttransformer"
+	_ "sluice/internal/plugin/airesponsetransformer"
 	_ "sluice/internal/plugin/awslambda"
 	_ "sluice/internal/plugin/azurefunctions"
 	_ "sluice/internal/plugin/basicauth"
