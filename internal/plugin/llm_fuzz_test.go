@@ -14,6 +14,7 @@ func FuzzConvertStream(f *testing.F) {
 	f.Add("openai", "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n")
 	f.Add("cohere", "{\"event_type\":\"text-generation\",\"text\":\"a\"}\n{\"event_type\":\"stream-end\",\"response\":{}}\n")
 	f.Add("ollama", "{\"message\":{\"content\":\"a\"}}\n{\"done\":true}\n")
+	f.Add("openai", ": keep-alive\r\n\r\ndata: {\"choices\":[]}\r\n\r\nid: 5\n\ndata: [DONE]\r\n\r\n")
 	f.Fuzz(func(t *testing.T, format, body string) {
 		var st LLMStreamStats
 		check := func(out []byte) {
@@ -30,13 +31,18 @@ func FuzzConvertStream(f *testing.F) {
 				}
 			}
 		}
-		check(convertStream(format, LLMRouteChat, "m", []byte(body), &st))
-		// The same stream in two reads, cut anywhere.
+		whole := convertStream(format, LLMRouteChat, "m", []byte(body), &st)
+		check(whole)
+		// The same stream in two reads, cut anywhere, gives the same.
 		cut := len(body) / 3
 		sc := &LLMStream{fmtName: format, routeType: LLMRouteChat, modelName: "m", st: &LLMStreamStats{}}
 		first := sc.Feed([]byte(body[:cut]), false)
 		check(first)
-		check(sc.Feed([]byte(body[cut:]), true))
+		second := sc.Feed([]byte(body[cut:]), true)
+		check(second)
+		if got := string(first) + string(second); got != string(whole) {
+			t.Fatalf("%s %q: in two reads %q; whole %q", format, body, got, whole)
+		}
 	})
 }
 
@@ -84,5 +90,21 @@ func BenchmarkAnthropicTranslate(b *testing.B) {
 		if _, err := LLMFromFormat("anthropic", LLMRouteChat, "claude-2.1", answer, o); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestStreamFraming: events end at \n\n or \r\n\r\n; a comment or id
+// alone converts to nothing rather than ending the stream.
+func TestStreamFraming(t *testing.T) {
+	sc := NewLLMStream("openai", LLMRouteChat, "m", &LLMStreamStats{})
+	got := string(sc.Feed([]byte("data: {\"a\":1}\r\n\r\ndata: {\"b\""), false))
+	if got != "data: {\"a\":1}\n\n" {
+		t.Errorf("CRLF-framed event: %q", got)
+	}
+	if got := string(sc.Feed([]byte(":2}\r\n\r\n: keep-alive\n\nid: 7\n\n"), false)); got != "data: {\"b\":2}\n\n" || sc.Ended() {
+		t.Errorf("rest of the event, a comment, an id: %q (ended %v)", got, sc.Ended())
+	}
+	if got := string(sc.Feed([]byte("data: [DONE]\n\n"), true)); got != "data: [DONE]" {
+		t.Errorf("end: %q", got)
 	}
 }

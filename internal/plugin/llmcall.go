@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"time"
 )
@@ -29,8 +30,10 @@ type LLMIntrospection struct {
 // does for the AI transformer plugins: the configured options and header
 // credential are used, the answer's first choice's content is returned,
 // narrowed to the first match of pattern (a case-insensitive, multi-line
-// regular expression) when one is given. Errors carry Kong's messages.
-func LLMIntrospect(ctx context.Context, client *http.Client, m *LLMModel, auth *LLMAuth, system, input, pattern string) (*LLMIntrospection, error) {
+// regular expression) when one is given. A nil input is a user message
+// without content, as Kong sends for a body it could not read. Errors
+// carry Kong's messages.
+func LLMIntrospect(ctx context.Context, client *http.Client, m *LLMModel, auth *LLMAuth, system string, input *string, pattern string) (*LLMIntrospection, error) {
 	o, err := m.Resolved(nil)
 	if err != nil {
 		return nil, err
@@ -40,9 +43,13 @@ func LLMIntrospect(ctx context.Context, client *http.Client, m *LLMModel, auth *
 		name = *m.Name
 	}
 	wire := o.Wire(m.Provider)
+	user := map[string]any{"role": "user"}
+	if input != nil {
+		user["content"] = *input
+	}
 	body := map[string]any{"messages": []any{
 		map[string]any{"role": "system", "content": system},
-		map[string]any{"role": "user", "content": input},
+		user,
 	}, "stream": false}
 	tb, err := LLMToFormat(wire, LLMRouteChat, name, body, o)
 	if err != nil {
@@ -55,7 +62,11 @@ func LLMIntrospect(ctx context.Context, client *http.Client, m *LLMModel, auth *
 	if err != nil {
 		return nil, err
 	}
-	u, err := LLMUpstreamURL(m.Provider, LLMRouteChat, o, "/", nil)
+	// The transformers' call uses upstream_url as it is, query included.
+	u, err := url.Parse(o.UpstreamURL)
+	if o.UpstreamURL == "" {
+		u, err = LLMUpstreamURL(m.Provider, LLMRouteChat, o, "/", nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to introspect request with AI service: %w", err)
 	}

@@ -41,13 +41,16 @@ func splitEvents(body []byte, jsonLines bool) []sseEvent {
 			cur, have = sseEvent{}, false
 			continue
 		}
+		// Any field (a comment, an id) makes an event, as in Kong's
+		// frame_to_events; one without data converts to nothing.
+		have = true
 		name, val, _ := strings.Cut(line, ":")
 		val = strings.TrimLeft(val, " ")
 		switch name {
 		case "event":
-			cur.event, have = val, true
+			cur.event = val
 		case "data":
-			cur.data, have = val, true
+			cur.data = val
 		}
 	}
 	if have {
@@ -65,7 +68,11 @@ type LLMStreamStats struct {
 	PromptTokens, CompletionTokens float64
 	Estimated                      float64 // completion tokens estimated from the text
 	ProviderCounts                 bool    // the provider sent its counts
+	KeepText                       bool    // collect Text (at most maxStreamText bytes)
 }
+
+// maxStreamText bounds the text of a stream kept for the log.
+const maxStreamText = 1 << 20
 
 // maxPending bounds the bytes of an unfinished event kept between reads
 // of a stream.
@@ -113,11 +120,16 @@ func (sc *LLMStream) Feed(chunk []byte, last bool) []byte {
 	if last {
 		complete, sc.pending = sc.pending, nil
 	} else {
+		// Events end at a blank line, written \n\n or \r\n\r\n (JSON
+		// lines at a line end).
 		sep := []byte("\n\n")
-		if sc.jsonLines {
-			sep = []byte("\n")
-		}
 		i := bytes.LastIndex(sc.pending, sep)
+		if j := bytes.LastIndex(sc.pending, []byte("\r\n\r\n")); j >= 0 && j+4 > i+len(sep) {
+			i, sep = j, []byte("\r\n\r\n")
+		}
+		if sc.jsonLines {
+			i, sep = bytes.LastIndexByte(sc.pending, '\n'), []byte("\n")
+		}
 		if i < 0 {
 			if len(sc.pending) > maxPending {
 				sc.done = true
@@ -157,7 +169,9 @@ func (sc *LLMStream) convert(events []sseEvent) []byte {
 		}
 	}
 	delta := func(text string) {
-		st.Text.WriteString(text)
+		if st.KeepText && st.Text.Len() < maxStreamText {
+			st.Text.WriteString(text[:min(len(text), maxStreamText-st.Text.Len())])
+		}
 		st.Estimated += math.Ceil(float64(len(strings.TrimSpace(text))) / 4)
 	}
 	id := sc.id

@@ -3,6 +3,7 @@ package plugin
 import (
 	"crypto/tls"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -116,7 +117,7 @@ func LogAIStats(c *Ctx, pluginName, pluginID string, m *LLMModel, payloads bool,
 	ms := res.Latency.Milliseconds()
 	tpot := int64(0)
 	if compl > 0 {
-		tpot = ms / int64(compl)
+		tpot = int64(math.Floor(float64(ms) / compl))
 	}
 	usage := map[string]any{"prompt_tokens": prompt, "completion_tokens": compl, "total_tokens": total, "time_per_token": tpot}
 	cost := 0.0

@@ -45,7 +45,7 @@ func (p *Proxy) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState,
 		h[k] = v
 	}
 	if e.Stream != nil {
-		p.exitStream(w, st, e.Status, e.Stream)
+		p.exitStream(w, r, st, e.Status, e.Stream)
 		return true
 	}
 	if e.Body == nil && e.Message != "" {
@@ -153,7 +153,7 @@ func pluginPath(p string) string {
 // exitStream sends a plugin's streamed answer: headers (after the
 // header_filter phase), then each chunk the stream gives, flushed as it
 // comes; the stream is closed at the end.
-func (p *Proxy) exitStream(w http.ResponseWriter, st *reqState, status int, body io.ReadCloser) {
+func (p *Proxy) exitStream(w http.ResponseWriter, r *http.Request, st *reqState, status int, body io.ReadCloser) {
 	defer body.Close()
 	p.generatedHeaders(st, w.Header())
 	discard := false
@@ -163,12 +163,15 @@ func (p *Proxy) exitStream(w http.ResponseWriter, st *reqState, status int, body
 	}
 	w.Header().Del("Content-Length")
 	w.WriteHeader(status)
+	if discard || r.Method == http.MethodHead {
+		return // no body to send: stop the stream (Close) at once
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := body.Read(buf)
-		if n > 0 && !discard {
+		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				p.log.Debug("writing a streamed answer", "error", werr)
 				return

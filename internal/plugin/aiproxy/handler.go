@@ -183,7 +183,8 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 		h.Del("Content-Encoding")
 		h.Set("Content-Type", "text/event-stream")
 		p.answerHeaders(c, h, provider, name)
-		st := &plugin.LLMStreamStats{}
+		st := &plugin.LLMStreamStats{KeepText: p.conf.Logging.LogPayloads}
+		headersIn := c.Timing.Upstream // Kong's llm_latency: to the answer's headers
 		var conv *plugin.LLMStream
 		if rt != plugin.LLMRoutePreserve {
 			conv = plugin.NewLLMStream(wire, rt, name, st)
@@ -197,7 +198,7 @@ func (p *AIProxy) Access(c *plugin.Ctx) {
 				idle.Stop()
 				cancel()
 				if p.conf.Logging.LogStatistics {
-					p.logStats(c, provider, name, o, time.Since(start), msgs, body, nil, st, true, out, nil)
+					p.logStats(c, provider, name, o, headersIn, msgs, body, nil, st, true, out, nil)
 				}
 			},
 		}})
@@ -352,7 +353,10 @@ type idleReader struct {
 
 func (ir *idleReader) Read(b []byte) (int, error) {
 	ir.t.Reset(ir.d)
-	return ir.r.Read(b)
+	n, err := ir.r.Read(b)
+	// Not while the answer is being written to a slow client.
+	ir.t.Stop()
+	return n, err
 }
 
 // hopHeaders are not forwarded to the provider.

@@ -65,14 +65,16 @@ func (t *Transformer) Close() { t.tr.CloseIdleConnections() }
 // body the upstream gets (the Content-Type is kept).
 func (t *Transformer) Access(c *plugin.Ctx) {
 	raw, complete := plugin.ReadBody(c.Request, plugin.LLMBodyLimit(t.conf.MaxRequestBodySize))
-	if !complete {
-		raw = nil // Kong's get_raw_body gives nothing for a body over the limit
+	var input *string
+	if complete { // Kong's get_raw_body gives nothing for a body over the limit
+		s := string(raw)
+		input = &s
 	}
 	pattern := ""
 	if t.conf.Pattern != nil {
 		pattern = *t.conf.Pattern
 	}
-	res, err := plugin.LLMIntrospect(c.Request.Context(), t.client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, string(raw), pattern)
+	res, err := plugin.LLMIntrospect(c.Request.Context(), t.client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, input, pattern)
 	if err != nil {
 		t.log.Info("ai-request-transformer: " + err.Error())
 		c.Terminate(plugin.LLMError(http.StatusBadRequest, err.Error()))

@@ -71,6 +71,12 @@ func TestTransformsBody(t *testing.T) {
 	if e.Body != doubled || e.Headers.Get("Content-Type") != "application/json" {
 		t.Errorf("upstream got %q (%s); want the LLM's answer as JSON", e.Body, e.Headers.Get("Content-Type"))
 	}
+	// The client's Content-Type is kept, whatever it is.
+	_, out = g.Do(t, "POST", "/echo", map[string]string{"Content-Type": "text/plain"}, body)
+	if e := proxytest.DecodeEcho(t, out); e.Headers.Get("Content-Type") != "text/plain" || e.Body != doubled {
+		t.Errorf("text/plain request: upstream got %q (%s)", e.Body, e.Headers.Get("Content-Type"))
+	}
+	proxytest.Receive(t, logs) // that request's log entry
 	l.mu.Lock()
 	msgs := fmt.Sprint(l.got["messages"])
 	model, maxTokens, auth := l.got["model"], l.got["max_tokens"], l.auth

@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -105,7 +105,8 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 	if t.conf.Pattern != nil {
 		pattern = *t.conf.Pattern
 	}
-	res, err := plugin.LLMIntrospect(c.Request.Context(), t.client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, string(answer), pattern)
+	input := string(answer)
+	res, err := plugin.LLMIntrospect(c.Request.Context(), t.client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, &input, pattern)
 	if err != nil {
 		t.log.Info("ai-response-transformer: " + err.Error())
 		c.Terminate(plugin.LLMError(http.StatusBadRequest, err.Error()))
@@ -117,13 +118,19 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 	body := []byte(res.Content)
 	if t.conf.ParseInstructions {
 		st, h, b, err := instructions(res.Content)
+		if errors.Is(err, errBadStatus) {
+			// Kong's kong.response.exit raises on such a status.
+			t.log.Error("ai-response-transformer: the LLM's instructions give an invalid status")
+			c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
+			return
+		}
 		if err != nil {
 			c.Terminate(plugin.LLMError(http.StatusInternalServerError, "failed to parse JSON response instructions from AI backend: "+err.Error()))
 			return
 		}
 		status, body = st, b
 		for k, v := range h {
-			header.Set(k, v)
+			header[k] = v
 		}
 	}
 	c.Terminate(&plugin.Exit{Status: status, Body: body, Header: header})
@@ -138,13 +145,22 @@ func (t *Transformer) upstream(c *plugin.Ctx, body []byte) (int, http.Header, []
 	if s.Protocol == "https" || s.Protocol == "grpcs" {
 		scheme = "https"
 	}
-	u := url.URL{Scheme: scheme, Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), Path: c.UpstreamPath, RawQuery: c.Request.URL.RawQuery}
-	if c.UpstreamPath == "" {
-		u.Path = "/"
+	// The upstream path is already escaped; the query goes as it came.
+	path := c.UpstreamPath
+	if path == "" {
+		path = "/"
 	}
-	req, err := http.NewRequestWithContext(c.Request.Context(), c.Request.Method, u.String(), bytes.NewReader(body))
+	target := scheme + "://" + net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) + path
+	if q := c.Request.URL.RawQuery; q != "" || c.Request.URL.ForceQuery {
+		target += "?" + q
+	}
+	req, err := http.NewRequestWithContext(c.Request.Context(), c.Request.Method, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("subrequest failed: %w", err)
+	}
+	req.Host = s.Host // Kong's upstream_host: the port only when not the scheme's
+	if !(scheme == "http" && s.Port == 80 || scheme == "https" && s.Port == 443) {
+		req.Host = net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	}
 	for k, vs := range c.Request.Header {
 		req.Header[k] = append([]string(nil), vs...)
@@ -179,11 +195,14 @@ func (t *Transformer) upstream(c *plugin.Ctx, body []byte) (int, http.Header, []
 	return res.StatusCode, h, b, nil
 }
 
+// errBadStatus is an instructions status that is not an HTTP status.
+var errBadStatus = errors.New("invalid status in the instructions")
+
 // instructions reads the LLM's answer as Kong's parse_json_instructions
 // does: a JSON object {"status", "headers", "body"} (a raw line break in a
 // string is accepted, as cjson does); without "body" the whole object is
 // the body, without "status" it is 200.
-func instructions(s string) (int, map[string]string, []byte, error) {
+func instructions(s string) (int, http.Header, []byte, error) {
 	var v any
 	if err := json.Unmarshal(lenientJSON([]byte(s)), &v); err != nil {
 		var se *json.SyntaxError
@@ -197,13 +216,23 @@ func instructions(s string) (int, map[string]string, []byte, error) {
 		return 0, nil, nil, errors.New("input not table or string")
 	}
 	status := 200
-	if n, ok := model.Number(m["status"]); ok {
+	if v, ok := m["status"]; ok && v != nil {
+		n, isNum := v.(float64)
+		if !isNum || n != math.Trunc(n) || n < 100 || n > 599 {
+			return 0, nil, nil, errBadStatus
+		}
 		status = int(n)
 	}
-	h := map[string]string{}
+	h := http.Header{}
 	if hm, ok := m["headers"].(map[string]any); ok {
 		for k, x := range hm {
-			h[k] = fmt.Sprint(x)
+			if list, ok := x.([]any); ok {
+				for _, e := range list {
+					h.Add(k, fmt.Sprint(e))
+				}
+				continue
+			}
+			h.Set(k, fmt.Sprint(x))
 		}
 	}
 	var body []byte

@@ -107,3 +107,35 @@ func FuzzInstructions(f *testing.F) {
 		}
 	})
 }
+
+// TestUpstreamCall: the plugin's own call keeps the escaped path and the
+// query as they came, and sends the service's host without its default
+// port.
+func TestUpstreamCall(t *testing.T) {
+	var path, query, host string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, query, host = r.URL.EscapedPath(), r.URL.RawQuery, r.Host
+		_, _ = io.WriteString(w, upstreamJSON)
+	}))
+	t.Cleanup(up.Close)
+	cfg := proxytest.Config(t, up.URL, map[string]string{"ai-response-transformer": `{"prompt":"p",
+	  "llm":{"route_type":"llm/v1/chat","model":{"provider":"openai","name":"gpt-4","options":{"upstream_url":"` + fakeLLM(t, 200, "ok").URL + `"}},"logging":{}}}`})
+	g := proxytest.Serve(t, cfg)
+	if res, body := g.Do(t, "GET", "/a%20b/c%2Fd?x=%20y", nil, ""); res.StatusCode != 200 || body != "ok" {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	if path != "/a%20b/c%2Fd" || query != "x=%20y" || !strings.HasPrefix(host, "127.0.0.1:") {
+		t.Errorf("upstream got path %q query %q host %q", path, query, host)
+	}
+}
+
+// TestInvalidInstructionStatus: a status that is not an HTTP status is a
+// 500, not a broken answer.
+func TestInvalidInstructionStatus(t *testing.T) {
+	for _, st := range []string{"42", "1e300", `"209"`, "150.5"} {
+		g := gateway(t, fakeLLM(t, 200, `{"status":`+st+`,"body":"x"}`).URL, `"parse_llm_response_json_instructions":true,`)
+		if res, body := g.Do(t, "POST", "/echo?a=1", hdr, "client body"); res.StatusCode != 500 {
+			t.Errorf("status %s: %d %s; want 500", st, res.StatusCode, body)
+		}
+	}
+}
