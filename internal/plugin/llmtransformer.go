@@ -3,6 +3,7 @@ package plugin
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -77,9 +78,36 @@ type AITransformerConfig struct {
 	} `json:"llm"`
 }
 
-// NewAITransformerClient is the HTTP client of an AI transformer's calls: its timeout,
+// AITransformer is what an AI transformer instance holds besides its
+// config: its id, its HTTP client and its logger.
+type AITransformer struct {
+	ID     string
+	Client *http.Client
+	Log    *slog.Logger
+	tr     *http.Transport
+}
+
+// NewAITransformer decodes rec into conf (a struct holding an
+// AITransformerConfig, reached by base) and returns the instance's id,
+// client and logger.
+func NewAITransformer(rec map[string]any, deps Deps, conf any, base func() *AITransformerConfig) (AITransformer, error) {
+	if err := model.Decode(rec, conf); err != nil {
+		return AITransformer{}, err
+	}
+	t := AITransformer{ID: deps.PluginID, Log: deps.Logger}
+	if t.Log == nil {
+		t.Log = slog.Default()
+	}
+	t.Client, t.tr = newAITransformerClient(base())
+	return t, nil
+}
+
+// Close drops the instance's idle connections.
+func (t *AITransformer) Close() { t.tr.CloseIdleConnections() }
+
+// newAITransformerClient is the HTTP client of an AI transformer's calls: its timeout,
 // TLS verification and proxies (always reached over plain HTTP, as Kong).
-func NewAITransformerClient(c *AITransformerConfig) (*http.Client, *http.Transport) {
+func newAITransformerClient(c *AITransformerConfig) (*http.Client, *http.Transport) {
 	proxy := func(host *string, port *float64) *url.URL {
 		if host == nil || port == nil {
 			return nil

@@ -4,7 +4,6 @@
 package airequesttransformer
 
 import (
-	"log/slog"
 	"net/http"
 
 	"sluice/internal/model"
@@ -38,28 +37,20 @@ var Schema = &model.Schema{
 
 // Transformer is one plugin instance.
 type Transformer struct {
-	conf   plugin.AITransformerConfig
-	id     string
-	client *http.Client
-	tr     *http.Transport
-	log    *slog.Logger
+	plugin.AITransformer
+	conf plugin.AITransformerConfig
 }
 
 // New builds an instance from a processed config record.
 func New(rec map[string]any, deps plugin.Deps) (any, error) {
-	t := &Transformer{id: deps.PluginID, log: deps.Logger}
-	if err := model.Decode(rec, &t.conf); err != nil {
+	t := &Transformer{}
+	var err error
+	t.AITransformer, err = plugin.NewAITransformer(rec, deps, &t.conf, func() *plugin.AITransformerConfig { return &t.conf })
+	if err != nil {
 		return nil, err
 	}
-	if t.log == nil {
-		t.log = slog.Default()
-	}
-	t.client, t.tr = plugin.NewAITransformerClient(&t.conf)
 	return t, nil
 }
-
-// Close drops the instance's idle connections.
-func (t *Transformer) Close() { t.tr.CloseIdleConnections() }
 
 // Access sends the request body to the LLM and sets its answer as the
 // body the upstream gets (the Content-Type is kept).
@@ -74,14 +65,14 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 	if t.conf.Pattern != nil {
 		pattern = *t.conf.Pattern
 	}
-	res, err := plugin.LLMIntrospect(c.Request.Context(), t.client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, input, pattern)
+	res, err := plugin.LLMIntrospect(c.Request.Context(), t.Client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, input, pattern)
 	if err != nil {
-		t.log.Info("ai-request-transformer: " + err.Error())
+		t.Log.Info("ai-request-transformer: " + err.Error())
 		c.Terminate(plugin.LLMError(http.StatusBadRequest, err.Error()))
 		return
 	}
 	if t.conf.LLM.Logging.LogStatistics {
-		plugin.LogAIStats(c, Name, t.id, &t.conf.LLM.Model, t.conf.LLM.Logging.LogPayloads, res)
+		plugin.LogAIStats(c, Name, t.ID, &t.conf.LLM.Model, t.conf.LLM.Logging.LogPayloads, res)
 	}
 	plugin.SetRequestBody(c.Request, []byte(res.Content))
 }

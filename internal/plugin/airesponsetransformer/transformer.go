@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -56,28 +55,20 @@ type Config struct {
 
 // Transformer is one plugin instance.
 type Transformer struct {
-	conf   Config
-	id     string
-	client *http.Client
-	tr     *http.Transport
-	log    *slog.Logger
+	plugin.AITransformer
+	conf Config
 }
 
 // New builds an instance from a processed config record.
 func New(rec map[string]any, deps plugin.Deps) (any, error) {
-	t := &Transformer{id: deps.PluginID, log: deps.Logger}
-	if err := model.Decode(rec, &t.conf); err != nil {
+	t := &Transformer{}
+	var err error
+	t.AITransformer, err = plugin.NewAITransformer(rec, deps, &t.conf, func() *plugin.AITransformerConfig { return &t.conf.AITransformerConfig })
+	if err != nil {
 		return nil, err
 	}
-	if t.log == nil {
-		t.log = slog.Default()
-	}
-	t.client, t.tr = plugin.NewAITransformerClient(&t.conf.AITransformerConfig)
 	return t, nil
 }
-
-// Close drops the instance's idle connections.
-func (t *Transformer) Close() { t.tr.CloseIdleConnections() }
 
 // hop are the request headers not sent upstream.
 var hop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Accept-Encoding"}
@@ -97,7 +88,7 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 	status, header, answer, err := t.upstream(c, raw)
 	c.Timing.Upstream = time.Since(start)
 	if err != nil {
-		t.log.Error("ai-response-transformer: " + err.Error())
+		t.Log.Error("ai-response-transformer: " + err.Error())
 		c.Terminate(plugin.LLMError(http.StatusInternalServerError, err.Error()))
 		return
 	}
@@ -106,21 +97,21 @@ func (t *Transformer) Access(c *plugin.Ctx) {
 		pattern = *t.conf.Pattern
 	}
 	input := string(answer)
-	res, err := plugin.LLMIntrospect(c.Request.Context(), t.client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, &input, pattern)
+	res, err := plugin.LLMIntrospect(c.Request.Context(), t.Client, &t.conf.LLM.Model, t.conf.LLM.Auth, t.conf.Prompt, &input, pattern)
 	if err != nil {
-		t.log.Info("ai-response-transformer: " + err.Error())
+		t.Log.Info("ai-response-transformer: " + err.Error())
 		c.Terminate(plugin.LLMError(http.StatusBadRequest, err.Error()))
 		return
 	}
 	if t.conf.LLM.Logging.LogStatistics {
-		plugin.LogAIStats(c, Name, t.id, &t.conf.LLM.Model, t.conf.LLM.Logging.LogPayloads, res)
+		plugin.LogAIStats(c, Name, t.ID, &t.conf.LLM.Model, t.conf.LLM.Logging.LogPayloads, res)
 	}
 	body := []byte(res.Content)
 	if t.conf.ParseInstructions {
 		st, h, b, err := instructions(res.Content)
 		if errors.Is(err, errBadStatus) {
 			// Kong's kong.response.exit raises on such a status.
-			t.log.Error("ai-response-transformer: the LLM's instructions give an invalid status")
+			t.Log.Error("ai-response-transformer: the LLM's instructions give an invalid status")
 			c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
 			return
 		}
@@ -174,7 +165,7 @@ func (t *Transformer) upstream(c *plugin.Ctx, body []byte) (int, http.Header, []
 	case c.Route != nil && c.Route.PreserveHost:
 		req.Host = c.Request.Host
 	}
-	res, err := t.client.Do(req)
+	res, err := t.Client.Do(req)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) && op.Op == "dial" {
