@@ -74,3 +74,22 @@ func AnswerHeaders(src http.Header) http.Header {
 	}
 	return h
 }
+
+// forwardSkipped are the request headers a plugin's own call to a
+// service or an LLM does not copy from the client: hop-by-hop, the body's
+// length, the encodings the client accepts (the plugin reads the answer
+// itself) and Host.
+var forwardSkipped = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Content-Length", "Accept-Encoding", "Host"}
+
+// CopyRequestHeaders copies the client's request headers into dst for a
+// plugin's own HTTP call (ai-proxy, ai-response-transformer), leaving out
+// forwardSkipped.
+func CopyRequestHeaders(dst, src http.Header) {
+	for k, vs := range src {
+		dst[k] = append([]string(nil), vs...)
+	}
+	for _, k := range forwardSkipped {
+		dst.Del(k)
+	}
+}

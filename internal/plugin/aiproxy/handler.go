@@ -359,20 +359,11 @@ func (ir *idleReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// hopHeaders are not forwarded to the provider.
-var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-	"Content-Length", "Accept-Encoding", "Host"}
-
 // upstreamHeaders copies the client's headers to the provider's request
 // and sets the configured credential (the client's one stays only with
 // allow_override) and Anthropic's version header.
 func (p *AIProxy) upstreamHeaders(c *plugin.Ctx, req *http.Request, provider string, o *plugin.LLMOptions, transformed bool) {
-	for k, vs := range c.Request.Header {
-		req.Header[k] = append([]string(nil), vs...)
-	}
-	for _, k := range hopHeaders {
-		req.Header.Del(k)
-	}
+	plugin.CopyRequestHeaders(req.Header, c.Request.Header)
 	if transformed {
 		req.Header.Set("Content-Type", "application/json")
 	}

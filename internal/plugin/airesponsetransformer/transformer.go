@@ -70,9 +70,6 @@ func New(rec map[string]any, deps plugin.Deps) (any, error) {
 	return t, nil
 }
 
-// hop are the request headers not sent upstream.
-var hop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length", "Accept-Encoding"}
-
 // Access calls the upstream, has the LLM rewrite its answer and answers
 // with that.
 func (t *Transformer) Access(c *plugin.Ctx) {
@@ -153,12 +150,7 @@ func (t *Transformer) upstream(c *plugin.Ctx, body []byte) (int, http.Header, []
 	if !(scheme == "http" && s.Port == 80 || scheme == "https" && s.Port == 443) {
 		req.Host = net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
 	}
-	for k, vs := range c.Request.Header {
-		req.Header[k] = append([]string(nil), vs...)
-	}
-	for _, k := range hop {
-		req.Header.Del(k)
-	}
+	plugin.CopyRequestHeaders(req.Header, c.Request.Header)
 	switch {
 	case c.UpstreamHost() != "":
 		req.Host = c.UpstreamHost()
