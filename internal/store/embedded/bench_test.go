@@ -31,3 +31,9 @@ func BenchmarkPage10000Routes(b *testing.B) {
 	defer s.Close()
 	storetest.BenchPage(b, s, 10000)
 }
+
+func BenchmarkAdminWrites(b *testing.B) {
+	s := open(b, b.TempDir())
+	defer s.Close()
+	storetest.BenchAdminWrites(b, s)
+}

@@ -27,3 +27,9 @@ func BenchmarkPage10000Routes(b *testing.B) {
 	s := openStore(b, bootstrapped(b))
 	storetest.BenchPage(b, s, 10000)
 }
+
+// go test -run '^$' -bench AdminWrites ./internal/store/postgres/
+func BenchmarkAdminWrites(b *testing.B) {
+	s := openStore(b, bootstrapped(b))
+	storetest.BenchAdminWrites(b, s)
+}

@@ -219,10 +219,10 @@ func dialect(o Options) sqlstore.Dialect {
 		IDList:      func(ids []string) (string, any) { return "id = ANY(?)", ids },
 		MapErr:      mapErr,
 		ReadTx:      &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-		BeforeCommit: func(ctx context.Context, tx *sql.Tx, version uint64) error {
-			_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatUint(version, 10))
-			return err
+		Notify: func(version uint64) (string, []any) {
+			return `SELECT pg_notify(?, ?)`, []any{Channel, strconv.FormatUint(version, 10)}
 		},
+		CombineWrites: true,
 	}
 }
 

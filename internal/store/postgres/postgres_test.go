@@ -483,3 +483,11 @@ func TestConcurrentNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexesExact: on PostgreSQL a transaction's writes are combined into
+// few statements; the index rows they leave are still those a rebuild
+// writes, through renames, swaps, moves and re-creations in one
+// transaction.
+func TestIndexesExact(t *testing.T) {
+	storetest.IndexesExact(t, openStore(t, bootstrapped(t)))
+}

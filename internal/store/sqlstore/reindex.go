@@ -84,7 +84,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) (clashes int, err error) {
 	if err := rows.Err(); err != nil {
 		return 0, s.mapErr(err)
 	}
-	t := &tx{reader: reader{s, sqlTx}, sqlTx: sqlTx}
+	t := newTx(s, sqlTx)
 	for _, r := range all {
 		m, err := lookupMeta(r.entity)
 		if err != nil {
@@ -110,6 +110,9 @@ func (s *Store) EnsureIndexes(ctx context.Context) (clashes int, err error) {
 		if err := t.writeIndexes(ctx, r.entity, r.id, m, rec, keys); err != nil {
 			return 0, err
 		}
+	}
+	if err := t.flush(ctx); err != nil {
+		return 0, err
 	}
 	if _, err := sqlTx.ExecContext(ctx, s.q(`UPDATE meta SET v = ? WHERE k = 'index_fp'`), want); err != nil {
 		return 0, s.mapErr(err)

@@ -57,9 +57,15 @@ type Dialect struct {
 	// single placeholder keeps one statement text (one cached plan) for any
 	// number of ids, and both backends plan it as primary-key lookups.
 	IDList func(ids []string) (cond string, arg any)
-	// BeforeCommit runs inside a write transaction that changed something,
-	// just before commit (PostgreSQL sends its NOTIFY there).
-	BeforeCommit func(ctx context.Context, tx *sql.Tx, version uint64) error
+	// Notify returns the statement (with ? placeholders) that a write
+	// transaction which changed something runs just before commit, with its
+	// arguments (PostgreSQL's NOTIFY); nil for none.
+	Notify func(version uint64) (query string, args []any)
+	// CombineWrites sends the index, feed and notification writes of a
+	// transaction as data-modifying WITH clauses of one statement, when
+	// they touch different rows (PostgreSQL; each statement is a round trip
+	// there, while SQLite runs in the process).
+	CombineWrites bool
 }
 
 // FeedRetain is how many versions of changes the feed keeps by default.
@@ -193,6 +199,15 @@ func notFound(entity, what string) error {
 }
 
 func (r reader) Get(ctx context.Context, entity, id string) (store.Record, error) {
+	data, err := r.getData(ctx, entity, id)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecord(data)
+}
+
+// getData reads a record's stored JSON.
+func (r reader) getData(ctx context.Context, entity, id string) ([]byte, error) {
 	if _, err := lookupMeta(entity); err != nil {
 		return nil, err
 	}
@@ -204,16 +219,26 @@ func (r reader) Get(ctx context.Context, entity, id string) (store.Record, error
 	if err != nil {
 		return nil, r.s.mapErr(err)
 	}
-	return decodeRecord(data)
+	return data, nil
 }
 
 func (r reader) GetByKey(ctx context.Context, entity, field, value string) (store.Record, error) {
-	m, err := lookupMeta(entity)
+	if field == "id" {
+		return r.Get(ctx, entity, value)
+	}
+	data, err := r.getDataByKey(ctx, entity, field, value)
 	if err != nil {
 		return nil, err
 	}
-	if field == "id" {
-		return r.Get(ctx, entity, value)
+	return decodeRecord(data)
+}
+
+// getDataByKey reads the stored JSON of the record whose field (not id)
+// holds value.
+func (r reader) getDataByKey(ctx context.Context, entity, field, value string) ([]byte, error) {
+	m, err := lookupMeta(entity)
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := m.schema.Field(field); !ok {
 		return nil, fmt.Errorf("%s has no field %q", entity, field)
@@ -237,7 +262,7 @@ func (r reader) GetByKey(ctx context.Context, entity, field, value string) (stor
 	if err != nil {
 		return nil, r.s.mapErr(err)
 	}
-	return decodeRecord(data)
+	return data, nil
 }
 
 // encodeOffset is Kong's PostgreSQL paging token: the primary key of the
@@ -557,9 +582,28 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	// write connection must not stay locked); a rollback after Commit is a
 	// no-op.
 	defer func() { _ = sqlTx.Rollback() }()
-	t := &tx{reader: reader{s, sqlTx}, sqlTx: sqlTx}
+	t := newTx(s, sqlTx)
+	// The version is taken first: it locks out the other writers (other
+	// nodes included) for the whole transaction, so that what fn reads is
+	// what it writes over, and records read once can be remembered (seen).
+	// A transaction that writes nothing rolls the increment back.
+	if err := t.begin(ctx); err != nil {
+		return err
+	}
 	if err := fn(t); err != nil {
 		return err
+	}
+	if t.failed == nil && t.wrote {
+		if t.version > s.Retain && t.version%s.trimEvery() == 0 {
+			if err := s.trim(ctx, t.db, int64(t.version-s.Retain)); err != nil {
+				return s.mapErr(err)
+			}
+		}
+		if s.d.Notify != nil {
+			q, args := s.d.Notify(t.version)
+			t.queue(ctx, pendingWrite{table: "", kind: opSelect, query: q, args: args})
+		}
+		_ = t.flush(ctx)
 	}
 	if t.failed != nil {
 		// A write failed at the database level; the transaction may be
@@ -567,20 +611,8 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		_ = sqlTx.Rollback()
 		return t.failed
 	}
-	if t.version == 0 {
+	if !t.wrote {
 		return s.mapErr(sqlTx.Rollback())
-	}
-	if t.version > s.Retain && t.version%s.trimEvery() == 0 {
-		if err := s.trim(ctx, sqlTx, int64(t.version-s.Retain)); err != nil {
-			_ = sqlTx.Rollback()
-			return s.mapErr(err)
-		}
-	}
-	if s.d.BeforeCommit != nil {
-		if err := s.d.BeforeCommit(ctx, sqlTx, t.version); err != nil {
-			_ = sqlTx.Rollback()
-			return s.mapErr(err)
-		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return s.mapErr(err)
@@ -592,7 +624,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 // trim drops the changes at or below floor. The floor never goes down (a
 // store reopened with a larger Retain cannot serve what was dropped), and
 // the delete is a bounded index range above the previous floor.
-func (s *Store) trim(ctx context.Context, sqlTx *sql.Tx, floor int64) error {
+func (s *Store) trim(ctx context.Context, sqlTx querier, floor int64) error {
 	var prev int64
 	if err := sqlTx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'floor'`).Scan(&prev); err != nil {
 		return err
@@ -616,28 +648,179 @@ func (s *Store) trimEvery() uint64 {
 type tx struct {
 	reader
 	sqlTx   *sql.Tx
-	version uint64 // 0 until the first write
+	version uint64 // taken at the start (begin)
+	wrote   bool
 	inserts int64
 	failed  error
+	// seen holds the stored JSON of the records this transaction has read
+	// or written, nil for those it found absent or deleted. The version
+	// lock keeps other writers out, so they stay exact until commit.
+	seen map[entityID][]byte
+	// pending are writes not sent yet (Dialect.CombineWrites): they go as
+	// one statement before the next read, a conflicting write, or commit.
+	pending []pendingWrite
 }
 
+// Kinds of pending writes.
+const (
+	opInsert = iota
+	opUpdate
+	opDelete
+	opSelect // the notification: the statement's main query
+)
+
+// pendingWrite is one statement of a transaction waiting to be combined.
+// table and row say what it touches: two writes to one table may share a
+// statement only when both insert, or when they touch different rows
+// with the same kind of write (the clauses of one statement all see the
+// rows as they were before it, and one row written twice is undefined).
+type pendingWrite struct {
+	table string
+	kind  int
+	row   entityID
+	query string // ? placeholders
+	args  []any
+}
+
+func newTx(s *Store, sqlTx *sql.Tx) *tx {
+	t := &tx{sqlTx: sqlTx}
+	t.reader = reader{s, txQuerier{t}}
+	return t
+}
+
+// txQuerier is the transaction's querier for reads: pending writes are
+// sent first, so that reads see them.
+type txQuerier struct{ t *tx }
+
+func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := q.t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return q.t.sqlTx.ExecContext(ctx, query, args...)
+}
+
+func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := q.t.flush(ctx); err != nil {
+		return nil, err
+	}
+	return q.t.sqlTx.QueryContext(ctx, query, args...)
+}
+
+func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := q.t.flush(ctx); err != nil {
+		// A row whose Scan reports the failure: the query cannot run in
+		// an aborted transaction anyway.
+		return q.t.sqlTx.QueryRowContext(ctx, "SELECT 1 WHERE 1 = 0")
+	}
+	return q.t.sqlTx.QueryRowContext(ctx, query, args...)
+}
+
+// exec runs a write now.
 func (t *tx) exec(ctx context.Context, query string, args ...any) error {
-	if _, err := t.sqlTx.ExecContext(ctx, t.s.q(query), args...); err != nil {
-		err = t.s.mapErr(err)
-		t.failed = err
-		return err
+	if t.failed != nil {
+		return t.failed
+	}
+	if _, err := t.db.ExecContext(ctx, t.s.q(query), args...); err != nil {
+		if t.failed == nil {
+			t.failed = t.s.mapErr(err)
+		}
+		return t.failed
 	}
 	return nil
 }
 
-// begin takes the version for this transaction at its first write.
-func (t *tx) begin(ctx context.Context) error {
+// queue sends a write, or keeps it for the next combined statement.
+func (t *tx) queue(ctx context.Context, w pendingWrite) error {
 	if t.failed != nil {
 		return t.failed
 	}
-	if t.version != 0 {
+	if !t.s.d.CombineWrites {
+		return t.exec(ctx, w.query, w.args...)
+	}
+	for _, p := range t.pending {
+		if p.table == w.table && (p.kind != w.kind || (w.kind != opInsert && p.row == w.row)) {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if w.kind == opInsert {
+		// Rows for one table join its pending INSERT, in order: the
+		// clauses of one statement run in no set order, and the feed's
+		// order (children before parents) is its rows' order.
+		head, tuples, _ := strings.Cut(w.query, " VALUES ")
+		for i := range t.pending {
+			p := &t.pending[i]
+			if p.kind == opInsert && p.table == w.table && strings.HasPrefix(p.query, head+" VALUES ") {
+				p.query += ", " + tuples
+				p.args = append(p.args, w.args...)
+				return nil
+			}
+		}
+	}
+	t.pending = append(t.pending, w)
+	return nil
+}
+
+// flush sends the pending writes as one statement: each a WITH clause,
+// the notification (if queued last) the main query.
+func (t *tx) flush(ctx context.Context) error {
+	if t.failed != nil {
+		return t.failed
+	}
+	if len(t.pending) == 0 {
 		return nil
 	}
+	ws := t.pending
+	t.pending = t.pending[:0]
+	var query string
+	var args []any
+	if len(ws) == 1 {
+		query, args = t.s.q(ws[0].query), ws[0].args
+	} else {
+		main := "SELECT 1"
+		var mainArgs []any
+		if last := ws[len(ws)-1]; last.kind == opSelect {
+			main, mainArgs = last.query, last.args
+			ws = ws[:len(ws)-1]
+		}
+		var b strings.Builder
+		n := 0
+		write := func(q string) {
+			for i := 0; i < len(q); i++ {
+				if q[i] == '?' && t.s.d.Dollar {
+					n++
+					b.WriteString("$" + strconv.Itoa(n))
+					continue
+				}
+				b.WriteByte(q[i])
+			}
+		}
+		b.WriteString("WITH ")
+		for i, w := range ws {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("w" + strconv.Itoa(i) + " AS (")
+			write(w.query)
+			b.WriteString(")")
+			args = append(args, w.args...)
+		}
+		b.WriteString(" ")
+		write(main)
+		args = append(args, mainArgs...)
+		query = b.String()
+	}
+	if _, err := t.sqlTx.ExecContext(ctx, query, args...); err != nil {
+		t.failed = t.s.mapErr(err)
+		return t.failed
+	}
+	return nil
+}
+
+// begin takes the version for this transaction (the writers' lock).
+func (t *tx) begin(ctx context.Context) error {
 	var v int64
 	if err := t.sqlTx.QueryRowContext(ctx, `UPDATE meta SET v = v + 1 WHERE k = 'version' RETURNING v`).Scan(&v); err != nil {
 		err = t.s.mapErr(err)
@@ -648,13 +831,72 @@ func (t *tx) begin(ctx context.Context) error {
 	return nil
 }
 
+// remember records what the transaction knows of a record (nil: absent).
+func (t *tx) remember(entity, id string, data []byte) {
+	if t.seen == nil {
+		t.seen = map[entityID][]byte{}
+	}
+	t.seen[entityID{entity, id}] = data
+}
+
+// Get implements store.Reader, from what the transaction has seen when it
+// can.
+func (t *tx) Get(ctx context.Context, entity, id string) (store.Record, error) {
+	if t.failed != nil {
+		return nil, t.failed
+	}
+	if data, ok := t.seen[entityID{entity, id}]; ok {
+		if data == nil {
+			return nil, notFound(entity, strconv.Quote(id))
+		}
+		return decodeRecord(data)
+	}
+	data, err := t.reader.getData(ctx, entity, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			t.remember(entity, id, nil)
+		}
+		return nil, err
+	}
+	t.remember(entity, id, data)
+	return decodeRecord(data)
+}
+
+// GetByKey implements store.Reader, remembering the record found.
+func (t *tx) GetByKey(ctx context.Context, entity, field, value string) (store.Record, error) {
+	if t.failed != nil {
+		return nil, t.failed
+	}
+	if field == "id" {
+		return t.Get(ctx, entity, value)
+	}
+	data, err := t.reader.getDataByKey(ctx, entity, field, value)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := decodeRecord(data)
+	if err != nil {
+		return nil, err
+	}
+	if id, _ := rec["id"].(string); id != "" {
+		t.remember(entity, id, data)
+	}
+	return rec, nil
+}
+
 func (t *tx) exists(ctx context.Context, entity, id string) (bool, error) {
+	if data, ok := t.seen[entityID{entity, id}]; ok {
+		return data != nil, nil
+	}
 	var one int
 	err := t.db.QueryRowContext(ctx, t.s.q(`SELECT 1 FROM entities WHERE entity = ? AND id = ?`), entity, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	if err != nil {
+		if t.failed != nil {
+			return false, t.failed
+		}
 		return false, t.s.mapErr(err)
 	}
 	return true, nil
@@ -667,11 +909,29 @@ func (t *tx) exists(ctx context.Context, entity, id string) (bool, error) {
 // deleted from under its children.
 func (t *tx) check(ctx context.Context, entity, id string, m *entityMeta, rec, old store.Record) (keys []uniqueKey, unclaimed []uniqueKey, err error) {
 	keys = m.keys(rec)
-	owners, err := t.owners(ctx, entity, keys)
+	// The keys the record already holds are its own in uniques: only the
+	// others are looked up (a PATCH of a route's paths looks up nothing).
+	var held []uniqueKey
+	if old != nil {
+		held = m.keys(old)
+	}
+	isHeld := func(k uniqueKey) bool {
+		return slices.ContainsFunc(held, func(h uniqueKey) bool { return h.field == k.field && h.value == k.value })
+	}
+	var ask []uniqueKey
+	for _, k := range keys {
+		if !isHeld(k) {
+			ask = append(ask, k)
+		}
+	}
+	owners, err := t.owners(ctx, entity, ask)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, k := range keys {
+		if isHeld(k) {
+			continue
+		}
 		owner, ok := owners[k.ref()]
 		if !ok {
 			unclaimed = append(unclaimed, k)
@@ -750,7 +1010,7 @@ func (t *tx) insertRows(ctx context.Context, table, cols string, width int, rows
 		b.WriteString(tuple)
 		args = append(args, r...)
 	}
-	return t.exec(ctx, b.String(), args...)
+	return t.queue(ctx, pendingWrite{table: table, kind: opInsert, query: b.String(), args: args})
 }
 
 // writeIndexes claims keys and writes the foreign-key and tag rows of a new
@@ -803,7 +1063,8 @@ func (t *tx) rewriteIndexes(ctx context.Context, entity, id string, m *entityMet
 	}
 	for _, k := range m.keys(old) {
 		if !claimed(keys, k) {
-			if err := t.exec(ctx, `DELETE FROM uniques WHERE entity = ? AND field = ? AND value = ? AND id = ?`, entity, k.field, k.value, id); err != nil {
+			if err := t.queue(ctx, pendingWrite{table: "uniques", kind: opDelete, row: entityID{entity, id},
+				query: `DELETE FROM uniques WHERE entity = ? AND field = ? AND value = ? AND id = ?`, args: []any{entity, k.field, k.value, id}}); err != nil {
 				return err
 			}
 		}
@@ -818,7 +1079,8 @@ func (t *tx) rewriteIndexes(ctx context.Context, entity, id string, m *entityMet
 			continue
 		}
 		if was != "" {
-			if err := t.exec(ctx, `DELETE FROM refs WHERE child_entity = ? AND child_id = ? AND field = ?`, entity, id, f.Name); err != nil {
+			if err := t.queue(ctx, pendingWrite{table: "refs", kind: opDelete, row: entityID{entity, id},
+				query: `DELETE FROM refs WHERE child_entity = ? AND child_id = ? AND field = ?`, args: []any{entity, id, f.Name}}); err != nil {
 				return err
 			}
 		}
@@ -829,7 +1091,8 @@ func (t *tx) rewriteIndexes(ctx context.Context, entity, id string, m *entityMet
 	oldTags, newTags := uniqueTags(old), uniqueTags(rec)
 	for _, tag := range oldTags {
 		if !slices.Contains(newTags, tag) {
-			if err := t.exec(ctx, `DELETE FROM tags WHERE entity = ? AND id = ? AND tag = ?`, entity, id, tag); err != nil {
+			if err := t.queue(ctx, pendingWrite{table: "tags", kind: opDelete, row: entityID{entity, id},
+				query: `DELETE FROM tags WHERE entity = ? AND id = ? AND tag = ?`, args: []any{entity, id, tag}}); err != nil {
 				return err
 			}
 		}
@@ -843,17 +1106,22 @@ func (t *tx) rewriteIndexes(ctx context.Context, entity, id string, m *entityMet
 }
 
 func (t *tx) dropIndexes(ctx context.Context, entity, id string) error {
-	if err := t.exec(ctx, `DELETE FROM uniques WHERE entity = ? AND id = ?`, entity, id); err != nil {
+	if err := t.queue(ctx, pendingWrite{table: "uniques", kind: opDelete, row: entityID{entity, id},
+		query: `DELETE FROM uniques WHERE entity = ? AND id = ?`, args: []any{entity, id}}); err != nil {
 		return err
 	}
-	if err := t.exec(ctx, `DELETE FROM refs WHERE child_entity = ? AND child_id = ?`, entity, id); err != nil {
+	if err := t.queue(ctx, pendingWrite{table: "refs", kind: opDelete, row: entityID{entity, id},
+		query: `DELETE FROM refs WHERE child_entity = ? AND child_id = ?`, args: []any{entity, id}}); err != nil {
 		return err
 	}
-	return t.exec(ctx, `DELETE FROM tags WHERE entity = ? AND id = ?`, entity, id)
+	return t.queue(ctx, pendingWrite{table: "tags", kind: opDelete, row: entityID{entity, id},
+		query: `DELETE FROM tags WHERE entity = ? AND id = ?`, args: []any{entity, id}})
 }
 
 func (t *tx) change(ctx context.Context, op store.Op, entity, id string) error {
-	return t.exec(ctx, `INSERT INTO changes (version, op, entity, id) VALUES (?, ?, ?, ?)`, int64(t.version), int(op), entity, id)
+	t.wrote = true
+	return t.queue(ctx, pendingWrite{table: "changes", kind: opInsert,
+		query: `INSERT INTO changes (version, op, entity, id) VALUES (?, ?, ?, ?)`, args: []any{int64(t.version), int(op), entity, id}})
 }
 
 func recordID(entity string, rec store.Record) (string, error) {
@@ -878,8 +1146,8 @@ func (t *tx) Insert(ctx context.Context, entity string, rec store.Record) error 
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", entity, err)
 	}
-	if err := t.begin(ctx); err != nil {
-		return err
+	if t.failed != nil {
+		return t.failed
 	}
 	keys, _, err := t.check(ctx, entity, id, m, rec, nil)
 	if err != nil {
@@ -887,10 +1155,12 @@ func (t *tx) Insert(ctx context.Context, entity string, rec store.Record) error 
 	}
 	t.inserts++
 	seq := int64(t.version)<<seqShift | t.inserts
-	res, err := t.sqlTx.ExecContext(ctx, t.s.q(`INSERT INTO entities (entity, id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+	res, err := t.db.ExecContext(ctx, t.s.q(`INSERT INTO entities (entity, id, seq, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
 		entity, id, seq, string(data))
 	if err != nil {
-		t.failed = t.s.mapErr(err)
+		if t.failed == nil {
+			t.failed = t.s.mapErr(err)
+		}
 		return t.failed
 	}
 	if n, err := res.RowsAffected(); err != nil {
@@ -899,6 +1169,7 @@ func (t *tx) Insert(ctx context.Context, entity string, rec store.Record) error 
 	} else if n == 0 {
 		return &store.UniqueError{Entity: entity, Field: "id", Value: id}
 	}
+	t.remember(entity, id, data)
 	if err := t.writeIndexes(ctx, entity, id, m, rec, keys); err != nil {
 		return err
 	}
@@ -919,8 +1190,8 @@ func (t *tx) Replace(ctx context.Context, entity string, rec store.Record) error
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", entity, err)
 	}
-	if err := t.begin(ctx); err != nil {
-		return err
+	if t.failed != nil {
+		return t.failed
 	}
 	old, err := t.Get(ctx, entity, id) // ErrNotFound when there is none
 	if err != nil {
@@ -930,9 +1201,11 @@ func (t *tx) Replace(ctx context.Context, entity string, rec store.Record) error
 	if err != nil {
 		return err
 	}
-	if err := t.exec(ctx, `UPDATE entities SET data = ? WHERE entity = ? AND id = ?`, string(data), entity, id); err != nil {
+	if err := t.queue(ctx, pendingWrite{table: "entities", kind: opUpdate, row: entityID{entity, id},
+		query: `UPDATE entities SET data = ? WHERE entity = ? AND id = ?`, args: []any{string(data), entity, id}}); err != nil {
 		return err
 	}
+	t.remember(entity, id, data)
 	if err := t.rewriteIndexes(ctx, entity, id, m, old, rec, keys, unclaimed); err != nil {
 		return err
 	}
@@ -987,8 +1260,8 @@ func (t *tx) Delete(ctx context.Context, entity, id string) error {
 	if _, err := lookupMeta(entity); err != nil {
 		return err
 	}
-	if err := t.begin(ctx); err != nil {
-		return err
+	if t.failed != nil {
+		return t.failed
 	}
 	ok, err := t.exists(ctx, entity, id)
 	if err != nil {
@@ -1045,9 +1318,11 @@ func (t *tx) Delete(ctx context.Context, entity, id string) error {
 		return err
 	}
 	for _, e := range order {
-		if err := t.exec(ctx, `DELETE FROM entities WHERE entity = ? AND id = ?`, e.entity, e.id); err != nil {
+		if err := t.queue(ctx, pendingWrite{table: "entities", kind: opDelete, row: e,
+			query: `DELETE FROM entities WHERE entity = ? AND id = ?`, args: []any{e.entity, e.id}}); err != nil {
 			return err
 		}
+		t.remember(e.entity, e.id, nil)
 		if err := t.dropIndexes(ctx, e.entity, e.id); err != nil {
 			return err
 		}
