@@ -22,6 +22,16 @@ import (
 // server the test skips, except under CI=true where it fails.
 func newPGServer(t *testing.T) *client {
 	t.Helper()
+	st := newPGStore(t)
+	srv := httptest.NewServer(New(Options{Store: st, Database: "postgres", Now: func() time.Time { return fixedNow }}))
+	t.Cleanup(srv.Close)
+	return &client{t: t, url: srv.URL, st: st}
+}
+
+// newPGStore opens a PostgreSQL store in a database of its own, dropped
+// afterwards (see newPGServer).
+func newPGStore(t testing.TB) *postgres.Store {
+	t.Helper()
 	base := postgres.Options{Host: "127.0.0.1", Port: 5432, User: "postgres", Database: "postgres", Timeout: 2 * time.Second}
 	cfg, err := base.ConnConfig()
 	if err != nil {
@@ -57,12 +67,8 @@ func newPGServer(t *testing.T) *client {
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	srv := httptest.NewServer(New(Options{Store: st, Database: "postgres", Now: func() time.Time { return fixedNow }}))
-	t.Cleanup(func() {
-		srv.Close()
-		_ = st.Close()
-	})
-	return &client{t: t, url: srv.URL, st: st}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 // The Kong spec cases that depend on the store, on PostgreSQL: paging in
