@@ -400,10 +400,8 @@ func (s *Store) changes(ctx context.Context, v uint64, records bool) ([]store.Ch
 	}
 	defer func() { _ = tx.Rollback() }()
 	var cur, floor int64
-	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'version'`).Scan(&cur); err != nil {
-		return nil, nil, 0, s.mapErr(err)
-	}
-	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'floor'`).Scan(&floor); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT MAX(CASE WHEN k = 'version' THEN v END), MAX(CASE WHEN k = 'floor' THEN v END)
+		FROM meta WHERE k IN ('version', 'floor')`).Scan(&cur, &floor); err != nil {
 		return nil, nil, 0, s.mapErr(err)
 	}
 	if v < uint64(floor) {
