@@ -10,10 +10,15 @@
 //	meta(k, v)                               version and feed floor
 //
 // Entity metadata (unique fields, foreign keys and their on_delete, cache
-// keys) comes from the model schemas. Writers are serialised: the first write
-// of a transaction increments the version row, which both numbers the
+// keys) comes from the model schemas. Writers are serialised: a write
+// transaction begins by incrementing the version row, which both numbers the
 // transaction's changes and (in PostgreSQL) locks out other writers until
-// commit, so uniqueness and foreign-key checks made afterwards are exact.
+// commit, so uniqueness and foreign-key checks made afterwards are exact, and
+// a record read once in the transaction need not be read again. On
+// PostgreSQL, where each statement is a round trip, the index, feed and
+// NOTIFY writes that follow an entity's write go as one statement
+// (Dialect.CombineWrites): a PATCH of a route is five round trips (begin,
+// version, read, write, commit).
 // Collections are paged in id order with Kong's PostgreSQL offset tokens
 // (base64 of the JSON array of the last id), as Kong's Admin API pages.
 package sqlstore
