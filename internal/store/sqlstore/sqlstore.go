@@ -594,11 +594,17 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		return err
 	}
 	if err := fn(t); err != nil {
+		if t.failed != nil {
+			return t.failed // the database's error, which fn saw as a consequence
+		}
 		return err
 	}
 	if t.failed == nil && t.wrote {
 		if t.version > s.Retain && t.version%s.trimEvery() == 0 {
 			if err := s.trim(ctx, t.db, int64(t.version-s.Retain)); err != nil {
+				if t.failed != nil {
+					return t.failed
+				}
 				return s.mapErr(err)
 			}
 		}
@@ -855,6 +861,9 @@ func (t *tx) Get(ctx context.Context, entity, id string) (store.Record, error) {
 		return decodeRecord(data)
 	}
 	data, err := t.reader.getData(ctx, entity, id)
+	if t.failed != nil {
+		return nil, t.failed // pending writes failed before the read
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			t.remember(entity, id, nil)
@@ -874,6 +883,9 @@ func (t *tx) GetByKey(ctx context.Context, entity, field, value string) (store.R
 		return t.Get(ctx, entity, value)
 	}
 	data, err := t.reader.getDataByKey(ctx, entity, field, value)
+	if t.failed != nil {
+		return nil, t.failed
+	}
 	if err != nil {
 		return nil, err
 	}
