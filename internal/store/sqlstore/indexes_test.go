@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"sluice/internal/store"
@@ -42,5 +43,26 @@ func TestEnsureIndexesCountsClashes(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "services", b["id"].(string)); err != nil {
 		t.Fatalf("the clashing record lost its data: %v", err)
+	}
+	// The clash is remembered when the indexes are current (a restart).
+	if n, err := s.EnsureIndexes(ctx); err != nil || n != 0 {
+		t.Fatalf("EnsureIndexes on current indexes = %d, %v", n, err)
+	}
+	// Once the earlier record is gone, a write of the clashing record
+	// claims the name it holds: a third record cannot take it.
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, "services", a["id"].(string)) }); err != nil {
+		t.Fatal(err)
+	}
+	b["host"] = "b2.test"
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Replace(ctx, "services", b) }); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetByKey(ctx, "services", "name", "same"); err != nil || got["id"] != b["id"] {
+		t.Fatalf("name same belongs to %v, %v; want the rewritten record %v", got["id"], err, b["id"])
+	}
+	c := storetest.Record(t, "services", map[string]any{"name": "same", "host": "c.test"})
+	var ue *store.UniqueError
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, "services", c) }); !errors.As(err, &ue) {
+		t.Fatalf("a third record named same: %v; want *store.UniqueError", err)
 	}
 }

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -56,6 +58,12 @@ func (s *Store) EnsureIndexes(ctx context.Context) (clashes int, err error) {
 		return 0, s.mapErr(err)
 	}
 	if have == want {
+		var left int64
+		err := sqlTx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'index_clashes'`).Scan(&left)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, s.mapErr(err)
+		}
+		s.keysOwned.Store(left == 0)
 		return 0, nil
 	}
 	for _, table := range []string{"uniques", "refs", "tags"} {
@@ -117,5 +125,14 @@ func (s *Store) EnsureIndexes(ctx context.Context) (clashes int, err error) {
 	if _, err := sqlTx.ExecContext(ctx, s.q(`UPDATE meta SET v = ? WHERE k = 'index_fp'`), want); err != nil {
 		return 0, s.mapErr(err)
 	}
-	return clashes, s.mapErr(sqlTx.Commit())
+	// The count of records left without a key's row stays until the next
+	// rebuild: while it is not zero, writes look up every key.
+	if _, err := sqlTx.ExecContext(ctx, s.q(`INSERT INTO meta (k, v) VALUES ('index_clashes', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`), clashes); err != nil {
+		return 0, s.mapErr(err)
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return 0, s.mapErr(err)
+	}
+	s.keysOwned.Store(clashes == 0)
+	return clashes, nil
 }

@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sluice/internal/model"
@@ -89,6 +90,11 @@ type Store struct {
 	Retain uint64
 
 	wmu sync.Mutex // one writer at a time from this process
+
+	// keysOwned is set by EnsureIndexes when no stored record was left
+	// without a unique key's row (a clash): then a key an old record
+	// holds is known to be its own without a lookup.
+	keysOwned atomic.Bool
 
 	qmu     sync.RWMutex
 	queries map[string]string
@@ -610,9 +616,12 @@ func (s *Store) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		}
 		if s.d.Notify != nil {
 			q, args := s.d.Notify(t.version)
-			t.queue(ctx, pendingWrite{table: "", kind: opSelect, query: q, args: args})
+			if err := t.queue(ctx, pendingWrite{table: "", kind: opSelect, query: q, args: args}); err == nil {
+				_ = t.flush(ctx) // a failure is in t.failed
+			}
+		} else {
+			_ = t.flush(ctx)
 		}
-		_ = t.flush(ctx)
 	}
 	if t.failed != nil {
 		// A write failed at the database level; the transaction may be
@@ -669,6 +678,12 @@ type tx struct {
 	// one statement before the next read, a conflicting write, or commit.
 	pending []pendingWrite
 }
+
+// Bounds of one combined statement: writes (WITH clauses) and parameters.
+const (
+	maxCombinedWrites = 32
+	maxCombinedArgs   = 4096
+)
 
 // Kinds of pending writes.
 const (
@@ -745,6 +760,18 @@ func (t *tx) queue(ctx context.Context, w pendingWrite) error {
 	}
 	if !t.s.d.CombineWrites {
 		return t.exec(ctx, w.query, w.args...)
+	}
+	// A bounded statement: PostgreSQL takes at most 65535 parameters, and
+	// planning a statement of thousands of clauses costs more than the
+	// round trips it saves.
+	nargs := len(w.args)
+	for _, p := range t.pending {
+		nargs += len(p.args)
+	}
+	if len(t.pending) >= maxCombinedWrites || nargs > maxCombinedArgs {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
 	}
 	for _, p := range t.pending {
 		if p.table == w.table && (p.kind != w.kind || (w.kind != opInsert && p.row == w.row)) {
@@ -860,7 +887,7 @@ func (t *tx) Get(ctx context.Context, entity, id string) (store.Record, error) {
 		}
 		return decodeRecord(data)
 	}
-	data, err := t.reader.getData(ctx, entity, id)
+	data, err := t.getData(ctx, entity, id)
 	if t.failed != nil {
 		return nil, t.failed // pending writes failed before the read
 	}
@@ -882,7 +909,7 @@ func (t *tx) GetByKey(ctx context.Context, entity, field, value string) (store.R
 	if field == "id" {
 		return t.Get(ctx, entity, value)
 	}
-	data, err := t.reader.getDataByKey(ctx, entity, field, value)
+	data, err := t.getDataByKey(ctx, entity, field, value)
 	if t.failed != nil {
 		return nil, t.failed
 	}
@@ -905,6 +932,9 @@ func (t *tx) exists(ctx context.Context, entity, id string) (bool, error) {
 	}
 	var one int
 	err := t.db.QueryRowContext(ctx, t.s.q(`SELECT 1 FROM entities WHERE entity = ? AND id = ?`), entity, id).Scan(&one)
+	if t.failed != nil {
+		return false, t.failed // pending writes failed: the read did not run
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -926,8 +956,10 @@ func (t *tx) check(ctx context.Context, entity, id string, m *entityMeta, rec, o
 	keys = m.keys(rec)
 	// The keys the record already holds are its own in uniques: only the
 	// others are looked up (a PATCH of a route's paths looks up nothing).
+	// That holds when every stored record owns its keys' rows, which
+	// EnsureIndexes tells (a record it found clashing owns none).
 	var held []uniqueKey
-	if old != nil {
+	if old != nil && t.s.keysOwned.Load() {
 		held = m.keys(old)
 	}
 	isHeld := func(k uniqueKey) bool {

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Notify", testNotify},
 		{"Load", testLoad},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"LargeTransaction", testLargeTransaction},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1146,5 +1147,63 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	}
 	if n := count(t, s, "services", store.ListOptions{Size: 1000}); n != writers*each {
 		t.Fatalf("%d services; want %d", n, writers*each)
+	}
+}
+
+// testLargeTransaction writes thousands of records in one transaction and
+// deletes them by one cascade (a config import, a consumer with many
+// credentials): however the store batches its statements, they stay
+// within the database's limits, and the feed holds every change in order.
+func testLargeTransaction(t *testing.T, s store.Store) {
+	const n = 7000
+	cons := Record(t, "consumers", map[string]any{"username": "many"})
+	creds := make([]store.Record, n)
+	for i := range creds {
+		creds[i] = Record(t, "keyauth_credentials", map[string]any{"key": fmt.Sprintf("key-%d", i), "consumer": ref(cons), "tags": []any{"bulk"}})
+	}
+	v0, _ := s.Version(bg)
+	err := write(s, func(tx store.Tx) error {
+		if err := tx.Insert(bg, "consumers", cons); err != nil {
+			return err
+		}
+		for _, c := range creds {
+			if err := tx.Insert(bg, "keyauth_credentials", c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("inserting %d credentials in one transaction: %v", n, err)
+	}
+	if got := count(t, s, "keyauth_credentials", store.ListOptions{Tags: []string{"bulk"}}); got != n {
+		t.Fatalf("%d credentials tagged bulk; want %d", got, n)
+	}
+	if got, err := s.GetByKey(bg, "keyauth_credentials", "key", "key-6999"); err != nil || got["id"] != creds[n-1]["id"] {
+		t.Fatalf("key-6999: %v, %v", got["id"], err)
+	}
+	if err := write(s, func(tx store.Tx) error { return tx.Delete(bg, "consumers", cons["id"].(string)) }); err != nil {
+		t.Fatalf("deleting a consumer with %d credentials: %v", n, err)
+	}
+	if got := count(t, s, "keyauth_credentials", store.ListOptions{}); got != 0 {
+		t.Fatalf("%d credentials left after the cascade", got)
+	}
+	ch, _, err := s.ChangesSince(bg, v0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch) != 2*(n+1) {
+		t.Fatalf("%d changes; want %d", len(ch), 2*(n+1))
+	}
+	if ch[0].ID != cons["id"] || ch[1].ID != creds[0]["id"] || ch[n].ID != creds[n-1]["id"] {
+		t.Fatalf("insert changes out of order: %v %v %v", ch[0], ch[1], ch[n])
+	}
+	for _, c := range ch[n+1:] {
+		if c.Op != store.OpDelete {
+			t.Fatalf("change %v in the cascade; want deletes", c)
+		}
+	}
+	if last := ch[len(ch)-1]; last.ID != cons["id"] {
+		t.Fatalf("the cascade's last change is %v; want the consumer after its credentials", last)
 	}
 }
