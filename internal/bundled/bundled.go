@@ -19,6 +19,7 @@ import (
 	_ "sluice/internal/plugin/cors"
 	_ "sluice/internal/plugin/datadog"
 	_ "sluice/internal/plugin/filelog"
+	_ "sluice/internal/plugin/grpcgateway"
 	_ "sluice/internal/plugin/grpcweb"
 	_ "sluice/internal/plugin/hmacauth"
 	_ "sluice/internal/plugin/httplog"

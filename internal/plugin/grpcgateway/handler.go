@@ -1,0 +1,234 @@
+package grpcgateway
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"sluice/internal/grpcjson"
+	"sluice/internal/plugin"
+)
+
+// Messages of the answers the plugin produces (Kong's deco.lua).
+const (
+	msgNoProto   = "transcoding requests require a .proto file defining the service"
+	msgTranscode = "failed to transcode .proto file "
+	msgTooLarge  = "Payload too large"
+)
+
+// maxBody caps the JSON request body, which is read whole.
+const maxBody = 8 << 20
+
+// retryLoad is how long a .proto file that failed to load is left before
+// the next request tries again.
+const retryLoad = 5 * time.Second
+
+// stateKey keys the request's state in the Ctx shared map.
+const stateKey = "grpc-gateway.state"
+
+// GRPCGateway is one configured instance.
+type GRPCGateway struct {
+	proto string
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	schema   *grpcjson.Schema
+	err      error
+	failedAt time.Time
+}
+
+// state is what access learned for the response phases.
+type state struct {
+	output  protoreflect.MessageDescriptor
+	pending []byte // response bytes not yet a whole frame
+	out     []byte // body_filter's output, reused across chunks
+}
+
+// preflight is Kong's answer to OPTIONS.
+var preflight = http.Header{
+	"Content-Type":                 {"application/json"},
+	"Access-Control-Allow-Origin":  {"*"},
+	"Access-Control-Allow-Methods": {"GET,POST,PATCH,DELETE"},
+	"Access-Control-Allow-Headers": {"content-type"},
+}
+
+// New builds an instance from a validated config. The .proto file is
+// compiled on the first request, as Kong does, so that a config naming a
+// file not yet deployed still loads.
+func New(cfg map[string]any, deps plugin.Deps) (any, error) {
+	g := &GRPCGateway{log: deps.Logger}
+	g.proto, _ = cfg["proto"].(string)
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	return g, nil
+}
+
+// load returns the compiled .proto file, compiling it once (again after
+// retryLoad when it failed).
+func (g *GRPCGateway) load() (*grpcjson.Schema, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.schema != nil {
+		return g.schema, nil
+	}
+	if g.err != nil && time.Since(g.failedAt) < retryLoad {
+		return nil, g.err
+	}
+	s, err := grpcjson.Load(g.proto)
+	if err != nil {
+		g.err, g.failedAt = err, time.Now()
+		g.log.Error("grpc-gateway: cannot load the .proto file", "proto", g.proto, "error", err)
+		return nil, err
+	}
+	for _, w := range s.Warnings {
+		g.log.Error("grpc-gateway: rule skipped", "proto", g.proto, "rule", w)
+	}
+	g.schema, g.err = s, nil
+	return s, nil
+}
+
+// Access answers preflights, finds the method the request maps to and
+// turns the request into a gRPC call of it.
+func (g *GRPCGateway) Access(c *plugin.Ctx) {
+	c.SetResponseHeader("Access-Control-Allow-Origin", "*")
+	r := c.Request
+	if r.Method == http.MethodOptions {
+		c.Terminate(&plugin.Exit{Status: http.StatusOK, Body: []byte("OK"), Header: preflight.Clone()})
+		return
+	}
+	if g.proto == "" {
+		g.reject(c, http.StatusBadRequest, msgNoProto)
+		return
+	}
+	s, err := g.load()
+	if err != nil {
+		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
+		return
+	}
+	rule, vars, err := s.Match(r.Method, requestPath(r))
+	if err != nil {
+		g.reject(c, http.StatusBadRequest, msgTranscode+err.Error())
+		return
+	}
+	var body []byte
+	if rule.Body != "" {
+		b, complete := plugin.ReadBody(r, maxBody)
+		if !complete {
+			g.reject(c, http.StatusRequestEntityTooLarge, msgTooLarge)
+			return
+		}
+		body = b
+	}
+	frame, err := rule.Request(vars, c.Query(), body)
+	if err != nil {
+		g.reject(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	plugin.SetRequestBody(r, frame)
+	r.Method = http.MethodPost
+	c.SetRequestHeader("Content-Type", "application/grpc")
+	c.SetRequestHeader("Te", "trailers")
+	c.UpstreamPath = rule.Method.Path
+	c.SetQuery(nil)
+	c.Set(stateKey, &state{output: rule.Method.Output})
+}
+
+// reject ends the request with Kong's kong.response.exit(status, msg): the
+// message as the body, without a Content-Type.
+func (g *GRPCGateway) reject(c *plugin.Ctx, status int, msg string) {
+	g.log.Error("grpc-gateway: "+msg, "request_id", c.RequestID)
+	c.Terminate(&plugin.Exit{Status: status, Body: []byte(msg), Header: http.Header{"Content-Type": nil}})
+}
+
+// requestPath is the path the client sent, as sent.
+func requestPath(r *http.Request) string {
+	p := r.RequestURI
+	if p == "" || p[0] != '/' {
+		return r.URL.EscapedPath()
+	}
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return p
+}
+
+func stateOf(c *plugin.Ctx) *state {
+	v, _ := c.Get(stateKey)
+	st, _ := v.(*state)
+	return st
+}
+
+// statusOf maps a gRPC status to an HTTP status (Kong's table, after
+// google/rpc/code.proto); unknown codes are 500.
+var statusOf = map[int]int{
+	0: 200, 1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429,
+	9: 400, 10: 409, 11: 400, 12: 500, 13: 500, 14: 503, 15: 500, 16: 401,
+}
+
+// HeaderFilter makes the answer JSON and gives it the HTTP status of a
+// grpc-status the upstream sent in its headers (a trailers-only answer).
+func (g *GRPCGateway) HeaderFilter(c *plugin.Ctx) {
+	if c.Request.Method == http.MethodOptions {
+		return
+	}
+	if stateOf(c) != nil {
+		c.Header.Set("Content-Type", "application/json")
+	}
+	gs := c.Header.Get("Grpc-Status")
+	if gs == "" {
+		return
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(gs)); err == nil {
+		if code, ok := statusOf[n]; ok {
+			c.Status = code
+			return
+		}
+	}
+	g.log.Warn("grpc-gateway: unable to map grpc-status to an HTTP status", "grpc_status", gs, "request_id", c.RequestID)
+	c.Status = http.StatusInternalServerError
+}
+
+// BodyFilter writes each whole response message as JSON; bytes that never
+// make a whole message are sent as they are at the end.
+func (g *GRPCGateway) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
+	st := stateOf(c)
+	if st == nil {
+		return chunk
+	}
+	st.pending = append(st.pending, chunk...)
+	out := st.out[:0]
+	for {
+		msg, rest, ok := grpcjson.NextFrame(st.pending)
+		if !ok {
+			break
+		}
+		var err error
+		if out, err = grpcjson.AppendJSON(out, st.output, msg); err != nil {
+			g.log.Error("grpc-gateway: cannot decode the upstream's message", "error", err, "request_id", c.RequestID)
+		}
+		st.pending = rest
+	}
+	if len(st.pending) == 0 {
+		st.pending = st.pending[:0]
+	} else {
+		st.pending = append(st.pending[:0:0], st.pending...)
+	}
+	if last {
+		out = append(out, st.pending...)
+		st.pending = nil
+	}
+	st.out = out
+	return out
+}
+
+var (
+	_ plugin.Accessor       = (*GRPCGateway)(nil)
+	_ plugin.HeaderFilterer = (*GRPCGateway)(nil)
+	_ plugin.BodyFilterer   = (*GRPCGateway)(nil)
+)
