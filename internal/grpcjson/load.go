@@ -197,7 +197,7 @@ func (s *Schema) Match(method, path string) (*Rule, map[string]string, error) {
 	method = strings.ToLower(method)
 	rules, ok := s.rules[method]
 	if !ok {
-		return nil, nil, kongError("Unknown method " + luaQuote(method))
+		return nil, nil, kongError("Unknown method " + LuaQuote(method))
 	}
 	for _, r := range rules {
 		sub := r.re.FindStringSubmatch(path)
@@ -210,7 +210,7 @@ func (s *Schema) Match(method, path string) (*Rule, map[string]string, error) {
 		}
 		return r, vars, nil
 	}
-	return nil, nil, kongError("Unknown path " + luaQuote(path))
+	return nil, nil, kongError("Unknown path " + LuaQuote(path))
 }
 
 // kongError is an error worded as Kong words it (capitalised, for the
@@ -219,9 +219,9 @@ type kongError string
 
 func (e kongError) Error() string { return string(e) }
 
-// luaQuote quotes s as Lua's %q does: backslash, quote and newline
+// LuaQuote quotes s as Lua's %q does: backslash, quote and newline
 // escaped, carriage return and NUL as \r and \0.
-func luaQuote(s string) string {
+func LuaQuote(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for i := 0; i < len(s); i++ {

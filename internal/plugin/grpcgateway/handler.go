@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -24,22 +22,13 @@ const (
 // maxBody caps the JSON request body, which is read whole.
 const maxBody = 8 << 20
 
-// retryLoad is how long a .proto file that failed to load is left before
-// the next request tries again.
-const retryLoad = 5 * time.Second
-
 // stateKey keys the request's state in the Ctx shared map.
 const stateKey = "grpc-gateway.state"
 
 // GRPCGateway is one configured instance.
 type GRPCGateway struct {
-	proto string
+	proto *grpcjson.Cached
 	log   *slog.Logger
-
-	mu       sync.Mutex
-	schema   *grpcjson.Schema
-	err      error
-	failedAt time.Time
 }
 
 // state is what access learned for the response phases.
@@ -58,39 +47,30 @@ var preflight = http.Header{
 }
 
 // New builds an instance from a validated config. The .proto file is
-// compiled on the first request, as Kong does, so that a config naming a
-// file not yet deployed still loads.
+// compiled on the first request.
 func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	g := &GRPCGateway{log: deps.Logger}
-	g.proto, _ = cfg["proto"].(string)
+	if p, _ := cfg["proto"].(string); p != "" {
+		g.proto = &grpcjson.Cached{Path: p}
+	}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
 	return g, nil
 }
 
-// load returns the compiled .proto file, compiling it once (again after
-// retryLoad when it failed).
+// load returns the compiled .proto file, logging its compilation.
 func (g *GRPCGateway) load() (*grpcjson.Schema, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.schema != nil {
-		return g.schema, nil
+	s, fresh, err := g.proto.Get()
+	if fresh && err != nil {
+		g.log.Error("grpc-gateway: cannot load the .proto file", "proto", g.proto.Path, "error", err)
 	}
-	if g.err != nil && time.Since(g.failedAt) < retryLoad {
-		return nil, g.err
+	if fresh && err == nil {
+		for _, w := range s.Warnings {
+			g.log.Error("grpc-gateway: rule skipped", "proto", g.proto.Path, "rule", w)
+		}
 	}
-	s, err := grpcjson.Load(g.proto)
-	if err != nil {
-		g.err, g.failedAt = err, time.Now()
-		g.log.Error("grpc-gateway: cannot load the .proto file", "proto", g.proto, "error", err)
-		return nil, err
-	}
-	for _, w := range s.Warnings {
-		g.log.Error("grpc-gateway: rule skipped", "proto", g.proto, "rule", w)
-	}
-	g.schema, g.err = s, nil
-	return s, nil
+	return s, err
 }
 
 // Access answers preflights, finds the method the request maps to and
@@ -102,7 +82,7 @@ func (g *GRPCGateway) Access(c *plugin.Ctx) {
 		c.Terminate(&plugin.Exit{Status: http.StatusOK, Body: []byte("OK"), Header: preflight.Clone()})
 		return
 	}
-	if g.proto == "" {
+	if g.proto == nil {
 		g.reject(c, http.StatusBadRequest, msgNoProto)
 		return
 	}

@@ -3,7 +3,7 @@ package grpcweb
 import "sluice/internal/model"
 
 // Schema is grpc-web's config record (Kong 3.x schema.lua): proto is only
-// needed for JSON transcoding, which sluice does not do (see README).
+// needed for the JSON content types.
 var Schema = &model.Schema{
 	Name:      Name,
 	Protocols: []string{"grpc", "grpcs", "http", "https"},

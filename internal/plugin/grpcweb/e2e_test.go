@@ -305,3 +305,54 @@ func decode(t *testing.T, s string) map[string]any {
 	}
 	return m
 }
+
+// TestJSONTranscoding: with a .proto file, JSON requests (framed, base64,
+// or plain application/json) become gRPC messages, and the answers JSON
+// (Kong's grpc-web fixtures).
+func TestJSONTranscoding(t *testing.T) {
+	up := &grpcUpstream{}
+	srv := startH2C(t, up)
+	g := gateway(t, srv.URL, "grpc", `{"proto":"testdata/hello.proto"}`, `{"proto":"testdata/hello.proto","pass_stripped_path":true}`)
+	const path = "/hello.HelloService/SayHello"
+	helloMsg := frame(0, "\x0a\x04heya") // HelloRequest{greeting: "heya"}
+	reply := frame(0, `{"reply":"hello heya"}`)
+	okTrailer := frame(0x80, "grpc-status:0\r\ngrpc-message:\r\n")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		name, path, ctype, body string
+		wantStatus              int
+		wantBody                string
+		wantUp                  bool
+	}{
+		{"grpc-web+json", path, "application/grpc-web+json", frame(0, `{"greeting":"heya"}`), 200, reply + okTrailer, true},
+		{"grpc-web-text+json", path, "application/grpc-web-text+json", b64(frame(0, `{"greeting":"heya","other":[1]}`)), 200, b64(reply) + b64(okTrailer), true},
+		{"application/json", path, "application/json", `{"greeting":"heya"}`, 200, `{"reply":"hello heya"}`, true},
+		{"application/json, stripped path", "/prefix" + path, "application/json", `{"greeting":"heya"}`, 200, `{"reply":"hello heya"}`, true},
+		{"binary still passes", path, "application/grpc-web+proto", helloMsg, 200, frame(0, "\x0a\x0ahello heya") + okTrailer, true},
+		{"unknown method", "/hello.HelloService/Nope", "application/json", `{}`, 400, `Unkown path "/hello.HelloService/Nope"`, false}, //nolint:misspell // Kong's wording
+		{"invalid json", path, "application/json", `{"greeting":`, 400, `decode json err: Expected value but found T_END at character 13`, false},
+		{"frame missing", path, "application/grpc-web+json", `{"greeting":"heya"}`, 400, `decode json err: Expected value but found T_END at character 1`, false},
+		{"wrong type", path, "application/json", `{"greeting":1}`, 400, `failed to encode payload`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := g.Do(t, "POST", tt.path, map[string]string{"Content-Type": tt.ctype}, tt.body)
+			if res.StatusCode != tt.wantStatus || body != tt.wantBody {
+				t.Fatalf("got %d %q; want %d %q", res.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+			s := up.seen()
+			if !tt.wantUp {
+				if s != nil {
+					t.Fatalf("upstream called: %+v", s)
+				}
+				return
+			}
+			if s == nil || s.path != path || string(s.body) != helloMsg || s.contentType != "application/grpc" {
+				t.Fatalf("upstream saw %+v; want %s with %q", s, path, helloMsg)
+			}
+			if ct := res.Header.Get("Content-Type"); ct != tt.ctype {
+				t.Errorf("Content-Type %q; want %q", ct, tt.ctype)
+			}
+		})
+	}
+}

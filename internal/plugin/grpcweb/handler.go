@@ -2,12 +2,16 @@ package grpcweb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"sluice/internal/grpcjson"
 	"sluice/internal/plugin"
 )
 
@@ -15,6 +19,7 @@ import (
 // (deco.lua) for a content type that needs JSON transcoding.
 const (
 	msgTranscoding = "transcoding requests require a .proto file defining the service"
+	msgUnknownPath = "Unkown path " //nolint:misspell // Kong's deco.lua spells it so, and clients may match it
 	msgBadBase64   = "invalid base64 body"
 	msgBadRequest  = "Bad request"
 	msgTooLarge    = "Payload too large"
@@ -33,19 +38,32 @@ type GRPCWeb struct {
 	allowOrigin  string
 	passStripped bool
 	preflight    http.Header
+	proto        *grpcjson.Cached // nil without a proto
 	log          *slog.Logger
 }
 
 // state is what access learned for the response phases.
 type state struct {
 	mime string // the client's content type, sent back on the response
-	text bool   // base64 framing (grpc-web-text)
-	out  []byte // body_filter's output, reused across chunks
+	mode
+	output  protoreflect.MessageDescriptor // the method's answer, for JSON modes
+	pending []byte                         // answer bytes not yet a whole frame (JSON modes)
+	out     []byte                         // body_filter's output, reused across chunks
+}
+
+// mode is how a content type carries messages (Kong's deco.lua tables).
+type mode struct {
+	text   bool // base64 (grpc-web-text)
+	json   bool // messages as JSON, transcoded with the .proto file
+	framed bool // JSON messages in gRPC frames (not application/json)
 }
 
 // New builds an instance from a validated config.
 func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	g := &GRPCWeb{log: deps.Logger}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
 	if s, ok := cfg["allow_origin_header"].(string); ok {
 		g.allowOrigin = s
 	}
@@ -62,22 +80,28 @@ func New(cfg map[string]any, deps plugin.Deps) (any, error) {
 	if g.allowOrigin != "" {
 		g.preflight["Access-Control-Allow-Origin"] = []string{g.allowOrigin}
 	}
-	if p, _ := cfg["proto"].(string); p != "" && deps.Logger != nil {
-		deps.Logger.Warn("grpc-web: JSON transcoding is not supported, application/grpc-web+json and application/json requests will be rejected", "proto", p)
+	if p, _ := cfg["proto"].(string); p != "" {
+		g.proto = &grpcjson.Cached{Path: p}
 	}
 	return g, nil
 }
 
-// modeOf tells the gRPC-Web content types that need no transcoding (Kong's
-// deco.lua tables, matched exactly): ok is false for the others.
-func modeOf(ct string) (text, ok bool) {
+// modeOf tells how a content type (matched exactly, as Kong does) carries
+// messages; ok is false for the others.
+func modeOf(ct string) (m mode, ok bool) {
 	switch ct {
 	case "application/grpc-web", "application/grpc-web+proto":
-		return false, true
+		return mode{}, true
 	case "application/grpc-web-text", "application/grpc-web-text+proto":
-		return true, true
+		return mode{text: true}, true
+	case "application/grpc-web+json":
+		return mode{json: true, framed: true}, true
+	case "application/grpc-web-text+json":
+		return mode{text: true, json: true, framed: true}, true
+	case "application/json":
+		return mode{json: true}, true
 	}
-	return false, false
+	return mode{}, false
 }
 
 // Access answers preflights, checks the content type, decodes a text body
@@ -97,17 +121,83 @@ func (g *GRPCWeb) Access(c *plugin.Ctx) {
 		c.UpstreamPath = requestPath(r)
 	}
 	ct := c.RequestHeader("Content-Type")
-	text, ok := modeOf(ct)
-	if !ok {
+	m, ok := modeOf(ct)
+	if !ok || (m.json && g.proto == nil) {
 		g.reject(c, http.StatusBadRequest, msgTranscoding)
 		return
 	}
-	if text && !g.decodeBody(c) {
+	st := &state{mime: ct, mode: m}
+	if m.json {
+		if !g.transcodeBody(c, st) {
+			return
+		}
+	} else if m.text && !g.decodeBody(c) {
 		return
 	}
 	c.SetRequestHeader("Content-Type", "application/grpc")
 	c.SetRequestHeader("Te", "trailers")
-	c.Set(stateKey, &state{mime: ct, text: text})
+	c.Set(stateKey, st)
+}
+
+// transcodeBody replaces a JSON request (framed or not, base64 or not) by
+// the gRPC frame of the message it describes, the method found by the
+// path in the .proto file. It reports false after answering the request.
+func (g *GRPCWeb) transcodeBody(c *plugin.Ctx, st *state) bool {
+	s, fresh, err := g.proto.Get()
+	if err != nil {
+		if fresh {
+			g.log.Error("grpc-web: cannot load the .proto file", "proto", g.proto.Path, "error", err)
+		}
+		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
+		return false
+	}
+	path := requestPath(c.Request)
+	if g.passStripped {
+		path = c.UpstreamPath
+	}
+	m := s.Methods[path]
+	if m == nil {
+		g.reject(c, http.StatusBadRequest, msgUnknownPath+grpcjson.LuaQuote(path))
+		return false
+	}
+	b, complete := plugin.ReadBody(c.Request, maxTextBody)
+	if !complete {
+		if int64(len(b)) > maxTextBody {
+			g.reject(c, http.StatusRequestEntityTooLarge, msgTooLarge)
+		} else {
+			g.reject(c, http.StatusBadRequest, msgBadRequest)
+		}
+		return false
+	}
+	if st.text {
+		n, ok := decodeText(b)
+		if !ok {
+			g.reject(c, http.StatusBadRequest, msgBadBase64)
+			return false
+		}
+		b = b[:n]
+	}
+	if st.framed {
+		b, _, _ = grpcjson.NextFrame(b) // nil without a whole frame: invalid JSON
+	}
+	v, err := grpcjson.DecodeJSON(b)
+	if err != nil {
+		g.reject(c, http.StatusBadRequest, "decode json err: "+err.Error())
+		return false
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		g.reject(c, http.StatusBadRequest, grpcjson.ErrEncode.Error())
+		return false
+	}
+	msg, err := grpcjson.Encode(m.Input, obj)
+	if err != nil {
+		g.reject(c, http.StatusBadRequest, grpcjson.ErrEncode.Error())
+		return false
+	}
+	plugin.SetRequestBody(c.Request, grpcjson.Frame(nil, msg))
+	st.output = m.Output
+	return true
 }
 
 // decodeBody replaces a grpc-web-text body by its decoded frames. It
@@ -197,8 +287,11 @@ func (g *GRPCWeb) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
 		return chunk
 	}
 	st := stateOf(c)
-	if st == nil || (!st.text && !last) {
+	if st == nil || (!st.text && !st.json && !last) {
 		return chunk
+	}
+	if st.json {
+		chunk = g.transcodeAnswer(c, st, chunk)
 	}
 	out := st.out[:0]
 	if st.text {
@@ -206,10 +299,38 @@ func (g *GRPCWeb) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
 	} else {
 		out = append(out, chunk...)
 	}
-	if last {
+	if last && (!st.json || st.framed) {
 		out = g.appendTrailers(c, out, st.text)
 	}
 	st.out = out
+	return out
+}
+
+// transcodeAnswer turns the whole answer frames received so far into
+// JSON, each in a frame of its own when the client's type is framed.
+// Bytes that never make a whole frame are dropped, as Kong drops them.
+func (g *GRPCWeb) transcodeAnswer(c *plugin.Ctx, st *state, chunk []byte) []byte {
+	st.pending = append(st.pending, chunk...)
+	var out []byte
+	for {
+		msg, rest, ok := grpcjson.NextFrame(st.pending)
+		if !ok {
+			break
+		}
+		start := len(out)
+		if st.framed {
+			out = append(out, 0, 0, 0, 0, 0)
+		}
+		var err error
+		if out, err = grpcjson.AppendJSON(out, st.output, msg); err != nil {
+			g.log.Error("grpc-web: cannot decode the upstream's message", "error", err, "request_id", c.RequestID)
+			out = out[:start]
+		} else if st.framed {
+			binary.BigEndian.PutUint32(out[start+1:start+5], uint32(len(out)-start-5))
+		}
+		st.pending = rest
+	}
+	st.pending = append(st.pending[:0:0], st.pending...)
 	return out
 }
 
