@@ -42,6 +42,7 @@ import (
 	"sluice/internal/settings"
 	"sluice/internal/snapshot"
 	"sluice/internal/store"
+	"sluice/internal/stream"
 	"sluice/internal/upstream"
 	"sluice/internal/vault"
 )
@@ -386,10 +387,13 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 	})
 	minTLS, maxTLS := s.TLSVersions()
 	srv = server.New(server.Options{
-		Proxy:                  s.ProxyListen,
-		Admin:                  s.AdminListen,
-		AdminHandler:           adminHandler,
-		Status:                 s.StatusListen,
+		Proxy:        s.ProxyListen,
+		Admin:        s.AdminListen,
+		AdminHandler: adminHandler,
+		Status:       s.StatusListen,
+		Stream:       s.StreamListen,
+		StreamHandler: stream.New(stream.Options{Current: cur, DefaultCert: certs.proxy,
+			TLSMinVersion: minTLS, TLSMaxVersion: maxTLS, Log: log}).ServeConn,
 		ProxyHandler:           px,
 		Current:                cur,
 		DefaultCert:            certs.proxy,
@@ -726,7 +730,7 @@ func adminConfiguration(s *settings.Settings) map[string]any {
 	out["proxy_listeners"] = listeners(s.ProxyListen, false)
 	out["admin_listeners"] = listeners(s.AdminListen, false)
 	out["status_listeners"] = listeners(s.StatusListen, false)
-	out["stream_listeners"] = listeners(nil, true)
+	out["stream_listeners"] = listeners(s.StreamListen, true)
 	return out
 }
 

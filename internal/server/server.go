@@ -44,6 +44,11 @@ type Options struct {
 	Proxy  []settings.Listen
 	Admin  []settings.Listen // opened only when AdminHandler is set
 	Status []settings.Listen
+	// Stream lists the stream_listen entries, opened only when
+	// StreamHandler is set; StreamHandler serves each accepted connection
+	// (ssl: the entry has the ssl flag) and returns when it is done.
+	Stream        []settings.Listen
+	StreamHandler func(c net.Conn, ssl bool)
 
 	ProxyHandler http.Handler
 	AdminHandler http.Handler
@@ -99,6 +104,8 @@ type Server struct {
 	mu        sync.Mutex
 	conns     map[*trackedConn]struct{}
 	listeners []*listener
+	streamLns []*streamListener
+	streams   streamConns
 	started   bool
 	stopped   bool
 
@@ -171,7 +178,28 @@ func (s *Server) Start() error {
 		}
 		s.listeners = append(s.listeners, l)
 	}
+	if s.opts.StreamHandler != nil {
+		for _, cfg := range s.opts.Stream {
+			ln, err := s.listenSocket(KindStream, cfg)
+			if err != nil {
+				for _, o := range s.listeners {
+					o.ln.Close()
+				}
+				for _, o := range s.streamLns {
+					o.ln.Close()
+				}
+				s.listeners, s.streamLns = nil, nil
+				return err
+			}
+			s.streamLns = append(s.streamLns, &streamListener{cfg: cfg, ln: ln})
+		}
+	}
 	s.errc = make(chan error, len(s.listeners))
+	for _, l := range s.streamLns {
+		s.serving.Add(1)
+		go s.serveStream(l)
+		s.log.Info("listening", "setting", string(KindStream), "address", l.ln.Addr().String(), "entry", l.cfg.String())
+	}
 	for _, l := range s.listeners {
 		s.serving.Add(1)
 		go s.serve(l)
@@ -181,6 +209,15 @@ func (s *Server) Start() error {
 }
 
 func (s *Server) open(kind Kind, cfg settings.Listen, h http.Handler) (*listener, error) {
+	ln, err := s.listenSocket(kind, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.httpListener(kind, cfg, ln, h), nil
+}
+
+// listenSocket opens the socket of a listen entry.
+func (s *Server) listenSocket(kind Kind, cfg settings.Listen) (net.Listener, error) {
 	// As nginx: an IPv4 address listens on IPv4 only (Go's "tcp" would
 	// open 0.0.0.0 dual-stack), an IPv6 one on IPv6 only unless
 	// ipv6only=off, so that "[::]:8000, 0.0.0.0:8000" binds both.
@@ -205,6 +242,10 @@ func (s *Server) open(kind Kind, cfg settings.Listen, h http.Handler) (*listener
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, cfg.String(), err)
 	}
+	return ln, nil
+}
+
+func (s *Server) httpListener(kind Kind, cfg settings.Listen, ln net.Listener, h http.Handler) *listener {
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	if cfg.SSL {
@@ -228,7 +269,7 @@ func (s *Server) open(kind Kind, cfg settings.Listen, h http.Handler) (*listener
 	if cfg.SSL {
 		hs.TLSConfig = s.tlsConfig(kind)
 	}
-	return &listener{kind: kind, cfg: cfg, ln: &trackingListener{Listener: ln, srv: s, pp: cfg.ProxyProtocol}, hs: hs}, nil
+	return &listener{kind: kind, cfg: cfg, ln: &trackingListener{Listener: ln, srv: s, pp: cfg.ProxyProtocol}, hs: hs}
 }
 
 func (s *Server) tlsConfig(kind Kind) *tls.Config {
@@ -293,6 +334,11 @@ func (s *Server) Addrs(kind Kind) []net.Addr {
 	var out []net.Addr
 	for _, l := range s.listeners {
 		if l.kind == kind {
+			out = append(out, l.ln.Addr())
+		}
+	}
+	if kind == KindStream {
+		for _, l := range s.streamLns {
 			out = append(out, l.ln.Addr())
 		}
 	}
@@ -405,7 +451,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.draining.Store(true)
 	s.log.Info("draining: not accepting new connections, waiting for in-flight requests")
+	streamsForced := make(chan bool, 1)
+	go func() { streamsForced <- s.stopStreams(ctx) }()
 	forced := s.drain(ctx, KindProxy, KindAdmin)
+	forced = <-streamsForced || forced
 	// The status listener has nothing long-running; give it a moment.
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -485,6 +534,9 @@ func (s *Server) Close() error {
 	for _, c := range s.openConns(KindProxy, KindAdmin, KindStatus) {
 		_ = c.Close()
 	}
+	now, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.stopStreams(now)
 	s.serving.Wait()
 	return nil
 }

@@ -390,11 +390,25 @@ func listen(key string, f func(*Settings) *[]Listen) setter {
 	}
 }
 
+// streamListen parses stream_listen: TCP entries, plain or ssl (TLS
+// terminated or passed through by route). UDP entries are refused.
 func streamListen(s *Settings, v string) error {
-	if strings.TrimSpace(v) != "off" {
-		return fmt.Errorf("TCP/UDP stream proxying is not supported by sluice; set it to off")
+	var entries []string
+	for _, e := range strings.Split(v, ",") {
+		fields := strings.Fields(e)
+		kept := fields[:0]
+		for _, f := range fields {
+			switch f {
+			case "udp":
+				return fmt.Errorf("entry %q: UDP stream proxying is not supported by sluice (TCP and TLS are)", strings.TrimSpace(e))
+			case "http2", "deferred":
+				return fmt.Errorf("entry %q: flag %q does not apply to stream_listen", strings.TrimSpace(e), f)
+			}
+			kept = append(kept, f)
+		}
+		entries = append(entries, strings.Join(kept, " "))
 	}
-	return nil
+	return listen("stream_listen", func(s *Settings) *[]Listen { return &s.StreamListen })(s, strings.Join(entries, ","))
 }
 
 func nodeID(s *Settings, v string) error {

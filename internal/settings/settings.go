@@ -55,6 +55,7 @@ type Settings struct {
 	ProxyListen  []Listen
 	AdminListen  []Listen
 	StatusListen []Listen
+	StreamListen []Listen // tcp and tls; nil when off
 
 	Plugins []string // as written; "bundled" and "off" are not expanded
 	// VaultEnvPrefix is vault_env_prefix: put in front of the variable

@@ -128,7 +128,9 @@ func TestInvalidValuesNameKeyAndValue(t *testing.T) {
 		{"proxy_listen", "0.0.0.0:99999", "invalid port"},
 		{"admin_listen", "127.0.0.1:8001 backlog=x", "backlog"},
 		{"status_listen", "", "must be of form"},
-		{"stream_listen", "0.0.0.0:9000", "not supported"},
+		{"stream_listen", "0.0.0.0:9000 udp", "UDP stream proxying is not supported"},
+		{"stream_listen", "0.0.0.0:9000 http2", `"http2" does not apply`},
+		{"stream_listen", "0.0.0.0:9000 foo", `unknown flag "foo"`},
 		{"router_flavor", "expressions", "not supported"},
 		{"role", "data_plane", "hybrid"},
 		{"headers", "server_tokens, x-foo", `"x-foo"`},
@@ -323,5 +325,20 @@ func TestSlogLevel(t *testing.T) {
 		if got := s.SlogLevel(); got != want {
 			t.Errorf("log_level %s: got %v; want %v", lvl, got, want)
 		}
+	}
+}
+
+func TestStreamListen(t *testing.T) {
+	s, _, err := load(t, "stream_listen = 0.0.0.0:5555, 127.0.0.1:5556 ssl proxy_protocol reuseport\n", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.StreamListen) != 2 || s.StreamListen[0].Addr() != "0.0.0.0:5555" || s.StreamListen[0].SSL ||
+		!s.StreamListen[1].SSL || !s.StreamListen[1].ProxyProtocol || !s.StreamListen[1].ReusePort {
+		t.Fatalf("stream_listen: %+v", s.StreamListen)
+	}
+	s, _, err = load(t, "", nil, nil)
+	if err != nil || s.StreamListen != nil {
+		t.Fatalf("default stream_listen: %+v, %v; want off", s.StreamListen, err)
 	}
 }

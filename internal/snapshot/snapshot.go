@@ -20,6 +20,7 @@ type Snapshot struct {
 	Hash      string // Kong's configuration_hash (32 hex)
 	Config    *model.Config
 	Router    *router.Router
+	Stream    *router.StreamRouter          // tcp, tls and tls_passthrough routes
 	Services  map[string]*model.Service     // by id
 	Balancers map[string]*upstream.Balancer // by upstream name
 	Certs     *Certs
@@ -89,6 +90,10 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	if err != nil {
 		return nil, err
 	}
+	stream, err := router.BuildStream(cfg.Routes, services)
+	if err != nil {
+		return nil, err
+	}
 	var prevCerts *Certs
 	var version uint64 = 1
 	if prev != nil {
@@ -111,7 +116,7 @@ func Build(prev *Snapshot, cfg *model.Config, hash string, env *Env) (*Snapshot,
 	retainState(env.State, cfg)
 	// The pool is updated last: everything that can fail has succeeded, so a
 	// rejected config never touches the live balancers.
-	snap := &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Services: services,
+	snap := &Snapshot{Version: version, Hash: hash, Config: cfg, Router: rt, Stream: stream, Services: services,
 		Balancers: env.Pool.Update(cfg.Upstreams, cfg.Targets), Certs: certs,
 		Chains: chains, Entities: ents}
 	holdPlugins(snap, instances)
