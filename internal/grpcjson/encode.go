@@ -13,7 +13,16 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-const timestampName = "google.protobuf.Timestamp"
+// isTimestamp tells google.protobuf.Timestamp (by name and shape: a file
+// may declare its own message of that name).
+func isTimestamp(md protoreflect.MessageDescriptor) bool {
+	if md.FullName() != "google.protobuf.Timestamp" {
+		return false
+	}
+	s, n := md.Fields().ByName("seconds"), md.Fields().ByName("nanos")
+	return s != nil && n != nil && s.Kind() == protoreflect.Int64Kind && n.Kind() == protoreflect.Int32Kind &&
+		s.Cardinality() != protoreflect.Repeated && n.Cardinality() != protoreflect.Repeated
+}
 
 // Encode builds a message of type md from payload (decoded JSON, path
 // variables and query arguments: strings, Number, bool, Null, []any and
@@ -25,18 +34,26 @@ func Encode(md protoreflect.MessageDescriptor, payload map[string]any) ([]byte, 
 	if err := fill(msg, payload); err != nil {
 		return nil, err
 	}
-	return proto.Marshal(msg)
+	// lua-protobuf checks no proto2 required field.
+	return proto.MarshalOptions{AllowPartial: true}.Marshal(msg)
 }
 
+// fill sets the fields obj names, in the message's field order (so that
+// of two members of a oneof the later field wins, whatever the JSON's
+// order).
 func fill(msg protoreflect.Message, obj map[string]any) error {
+	if len(obj) == 0 {
+		return nil
+	}
 	fields := msg.Descriptor().Fields()
-	for k, v := range obj {
-		fd := fields.ByName(protoreflect.Name(k))
-		if fd == nil {
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		v, ok := obj[string(fd.Name())]
+		if !ok {
 			continue
 		}
 		if err := setField(msg, fd, v); err != nil {
-			return fmt.Errorf("%s: %w", k, err)
+			return fmt.Errorf("%s: %w", fd.Name(), err)
 		}
 	}
 	return nil
@@ -100,7 +117,7 @@ func element(newMsg func() protoreflect.Value, fd protoreflect.FieldDescriptor, 
 	}
 	mv := newMsg()
 	m := mv.Message()
-	if m.Descriptor().FullName() == timestampName {
+	if isTimestamp(m.Descriptor()) {
 		s, ok := v.(string)
 		if !ok {
 			return protoreflect.Value{}, fmt.Errorf("expected time string, got %s", luaType(v))
@@ -198,9 +215,9 @@ func scalar(fd protoreflect.FieldDescriptor, v any) (protoreflect.Value, error) 
 		}
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		if s, ok := numeric(v); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			f, err := parseFloat(s)
 			if err != nil {
-				return protoreflect.Value{}, fmt.Errorf("number expected, got %q", s)
+				return protoreflect.Value{}, err
 			}
 			if fd.Kind() == protoreflect.FloatKind {
 				return protoreflect.ValueOfFloat32(float32(f)), nil
@@ -251,14 +268,26 @@ func numeric(v any) (string, bool) {
 	return "", false
 }
 
-// integer parses a whole number: decimal or 0x hex, or a number with a
-// fraction or exponent that has an integral value.
+// integer parses a whole number as strtod reads it (decimal, with
+// leading zeros allowed, or 0x hex), or a number with a fraction or
+// exponent that has an integral value.
 func integer(s string, bits int, signed bool) (int64, error) {
 	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseInt(s, 0, bits); err == nil {
+	body, neg := strings.CutPrefix(s, "-")
+	if !neg {
+		body = strings.TrimPrefix(body, "+")
+	}
+	base := 10
+	if len(body) > 2 && body[0] == '0' && (body[1]|0x20) == 'x' {
+		base, body = 16, body[2:]
+	}
+	if neg {
+		body = "-" + body
+	}
+	if n, err := strconv.ParseInt(body, base, bits); err == nil {
 		return n, nil
 	}
-	f, err := strconv.ParseFloat(s, 64)
+	f, err := parseFloat(s)
 	if err != nil || f != math.Trunc(f) {
 		return 0, fmt.Errorf("integer expected, got %q", s)
 	}
@@ -269,9 +298,35 @@ func integer(s string, bits int, signed bool) (int64, error) {
 	return int64(f), nil
 }
 
+// parseFloat reads a number as strtod does, hex integers included.
+func parseFloat(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f, nil
+	}
+	body, neg := strings.CutPrefix(s, "-")
+	if !neg {
+		body = strings.TrimPrefix(body, "+")
+	}
+	if len(body) > 2 && body[0] == '0' && (body[1]|0x20) == 'x' {
+		if u, err := strconv.ParseUint(body[2:], 16, 64); err == nil {
+			if neg {
+				return -float64(u), nil
+			}
+			return float64(u), nil
+		}
+	}
+	return 0, fmt.Errorf("number expected, got %q", s)
+}
+
 func unsigned(s string, bits int) (uint64, error) {
 	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseUint(s, 0, bits); err == nil {
+	body := strings.TrimPrefix(s, "+")
+	base := 10
+	if len(body) > 2 && body[0] == '0' && (body[1]|0x20) == 'x' {
+		base, body = 16, body[2:]
+	}
+	if n, err := strconv.ParseUint(body, base, bits); err == nil {
 		return n, nil
 	}
 	n, err := integer(s, 64, true)

@@ -3,6 +3,7 @@ package grpcjson
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -171,7 +172,7 @@ func (d *decoder) next() token {
 		return single(tComma)
 	case c == '"':
 		return d.string()
-	case c == '-' || (c >= '0' && c <= '9'):
+	case c == '-' || c == '+' || (c >= '0' && c <= '9') || d.infOrNaN():
 		return d.number()
 	case d.literal("true"):
 		return token{kind: tBoolean, index: start, b: true}
@@ -183,6 +184,12 @@ func (d *decoder) next() token {
 	return token{kind: tError, index: start, err: "invalid token"}
 }
 
+// infOrNaN tells a bare inf or nan (which cjson reads as numbers).
+func (d *decoder) infOrNaN() bool {
+	rest := d.b[d.pos:]
+	return len(rest) >= 3 && (strings.EqualFold(string(rest[:3]), "inf") || strings.EqualFold(string(rest[:3]), "nan"))
+}
+
 func (d *decoder) literal(s string) bool {
 	if len(d.b)-d.pos >= len(s) && string(d.b[d.pos:d.pos+len(s)]) == s {
 		d.pos += len(s)
@@ -191,41 +198,75 @@ func (d *decoder) literal(s string) bool {
 	return false
 }
 
-// number scans what strtod would read of a decimal number.
+// number scans what strtod reads: a sign, then a decimal number, a hex
+// one ("0x1f"), "inf", "infinity" or "nan" (cjson's default
+// decode_invalid_numbers takes the last three and a leading "+").
 func (d *decoder) number() token {
 	start := d.pos
 	i := d.pos
-	if d.b[i] == '-' {
+	if d.b[i] == '-' || d.b[i] == '+' {
 		i++
 	}
-	digits := func() int {
+	word := func(w string) bool {
+		if len(d.b)-i >= len(w) && strings.EqualFold(string(d.b[i:i+len(w)]), w) {
+			i += len(w)
+			return true
+		}
+		return false
+	}
+	digits := func(hex bool) int {
 		n := 0
-		for i < len(d.b) && d.b[i] >= '0' && d.b[i] <= '9' {
+		for i < len(d.b) && (d.b[i] >= '0' && d.b[i] <= '9' || hex && (d.b[i]|0x20) >= 'a' && (d.b[i]|0x20) <= 'f') {
 			i++
 			n++
 		}
 		return n
 	}
-	n := digits()
-	if i < len(d.b) && d.b[i] == '.' {
-		i++
-		n += digits()
-	}
-	if n == 0 {
-		return token{kind: tError, index: start, err: "invalid number"}
-	}
-	if i < len(d.b) && (d.b[i] == 'e' || d.b[i] == 'E') {
-		j := i
-		i++
-		if i < len(d.b) && (d.b[i] == '+' || d.b[i] == '-') {
+	switch {
+	case word("infinity"), word("inf"), word("nan"):
+	case len(d.b)-i > 2 && d.b[i] == '0' && (d.b[i+1]|0x20) == 'x' && isHexDigit(d.b[i+2]):
+		i += 2
+		digits(true)
+		if i < len(d.b) && d.b[i] == '.' {
 			i++
+			digits(true)
 		}
-		if digits() == 0 {
-			i = j
+		if i < len(d.b) && (d.b[i]|0x20) == 'p' {
+			j := i
+			i++
+			if i < len(d.b) && (d.b[i] == '+' || d.b[i] == '-') {
+				i++
+			}
+			if digits(false) == 0 {
+				i = j
+			}
+		}
+	default:
+		n := digits(false)
+		if i < len(d.b) && d.b[i] == '.' {
+			i++
+			n += digits(false)
+		}
+		if n == 0 {
+			return token{kind: tError, index: start, err: "invalid number"}
+		}
+		if i < len(d.b) && (d.b[i] == 'e' || d.b[i] == 'E') {
+			j := i
+			i++
+			if i < len(d.b) && (d.b[i] == '+' || d.b[i] == '-') {
+				i++
+			}
+			if digits(false) == 0 {
+				i = j
+			}
 		}
 	}
 	d.pos = i
 	return token{kind: tNumber, index: start, str: string(d.b[start:i])}
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || (c|0x20) >= 'a' && (c|0x20) <= 'f'
 }
 
 func (d *decoder) string() token {

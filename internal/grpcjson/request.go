@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -18,9 +19,10 @@ var (
 // Request builds the gRPC request body (one frame) for a call matched by
 // r: the path variables, then either the JSON body (placed as the rule's
 // body field says) or, for a rule without a body field, the query
-// arguments ("a.b=1" sets field b of message field a; arguments naming no
-// field are dropped). The error text is what Kong answers with a 400.
-func (r *Rule) Request(vars map[string]string, query url.Values, body []byte) ([]byte, error) {
+// arguments (ParseQuery; "a.b=1" sets field b of message field a;
+// arguments naming no field are dropped). The error text is what Kong
+// answers with a 400.
+func (r *Rule) Request(vars map[string]string, query map[string]any, body []byte) ([]byte, error) {
 	payload := make(map[string]any, len(vars))
 	for k, v := range vars {
 		setPath(payload, k, v)
@@ -42,16 +44,14 @@ func (r *Rule) Request(vars map[string]string, query url.Values, body []byte) ([
 			}
 		}
 	} else {
-		for k, vs := range query {
-			var v any = vs[0]
-			if len(vs) > 1 {
-				arr := make([]any, len(vs))
-				for i, s := range vs {
-					arr[i] = s
-				}
-				v = arr
-			}
-			setQuery(payload, r.Method.Input, k, v)
+		// Shorter paths first: "a" is set before "a.b" would need it.
+		keys := make([]string, 0, len(query))
+		for k := range query {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			setQuery(payload, r.Method.Input, k, query[k])
 		}
 	}
 	msg, err := Encode(r.Method.Input, payload)
@@ -59,6 +59,51 @@ func (r *Rule) Request(vars map[string]string, query url.Values, body []byte) ([
 		return nil, ErrEncode
 	}
 	return Frame(nil, msg), nil
+}
+
+// maxQueryArgs is how many arguments ParseQuery reads (Kong's
+// lua_max_uri_args).
+const maxQueryArgs = 1000
+
+// ParseQuery reads a query string as ngx.req.get_uri_args does: "k=v"
+// gives a string (percent- and "+"-decoded), a bare "k" gives true, a
+// repeated key a []any of its values in order; empty keys are skipped.
+func ParseQuery(raw string) map[string]any {
+	out := map[string]any{}
+	n := 0
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		if n++; n > maxQueryArgs {
+			break
+		}
+		k, v, hasValue := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			key = k
+		}
+		if key == "" {
+			continue
+		}
+		var val any = true
+		if hasValue {
+			s, err := url.QueryUnescape(v)
+			if err != nil {
+				s = v
+			}
+			val = s
+		}
+		switch prev := out[key].(type) {
+		case nil:
+			out[key] = val
+		case []any:
+			out[key] = append(prev, val)
+		default:
+			out[key] = []any{prev, val}
+		}
+	}
+	return out
 }
 
 // setPath sets payload[a][b][c] = v for the path "a.b.c".
@@ -114,4 +159,45 @@ func NextFrame(b []byte) (msg, rest []byte, ok bool) {
 		return nil, b, false
 	}
 	return b[5 : 5+n], b[5+n:], true
+}
+
+// MaxFrame bounds the message a Frames gathers (gRPC's own default
+// limit is 4 MiB).
+const MaxFrame = 64 << 20
+
+// Frames gathers gRPC frames from a stream that comes in chunks.
+type Frames struct {
+	buf []byte
+	off int // bytes of buf already taken
+}
+
+// Add appends a chunk.
+func (f *Frames) Add(chunk []byte) {
+	if f.off > 0 {
+		n := copy(f.buf, f.buf[f.off:])
+		f.buf, f.off = f.buf[:n], 0
+	}
+	f.buf = append(f.buf, chunk...)
+}
+
+// Next takes the next whole frame's message (valid until the next Add).
+// ok is false when no whole frame is there yet; tooBig reports a frame
+// declaring more than MaxFrame bytes, which is never taken.
+func (f *Frames) Next() (msg []byte, ok, tooBig bool) {
+	b := f.buf[f.off:]
+	if len(b) >= 5 && binary.BigEndian.Uint32(b[1:5]) > MaxFrame {
+		return nil, false, true
+	}
+	msg, rest, ok := NextFrame(b)
+	if ok {
+		f.off = len(f.buf) - len(rest)
+	}
+	return msg, ok, false
+}
+
+// Rest returns the bytes not taken, and forgets them.
+func (f *Frames) Rest() []byte {
+	b := f.buf[f.off:]
+	f.buf, f.off = nil, 0
+	return b
 }

@@ -18,7 +18,7 @@ import (
 // optional) only when set.
 func AppendJSON(dst []byte, md protoreflect.MessageDescriptor, wire []byte) ([]byte, error) {
 	msg := dynamicpb.NewMessage(md)
-	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(wire, msg); err != nil {
+	if err := (proto.UnmarshalOptions{DiscardUnknown: true, AllowPartial: true}).Unmarshal(wire, msg); err != nil {
 		return dst, err
 	}
 	return appendMessage(dst, msg), nil
@@ -26,7 +26,7 @@ func AppendJSON(dst []byte, md protoreflect.MessageDescriptor, wire []byte) ([]b
 
 func appendMessage(dst []byte, msg protoreflect.Message) []byte {
 	md := msg.Descriptor()
-	if md.FullName() == timestampName {
+	if isTimestamp(md) {
 		secs := msg.Get(md.Fields().ByName("seconds")).Int()
 		return appendString(dst, time.Unix(secs, 0).UTC().Format("2006-01-02T15:04:05"))
 	}

@@ -139,6 +139,10 @@ type Ctx struct {
 	// Kong's ngx.var.upstream_uri in the access phase). A rewrite or
 	// access plugin may change it (request-transformer's replace.uri).
 	UpstreamPath string
+	// Path is the request's path normalized as Kong's router sees it
+	// (kong.request.get_path): percent-decoded where unreserved, dot
+	// segments removed, slashes merged.
+	Path string
 	// RequestID is Kong's request id (X-Kong-Request-Id, kong.ctx's
 	// request_id).
 	RequestID string

@@ -17,7 +17,7 @@ import (
 func (p *Proxy) runPlugins(w http.ResponseWriter, r *http.Request, st *reqState, ch *plugin.Chain) bool {
 	c := &st.ps.c
 	c.Request, c.Route, c.Service, c.ClientIP, c.Captures = r, st.route, st.svc, st.clientIP, st.match.Captures
-	c.RequestID, c.UpstreamPath, c.TrustedClient = st.rid, st.upstreamPath, st.trusted
+	c.RequestID, c.UpstreamPath, c.TrustedClient, c.Path = st.rid, st.upstreamPath, st.trusted, st.path
 	c.Timing.Kong, c.Timing.Upstream, c.Timing.Request = -1, -1, -1
 	st.plug = c
 	if st.clientIP != st.peerIP {

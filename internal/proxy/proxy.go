@@ -211,6 +211,7 @@ type reqState struct {
 	route *model.Route
 	svc   *model.Service
 	match router.Match
+	path  string // the request's normalized path
 
 	rid       string
 	scheme    string // "http" or "https" (client side)
@@ -340,6 +341,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, isTLS bo
 	}
 	raw := rawPath(r)
 	norm := router.NormalizePath(raw)
+	st.path = norm
 	if st.snap == nil || st.snap.Router == nil {
 		p.exitError(w, r, st, http.StatusNotFound, msgNoRoute)
 		return

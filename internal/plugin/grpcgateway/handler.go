@@ -33,9 +33,10 @@ type GRPCGateway struct {
 
 // state is what access learned for the response phases.
 type state struct {
-	output  protoreflect.MessageDescriptor
-	pending []byte // response bytes not yet a whole frame
-	out     []byte // body_filter's output, reused across chunks
+	output protoreflect.MessageDescriptor
+	frames grpcjson.Frames // the answer's bytes not yet written
+	raw    bool            // a frame too large: the rest passes as is
+	out    []byte          // body_filter's output, reused across chunks
 }
 
 // preflight is Kong's answer to OPTIONS.
@@ -91,7 +92,7 @@ func (g *GRPCGateway) Access(c *plugin.Ctx) {
 		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
 		return
 	}
-	rule, vars, err := s.Match(r.Method, requestPath(r))
+	rule, vars, err := s.Match(r.Method, requestPath(c))
 	if err != nil {
 		g.reject(c, http.StatusBadRequest, msgTranscode+err.Error())
 		return
@@ -105,7 +106,7 @@ func (g *GRPCGateway) Access(c *plugin.Ctx) {
 		}
 		body = b
 	}
-	frame, err := rule.Request(vars, c.Query(), body)
+	frame, err := rule.Request(vars, grpcjson.ParseQuery(r.URL.RawQuery), body)
 	if err != nil {
 		g.reject(c, http.StatusBadRequest, err.Error())
 		return
@@ -126,16 +127,13 @@ func (g *GRPCGateway) reject(c *plugin.Ctx, status int, msg string) {
 	c.Terminate(&plugin.Exit{Status: status, Body: []byte(msg), Header: http.Header{"Content-Type": nil}})
 }
 
-// requestPath is the path the client sent, as sent.
-func requestPath(r *http.Request) string {
-	p := r.RequestURI
-	if p == "" || p[0] != '/' {
-		return r.URL.EscapedPath()
+// requestPath is the request's normalized path (kong.request.get_path),
+// as the proxy computed it; the path sent, outside the proxy.
+func requestPath(c *plugin.Ctx) string {
+	if c.Path != "" {
+		return c.Path
 	}
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	return p
+	return c.Request.URL.Path
 }
 
 func stateOf(c *plugin.Ctx) *state {
@@ -174,17 +172,25 @@ func (g *GRPCGateway) HeaderFilter(c *plugin.Ctx) {
 	c.Status = http.StatusInternalServerError
 }
 
-// BodyFilter writes each whole response message as JSON; bytes that never
-// make a whole message are sent as they are at the end.
+// BodyFilter writes each whole response message as JSON. Bytes that never
+// make a whole message (an answer that is not gRPC) are sent as they are
+// at the end (Kong sends nothing); so is everything from a frame over
+// grpcjson.MaxFrame on.
 func (g *GRPCGateway) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
 	st := stateOf(c)
-	if st == nil {
+	if st == nil || st.raw {
 		return chunk
 	}
-	st.pending = append(st.pending, chunk...)
+	st.frames.Add(chunk)
 	out := st.out[:0]
 	for {
-		msg, rest, ok := grpcjson.NextFrame(st.pending)
+		msg, ok, tooBig := st.frames.Next()
+		if tooBig {
+			g.log.Error("grpc-gateway: upstream message over the size limit, passed on as is", "limit", grpcjson.MaxFrame, "request_id", c.RequestID)
+			st.raw = true
+			out = append(out, st.frames.Rest()...)
+			break
+		}
 		if !ok {
 			break
 		}
@@ -192,16 +198,9 @@ func (g *GRPCGateway) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte 
 		if out, err = grpcjson.AppendJSON(out, st.output, msg); err != nil {
 			g.log.Error("grpc-gateway: cannot decode the upstream's message", "error", err, "request_id", c.RequestID)
 		}
-		st.pending = rest
-	}
-	if len(st.pending) == 0 {
-		st.pending = st.pending[:0]
-	} else {
-		st.pending = append(st.pending[:0:0], st.pending...)
 	}
 	if last {
-		out = append(out, st.pending...)
-		st.pending = nil
+		out = append(out, st.frames.Rest()...)
 	}
 	st.out = out
 	return out

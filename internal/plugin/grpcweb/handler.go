@@ -46,9 +46,10 @@ type GRPCWeb struct {
 type state struct {
 	mime string // the client's content type, sent back on the response
 	mode
-	output  protoreflect.MessageDescriptor // the method's answer, for JSON modes
-	pending []byte                         // answer bytes not yet a whole frame (JSON modes)
-	out     []byte                         // body_filter's output, reused across chunks
+	output protoreflect.MessageDescriptor // the method's answer, for JSON modes
+	frames grpcjson.Frames                // answer bytes not yet a whole frame (JSON modes)
+	raw    bool                           // a frame too large: the rest passes as is
+	out    []byte                         // body_filter's output, reused across chunks
 }
 
 // mode is how a content type carries messages (Kong's deco.lua tables).
@@ -151,7 +152,10 @@ func (g *GRPCWeb) transcodeBody(c *plugin.Ctx, st *state) bool {
 		c.Error(http.StatusInternalServerError, "An unexpected error occurred", nil)
 		return false
 	}
-	path := requestPath(c.Request)
+	path := c.Path // kong.request.get_path: normalized
+	if path == "" {
+		path = c.Request.URL.Path
+	}
 	if g.passStripped {
 		path = c.UpstreamPath
 	}
@@ -186,7 +190,8 @@ func (g *GRPCWeb) transcodeBody(c *plugin.Ctx, st *state) bool {
 		return false
 	}
 	obj, ok := v.(map[string]any)
-	if !ok {
+	if _, isArray := v.([]any); !ok && !isArray {
+		// An array is a Lua table too: its items name no field.
 		g.reject(c, http.StatusBadRequest, grpcjson.ErrEncode.Error())
 		return false
 	}
@@ -308,14 +313,23 @@ func (g *GRPCWeb) BodyFilter(c *plugin.Ctx, chunk []byte, last bool) []byte {
 
 // transcodeAnswer turns the whole answer frames received so far into
 // JSON, each in a frame of its own when the client's type is framed.
-// Bytes that never make a whole frame are dropped, as Kong drops them.
+// Bytes that never make a whole frame are dropped, as Kong drops them;
+// from a frame over grpcjson.MaxFrame on, the answer passes as is.
 func (g *GRPCWeb) transcodeAnswer(c *plugin.Ctx, st *state, chunk []byte) []byte {
-	st.pending = append(st.pending, chunk...)
+	if st.raw {
+		return chunk
+	}
+	st.frames.Add(chunk)
 	var out []byte
 	for {
-		msg, rest, ok := grpcjson.NextFrame(st.pending)
+		msg, ok, tooBig := st.frames.Next()
+		if tooBig {
+			g.log.Error("grpc-web: upstream message over the size limit, passed on as is", "limit", grpcjson.MaxFrame, "request_id", c.RequestID)
+			st.raw = true
+			return append(out, st.frames.Rest()...)
+		}
 		if !ok {
-			break
+			return out
 		}
 		start := len(out)
 		if st.framed {
@@ -328,10 +342,7 @@ func (g *GRPCWeb) transcodeAnswer(c *plugin.Ctx, st *state, chunk []byte) []byte
 		} else if st.framed {
 			binary.BigEndian.PutUint32(out[start+1:start+5], uint32(len(out)-start-5))
 		}
-		st.pending = rest
 	}
-	st.pending = append(st.pending[:0:0], st.pending...)
-	return out
 }
 
 // appendTrailers appends the trailer frame: grpc-status and grpc-message
