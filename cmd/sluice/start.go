@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"slices"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -393,7 +394,10 @@ func runGateway(s *settings.Settings, log *slog.Logger, stderr io.Writer) int {
 		Status:       s.StatusListen,
 		Stream:       s.StreamListen,
 		StreamHandler: stream.New(stream.Options{Current: cur, DefaultCert: certs.proxy,
-			TLSMinVersion: minTLS, TLSMaxVersion: maxTLS, Log: log}).ServeConn,
+			TLSMinVersion: minTLS, TLSMaxVersion: maxTLS, PortMaps: s.PortMaps, Log: log,
+			Trusted: func(a netip.Addr) bool {
+				return slices.ContainsFunc(s.TrustedIPs, func(p netip.Prefix) bool { return p.Contains(a) })
+			}}).ServeConn,
 		ProxyHandler:           px,
 		Current:                cur,
 		DefaultCert:            certs.proxy,

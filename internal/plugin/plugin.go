@@ -240,6 +240,26 @@ func (c *Ctx) Terminate(e *Exit) { c.exit = e }
 // Exited returns the termination set by a plugin, or nil.
 func (c *Ctx) Exited() *Exit { return c.exit }
 
+// StreamCtx is what a stream phase sees of a TCP or TLS connection.
+type StreamCtx struct {
+	Route   *model.Route
+	Service *model.Service
+	// Protocol is "tcp", "tls" (terminated here) or "tls_passthrough".
+	Protocol string
+	// ClientIP is the client's address (the PROXY header's from a trusted
+	// peer).
+	ClientIP string
+}
+
+// Prereader runs for stream connections before the upstream is reached
+// (Kong's preread phase). A non-nil Exit refuses the connection: its
+// Message is sent (as Kong's kong.response.error writes it on a stream,
+// {"message":...}) unless the connection is passed through, then it is
+// closed.
+type Prereader interface {
+	Preread(c *StreamCtx) *Exit
+}
+
 // Phase interfaces: an instance implements the ones it needs.
 type (
 	Rewriter       interface{ Rewrite(c *Ctx) }

@@ -101,6 +101,9 @@ func (c *ppConn) RemoteAddr() net.Addr {
 	return c.Conn.RemoteAddr()
 }
 
+// PeerAddr is the address of the peer that sent the PROXY header.
+func (c *ppConn) PeerAddr() net.Addr { return c.Conn.RemoteAddr() }
+
 // CloseWrite half-closes the underlying TCP connection.
 func (c *ppConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {

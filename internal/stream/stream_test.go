@@ -7,13 +7,16 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"sluice/internal/model"
 	"sluice/internal/plugin"
+	_ "sluice/internal/plugin/iprestriction" // registers ip-restriction
 	"sluice/internal/server"
 	"sluice/internal/settings"
 	"sluice/internal/snapshot"
@@ -186,7 +189,9 @@ func TestStreamRoutes(t *testing.T) {
 			route("00000000-0000-4000-8000-000000000011", []string{"tcp"}, plainSvc, f.plainPort),
 			route("00000000-0000-4000-8000-000000000012", []string{"tls"}, tlsSvc, f.sslPort, "upstream-tls.test"),
 			route("00000000-0000-4000-8000-000000000013", []string{"tls"}, plainSvc, f.sslPort),
-			route("00000000-0000-4000-8000-000000000014", []string{"tls_passthrough"}, passSvc, 0, "pass.test"),
+			// With a destination: a route with only snis would also take
+			// plain connections (Kong ignores snis without TLS).
+			route("00000000-0000-4000-8000-000000000014", []string{"tls_passthrough"}, passSvc, f.sslPort, "pass.test"),
 		},
 	})
 	want := func(prefix string) string { return prefix + "one\n" + prefix + "two\n" + prefix + "bye\n" }
@@ -276,9 +281,11 @@ func TestStreamProxyProtocolSources(t *testing.T) {
 	cur := &snapshot.Current{}
 	pool := upstream.NewPool()
 	t.Cleanup(pool.Close)
+	var trusted atomic.Bool
+	trusted.Store(true)
 	srv := server.New(server.Options{
 		Stream:        []settings.Listen{{Host: "127.0.0.1", ProxyProtocol: true}},
-		StreamHandler: stream.New(stream.Options{Current: cur}).ServeConn,
+		StreamHandler: stream.New(stream.Options{Current: cur, Trusted: func(a netip.Addr) bool { return trusted.Load() }}).ServeConn,
 		Current:       cur,
 	})
 	if err := srv.Start(); err != nil {
@@ -299,13 +306,109 @@ func TestStreamProxyProtocolSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur.Store(snap)
-	for client, want := range map[string]string{"10.1.2.3": "lan:", "192.0.2.7": "wan:"} {
+	for _, tc := range []struct {
+		client, want string
+		trusted      bool
+	}{{"10.1.2.3", "lan:", true}, {"192.0.2.7", "wan:", true}, {"10.1.2.3", "wan:", false}} {
+		trusted.Store(tc.trusted)
 		c := dial(t, addr)
-		if _, err := io.WriteString(c, "PROXY TCP4 "+client+" 127.0.0.1 40000 "+strconv.Itoa(port)+"\r\n"); err != nil {
+		if _, err := io.WriteString(c, "PROXY TCP4 "+tc.client+" 127.0.0.1 40000 "+strconv.Itoa(port)+"\r\n"); err != nil {
 			t.Fatal(err)
 		}
-		if got := talk(t, c); got != want+"one\n"+want+"two\n"+want+"bye\n" {
-			t.Errorf("client %s: %q; want the %s service", client, got, want)
+		if got := talk(t, c); got != tc.want+"one\n"+tc.want+"two\n"+tc.want+"bye\n" {
+			t.Errorf("client %s (peer trusted: %v): %q; want the %s service", tc.client, tc.trusted, got, tc.want)
 		}
+	}
+}
+
+// The idle timeout is one clock for both directions: an answer that
+// streams while the client sends nothing keeps the session; silence on
+// both sides ends it.
+func TestStreamIdleTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for range 8 { // 8 ticks of 100 ms: longer than the 300 ms idle
+					if _, err := c.Write([]byte("t")); err != nil {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				time.Sleep(5 * time.Second) // then silence
+			}()
+		}
+	}()
+	host, port := hostPort(t, ln.Addr().String())
+	f := start(t)
+	svc := service("00000000-0000-4000-8000-000000000001", "tcp", host, port)
+	svc.ReadTimeout, svc.WriteTimeout = 300, 300
+	f.serve(t, &model.Config{Services: []*model.Service{svc},
+		Routes: []*model.Route{route("00000000-0000-4000-8000-000000000011", []string{"tcp"}, svc, f.plainPort)}})
+	c := dial(t, f.plain)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "tttttttt" {
+		t.Fatalf("got %q, %v; want the 8 ticks", b, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("the silent session lasted %v; want it closed about 300 ms after the last tick", d)
+	}
+}
+
+// On an ssl listener, a route that takes neither tls nor tls_passthrough
+// closes the connection (Kong: "unexpected protocols in matched Route").
+func TestStreamSSLListenerTCPRoute(t *testing.T) {
+	host, port := hostPort(t, echoServer(t, "plain:", nil))
+	f := start(t)
+	svc := service("00000000-0000-4000-8000-000000000001", "tcp", host, port)
+	f.serve(t, &model.Config{Services: []*model.Service{svc},
+		Routes: []*model.Route{route("00000000-0000-4000-8000-000000000011", []string{"tcp"}, svc, f.sslPort)}})
+	if _, err := tls.Dial("tcp", f.ssl, &tls.Config{ServerName: "x.test", InsecureSkipVerify: true}); err == nil { //nolint:gosec // test
+		t.Fatal("the handshake succeeded for a tcp route")
+	}
+}
+
+// ip-restriction runs on stream routes (preread): a denied client gets
+// the message and no upstream; an allowed one is proxied.
+func TestStreamIPRestriction(t *testing.T) {
+	host, port := hostPort(t, echoServer(t, "plain:", nil))
+	f := start(t)
+	svc := service("00000000-0000-4000-8000-000000000001", "tcp", host, port)
+	denied := route("00000000-0000-4000-8000-000000000011", []string{"tcp"}, svc, f.plainPort)
+	allowedRoute := route("00000000-0000-4000-8000-000000000012", []string{"tls"}, svc, f.sslPort)
+	def, ok := plugin.Lookup("ip-restriction")
+	if !ok {
+		t.Fatal("ip-restriction not registered")
+	}
+	mk := func(id string, r *model.Route, cfg map[string]any) *model.Plugin {
+		rec, err := def.Schema.Process(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &model.Plugin{ID: id, Name: "ip-restriction", Enabled: true, Config: rec, Route: &model.ForeignKey{ID: r.ID},
+			Protocols: []string{"tcp", "tls", "tls_passthrough"}}
+	}
+	f.serve(t, &model.Config{Services: []*model.Service{svc}, Routes: []*model.Route{denied, allowedRoute},
+		Plugins: []*model.Plugin{
+			mk("00000000-0000-4000-8000-000000000021", denied, map[string]any{"deny": []any{"127.0.0.0/8"}}),
+			mk("00000000-0000-4000-8000-000000000022", allowedRoute, map[string]any{"allow": []any{"127.0.0.1"}}),
+		}})
+	if got := talk(t, dial(t, f.plain)); got != `{"message":"IP address not allowed: 127.0.0.1"}` {
+		t.Fatalf("denied client got %q", got)
+	}
+	if got := talk(t, dialTLS(t, f.ssl, "x.test")); got != "plain:one\nplain:two\nplain:bye\n" {
+		t.Fatalf("allowed client got %q", got)
 	}
 }

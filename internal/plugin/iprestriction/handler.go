@@ -118,4 +118,20 @@ func clientAddr(c *plugin.Ctx) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
-var _ plugin.Accessor = (*IPRestriction)(nil)
+// Preread checks a stream connection's client address as Access does.
+func (p *IPRestriction) Preread(c *plugin.StreamCtx) *plugin.Exit {
+	a, err := netip.ParseAddr(c.ClientIP)
+	if err != nil {
+		return &plugin.Exit{Status: 403, Message: "Cannot identify the client IP address, unix domain sockets are not supported."}
+	}
+	a = a.Unmap().WithZone("")
+	if (len(p.deny) > 0 && contains(p.deny, a)) || (len(p.allow) > 0 && !contains(p.allow, a)) {
+		return &plugin.Exit{Status: p.status, Message: p.text(a)}
+	}
+	return nil
+}
+
+var (
+	_ plugin.Accessor  = (*IPRestriction)(nil)
+	_ plugin.Prereader = (*IPRestriction)(nil)
+)
