@@ -408,8 +408,16 @@ func streamListen(s *Settings, v string) error {
 		}
 		entries = append(entries, strings.Join(kept, " "))
 	}
-	return listen("stream_listen", func(s *Settings) *[]Listen { return &s.StreamListen })(s, strings.Join(entries, ","))
+	err := listen("stream_listen", func(s *Settings) *[]Listen { return &s.StreamListen })(s, strings.Join(entries, ","))
+	if err != nil {
+		return fmt.Errorf("%s", strings.Replace(err.Error(), listenUsage, streamListenUsage, 1))
+	}
+	return nil
 }
+
+// streamListenUsage is Kong's form of stream_listen.
+const streamListenUsage = "must be of form: [off] | <ip>:<port> [udp] [ssl] [proxy_protocol] [bind] [reuseport] " +
+	"[backlog=N] [ipv6only=on|off] [so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]], [... next entry ...]"
 
 func nodeID(s *Settings, v string) error {
 	if v != "" && !isUUID(v) {
