@@ -172,11 +172,12 @@ func (p *Proxy) ServeConn(c net.Conn, ssl bool) {
 	if !p.preread(snap, &plugin.StreamCtx{Route: route, Service: svc, Protocol: protocol, ClientIP: in.Src.Addr().Unmap().String()}, client) {
 		return
 	}
-	up, err := p.connect(snap, route, svc, in, passthrough)
+	up, done, err := p.connect(snap, route, svc, in, passthrough)
 	if err != nil {
 		p.log.Error("stream upstream unreachable", "route", route.ID, "service", svc.ID, "error", err)
 		return
 	}
+	defer done()
 	defer up.Close()
 	if len(replay) > 0 {
 		if _, err := up.Write(replay); err != nil {
@@ -254,7 +255,7 @@ func (p *Proxy) clientAddr(c net.Conn) netip.AddrPort {
 // other peers up to the service's retries. A tls service is reached over
 // TLS, except for a passed-through connection, which carries the client's
 // own TLS.
-func (p *Proxy) connect(snap *snapshot.Snapshot, route *model.Route, svc *model.Service, in router.StreamInput, passthrough bool) (net.Conn, error) {
+func (p *Proxy) connect(snap *snapshot.Snapshot, route *model.Route, svc *model.Service, in router.StreamInput, passthrough bool) (net.Conn, func(), error) {
 	timeout := time.Duration(svc.ConnectTimeout) * time.Millisecond
 	b := snap.Balancers[svc.Host]
 	useTLS := svc.Protocol == "tls" && !passthrough
@@ -270,7 +271,7 @@ func (p *Proxy) connect(snap *snapshot.Snapshot, route *model.Route, svc *model.
 				if lastErr == nil {
 					lastErr = upstream.ErrNoPeer
 				}
-				return nil, lastErr
+				return nil, nil, lastErr
 			}
 			tried = append(tried, peer)
 			addr, host = peer.Addr, peer.Host
@@ -280,15 +281,22 @@ func (p *Proxy) connect(snap *snapshot.Snapshot, route *model.Route, svc *model.
 		}
 		start := time.Now()
 		c, err := dial(addr, host, svc, useTLS, timeout)
-		if peer != nil {
-			b.Done(peer, upstream.Result{TCPFailure: err != nil, Timeout: isTimeout(err), Latency: time.Since(start)})
-		}
 		if err == nil {
-			return c, nil
+			// The peer is reported when the session ends, so that
+			// least-connections counts it while it lasts.
+			latency := time.Since(start)
+			return c, func() {
+				if peer != nil {
+					b.Done(peer, upstream.Result{Latency: latency})
+				}
+			}, nil
+		}
+		if peer != nil {
+			b.Done(peer, upstream.Result{TCPFailure: true, Timeout: isTimeout(err), Latency: time.Since(start)})
 		}
 		lastErr = err
 	}
-	return nil, lastErr
+	return nil, nil, lastErr
 }
 
 // pickRequest stands for the request a balancer may hash on: a stream
